@@ -1,0 +1,124 @@
+import { createHash } from "node:crypto";
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Context, Hono } from "hono";
+
+/** Where `npm run build` puts the dashboard: dist/web, beside dist/agent where this module is built. */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
+
+/**
+ * The dashboard needs nothing but its own files and the agent's API: no inline script or style,
+ * no other origin, no frames, no forms.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const CONTENT_TYPES: ReadonlyMap<string, string> = new Map([
+  [".html", "text/html; charset=utf-8"],
+  [".js", "text/javascript; charset=utf-8"],
+  [".css", "text/css; charset=utf-8"],
+  [".svg", "image/svg+xml"],
+  [".png", "image/png"],
+  [".ico", "image/x-icon"],
+  [".txt", "text/plain; charset=utf-8"],
+]);
+
+/** A built file's name: one path segment of plain characters, no dot files. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** esbuild's `[name]-[hash]` names: their content never changes, so browsers may keep them. */
+const HASHED_NAME = /-[A-Z0-9]{8}\.[a-z0-9]+$/;
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+interface WebFile {
+  body: Uint8Array<ArrayBuffer>;
+  type: string;
+  etag: string;
+  cacheControl: string;
+}
+
+/**
+ * The allow-list: the regular files directly in `root` with a known type, read once. Nothing else
+ * is ever served, so no request path (`..`, `%2e%2e`, encoded slashes, NUL, backslashes) can reach
+ * another file; symbolic links and subdirectories are skipped. Returns null when the root is missing.
+ */
+export function loadWebFiles(root: string): Map<string, WebFile> | null {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return null;
+  }
+  const files = new Map<string, WebFile>();
+  for (const name of names) {
+    const type = CONTENT_TYPES.get(extname(name).toLowerCase());
+    if (!type || !SAFE_NAME.test(name) || name.includes("..")) continue;
+    const path = join(root, name);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st?.isFile() || st.size > MAX_FILE_BYTES) continue; // symlinks are not files to lstat
+    const body = new Uint8Array(readFileSync(path));
+    files.set(name, {
+      body,
+      type,
+      etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`,
+      cacheControl: HASHED_NAME.test(name) ? "public, max-age=31536000, immutable" : "no-cache",
+    });
+  }
+  return files;
+}
+
+function securityHeaders(c: Context): void {
+  c.header("Content-Security-Policy", DASHBOARD_CSP);
+  c.header("X-Frame-Options", "DENY");
+  c.header("Referrer-Policy", "no-referrer");
+  c.header("Cross-Origin-Opener-Policy", "same-origin");
+  c.header("Cross-Origin-Resource-Policy", "same-origin");
+}
+
+function send(c: Context, f: WebFile): Response {
+  securityHeaders(c);
+  c.header("Cache-Control", f.cacheControl);
+  c.header("ETag", f.etag);
+  const inm = c.req.header("if-none-match");
+  if (inm !== undefined && inm.split(",").some((t) => t.trim() === f.etag)) return c.body(null, 304);
+  c.header("Content-Type", f.type);
+  return c.body(f.body, 200);
+}
+
+/**
+ * Serves the dashboard (`npm run build` → dist/web) at `/` on the agent's app.
+ * Mount it after the API so that /api/v1/… and the metrics path keep their own routes.
+ */
+export function mountDashboard(app: Hono, opts: { webRoot?: string } = {}): void {
+  const root = opts.webRoot ?? DEFAULT_WEB_ROOT;
+  const files = loadWebFiles(root);
+  const index = files?.get("index.html");
+
+  app.get("/", (c) => {
+    if (!files || !index) {
+      securityHeaders(c);
+      c.header("Cache-Control", "no-cache");
+      return c.text(
+        `The vsteal dashboard is not built (no index.html in ${root}).\n` +
+          "Build it with `npm run build` (or `node scripts/build-web.mjs`) and restart the agent.\n" +
+          "The JSON API is at /api/v1/host, /api/v1/domains and /api/v1/health.\n",
+        503,
+      );
+    }
+    return send(c, index);
+  });
+
+  app.get("/:file", (c) => {
+    // Only names in the allow-list: a Map, so `__proto__` and friends are just unknown names.
+    const f = files?.get(c.req.param("file"));
+    return f ? send(c, f) : c.notFound();
+  });
+}

@@ -1,0 +1,93 @@
+import { Collector } from "../agent/collector.js";
+import { mkdirSync } from "node:fs";
+import { History } from "../history/index.js";
+import { AlertEngine, DEFAULT_RULES, Notifier, loadAlertConfig, type AlertRule } from "../alerts/index.js";
+import { buildApp, listen } from "../agent/server.js";
+import { mountDashboard } from "../agent/static.js";
+import { loadWebConfig } from "../agent/webconfig.js";
+import { openSource, type SourceName } from "../sources/auto.js";
+import type { Io } from "./io.js";
+
+export interface AgentOptions {
+  interval: number;
+  listenAddress: string;
+  telemetryPath: string;
+  webConfigFile?: string;
+  source: SourceName;
+  connect?: string;
+  reservedCpus: number;
+  discoveryInterval: number;
+  alertsConfig?: string;
+  /** Where history persists; "" keeps it in memory only. */
+  historyDir: string;
+}
+
+/** `vsteal agent`: samples every interval and serves /metrics, the JSON API and the dashboard. */
+export async function agent(opts: AgentOptions, io: Io): Promise<number> {
+  if (!opts.telemetryPath.startsWith("/")) throw new Error(`--web.telemetry-path ${JSON.stringify(opts.telemetryPath)}: must start with /`);
+  // Config errors are refused before anything starts.
+  const web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : null;
+  const rules: readonly AlertRule[] = opts.alertsConfig ? await loadAlertConfig(opts.alertsConfig) : DEFAULT_RULES;
+  const alerts = new AlertEngine(rules);
+  const notifier = new Notifier({ rules, log: process.stderr });
+  const history = await openHistory(opts, io);
+  const source = await openSource({ source: opts.source, uri: opts.connect });
+  const collector = new Collector({
+    source,
+    intervalS: opts.interval,
+    discoveryIntervalS: opts.discoveryInterval,
+    reservedCpus: opts.reservedCpus,
+    onProblem: (p) => io.err(`vsteal agent: warning: ${p.domain}: ${p.message}`),
+    onRates: (rates, c) => {
+      history.record(rates);
+      const h = c.host;
+      notifier.notify(alerts.evaluate({ rates, host: { cpus: h.cpus, demand: h.demand, capacity: h.capacity, stealTotal: h.steal } }, rates.wallMs));
+    },
+  });
+  const app = buildApp({ collector, alerts, history, telemetryPath: opts.telemetryPath, web, startedMs: Date.now(), mount: (a) => mountDashboard(a) });
+  const { server, url } = await listen(app, opts.listenAddress, web);
+  io.err(`vsteal agent: ${rules.length} alert rules${opts.alertsConfig ? ` from ${opts.alertsConfig}` : " (built-in)"}`);
+  io.err(`vsteal agent: ${source.description}, every ${opts.interval} s; listening on ${url} (metrics at ${url}${opts.telemetryPath})`);
+  await collector.start();
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string): void => {
+      io.err(`vsteal agent: ${sig}, stopping`);
+      server.close();
+      void collector
+        .stop()
+        .then(() => history.flush())
+        .then((r) => {
+          if (!r.ok) io.err(`vsteal agent: warning: history not saved: ${r.error}`);
+          history.close();
+        })
+        .finally(resolve);
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  return 0;
+}
+
+/** Opens the history: a damaged file is reported and set aside, never fatal. */
+async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
+  const dir = opts.historyDir === "" ? null : opts.historyDir;
+  if (dir) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+    } catch (e) {
+      throw new Error(`cannot create --history.dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: pick another directory, or pass --history.dir "" to keep history in memory only`);
+    }
+  }
+  const history = new History({
+    intervalS: opts.interval,
+    dir,
+    onError: (p) => io.err(`vsteal agent: warning: history ${p.op}: ${p.message}`),
+  });
+  const report = await history.open();
+  for (const p of report.problems) io.err(`vsteal agent: warning: history ${p.op}: ${p.message}`);
+  for (const f of [report.snapshot, report.journal]) {
+    if (f.status === "set-aside") io.err(`vsteal agent: warning: ${f.path} was damaged (${f.reason ?? "?"}); set aside as ${f.movedTo ?? "?"}, starting without it`);
+  }
+  io.err(`vsteal agent: history ${dir ? `in ${dir}` : "in memory only"}: ${report.series} series loaded`);
+  return history;
+}

@@ -1,0 +1,36 @@
+import { InvalidArgumentError, Option } from "commander";
+import { processIo } from "./io.js";
+
+/** Shared option parsers and the error handling of every command. */
+
+export function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds, e.g. 1 or 0.5");
+  return n;
+}
+
+export function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError("expected a positive whole number");
+  return Number(v);
+}
+
+export function nonNegativeInt(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number, 0 or more");
+  return Number(v);
+}
+
+/** Runs an action; any error becomes one line on stderr and exit code 1. */
+export function run(action: () => Promise<number>): Promise<void> {
+  return action().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+export const sourceOption = (): Option =>
+  new Option("--source <kind>", "where VMs come from: libvirt, qemu (plain QEMU processes) or auto").choices(["libvirt", "qemu", "auto"]).default("auto");

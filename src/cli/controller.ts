@@ -1,0 +1,74 @@
+import { listen } from "../agent/server.js";
+import { loadHostsConfig, type HostsConfig } from "../fleet/hosts-config.js";
+import { PrometheusClient } from "../fleet/prom-client.js";
+import { buildSnapshot } from "../fleet/snapshot-builder.js";
+import { Controller } from "../controller/controller.js";
+import { buildControllerApp } from "../controller/server.js";
+import { parsePlanOptions, planValidated } from "../planner/index.js";
+import type { Io } from "./io.js";
+
+export interface ControllerCliOptions {
+  prometheus: string;
+  intervalS: number;
+  windowS: number;
+  listenAddress: string;
+  hostsFile?: string;
+  selector?: string;
+  policy: string;
+  vmCooldownS: number;
+  hostCooldownS: number;
+  cycleAudits: number;
+  staleAfterS: number;
+  timeoutS: number;
+  history: number;
+  /** One audit, the result as JSON on stdout, then exit (0: a plan; 3: no plan). */
+  once?: boolean;
+}
+
+/** `vsteal controller`: periodic dry-run audits of the fleet, served as JSON and metrics. */
+export async function controller(o: ControllerCliOptions, io: Io): Promise<number> {
+  // Everything that can be refused is refused before anything starts.
+  const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
+  const planOptions = parsePlanOptions({ policy: o.policy });
+  const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
+  const c = new Controller({
+    snapshot: () =>
+      buildSnapshot(client, {
+        windowS: o.windowS,
+        selector: o.selector ?? "",
+        hosts,
+        hostsFile: o.hostsFile ?? null,
+        staleAfterS: o.staleAfterS,
+      }),
+    plan: (s) => planValidated(s, planOptions),
+    intervalMs: o.intervalS * 1000,
+    guard: { vmCooldownMs: o.vmCooldownS * 1000, hostCooldownMs: o.hostCooldownS * 1000, cycleAudits: o.cycleAudits },
+    historySize: o.history,
+    log: (l) => io.err(`vsteal controller: ${l}`),
+  });
+
+  if (o.once) {
+    const a = await c.audit();
+    io.out(`${JSON.stringify({ ...a, snapshot: c.snapshot ?? a.snapshot }, null, 2)}\n`);
+    return a.status === "ok" ? 0 : 3;
+  }
+
+  const info = { prometheus: client.displayUrl, window_s: o.windowS, interval_s: o.intervalS, policy: planOptions.policy };
+  const app = buildControllerApp(c, info);
+  const { server, url } = await listen(app, o.listenAddress, null);
+  io.err(
+    `vsteal controller: dry run; auditing ${client.displayUrl} every ${o.intervalS} s over ${o.windowS} s windows (policy ${planOptions.policy}); ` +
+      `listening on ${url} (plan at ${url}/api/v1/plan, metrics at ${url}/metrics)`,
+  );
+  c.start();
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string): void => {
+      io.err(`vsteal controller: ${sig}, stopping`);
+      server.close();
+      void c.stop().then(resolve);
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  return 0;
+}

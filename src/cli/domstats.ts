@@ -1,0 +1,69 @@
+import type { DomainSample, RatesSample, Sample } from "../model/types.js";
+import { computeRates } from "../collect/rates.js";
+import { Sampler } from "../collect/sampler.js";
+import { openSource, type SourceName } from "../sources/auto.js";
+import { UnknownDomainError } from "../sources/errors.js";
+import { domstatsRecords, formatDomstatsJson, formatDomstatsText } from "./domstats-format.js";
+import { reportProblems, type Io } from "./io.js";
+
+export interface DomstatsOptions {
+  vcpu?: boolean;
+  raw?: boolean;
+  json?: boolean;
+  connect?: string;
+  source?: SourceName;
+  interval?: number;
+  procRoot?: string;
+}
+
+/** Does DOMAIN (a name, a UUID or an id, as virsh takes them) name this domain? */
+function matches(d: DomainSample, arg: string): boolean {
+  return d.domain.name === arg || d.domain.uuid === arg.toLowerCase() || (d.domain.id !== null && String(d.domain.id) === arg);
+}
+
+/**
+ * `vsteal domstats`: the `--vcpu` group of `virsh domstats`, read from /proc. Returns the exit
+ * code: 0 when everything asked for was printed, 1 when a named domain is unknown (the others
+ * are still printed).
+ */
+export async function domstats(names: readonly string[], opts: DomstatsOptions, io: Io): Promise<number> {
+  const source = await openSource({ source: opts.source, uri: opts.connect, procRoot: opts.procRoot });
+  const sampler = new Sampler({ source, procRoot: opts.procRoot, readWait: true, discoveryIntervalMs: Number.POSITIVE_INFINITY });
+  try {
+    await sampler.refresh();
+    const first = sampler.sweep();
+    let last: Sample = first;
+    let rates: RatesSample | undefined;
+    if (opts.interval !== undefined) {
+      await new Promise((r) => setTimeout(r, opts.interval! * 1000));
+      last = sampler.sweep();
+      rates = computeRates(first, last);
+    }
+    reportProblems(io, [...first.problems, ...(last === first ? [] : last.problems)]);
+    let chosen = last.domains;
+    let code = 0;
+    if (names.length > 0) {
+      chosen = [];
+      for (const n of names) {
+        const d = last.domains.find((x) => matches(x, n));
+        if (d) chosen.push(d);
+        else {
+          io.err(`vsteal: ${new UnknownDomainError(n).message}`);
+          code = 1;
+        }
+      }
+    } else {
+      // virsh's order: running domains by id, then inactive ones by name.
+      chosen = [...chosen].sort(
+        (a, b) =>
+          (a.domain.id ?? Number.MAX_SAFE_INTEGER) - (b.domain.id ?? Number.MAX_SAFE_INTEGER) ||
+          a.domain.name.localeCompare(b.domain.name),
+      );
+    }
+    const records = domstatsRecords(chosen, rates);
+    io.out(opts.json ? formatDomstatsJson(records) : formatDomstatsText(records));
+    return code;
+  } finally {
+    sampler.close();
+  }
+}

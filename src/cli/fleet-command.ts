@@ -1,0 +1,121 @@
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { parseDuration } from "../alerts/duration.js";
+import type { BuiltSnapshot } from "../fleet/snapshot-builder.js";
+import { positiveInt, run } from "./args.js";
+import { processIo } from "./io.js";
+
+/** A Prometheus-style duration ("90s", "5m", "1h30m") or plain seconds ("60"), in seconds. */
+export function durationSeconds(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const n = Number(v);
+    if (n > 0) return n;
+  }
+  const ms = parseDuration(v);
+  if (ms === null || ms <= 0) throw new InvalidArgumentError(`expected a duration like 60s, 5m or 1h30m, got ${JSON.stringify(v)}`);
+  return ms / 1000;
+}
+
+export interface SnapshotFromPrometheusOptions {
+  /** The hosts file (memory, policy, constraints). */
+  hostsFile?: string;
+  /** Extra label matchers for every selector, e.g. `job="vsteal"`. */
+  selector?: string;
+  /** A host whose newest sample is older than this is missing. Default 120 s. */
+  staleAfterS?: number;
+  /** Per-request timeout, seconds. Default 30. */
+  timeoutS?: number;
+}
+
+/**
+ * The fleet snapshot for `vsteal plan --prometheus URL [--window 5m]`: built from the agents'
+ * metrics in Prometheus over `window` ("5m", or seconds). Throws SnapshotError (reason and a
+ * message naming what is missing) when Prometheus is unreachable or the data are partial —
+ * then there must be no plan — and ConfigError for a bad hosts file.
+ */
+export async function snapshotFromPrometheus(url: string, window: string | number = "5m", opts: SnapshotFromPrometheusOptions = {}): Promise<BuiltSnapshot> {
+  const [{ PrometheusClient }, { buildSnapshot }, { loadHostsConfig }] = await Promise.all([
+    import("../fleet/prom-client.js"),
+    import("../fleet/snapshot-builder.js"),
+    import("../fleet/hosts-config.js"),
+  ]);
+  const windowS = typeof window === "number" ? window : durationSeconds(window);
+  const client = new PrometheusClient({ url, timeoutMs: (opts.timeoutS ?? 30) * 1000 });
+  const built = await buildSnapshot(client, {
+    windowS,
+    selector: opts.selector ?? "",
+    hosts: opts.hostsFile ? loadHostsConfig(opts.hostsFile) : null,
+    hostsFile: opts.hostsFile ?? null,
+    staleAfterS: opts.staleAfterS ?? 120,
+  });
+  return built.snapshot;
+}
+
+interface ControllerCliFlags {
+  prometheus: string;
+  interval: number;
+  window: number;
+  hosts?: string;
+  selector?: string;
+  policy: string;
+  staleAfter: number;
+  timeout: number;
+  cycleAudits: number;
+  history: number;
+  once?: boolean;
+  [key: string]: unknown;
+}
+
+/** Adds `vsteal controller` to the program; its code is loaded only when it runs. */
+export function registerFleet(program: Command): void {
+  program
+    .command("controller")
+    .description("fleet controller: audits the fleet from Prometheus and proposes VM moves (dry run), served as JSON and metrics")
+    .requiredOption("--prometheus <url>", "Prometheus (or Thanos Query, VictoriaMetrics) that scrapes every host's agent, e.g. http://127.0.0.1:9090")
+    .addOption(new Option("--interval <duration>", "time between audits").argParser(durationSeconds).default(60, "60s"))
+    .addOption(new Option("--window <duration>", "rates are averaged over this window").argParser(durationSeconds).default(300, "5m"))
+    .option("--web.listen-address <addr>", "address to listen on (host:port; :port for every interface)", "127.0.0.1:9978")
+    .option("--hosts <file>", "hosts file (YAML): memory, reserved CPUs, which hosts take VMs, VM policy, constraints; every host listed must report")
+    .option("--selector <matchers>", 'extra label matchers for every query, e.g. \'job="vsteal"\'')
+    .option("--policy <name>", "planner policy: contention, none, balance-utilisation, hottest-host, optimal", "contention")
+    .addOption(new Option("--cooldown.vm <duration>", "a VM that moved is not moved again for this long").argParser(durationSeconds).default(1800, "30m"))
+    .option("--cooldown.host <duration>", "a host that sent or received a VM neither sends nor receives for this long (default: the window)", durationSeconds)
+    .option("--cycle-audits <n>", "a move undoing one of the last n audits' moves (A→B then B→A) is suppressed", positiveInt, 10)
+    .addOption(new Option("--stale-after <duration>", "a host whose newest sample is older than this counts as missing").argParser(durationSeconds).default(120, "2m"))
+    .addOption(new Option("--timeout <duration>", "timeout of each Prometheus query").argParser(durationSeconds).default(30, "30s"))
+    .option("--history <n>", "audits kept for /api/v1/plans", positiveInt, 100)
+    .option("--once", "run one audit, print it as JSON and exit (exit code 3 when there is no plan)")
+    .addHelpText(
+      "after",
+      `
+Plans are proposed, never executed (dry run). A host that is missing or stale in Prometheus, or
+a VM with vCPU series missing, stops the audit: no plan, and the reason in /api/v1/plan.
+The agents do not export memory: give it in --hosts, otherwise memory does not limit plans.
+
+API: /api/v1/plan (current plan), /api/v1/plans (history), /api/v1/snapshot, /api/v1/health;
+metrics at /metrics.`,
+    )
+    .action((o: ControllerCliFlags) =>
+      run(async () => {
+        const { controller } = await import("./controller.js");
+        return controller(
+          {
+            prometheus: o.prometheus,
+            intervalS: o.interval,
+            windowS: o.window,
+            listenAddress: o["web.listenAddress"] as string,
+            hostsFile: o.hosts,
+            selector: o.selector,
+            policy: o.policy,
+            vmCooldownS: o["cooldown.vm"] as number,
+            hostCooldownS: (o["cooldown.host"] as number | undefined) ?? o.window,
+            cycleAudits: o.cycleAudits,
+            staleAfterS: o.staleAfter,
+            timeoutS: o.timeout,
+            history: o.history,
+            once: o.once,
+          },
+          processIo,
+        );
+      }),
+    );
+}

@@ -1,0 +1,69 @@
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { nonNegativeInt, run } from "./args.js";
+import { processIo } from "./io.js";
+import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/options.js";
+
+interface PlanCommandOptions {
+  snapshot: string;
+  json?: boolean;
+  policy: PolicyName;
+  minGain?: number;
+  maxMoves?: number;
+}
+
+interface SimulateCommandOptions {
+  policy: string;
+  report?: string;
+  json?: boolean;
+}
+
+function nonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
+  return n;
+}
+
+/** "contention", "all" or a comma list of policies. */
+function policyList(v: string): string {
+  const names = v === "all" ? [...POLICIES] : v.split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(POLICIES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown policy "${n}": expected all or any of ${POLICIES.join(", ")}`);
+  }
+  return names.join(",");
+}
+
+const policyHelp = POLICIES.map((p) => `  ${p.padEnd(20)} ${POLICY_DESCRIPTIONS[p]}`).join("\n");
+
+/** Adds `vsteal plan` and `vsteal simulate`; their code is loaded only when they run. */
+export function registerPlan(program: Command): void {
+  program
+    .command("plan")
+    .description("propose VM migrations that relieve contention, from a fleet snapshot (a dry run: nothing moves)")
+    .requiredOption("--snapshot <file>", "fleet snapshot JSON (see docs/planner.md)")
+    .option("--json", "the plan as JSON, exactly as the plan format describes it")
+    .addOption(new Option("--policy <name>", "rebalancing policy").choices([...POLICIES]).default("contention"))
+    .option("--min-gain <cores>", "a move must lower the predicted contention by this many cores (default 0.05)", nonNegativeNumber)
+    .option("--max-moves <n>", "at most this many moves (the snapshot's max_moves still applies)", nonNegativeInt)
+    .addHelpText("after", `\nPolicies:\n${policyHelp}\n`)
+    .action((o: PlanCommandOptions) =>
+      run(async () => {
+        const { planFromFile } = await import("./plan.js");
+        return planFromFile(o.snapshot, { json: o.json, policy: o.policy, minGain: o.minGain, maxMoves: o.maxMoves }, processIo);
+      }),
+    );
+
+  program
+    .command("simulate")
+    .description("replay a fleet over time from demand traces, rebalancing with a policy; report steal, migrations and time in alert")
+    .argument("<scenario>", "scenario JSON (hosts, VMs, demand traces or generators; see docs/planner.md)")
+    .option("--policy <name>", `policy, a comma list, or all (${POLICIES.join(", ")})`, policyList, "contention")
+    .option("--report <dir>", "write an HTML report with plots (index.html) and result.json into this folder")
+    .option("--json", "the results as JSON")
+    .addHelpText("after", `\nPolicies:\n${policyHelp}\n`)
+    .action((scenario: string, o: SimulateCommandOptions) =>
+      run(async () => {
+        const { simulateCommand } = await import("./simulate.js");
+        return simulateCommand(scenario, { policies: o.policy.split(",") as PolicyName[], report: o.report, json: o.json }, processIo);
+      }),
+    );
+}

@@ -1,0 +1,214 @@
+/**
+ * Reading a YAML config file into a value validated by a zod schema. Every problem is reported
+ * with the file, the line and the field, e.g.
+ * `alerts.yaml:12: rules[1].for: expected a duration like "3m", got "3 minutes"`.
+ * Unknown fields are errors when the schema is strict: a typo must never silently switch a
+ * setting off. Used by every config file vsteal reads (alert rules, web config).
+ */
+import { readFileSync } from "node:fs";
+import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from "yaml";
+import type { z } from "zod";
+import { ConfigError, type ConfigIssue } from "./errors.js";
+import { closest } from "./suggest.js";
+
+export { ConfigError, formatIssue, type ConfigIssue } from "./errors.js";
+
+export interface YamlConfigOptions {
+  /** What the whole file should be, for messages: "a mapping with a `rules:` list". */
+  expected: string;
+  /** Fields the object at `path` may have, for "did you mean" and "expected one of" hints. */
+  knownFieldsAt?: (path: readonly PropertyKey[]) => readonly string[];
+}
+
+/** Reads `path` and validates it; throws ConfigError (only). */
+export function parseYamlConfigFile<S extends z.ZodType>(path: string, schema: S, opts: YamlConfigOptions): z.output<S> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.replace(/^[A-Z]+: /, "") : String(err);
+    throw new ConfigError(path, [{ line: null, column: null, field: "", reason: `cannot read the file: ${reason}` }]);
+  }
+  return parseYamlConfigText(text, path, schema, opts);
+}
+
+/** A short, quoted rendering of a YAML value for messages. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (v === null) return "nothing (null)";
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return typeof v;
+}
+
+/**
+ * Validates the text of a YAML config against a zod schema; `file` names it in messages.
+ * Throws ConfigError, and nothing else, whatever the text.
+ */
+export function parseYamlConfigText<S extends z.ZodType>(text: string, file: string, schema: S, opts: YamlConfigOptions): z.output<S> {
+  const lines = new LineCounter();
+  let doc: Document.Parsed;
+  let data: unknown;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true, strict: true, logLevel: "error" });
+    if (doc.errors.length > 0) {
+      throw new ConfigError(
+        file,
+        doc.errors.map((e) => ({
+          line: e.linePos?.[0].line ?? null,
+          column: e.linePos?.[0].col ?? null,
+          field: "",
+          reason: `not valid YAML: ${firstLine(e.message)}`,
+        })),
+      );
+    }
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(file, [
+      { line: null, column: null, field: "", reason: `not valid YAML: ${err instanceof Error ? err.message : String(err)}` },
+    ]);
+  }
+  if (data === null || data === undefined) {
+    throw new ConfigError(file, [
+      { line: null, column: null, field: "", reason: `the file is empty: expected ${opts.expected}` },
+    ]);
+  }
+
+  const result = schema.safeParse(data, { reportInput: true });
+  if (result.success) return result.data;
+  let issues = result.error.issues.flatMap((i) => toConfigIssues(i, doc, lines, opts));
+  // "treshold: unknown field, did you mean threshold?" says all; "threshold: missing" would repeat it.
+  const typoTargets = new Set(issues.flatMap((i) => (i.typoOf === undefined ? [] : [i.typoOf])));
+  issues = issues.filter((i) => !(i.missing === true && typoTargets.has(i.field)));
+  issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  throw new ConfigError(
+    file,
+    issues.map(({ line, column, field, reason }) => ({ line, column, field, reason })),
+  );
+}
+
+/** The yaml package's message without its own position and source excerpt (we give the line). */
+function firstLine(s: string): string {
+  return (s.split("\n", 1)[0] ?? s).replace(/ at line \d+, column \d+:?$/, "");
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** A ConfigIssue with what the typo filter needs to know. */
+interface RawIssue extends ConfigIssue {
+  /** The required field was absent. */
+  missing?: boolean;
+  /** An unknown field that looks like a misspelling of this field (full path). */
+  typoOf?: string;
+}
+type Segment = PropertyKey;
+
+function toConfigIssues(issue: Issue, doc: Document.Parsed, lines: LineCounter, opts: YamlConfigOptions): RawIssue[] {
+  const make = (path: readonly Segment[], reason: string, extra: Partial<RawIssue> = {}): RawIssue => {
+    const offset = locate(doc, path);
+    const pos = offset === null ? null : lines.linePos(offset);
+    return { line: pos?.line ?? null, column: pos?.col ?? null, field: formatPath(path), reason, ...extra };
+  };
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const known = opts.knownFieldsAt?.(issue.path) ?? [];
+      return issue.keys.map((key) => {
+        const hint = closest(key, known);
+        const expected = `expected one of: ${known.join(", ")}`;
+        return make(
+          [...issue.path, key],
+          `unknown field${hint === null ? ` (${expected})` : `, did you mean "${hint}"?`}`,
+          hint === null ? {} : { typoOf: formatPath([...issue.path, hint]) },
+        );
+      });
+    }
+    case "invalid_type":
+      if (issue.input === undefined) return [make(issue.path, "required field is missing", { missing: true })];
+      if (issue.path.length === 0) {
+        return [make(issue.path, `expected ${opts.expected}, got ${describeValue(issue.input)}`)];
+      }
+      return [make(issue.path, `expected ${expectedName(issue.expected)}, got ${describeValue(issue.input)}`)];
+    case "invalid_value": {
+      const values = issue.values.map((v) => JSON.stringify(v));
+      if (issue.input === undefined) {
+        return [make(issue.path, `required field is missing: one of ${values.join(", ")}`, { missing: true })];
+      }
+      let reason = `expected ${values.length === 1 ? values[0] : `one of ${values.join(", ")}`}, got ${describeValue(issue.input)}`;
+      const hint = typeof issue.input === "string" ? closest(issue.input, issue.values.map(String)) : null;
+      if (hint !== null && hint !== issue.input) reason += ` (did you mean "${hint}"?)`;
+      if (issue.input === "" && issue.values.includes(">")) {
+        const key = issue.path.at(-1);
+        reason += ` (in YAML a bare > starts a folded text block: write ${typeof key === "string" ? `${key}: ` : ""}">" with quotes)`;
+      }
+      return [make(issue.path, reason)];
+    }
+    case "invalid_key":
+      return [make(issue.path, `${issue.issues[0]?.message ?? "invalid key"}: ${describeValue(issue.input)}`)];
+    case "too_small":
+      if (issue.origin === "string") return [make(issue.path, "must not be empty")];
+      return [make(issue.path, `must be ${issue.inclusive === false ? "more than" : "at least"} ${issue.minimum}, got ${describeValue(issue.input)}`)];
+    case "too_big":
+      if (issue.origin === "string") return [make(issue.path, `must be at most ${issue.maximum} characters long`)];
+      return [make(issue.path, `must be ${issue.inclusive === false ? "less than" : "at most"} ${issue.maximum}, got ${describeValue(issue.input)}`)];
+    case "custom":
+      return [make(issue.path, issue.message, issue.params?.["missing"] === true ? { missing: true } : {})];
+    default:
+      return [make(issue.path, issue.message)];
+  }
+}
+
+function expectedName(expected: string): string {
+  switch (expected) {
+    case "object":
+    case "record":
+      return "a mapping";
+    case "array":
+      return "a list";
+    case "string":
+      return "text";
+    case "int":
+      return "a whole number";
+    default:
+      return `a ${expected}`;
+  }
+}
+
+/** `rules[1].for`, `rules[0].labels["team name"]`. */
+export function formatPath(path: readonly Segment[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (typeof seg === "string" && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+/**
+ * Offset in the text of the deepest node along `path` that exists: the key of a mapping entry
+ * (so a value written on the next lines still points at its field), or a list item.
+ */
+function locate(doc: Document.Parsed, path: readonly Segment[]): number | null {
+  let node: unknown = doc.contents;
+  let offset: number | null = isNode(node) ? (node.range?.[0] ?? null) : null;
+  for (const seg of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      if (pair === undefined) break;
+      if (isNode(pair.key) && pair.key.range) offset = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item: unknown = node.items[seg];
+      if (!isNode(item)) break;
+      if (item.range) offset = item.range[0];
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return offset;
+}

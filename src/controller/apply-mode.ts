@@ -1,0 +1,135 @@
+/**
+ * The controller's apply mode: plans from successful audits are carried out by the migration
+ * executor (src/migrate), with a recheck of every move on a freshly built snapshot. A plan with
+ * more than `approveOver` moves waits for approval (POST /api/v1/plans/:id/approve, bearer
+ * token); smaller ones go at once. One plan is applied at a time; a plan that arrives while
+ * another runs, or that a newer audit supersedes before approval, is not applied.
+ */
+import { Hono } from "hono";
+import type { FleetSnapshot, Plan } from "../model/fleet.js";
+import type { AuditSink } from "../migrate/audit-log.js";
+import type { MigrationDriver } from "../migrate/driver.js";
+import { executePlan, type ExecuteResult } from "../migrate/executor.js";
+import type { MigrateHosts } from "../migrate/hosts.js";
+import { snapshotRecheck } from "../migrate/recheck.js";
+import { requireBearer } from "./auth.js";
+import type { AuditRecord } from "./controller.js";
+
+export type ApplyState = "waiting_approval" | "applying" | "applied" | "failed" | "superseded" | "skipped";
+
+export interface ApplyRecord {
+  id: string;
+  audit: number;
+  state: ApplyState;
+  moves: number;
+  reason: string;
+  approved_by: string | null;
+  result: ExecuteResult | null;
+}
+
+export interface ApplyModeOptions {
+  hosts: MigrateHosts;
+  driver: MigrationDriver;
+  audit: AuditSink;
+  /** Plans with more moves than this wait for approval (0: every plan). */
+  approveOver: number;
+  /** Fresh snapshot for the recheck before each move. */
+  freshSnapshot: () => Promise<FleetSnapshot>;
+  minGain?: number;
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class PlanApplier {
+  readonly records = new Map<string, ApplyRecord>();
+  private busy: Promise<void> | null = null;
+  private plans = new Map<string, Plan>();
+
+  constructor(readonly o: ApplyModeOptions) {}
+
+  /** Called after every audit. */
+  onAudit(a: AuditRecord): void {
+    if (a.status !== "ok" || !a.plan || a.plan.moves.length === 0) return;
+    const id = `audit-${a.id}`;
+    // A newer plan supersedes one still waiting.
+    for (const r of this.records.values()) if (r.state === "waiting_approval") this.set(r, "superseded", `superseded by ${id}`);
+    const rec: ApplyRecord = { id, audit: a.id, state: "waiting_approval", moves: a.plan.moves.length, reason: "", approved_by: null, result: null };
+    this.records.set(id, rec);
+    this.plans.set(id, a.plan);
+    this.prune();
+    if (a.plan.moves.length > this.o.approveOver) {
+      this.set(rec, "waiting_approval", `${rec.moves} moves > ${this.o.approveOver}: approve with POST /api/v1/plans/${id}/approve`);
+      this.o.audit.write({ time: new Date().toISOString(), actor: "controller", action: "plan_proposed", plan_id: id, move: null, vm: null, from: null, to: null, result: "waiting_approval", reason: rec.reason, duration_ms: null });
+      return;
+    }
+    this.start(rec, "controller (no approval needed)");
+  }
+
+  approve(id: string, by: string): { status: number; body: ApplyRecord | { error: string } } {
+    const rec = this.records.get(id);
+    if (!rec) return { status: 404, body: { error: `no plan ${id}` } };
+    if (rec.state !== "waiting_approval") return { status: 409, body: { error: `plan ${id} is ${rec.state}, not waiting for approval` } };
+    this.o.audit.write({ time: new Date().toISOString(), actor: by, action: "approve", plan_id: id, move: null, vm: null, from: null, to: null, result: "approved", reason: `${rec.moves} moves`, duration_ms: null });
+    this.start(rec, by);
+    return { status: 202, body: rec };
+  }
+
+  private start(rec: ApplyRecord, by: string): void {
+    if (this.busy) {
+      this.set(rec, "skipped", "another plan is being applied");
+      return;
+    }
+    const plan = this.plans.get(rec.id)!;
+    rec.approved_by = by;
+    this.set(rec, "applying", "");
+    this.busy = executePlan(plan, {
+      planId: rec.id,
+      hosts: this.o.hosts,
+      driver: this.o.driver,
+      audit: this.o.audit,
+      actor: by,
+      recheck: snapshotRecheck(this.o.freshSnapshot, { minGain: this.o.minGain }),
+      timeoutMs: this.o.timeoutMs,
+      log: (l) => this.o.log?.(`apply ${rec.id}: ${l}`),
+    })
+      .then((r) => {
+        rec.result = r;
+        this.set(rec, r.failures === 0 ? "applied" : "failed", r.failures === 0 ? "" : `${r.failures} move(s) failed`);
+      })
+      .catch((e: unknown) => this.set(rec, "failed", e instanceof Error ? e.message : String(e)))
+      .finally(() => {
+        this.busy = null;
+      });
+  }
+
+  /** Resolves when no plan is being applied. */
+  async idle(): Promise<void> {
+    await this.busy;
+  }
+
+  private set(rec: ApplyRecord, state: ApplyState, reason: string): void {
+    rec.state = state;
+    rec.reason = reason;
+  }
+
+  private prune(): void {
+    const ids = [...this.records.keys()];
+    for (const id of ids.slice(0, Math.max(0, ids.length - 100))) {
+      this.records.delete(id);
+      this.plans.delete(id);
+    }
+  }
+}
+
+/** /api/v1/apply (GET, read-only) and POST /api/v1/plans/:id/approve (bearer token). */
+export function applyApi(applier: PlanApplier, tokenDigest: Buffer): Hono {
+  const api = new Hono();
+  api.get("/apply", (ctx) => ctx.json({ approve_over: applier.o.approveOver, plans: [...applier.records.values()].reverse() }));
+  api.post("/plans/:id/approve", requireBearer(tokenDigest), (ctx) => {
+    const r = applier.approve(ctx.req.param("id"), `api (${ctx.req.header("X-Forwarded-For") ?? "bearer token"})`);
+    return ctx.json(r.body, r.status as 202 | 404 | 409);
+  });
+  // Any other change is refused the same way: never a 404 that tells an unauthenticated client what exists.
+  api.on(["POST", "PUT", "PATCH", "DELETE"], "*", requireBearer(tokenDigest), (ctx) => ctx.json({ error: `no such API endpoint: ${ctx.req.path}` }, 404));
+  return api;
+}

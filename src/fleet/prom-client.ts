@@ -1,0 +1,213 @@
+/**
+ * A small typed client for the Prometheus HTTP API: instant and range queries only, nothing
+ * vendor-specific, so it works unchanged against Prometheus, Thanos Query and VictoriaMetrics
+ * (give the URL the API lives under, e.g. http://vmselect:8481/select/0/prometheus).
+ *
+ * Every answer is validated; every failure is a PrometheusError whose `kind` says what went
+ * wrong (unreachable, timeout, HTTP error, query error, answer not understood).
+ */
+import { responseBody, type QueryData } from "./prom-schema.js";
+
+export type PrometheusErrorKind = "unreachable" | "timeout" | "http" | "query" | "invalid_response";
+
+export class PrometheusError extends Error {
+  constructor(
+    readonly kind: PrometheusErrorKind,
+    message: string,
+    /** Prometheus' errorType (bad_data, execution, timeout, …) when it sent one. */
+    readonly errorType: string | null = null,
+    readonly status: number | null = null,
+  ) {
+    super(message);
+    this.name = "PrometheusError";
+  }
+}
+
+export interface Labels {
+  readonly [name: string]: string;
+}
+
+/** One sample of an instant vector. */
+export interface VectorSample {
+  labels: Labels;
+  /** Unix seconds. */
+  t: number;
+  v: number;
+}
+
+export interface MatrixSeries {
+  labels: Labels;
+  points: Array<{ t: number; v: number }>;
+}
+
+export type QueryResult =
+  | { type: "vector"; samples: VectorSample[] }
+  | { type: "matrix"; series: MatrixSeries[] }
+  | { type: "scalar"; t: number; v: number }
+  | { type: "string"; t: number; value: string };
+
+export interface QueryAnswer<R extends QueryResult = QueryResult> {
+  result: R;
+  /** Warnings the server sent with a successful answer (Thanos: partial responses). */
+  warnings: string[];
+  /** The server says the answer is incomplete (VictoriaMetrics `isPartial`). */
+  partial: boolean;
+}
+
+export interface PrometheusClientOptions {
+  /** Base URL; the API is at <url>/api/v1/…. Credentials in the URL become basic auth. */
+  url: string;
+  /** Per-request timeout, ms (also sent to the server as `timeout`). Default 30 s. */
+  timeoutMs?: number;
+  /** POST form (default; long queries fit) or GET. A 405 to POST falls back to GET. */
+  method?: "POST" | "GET";
+  headers?: Record<string, string>;
+  /** For tests: a fetch to use instead of the global one. */
+  fetch?: typeof fetch;
+}
+
+/** "NaN", "+Inf", "-Inf" as Prometheus writes them; Number() alone does not read "+Inf". */
+export function parseSampleValue(s: string): number {
+  if (s === "+Inf" || s === "Inf") return Infinity;
+  if (s === "-Inf") return -Infinity;
+  return Number(s);
+}
+
+function convert(d: QueryData): QueryResult {
+  switch (d.resultType) {
+    case "vector":
+      return { type: "vector", samples: d.result.map((r) => ({ labels: r.metric, t: r.value[0], v: parseSampleValue(r.value[1]) })) };
+    case "matrix":
+      return { type: "matrix", series: d.result.map((r) => ({ labels: r.metric, points: r.values.map(([t, v]) => ({ t, v: parseSampleValue(v) })) })) };
+    case "scalar":
+      return { type: "scalar", t: d.result[0], v: parseSampleValue(d.result[1]) };
+    case "string":
+      return { type: "string", t: d.result[0], value: d.result[1] };
+  }
+}
+
+/** The most telling part of a fetch failure: an errno code (ECONNREFUSED), else the innermost cause. */
+function errnoOf(e: unknown): string | null {
+  let cur: unknown = e;
+  let deepest: string | null = null;
+  for (let i = 0; i < 5 && cur instanceof Error; i++) {
+    const code = (cur as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return `${code}${cur.message && !cur.message.includes(code) ? ` (${cur.message})` : ""}`;
+    if (cur.message) deepest = cur.message;
+    cur = (cur as Error & { cause?: unknown }).cause;
+  }
+  return deepest;
+}
+
+const seconds = (t: Date | number): string => (t instanceof Date ? t.getTime() / 1000 : t).toFixed(3);
+
+export class PrometheusClient {
+  readonly url: string;
+  /** The URL without credentials, for messages. */
+  readonly displayUrl: string;
+  private readonly timeoutMs: number;
+  private method: "POST" | "GET";
+  private readonly headers: Record<string, string>;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(opts: PrometheusClientOptions) {
+    let u: URL;
+    try {
+      u = new URL(opts.url);
+    } catch {
+      throw new PrometheusError("invalid_response", `--prometheus ${JSON.stringify(opts.url)}: not a URL (expected e.g. http://prometheus:9090)`);
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new PrometheusError("invalid_response", `--prometheus ${JSON.stringify(opts.url)}: expected an http:// or https:// URL`);
+    this.headers = { accept: "application/json", ...opts.headers };
+    if (u.username || u.password) {
+      const cred = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+      this.headers.authorization ??= `Basic ${Buffer.from(cred).toString("base64")}`;
+      u.username = "";
+      u.password = "";
+    }
+    u.search = "";
+    u.hash = "";
+    this.url = u.toString().replace(/\/+$/, "");
+    this.displayUrl = this.url;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.method = opts.method ?? "POST";
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  /** Instant query at `time` (default: the server's now). */
+  query(expr: string, opts: { time?: Date | number } = {}): Promise<QueryAnswer> {
+    const p: Record<string, string> = { query: expr };
+    if (opts.time !== undefined) p.time = seconds(opts.time);
+    return this.call("query", p);
+  }
+
+  /** Range query from `start` to `end` every `stepS` seconds. */
+  queryRange(expr: string, start: Date | number, end: Date | number, stepS: number): Promise<QueryAnswer> {
+    if (!(stepS > 0)) throw new RangeError(`step must be positive, got ${stepS}`);
+    return this.call("query_range", { query: expr, start: seconds(start), end: seconds(end), step: String(stepS) });
+  }
+
+  /** An instant query that must answer with a vector. */
+  async vector(expr: string, opts: { time?: Date | number } = {}): Promise<QueryAnswer<Extract<QueryResult, { type: "vector" }>>> {
+    const a = await this.query(expr, opts);
+    if (a.result.type !== "vector") throw new PrometheusError("invalid_response", `${this.displayUrl}: query ${expr} answered a ${a.result.type}, expected a vector`);
+    return { ...a, result: a.result };
+  }
+
+  private async call(endpoint: "query" | "query_range", params: Record<string, string>): Promise<QueryAnswer> {
+    const form = new URLSearchParams({ ...params, timeout: `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s` });
+    const target = `${this.url}/api/v1/${endpoint}`;
+    const what = `Prometheus at ${this.displayUrl}`;
+    let res = await this.send(target, form, what);
+    if (res.status === 405 && this.method === "POST") {
+      this.method = "GET";
+      res = await this.send(target, form, what);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw this.transportError(e, what);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      const snippet = text.replace(/\s+/g, " ").trim().slice(0, 200);
+      if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`, null, res.status);
+      throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} is not JSON (is this the Prometheus API? got: ${snippet || "nothing"})`, null, res.status);
+    }
+    const parsed = responseBody.safeParse(json);
+    if (!parsed.success) {
+      if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
+      const issue = parsed.error.issues[0];
+      throw new PrometheusError("invalid_response", `${what}: unexpected answer to /api/v1/${endpoint}: ${issue ? `${issue.path.join(".") || "(top)"}: ${issue.message}` : "invalid"}`, null, res.status);
+    }
+    const body = parsed.data;
+    if (body.status === "error") {
+      const kind = body.errorType === "timeout" ? "timeout" : "query";
+      throw new PrometheusError(kind, `${what}: ${body.errorType}: ${body.error} (query: ${params.query})`, body.errorType, res.status);
+    }
+    return { result: convert(body.data), warnings: [...(body.warnings ?? [])], partial: body.isPartial === true };
+  }
+
+  private async send(target: string, form: URLSearchParams, what: string): Promise<Response> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    try {
+      if (this.method === "POST") {
+        return await this.fetchFn(target, { method: "POST", headers: { ...this.headers, "content-type": "application/x-www-form-urlencoded" }, body: form.toString(), signal });
+      }
+      return await this.fetchFn(`${target}?${form.toString()}`, { method: "GET", headers: this.headers, signal });
+    } catch (e) {
+      throw this.transportError(e, what);
+    }
+  }
+
+  private transportError(e: unknown, what: string): PrometheusError {
+    if (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")) {
+      return new PrometheusError("timeout", `${what} did not answer within ${this.timeoutMs / 1000} s`);
+    }
+    const code = errnoOf(e);
+    return new PrometheusError("unreachable", `cannot reach ${what}: ${code ?? (e instanceof Error ? e.message : String(e))}`);
+  }
+}

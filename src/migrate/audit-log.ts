@@ -1,0 +1,59 @@
+/**
+ * The migration audit log: one JSON object per line, appended and fsync'ed before the action
+ * it records is reported done, so that a crash never loses what was already done to the fleet.
+ * Every action and its outcome: who, what, when, which plan and move, result, reason, duration.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+
+export type AuditResult = "started" | "ok" | "failed" | "aborted" | "skipped" | "dry_run" | "not_started" | "approved" | "rejected" | "waiting_approval";
+
+export interface AuditEntry {
+  /** ISO 8601 time of the entry. */
+  time: string;
+  /** Who: user@host, or "controller". */
+  actor: string;
+  /** What: plan_start, recheck, migrate, verify, plan_end, approve… */
+  action: string;
+  plan_id: string;
+  /** Index of the move in the plan (null for plan-wide entries). */
+  move: number | null;
+  vm: string | null;
+  from: string | null;
+  to: string | null;
+  result: AuditResult;
+  reason: string;
+  duration_ms: number | null;
+  /** Anything else worth keeping (bytes sent, the virsh command line…). */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditSink {
+  write(e: AuditEntry): void;
+}
+
+/** Appends to a file (mode 0600), fsync after every line. */
+export class FileAuditLog implements AuditSink {
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    // Fail now, not in the middle of a migration.
+    closeSync(openSync(path, "a", 0o600));
+  }
+
+  write(e: AuditEntry): void {
+    const fd = openSync(this.path, "a", 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(e)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+export class MemoryAuditLog implements AuditSink {
+  readonly entries: AuditEntry[] = [];
+  write(e: AuditEntry): void {
+    this.entries.push(e);
+  }
+}

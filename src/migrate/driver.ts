@@ -1,0 +1,90 @@
+/**
+ * What the executor needs from libvirt, and its implementation with virsh. Domains are
+ * addressed by UUID once found by exact name (virsh would take a name like "7" for domain ID 7).
+ */
+import type { HostEndpoint } from "./hosts.js";
+import { parseJobInfo, type JobProgress } from "./jobinfo.js";
+import { execVirsh, virshError, virshRun, type VirshRunner } from "./virsh.js";
+
+export interface DomainRef {
+  uuid: string;
+  name: string;
+  /** virsh domstate: running, paused, shut off… */
+  state: string;
+}
+
+export interface MigrationHandle {
+  /** The command, for the audit log. */
+  command: string[];
+  done: Promise<{ ok: boolean; error: string }>;
+  /** Stops waiting for the client (after an abort that did not end it). */
+  kill(): void;
+}
+
+export class HostUnreachableError extends Error {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HostUnreachableError";
+  }
+}
+
+export interface MigrationDriver {
+  /** The domain called exactly `name` on host h, or null; HostUnreachableError if h does not answer. */
+  find(h: HostEndpoint, name: string): Promise<DomainRef | null>;
+  migrate(dom: DomainRef, from: HostEndpoint, to: HostEndpoint): MigrationHandle;
+  /** The running job of the domain, null when none or unknown. */
+  jobInfo(h: HostEndpoint, uuid: string): Promise<JobProgress | null>;
+  /** Aborts the domain's job; null when done, else why not. */
+  abort(h: HostEndpoint, uuid: string): Promise<string | null>;
+}
+
+const UUID_LINE = /^([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}) (.*)$/;
+
+/** The command line of a live migration of `uuid` from `from` to `to`, as virsh argv. */
+export function migrateArgs(uuid: string, to: HostEndpoint): string[] {
+  const args = ["migrate", "--live"];
+  if (to.p2p) args.push("--p2p");
+  args.push("--persistent", "--undefinesource", "--domain", uuid, "--desturi", to.p2p ? to.peerUri : to.uri);
+  if (to.migrateUri) args.push("--migrateuri", to.migrateUri);
+  return args;
+}
+
+export function virshDriver(runner: VirshRunner = execVirsh(), opts: { migrateTimeoutMs?: number } = {}): MigrationDriver {
+  return {
+    async find(h, name) {
+      const r = await virshRun(runner, h.uri, ["list", "--all", "--uuid", "--name"], 30_000);
+      if (r.code !== 0) throw new HostUnreachableError(h.name, `${h.name} (${h.uri}): ${virshError(r)}`);
+      for (const line of r.stdout.split("\n")) {
+        const m = UUID_LINE.exec(line);
+        if (!m || m[2] !== name) continue;
+        const s = await virshRun(runner, h.uri, ["domstate", "--domain", m[1]!], 30_000);
+        return { uuid: m[1]!, name, state: s.code === 0 ? s.stdout.trim() : "unknown" };
+      }
+      return null;
+    },
+    migrate(dom, from, to) {
+      const args = migrateArgs(dom.uuid, to);
+      // The executor enforces its own timeout (abort, then kill); this one is a last resort.
+      const call = runner.start(from.uri, args, opts.migrateTimeoutMs ?? 24 * 3_600_000);
+      return {
+        command: ["virsh", "--connect", from.uri, ...args],
+        done: call.done.then((r) => ({ ok: r.code === 0, error: r.code === 0 ? "" : virshError(r) })),
+        kill: () => {
+          call.child?.kill("SIGTERM");
+        },
+      };
+    },
+    async jobInfo(h, uuid) {
+      const r = await virshRun(runner, h.uri, ["domjobinfo", "--domain", uuid, "--rawstats"], 10_000);
+      if (r.code !== 0) return null;
+      return parseJobInfo(r.stdout);
+    },
+    async abort(h, uuid) {
+      const r = await virshRun(runner, h.uri, ["domjobabort", "--domain", uuid], 30_000);
+      return r.code === 0 ? null : virshError(r);
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { DomainThreads, SampleProblem } from "../model/types.js";
+import { LibvirtUnavailableError, SourceError } from "./errors.js";
+import { parseDominfoBatch, parseUuidList, type DominfoRecord } from "./libvirt-parse.js";
+import { findQemuProcesses } from "./qemu.js";
+import { parseQemuCmdline } from "./qemu-cmdline.js";
+import type { Discovery, DomainSource } from "./source.js";
+import { VcpuThreadFinder } from "./threads.js";
+import { DEFAULT_URI, runVirsh, throwIfUnreachable, virshErrorLine } from "./virsh.js";
+
+export interface LibvirtSourceOptions {
+  uri?: string;
+  procRoot?: string;
+  /** Where libvirt's QEMU driver writes `<name>.pid` (qemu:///system: /run/libvirt/qemu). */
+  runDir?: string;
+  virsh?: string;
+  timeoutMs?: number;
+}
+
+/** Is this URI one whose VMs run on this machine (so /proc shows their threads)? */
+export function isLocalUri(uri: string): boolean {
+  const m = /^([a-z0-9+]+):\/\/([^/]*)\//i.exec(uri);
+  if (!m) return false;
+  const transport = (m[1] ?? "").split("+")[1];
+  const host = m[2] ?? "";
+  return (host === "" || host === "localhost" || host === "127.0.0.1") && (transport === undefined || transport === "unix");
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
+}
+
+function defaultRunDir(uri: string): string {
+  if (/\/session(\?|$)/.test(uri)) {
+    const xdg = process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
+    return join(xdg, "libvirt", "qemu", "run");
+  }
+  return "/run/libvirt/qemu";
+}
+
+/**
+ * Domains from libvirt through virsh (execFile, never a shell, never QEMU's monitor):
+ * two virsh runs per discovery whatever the number of domains — `list --all --uuid`, then one
+ * batch of `dominfo UUID; vcpucount UUID` (UUIDs are validated, so nothing a domain's name
+ * holds ever reaches virsh's command parser).
+ */
+export class LibvirtSource implements DomainSource {
+  readonly kind = "libvirt" as const;
+  readonly description: string;
+  readonly uri: string;
+  private readonly procRoot: string;
+  private readonly runDir: string;
+  private readonly threads: VcpuThreadFinder;
+
+  constructor(private readonly opts: LibvirtSourceOptions = {}) {
+    this.uri = opts.uri ?? DEFAULT_URI;
+    if (!isLocalUri(this.uri)) {
+      throw new SourceError(
+        `--connect ${this.uri}: vsteal reads the vCPU threads from this machine's /proc, so it needs a local URI such as qemu:///system; run vsteal on that host instead`,
+      );
+    }
+    this.procRoot = opts.procRoot ?? "/proc";
+    this.runDir = opts.runDir ?? defaultRunDir(this.uri);
+    this.description = `libvirt ${this.uri}`;
+    this.threads = new VcpuThreadFinder(this.procRoot);
+  }
+
+  private virsh(args: string[]) {
+    return runVirsh(args, { uri: this.uri, virsh: this.opts.virsh, timeoutMs: this.opts.timeoutMs });
+  }
+
+  /** Checks that libvirt answers; throws LibvirtUnavailableError otherwise. */
+  async ping(): Promise<void> {
+    const res = await this.virsh(["uri"]);
+    throwIfUnreachable(res, this.uri);
+    if (res.code !== 0) throw new LibvirtUnavailableError(this.uri, virshErrorLine(res.stderr));
+  }
+
+  /** Domains as libvirt knows them, without threads. */
+  async listDomains(): Promise<{ records: DominfoRecord[]; problems: SampleProblem[] }> {
+    const list = await this.virsh(["list", "--all", "--uuid"]);
+    throwIfUnreachable(list, this.uri);
+    if (list.code !== 0) throw new LibvirtUnavailableError(this.uri, virshErrorLine(list.stderr));
+    let uuids: string[];
+    try {
+      uuids = parseUuidList(list.stdout);
+    } catch (e) {
+      throw new SourceError(`malformed virsh output: ${(e as Error).message}; is 'virsh' really libvirt's virsh?`);
+    }
+    if (uuids.length === 0) return { records: [], problems: [] };
+    const batch = uuids.map((u) => `dominfo ${u}; vcpucount ${u}`).join("; ");
+    const res = await this.virsh([batch]);
+    throwIfUnreachable(res, this.uri);
+    const records = parseDominfoBatch(res.stdout);
+    const problems: SampleProblem[] = [];
+    const seen = new Set(records.map((r) => r.uuid));
+    for (const u of uuids) {
+      // A domain undefined between the two virsh runs: say so, carry on with the rest.
+      if (!seen.has(u)) problems.push({ domain: u, message: `domain ${u} vanished during discovery` });
+    }
+    return { records, problems };
+  }
+
+  private async pidOf(rec: DominfoRecord, byUuid: () => Promise<Map<string, number>>): Promise<number | null> {
+    // libvirt 9 names the pid file after the XML-escaped name (`a&apos;b.pid`); older ones after the name.
+    for (const name of new Set([rec.name, xmlEscape(rec.name)])) {
+      try {
+        const text = await readFile(join(this.runDir, `${name}.pid`), "utf8");
+        const pid = Number(text.trim());
+        if (Number.isInteger(pid) && pid > 0) return pid;
+      } catch {
+        // not there, or not readable here (other URI, permissions)
+      }
+    }
+    // Last resort: the QEMU process whose -uuid is the domain's.
+    return (await byUuid()).get(rec.uuid) ?? null;
+  }
+
+  async discover(): Promise<Discovery> {
+    const { records, problems } = await this.listDomains();
+    let qemuByUuid: Promise<Map<string, number>> | null = null;
+    const byUuid = (): Promise<Map<string, number>> => {
+      qemuByUuid ??= findQemuProcesses(this.procRoot).then((ps) => {
+        const m = new Map<string, number>();
+        for (const p of ps) {
+          const id = parseQemuCmdline(p.argv);
+          if (id.uuid) m.set(id.uuid, p.pid);
+        }
+        return m;
+      });
+      return qemuByUuid;
+    };
+    const domains: DomainThreads[] = [];
+    for (const rec of records) {
+      const active = rec.id !== null;
+      const base: DomainThreads = {
+        name: rec.name,
+        uuid: rec.uuid,
+        id: rec.id,
+        state: rec.state,
+        vcpuCurrent: rec.vcpuCurrent,
+        vcpuMaximum: rec.vcpuMaximum ?? rec.vcpuCurrent,
+        pid: null,
+        source: "libvirt",
+        vcpus: [],
+      };
+      if (active) {
+        const pid = await this.pidOf(rec, byUuid);
+        if (pid === null) {
+          problems.push({ domain: rec.name, message: `no QEMU process found for running domain '${rec.name}'` });
+        } else {
+          try {
+            base.pid = pid;
+            base.vcpus = this.threads.find(pid);
+          } catch (e) {
+            problems.push({ domain: rec.name, message: `QEMU process ${pid} vanished: ${(e as Error).message}` });
+            base.pid = null;
+          }
+        }
+      }
+      domains.push(base);
+    }
+    this.threads.retain(domains.flatMap((d) => (d.pid === null ? [] : [d.pid])));
+    return { domains, problems };
+  }
+}

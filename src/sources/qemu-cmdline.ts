@@ -1,0 +1,96 @@
+/** Pure parsing of a QEMU command line (argv) into what identifies the VM. */
+
+export interface QemuIdentity {
+  /** -name guest=X / -name X; null when absent. */
+  name: string | null;
+  /** -uuid, lower case; null when absent. */
+  uuid: string | null;
+  /** Proxmox's `-id VMID`; null when absent. */
+  id: number | null;
+  /** -smp: vCPUs at start and the maximum (hotplug). */
+  vcpus: number;
+  maxVcpus: number;
+}
+
+/** Is argv[0] a QEMU system emulator? (qemu-system-*, qemu-kvm, Proxmox's kvm wrapper) */
+export function isQemuArgv0(argv0: string): boolean {
+  const base = argv0.slice(argv0.lastIndexOf("/") + 1);
+  return /^qemu-system-/.test(base) || base === "qemu-kvm" || base === "kvm";
+}
+
+/**
+ * Splits a QEMU option value into an implied value and key=value pairs.
+ * QEMU escapes a comma inside a value by doubling it.
+ */
+export function parseQemuOptValue(value: string): { implied: string | null; keys: Map<string, string> } {
+  const parts: string[] = [];
+  let cur = "";
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === ",") {
+      if (value[i + 1] === ",") {
+        cur += ",";
+        i++;
+        continue;
+      }
+      parts.push(cur);
+      cur = "";
+      continue;
+    }
+    cur += c;
+  }
+  parts.push(cur);
+  const keys = new Map<string, string>();
+  let implied: string | null = null;
+  parts.forEach((p, i) => {
+    const eq = p.indexOf("=");
+    if (eq < 0) {
+      if (i === 0) implied = p;
+      return;
+    }
+    keys.set(p.slice(0, eq), p.slice(eq + 1));
+  });
+  return { implied, keys };
+}
+
+function optValue(argv: readonly string[], opt: string): string | null {
+  // QEMU accepts both -opt and --opt; the last occurrence wins.
+  let v: string | null = null;
+  for (let i = 1; i < argv.length - 1; i++) {
+    if (argv[i] === opt || argv[i] === `-${opt}`) v = argv[i + 1] ?? null;
+  }
+  return v;
+}
+
+function positiveInt(s: string | undefined | null): number | null {
+  if (s === undefined || s === null || !/^\d{1,6}$/.test(s)) return null;
+  const n = Number(s);
+  return n > 0 ? n : null;
+}
+
+export function parseQemuCmdline(argv: readonly string[]): QemuIdentity {
+  let name: string | null = null;
+  const nameOpt = optValue(argv, "-name");
+  if (nameOpt !== null) {
+    const { implied, keys } = parseQemuOptValue(nameOpt);
+    name = keys.get("guest") ?? implied;
+  }
+  const uuidOpt = optValue(argv, "-uuid");
+  const uuid = uuidOpt !== null && /^[0-9a-fA-F-]{36}$/.test(uuidOpt) ? uuidOpt.toLowerCase() : null;
+  const id = positiveInt(optValue(argv, "-id"));
+
+  let vcpus = 1;
+  let maxVcpus = 1;
+  const smp = optValue(argv, "-smp");
+  if (smp !== null) {
+    const { implied, keys } = parseQemuOptValue(smp);
+    const topo = ["sockets", "dies", "clusters", "cores", "threads"]
+      .map((k) => positiveInt(keys.get(k)))
+      .filter((n): n is number => n !== null);
+    const topoProduct = topo.length > 0 ? topo.reduce((a, b) => a * b, 1) : null;
+    const max = positiveInt(keys.get("maxcpus"));
+    vcpus = positiveInt(keys.get("cpus")) ?? positiveInt(implied) ?? max ?? topoProduct ?? 1;
+    maxVcpus = max ?? (topoProduct !== null && topoProduct > vcpus ? topoProduct : vcpus);
+  }
+  return { name, uuid, id, vcpus, maxVcpus };
+}

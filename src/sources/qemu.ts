@@ -1,0 +1,90 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { DomainThreads, SampleProblem } from "../model/types.js";
+import { parseCmdline } from "../procfs/cmdline.js";
+import { isQemuArgv0, parseQemuCmdline } from "./qemu-cmdline.js";
+import type { Discovery, DomainSource } from "./source.js";
+import { VcpuThreadFinder } from "./threads.js";
+
+export interface QemuProcess {
+  pid: number;
+  argv: string[];
+}
+
+/** Every QEMU system emulator process visible in procRoot. Processes that vanish while we look are skipped. */
+export async function findQemuProcesses(procRoot: string): Promise<QemuProcess[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(procRoot);
+  } catch (e) {
+    throw new Error(`cannot list ${procRoot}: ${(e as Error).message}: is /proc mounted?`);
+  }
+  const out: QemuProcess[] = [];
+  await Promise.all(
+    entries.map(async (e) => {
+      if (!/^\d+$/.test(e)) return;
+      try {
+        // comm first: cheap, and rules out almost every process without reading its cmdline.
+        const comm = (await readFile(join(procRoot, e, "comm"), "utf8")).trim();
+        if (!/^qemu/.test(comm) && comm !== "kvm") return;
+        const argv = parseCmdline(await readFile(join(procRoot, e, "cmdline")), join(procRoot, e, "cmdline"));
+        if (argv.length > 0 && isQemuArgv0(argv[0] ?? "")) out.push({ pid: Number(e), argv });
+      } catch {
+        // exited, or a kernel thread with no cmdline
+      }
+    }),
+  );
+  out.sort((a, b) => a.pid - b.pid);
+  return out;
+}
+
+/** Is the whole process stopped (SIGSTOP)? Then its vCPUs cannot run: libvirt would call it paused. */
+async function isStopped(procRoot: string, pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(join(procRoot, String(pid), "stat"), "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "T" || state === "t";
+  } catch {
+    return false;
+  }
+}
+
+/** QEMU processes without libvirt (plain QEMU, Proxmox): found in /proc by their command line. */
+export class QemuSource implements DomainSource {
+  readonly kind = "qemu" as const;
+  readonly description: string;
+  private readonly threads: VcpuThreadFinder;
+
+  constructor(private readonly procRoot = "/proc") {
+    this.description = `QEMU processes in ${procRoot}`;
+    this.threads = new VcpuThreadFinder(procRoot);
+  }
+
+  async discover(): Promise<Discovery> {
+    const procs = await findQemuProcesses(this.procRoot);
+    const problems: SampleProblem[] = [];
+    const domains: DomainThreads[] = [];
+    for (const p of procs) {
+      const ident = parseQemuCmdline(p.argv);
+      const name = ident.name ?? (ident.id !== null ? String(ident.id) : `qemu-${p.pid}`);
+      try {
+        const vcpus = this.threads.find(p.pid);
+        domains.push({
+          name,
+          uuid: ident.uuid,
+          id: ident.id,
+          state: (await isStopped(this.procRoot, p.pid)) ? "paused" : "running",
+          vcpuCurrent: vcpus.length > 0 ? vcpus.length : ident.vcpus,
+          vcpuMaximum: Math.max(ident.maxVcpus, vcpus.length),
+          pid: p.pid,
+          source: "qemu",
+          vcpus,
+        });
+      } catch (e) {
+        problems.push({ domain: name, message: `QEMU process ${p.pid} vanished: ${(e as Error).message}` });
+      }
+    }
+    this.threads.retain(procs.map((p) => p.pid));
+    return { domains, problems };
+  }
+}

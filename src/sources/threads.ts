@@ -1,0 +1,96 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { VcpuThread } from "../model/types.js";
+import { vcpuIndexFromComm } from "../procfs/comm.js";
+import { parseStatus } from "../procfs/status.js";
+
+interface ProcessEntry {
+  /** Process start time (field 22 of stat): tells a reused pid from the process we knew. */
+  start: string;
+  /** Every thread seen: its vCPU number, or null for QEMU's other threads. */
+  threads: Map<number, number | null>;
+  affinity: Map<number, number[] | null>;
+  /** Discoveries since affinities were last read. */
+  age: number;
+}
+
+/** Refresh vCPU affinities (Cpus_allowed_list) every this many discoveries; new threads at once. */
+const AFFINITY_EVERY = 10;
+
+function startTime(procRoot: string, pid: number): string {
+  const stat = readFileSync(join(procRoot, String(pid), "stat"), "latin1");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+}
+
+/**
+ * Finds the vCPU threads of QEMU processes: the threads named `CPU <n>/KVM` (or `/TCG`).
+ * Offline (unplugged) vCPUs have no thread and so are absent.
+ *
+ * Discovery runs every few seconds over every QEMU process, so what does not change is
+ * remembered: a thread's name is read once (a QEMU vCPU thread keeps its name), and its
+ * affinity is re-read every AFFINITY_EVERY discoveries (vcpupin is rare). Reads are
+ * synchronous: thousands of tiny /proc reads cost far less that way than as promises.
+ */
+export class VcpuThreadFinder {
+  private readonly known = new Map<number, ProcessEntry>();
+
+  constructor(private readonly procRoot = "/proc") {}
+
+  /** vCPU threads of `pid`, sorted by vCPU number. Throws when the process itself is gone. */
+  find(pid: number): VcpuThread[] {
+    const taskDir = join(this.procRoot, String(pid), "task");
+    const start = startTime(this.procRoot, pid);
+    const tids = readdirSync(taskDir);
+    let entry = this.known.get(pid);
+    if (!entry || entry.start !== start) {
+      entry = { start, threads: new Map(), affinity: new Map(), age: 0 };
+      this.known.set(pid, entry);
+    }
+    const refreshAffinity = entry.age++ % AFFINITY_EVERY === 0;
+    const live = new Set<number>();
+    const out: VcpuThread[] = [];
+    for (const t of tids) {
+      if (!/^\d+$/.test(t)) continue;
+      const tid = Number(t);
+      live.add(tid);
+      let vcpu = entry.threads.get(tid);
+      if (vcpu === undefined) {
+        try {
+          vcpu = vcpuIndexFromComm(readFileSync(join(taskDir, t, "comm"), "utf8"));
+        } catch {
+          continue; // the thread exited between readdir and here
+        }
+        entry.threads.set(tid, vcpu);
+      }
+      if (vcpu === null) continue;
+      if (refreshAffinity || !entry.affinity.has(tid)) {
+        const statusFile = join(taskDir, t, "status");
+        try {
+          entry.affinity.set(tid, parseStatus(readFileSync(statusFile, "utf8"), statusFile).cpusAllowed);
+        } catch {
+          entry.affinity.set(tid, null); // exited, or unreadable: affinity unknown
+        }
+      }
+      out.push({ vcpu, tid, affinity: entry.affinity.get(tid) ?? null });
+    }
+    for (const tid of entry.threads.keys()) {
+      if (!live.has(tid)) {
+        entry.threads.delete(tid);
+        entry.affinity.delete(tid);
+      }
+    }
+    out.sort((a, b) => a.vcpu - b.vcpu);
+    return out;
+  }
+
+  /** Forgets processes not in `pids` (call after each discovery). */
+  retain(pids: Iterable<number>): void {
+    const keep = new Set(pids);
+    for (const pid of this.known.keys()) if (!keep.has(pid)) this.known.delete(pid);
+  }
+}
+
+/** The vCPU threads of one QEMU process, without remembering anything (one-off use). */
+export function findVcpuThreads(procRoot: string, pid: number): VcpuThread[] {
+  return new VcpuThreadFinder(procRoot).find(pid);
+}

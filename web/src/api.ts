@@ -1,0 +1,379 @@
+/**
+ * The agent's JSON API (src/agent/api.ts), as the dashboard reads it. Every response is checked
+ * field by field: a missing or mistyped field becomes a neutral value, never an exception deep in
+ * a chart.
+ */
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+const num = (o: Obj, k: string, d = 0): number => {
+  const v = o[k];
+  return typeof v === "number" && Number.isFinite(v) ? v : d;
+};
+const numOrNull = (o: Obj, k: string): number | null => {
+  const v = o[k];
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+};
+const str = (o: Obj, k: string, d = ""): string => {
+  const v = o[k];
+  return typeof v === "string" ? v : d;
+};
+const strOrNull = (o: Obj, k: string): string | null => {
+  const v = o[k];
+  return typeof v === "string" ? v : null;
+};
+const list = (o: Obj, k: string): unknown[] => {
+  const v = o[k];
+  return Array.isArray(v) ? v : [];
+};
+const record = (v: unknown): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(obj(v))) if (typeof x === "string") out[k] = x;
+  return out;
+};
+
+export interface VcpuNow {
+  vcpu: number;
+  tid: number;
+  usage: number;
+  steal: number;
+  contention: number;
+  throttled: number;
+}
+
+export interface DomainNow {
+  domain: string;
+  uuid: string | null;
+  id: number | null;
+  state: string;
+  source: string;
+  vcpuCurrent: number;
+  vcpuMaximum: number;
+  /** Averages over the vCPUs, fractions of one vCPU's wall time. */
+  usage: number;
+  steal: number;
+  contention: number;
+  throttled: number;
+  vcpus: VcpuNow[];
+}
+
+export interface DomainsResponse {
+  time: number | null;
+  intervalS: number | null;
+  domains: DomainNow[];
+}
+
+export interface HostResponse {
+  cpus: number;
+  reservedCpus: number;
+  capacity: number;
+  runningDomains: number;
+  vcpusAllocated: number;
+  oversubscription: number;
+  demand: number;
+  demandRatio: number;
+  usage: number;
+  steal: number;
+  contention: number;
+  throttled: number;
+  stealPercentiles: { p50: number; p90: number; p99: number; max: number };
+  vcpusSampled: number;
+  intervalS: number | null;
+  time: number | null;
+}
+
+export interface HealthResponse {
+  status: string;
+  uptimeS: number;
+  source: string;
+  sweeps: number;
+  lastSweepMs: number | null;
+  lastDiscoveryMs: number | null;
+  discoveryErrors: number;
+  errors: number;
+  vcpus: number;
+  domains: number;
+  lastError: string | null;
+}
+
+export interface Neighbour {
+  domain: string;
+  uuid: string | null;
+  cpuOnSharedCpus: number;
+  shareOfSharedCpus: number;
+}
+
+export interface NoisyNeighbours {
+  domain: string;
+  uuid: string | null;
+  contention: number;
+  throttled: number;
+  cpus: number[];
+  neighbours: Neighbour[];
+}
+
+export interface VictimsResponse {
+  windowS: number;
+  victims: NoisyNeighbours[];
+}
+
+export interface DomainDetail extends DomainNow {
+  time: number | null;
+  neighbours: NoisyNeighbours | null;
+}
+
+export interface AlertSubject {
+  domain?: string;
+  uuid?: string;
+  vcpu?: number;
+}
+
+export interface ActiveAlert {
+  rule: string;
+  subject: AlertSubject;
+  state: string;
+  value: number;
+  threshold: number;
+  activeSinceMs: number;
+  firedAtMs: number | null;
+  severity: string;
+  annotations: Record<string, string>;
+}
+
+export interface AlertEvent {
+  rule: string;
+  subject: AlertSubject;
+  state: string;
+  value: number;
+  threshold: number;
+  atMs: number;
+  severity: string;
+  reason: string | null;
+  annotations: Record<string, string>;
+}
+
+export interface AlertsResponse {
+  active: ActiveAlert[];
+  events: AlertEvent[];
+}
+
+export interface HistoryPoint {
+  t: number;
+  usage: number;
+  delay: number;
+  throttled: number;
+  contention: number;
+}
+
+export interface HistorySeries {
+  domain: string;
+  uuid: string | null;
+  vcpu: number;
+  /** "raw" (one point per sample) or "5m" (5-minute buckets); null when the agent did not say. */
+  tier: string | null;
+  /** Resolution of the points, seconds (0 when the agent did not say). */
+  stepS: number;
+  points: HistoryPoint[];
+}
+
+export interface HistoryResponse {
+  from: number;
+  to: number;
+  series: HistorySeries[];
+}
+
+function vcpuNow(v: unknown): VcpuNow {
+  const o = obj(v);
+  return { vcpu: num(o, "vcpu"), tid: num(o, "tid"), usage: num(o, "usage"), steal: num(o, "steal"), contention: num(o, "contention"), throttled: num(o, "throttled") };
+}
+
+function domainNow(v: unknown): DomainNow {
+  const o = obj(v);
+  return {
+    domain: str(o, "domain"),
+    uuid: strOrNull(o, "uuid"),
+    id: numOrNull(o, "id"),
+    state: str(o, "state", "unknown"),
+    source: str(o, "source"),
+    vcpuCurrent: num(o, "vcpu_current"),
+    vcpuMaximum: num(o, "vcpu_maximum"),
+    usage: num(o, "usage"),
+    steal: num(o, "steal"),
+    contention: num(o, "contention"),
+    throttled: num(o, "throttled"),
+    vcpus: list(o, "vcpus").map(vcpuNow).sort((a, b) => a.vcpu - b.vcpu),
+  };
+}
+
+function noisy(v: unknown): NoisyNeighbours {
+  const o = obj(v);
+  return {
+    domain: str(o, "domain"),
+    uuid: strOrNull(o, "uuid"),
+    contention: num(o, "contention"),
+    throttled: num(o, "throttled"),
+    cpus: list(o, "cpus").filter((c): c is number => typeof c === "number"),
+    neighbours: list(o, "neighbours").map((n) => {
+      const x = obj(n);
+      return { domain: str(x, "domain"), uuid: strOrNull(x, "uuid"), cpuOnSharedCpus: num(x, "cpuOnSharedCpus"), shareOfSharedCpus: num(x, "shareOfSharedCpus") };
+    }),
+  };
+}
+
+function subject(v: unknown): AlertSubject {
+  const o = obj(v);
+  const s: AlertSubject = {};
+  if (typeof o.domain === "string") s.domain = o.domain;
+  if (typeof o.uuid === "string") s.uuid = o.uuid;
+  if (typeof o.vcpu === "number") s.vcpu = o.vcpu;
+  return s;
+}
+
+export const parse = {
+  domains(v: unknown): DomainsResponse {
+    const o = obj(v);
+    return { time: numOrNull(o, "time"), intervalS: numOrNull(o, "interval_s"), domains: list(o, "domains").map(domainNow) };
+  },
+  domain(v: unknown): DomainDetail {
+    const o = obj(v);
+    return { ...domainNow(o), time: numOrNull(o, "time"), neighbours: isObj(o.neighbours) ? noisy(o.neighbours) : null };
+  },
+  host(v: unknown): HostResponse {
+    const o = obj(v);
+    const p = obj(o.stealPercentiles);
+    return {
+      cpus: num(o, "cpus"),
+      reservedCpus: num(o, "reservedCpus"),
+      capacity: num(o, "capacity"),
+      runningDomains: num(o, "runningDomains"),
+      vcpusAllocated: num(o, "vcpusAllocated"),
+      oversubscription: num(o, "oversubscription"),
+      demand: num(o, "demand"),
+      demandRatio: num(o, "demandRatio"),
+      usage: num(o, "usage"),
+      steal: num(o, "steal"),
+      contention: num(o, "contention"),
+      throttled: num(o, "throttled"),
+      stealPercentiles: { p50: num(p, "p50"), p90: num(p, "p90"), p99: num(p, "p99"), max: num(p, "max") },
+      vcpusSampled: num(o, "vcpusSampled"),
+      intervalS: numOrNull(o, "interval_s"),
+      time: numOrNull(o, "time"),
+    };
+  },
+  health(v: unknown): HealthResponse {
+    const o = obj(v);
+    return {
+      status: str(o, "status", "unknown"),
+      uptimeS: num(o, "uptime_s"),
+      source: str(o, "source"),
+      sweeps: num(o, "sweeps"),
+      lastSweepMs: numOrNull(o, "lastSweepMs"),
+      lastDiscoveryMs: numOrNull(o, "lastDiscoveryMs"),
+      discoveryErrors: num(o, "discoveryErrors"),
+      errors: num(o, "errors"),
+      vcpus: num(o, "vcpus"),
+      domains: num(o, "domains"),
+      lastError: strOrNull(o, "lastError"),
+    };
+  },
+  victims(v: unknown): VictimsResponse {
+    const o = obj(v);
+    return { windowS: num(o, "window_s"), victims: list(o, "victims").map(noisy) };
+  },
+  alerts(v: unknown): AlertsResponse {
+    const o = obj(v);
+    return {
+      active: list(o, "active").map((a) => {
+        const x = obj(a);
+        return {
+          rule: str(x, "rule"),
+          subject: subject(x.subject),
+          state: str(x, "state"),
+          value: num(x, "value"),
+          threshold: num(x, "threshold"),
+          activeSinceMs: num(x, "activeSinceMs"),
+          firedAtMs: numOrNull(x, "firedAtMs"),
+          severity: str(x, "severity", "warning"),
+          annotations: record(x.annotations),
+        };
+      }),
+      events: list(o, "events").map((e) => {
+        const x = obj(e);
+        return {
+          rule: str(x, "rule"),
+          subject: subject(x.subject),
+          state: str(x, "state"),
+          value: num(x, "value"),
+          threshold: num(x, "threshold"),
+          atMs: num(x, "atMs"),
+          severity: str(x, "severity", "warning"),
+          reason: strOrNull(x, "reason"),
+          annotations: record(x.annotations),
+        };
+      }),
+    };
+  },
+  history(v: unknown): HistoryResponse {
+    const o = obj(v);
+    return {
+      from: num(o, "from"),
+      to: num(o, "to"),
+      series: list(o, "series").map((s) => {
+        const x = obj(s);
+        return {
+          domain: str(x, "domain"),
+          uuid: strOrNull(x, "uuid"),
+          vcpu: num(x, "vcpu"),
+          tier: strOrNull(x, "tier"),
+          stepS: num(x, "stepS"),
+          points: list(x, "points")
+            .map((p) => {
+              const y = obj(p);
+              return { t: num(y, "t", NaN), usage: num(y, "usage"), delay: num(y, "delay"), throttled: num(y, "throttled"), contention: num(y, "contention") };
+            })
+            .filter((p) => Number.isFinite(p.t)),
+        };
+      }),
+    };
+  },
+};
+
+/** The agent did not answer at all (down, restarting, network). */
+export class UnreachableError extends Error {}
+
+/** The agent answered with an error status; `message` is its own `error` text when it gave one. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function getJson(path: string, timeoutMs = 8000): Promise<unknown> {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  let r: Response;
+  try {
+    r = await fetch(path, { signal: ctl.signal, headers: { accept: "application/json" }, cache: "no-store" });
+  } catch (e) {
+    throw new UnreachableError(e instanceof Error ? e.message : String(e));
+  } finally {
+    clearTimeout(timer);
+  }
+  let body: unknown = null;
+  try {
+    body = await r.json();
+  } catch {
+    /* not JSON: a proxy's error page, or an old agent */
+  }
+  if (!r.ok) {
+    const msg = isObj(body) && typeof body.error === "string" ? body.error : `${r.status} ${r.statusText}`;
+    // A proxy in front of a restarting agent answers 502/503/504: that is "not reachable" too.
+    if (r.status === 502 || r.status === 503 || r.status === 504) throw new UnreachableError(msg);
+    throw new HttpError(r.status, msg);
+  }
+  return body;
+}
