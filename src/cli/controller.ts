@@ -5,6 +5,11 @@ import { buildSnapshot } from "../fleet/snapshot-builder.js";
 import { Controller } from "../controller/controller.js";
 import { buildControllerApp } from "../controller/server.js";
 import { parsePlanOptions, planValidated } from "../planner/index.js";
+import { PlanApplier } from "../controller/apply-mode.js";
+import { loadTokenDigest } from "../controller/auth.js";
+import { FileAuditLog } from "../migrate/audit-log.js";
+import { virshDriver } from "../migrate/driver.js";
+import { loadMigrateHosts } from "../migrate/hosts.js";
 import type { Io } from "./io.js";
 
 export interface ControllerCliOptions {
@@ -23,28 +28,57 @@ export interface ControllerCliOptions {
   history: number;
   /** One audit, the result as JSON on stdout, then exit (0: a plan; 3: no plan). */
   once?: boolean;
+  /** Apply mode: plans are carried out by live migration (with approval above approveOver moves). */
+  apply?: {
+    migrateHostsFile: string;
+    tokenFile?: string;
+    approveOver: number;
+    auditLog: string;
+    minGain?: number;
+    timeoutS?: number;
+  };
 }
 
-/** `vsteal controller`: periodic dry-run audits of the fleet, served as JSON and metrics. */
+/** `vsteal controller`: periodic audits of the fleet (dry run unless apply mode), served as JSON and metrics. */
 export async function controller(o: ControllerCliOptions, io: Io): Promise<number> {
   // Everything that can be refused is refused before anything starts.
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
   const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
+  const snapshot = () =>
+    buildSnapshot(client, {
+      windowS: o.windowS,
+      selector: o.selector ?? "",
+      hosts,
+      hostsFile: o.hostsFile ?? null,
+      staleAfterS: o.staleAfterS,
+    });
+  let apply: { applier: PlanApplier; tokenDigest: Buffer } | undefined;
+  if (o.apply && !o.once) {
+    const a = o.apply;
+    const tokenDigest = loadTokenDigest(a.tokenFile);
+    const migrate = loadMigrateHosts(a.migrateHostsFile);
+    const applier = new PlanApplier({
+      hosts: migrate,
+      driver: virshDriver(),
+      audit: new FileAuditLog(a.auditLog),
+      approveOver: a.approveOver,
+      freshSnapshot: async () => (await snapshot()).snapshot,
+      minGain: a.minGain,
+      timeoutMs: a.timeoutS !== undefined ? a.timeoutS * 1000 : undefined,
+      log: (l) => io.err(`vsteal controller: ${l}`),
+    });
+    apply = { applier, tokenDigest };
+  }
   const c = new Controller({
-    snapshot: () =>
-      buildSnapshot(client, {
-        windowS: o.windowS,
-        selector: o.selector ?? "",
-        hosts,
-        hostsFile: o.hostsFile ?? null,
-        staleAfterS: o.staleAfterS,
-      }),
+    snapshot,
     plan: (s) => planValidated(s, planOptions),
     intervalMs: o.intervalS * 1000,
     guard: { vmCooldownMs: o.vmCooldownS * 1000, hostCooldownMs: o.hostCooldownS * 1000, cycleAudits: o.cycleAudits },
     historySize: o.history,
     log: (l) => io.err(`vsteal controller: ${l}`),
+    onAudit: apply ? (a) => apply.applier.onAudit(a) : undefined,
+    dryRun: apply === undefined,
   });
 
   if (o.once) {
@@ -54,10 +88,10 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   }
 
   const info = { prometheus: client.displayUrl, window_s: o.windowS, interval_s: o.intervalS, policy: planOptions.policy };
-  const app = buildControllerApp(c, info);
+  const app = buildControllerApp(c, info, apply);
   const { server, url } = await listen(app, o.listenAddress, null);
   io.err(
-    `vsteal controller: dry run; auditing ${client.displayUrl} every ${o.intervalS} s over ${o.windowS} s windows (policy ${planOptions.policy}); ` +
+    `vsteal controller: ${apply ? `APPLY MODE (plans of more than ${o.apply!.approveOver} moves wait for POST /api/v1/plans/ID/approve; audit log ${o.apply!.auditLog})` : "dry run"}; auditing ${client.displayUrl} every ${o.intervalS} s over ${o.windowS} s windows (policy ${planOptions.policy}); ` +
       `listening on ${url} (plan at ${url}/api/v1/plan, metrics at ${url}/metrics)`,
   );
   c.start();
@@ -65,7 +99,8 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     const stop = (sig: string): void => {
       io.err(`vsteal controller: ${sig}, stopping`);
       server.close();
-      void c.stop().then(resolve);
+      // A migration in progress is left to finish (aborting it halfway helps nobody); then exit.
+      void c.stop().then(() => apply?.applier.idle()).then(resolve);
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));

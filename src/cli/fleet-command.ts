@@ -1,7 +1,18 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { parseDuration } from "../alerts/duration.js";
 import type { BuiltSnapshot } from "../fleet/snapshot-builder.js";
-import { positiveInt, run } from "./args.js";
+import { nonNegativeInt, positiveInt, run } from "./args.js";
+
+function requireFlag(v: string | undefined, message: string): string {
+  if (v === undefined) throw new Error(message);
+  return v;
+}
+
+function nonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
+  return n;
+}
 import { processIo } from "./io.js";
 
 /** A Prometheus-style duration ("90s", "5m", "1h30m") or plain seconds ("60"), in seconds. */
@@ -84,10 +95,19 @@ export function registerFleet(program: Command): void {
     .addOption(new Option("--timeout <duration>", "timeout of each Prometheus query").argParser(durationSeconds).default(30, "30s"))
     .option("--history <n>", "audits kept for /api/v1/plans", positiveInt, 100)
     .option("--once", "run one audit, print it as JSON and exit (exit code 3 when there is no plan)")
+    .option("--apply", "apply mode: carry out plans by live migration (each move rechecked on fresh data first)")
+    .option("--migrate-hosts <file>", "apply mode: migration hosts file (libvirt URI of every host, limits, timeout), as vsteal apply --hosts")
+    .option("--token-file <file>", "apply mode: bearer token for POST /api/v1/plans/ID/approve (first line; default $VSTEAL_CONTROLLER_TOKEN)")
+    .option("--approve-over <n>", "apply mode: plans with more moves than this wait for approval (0: every plan)", nonNegativeInt, 0)
+    .option("--audit-log <file>", "apply mode: JSON-lines audit log of every action", "/var/log/vsteal/migrations.jsonl")
+    .option("--min-gain <cores>", "apply mode: recheck: a move must still lower predicted contention by this many cores", nonNegativeNumber)
+    .option("--migration-timeout <duration>", "apply mode: abort a migration's job after this long (default: hosts file, else 10m)", durationSeconds)
     .addHelpText(
       "after",
       `
-Plans are proposed, never executed (dry run). A host that is missing or stale in Prometheus, or
+Plans are proposed, never executed (dry run), unless --apply: then plans of up to
+--approve-over moves are carried out at once and bigger ones wait for approval
+(POST /api/v1/plans/ID/approve with Authorization: Bearer TOKEN; GET /api/v1/apply lists them). A host that is missing or stale in Prometheus, or
 a VM with vCPU series missing, stops the audit: no plan, and the reason in /api/v1/plan.
 The agents do not export memory: give it in --hosts, otherwise memory does not limit plans.
 
@@ -113,6 +133,16 @@ metrics at /metrics.`,
             timeoutS: o.timeout,
             history: o.history,
             once: o.once,
+            apply: o.apply
+              ? {
+                  migrateHostsFile: requireFlag(o.migrateHosts as string | undefined, "--apply needs --migrate-hosts FILE: how to reach each host's libvirt"),
+                  tokenFile: o.tokenFile as string | undefined,
+                  approveOver: o.approveOver as number,
+                  auditLog: o.auditLog as string,
+                  minGain: o.minGain as number | undefined,
+                  timeoutS: o.migrationTimeout as number | undefined,
+                }
+              : undefined,
           },
           processIo,
         );

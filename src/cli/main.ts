@@ -3,12 +3,13 @@ import { Command } from "commander";
 import { createRequire } from "node:module";
 import { nonNegativeInt, positiveInt, positiveNumber, run, sourceOption } from "./args.js";
 import { processIo } from "./io.js";
+import { registerApply } from "./apply-command.js";
 import { registerFleet } from "./fleet-command.js";
+import { registerPlan } from "./plan-command.js";
 import { registerTop } from "./top-command.js";
 
 const require = createRequire(import.meta.url);
 const { version } = require("../../package.json") as { version: string };
-
 
 const program = new Command()
   .name("vsteal")
@@ -81,7 +82,9 @@ program
   );
 
 registerTop(program);
+registerPlan(program);
 registerFleet(program);
+registerApply(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,10 +1,16 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { nonNegativeInt, run } from "./args.js";
+import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
 import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/options.js";
 
 interface PlanCommandOptions {
-  snapshot: string;
+  snapshot?: string;
+  prometheus?: string;
+  window: number;
+  hosts?: string;
+  selector?: string;
+  staleAfter: number;
   json?: boolean;
   policy: PolicyName;
   minGain?: number;
@@ -38,17 +44,38 @@ const policyHelp = POLICIES.map((p) => `  ${p.padEnd(20)} ${POLICY_DESCRIPTIONS[
 export function registerPlan(program: Command): void {
   program
     .command("plan")
-    .description("propose VM migrations that relieve contention, from a fleet snapshot (a dry run: nothing moves)")
-    .requiredOption("--snapshot <file>", "fleet snapshot JSON (see docs/planner.md)")
+    .description("propose VM migrations that relieve contention, from a fleet snapshot or from Prometheus (a dry run: nothing moves)")
+    .option("--snapshot <file>", "fleet snapshot JSON (see docs/planner.md)")
+    .option("--prometheus <url>", "build the snapshot from the agents' metrics in this Prometheus (or Thanos, VictoriaMetrics) first")
+    .addOption(new Option("--window <duration>", "with --prometheus: rates averaged over this window").argParser(durationSeconds).default(300, "5m"))
+    .option("--hosts <file>", "with --prometheus: hosts file (YAML) with memory, reserved CPUs, constraints, as vsteal controller --hosts")
+    .option("--selector <matchers>", 'with --prometheus: extra label matchers for every query, e.g. \'job="vsteal"\'')
+    .addOption(new Option("--stale-after <duration>", "with --prometheus: a host whose newest sample is older than this is missing").argParser(durationSeconds).default(120, "2m"))
     .option("--json", "the plan as JSON, exactly as the plan format describes it")
     .addOption(new Option("--policy <name>", "rebalancing policy").choices([...POLICIES]).default("contention"))
     .option("--min-gain <cores>", "a move must lower the predicted contention by this many cores (default 0.05)", nonNegativeNumber)
     .option("--max-moves <n>", "at most this many moves (the snapshot's max_moves still applies)", nonNegativeInt)
-    .addHelpText("after", `\nPolicies:\n${policyHelp}\n`)
+    .addHelpText("after", `\nPolicies:\n${policyHelp}\n\nExit codes: 0 a plan (maybe without moves); 1 bad input; 3 no plan: Prometheus unreachable or data missing.\n`)
     .action((o: PlanCommandOptions) =>
       run(async () => {
-        const { planFromFile } = await import("./plan.js");
-        return planFromFile(o.snapshot, { json: o.json, policy: o.policy, minGain: o.minGain, maxMoves: o.maxMoves }, processIo);
+        const planOpts = { json: o.json, policy: o.policy, minGain: o.minGain, maxMoves: o.maxMoves };
+        if ((o.snapshot === undefined) === (o.prometheus === undefined)) {
+          throw new Error("give exactly one of --snapshot FILE or --prometheus URL (a fleet snapshot, or the Prometheus that scrapes the agents)");
+        }
+        const { planFromFile, runPlan } = await import("./plan.js");
+        if (o.snapshot !== undefined) return planFromFile(o.snapshot, planOpts, processIo);
+        const { snapshotFromPrometheus } = await import("./fleet-command.js");
+        const { SnapshotError } = await import("../fleet/errors.js");
+        try {
+          const snapshot = await snapshotFromPrometheus(o.prometheus!, o.window, { hostsFile: o.hosts, selector: o.selector, staleAfterS: o.staleAfter });
+          return runPlan(snapshot, planOpts, processIo);
+        } catch (e) {
+          if (!(e instanceof SnapshotError)) throw e;
+          // No plan on missing or partial data: say why, one line per problem; exit 3 as controller --once.
+          processIo.err(`vsteal plan: no plan: ${e.message}`);
+          for (const p of e.problems) if (!e.message.includes(p)) processIo.err(`  ${p}`);
+          return 3;
+        }
       }),
     );
 

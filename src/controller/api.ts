@@ -32,7 +32,7 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
     const last = c.last;
     return ctx.json({
       status: last === null ? "starting" : last.status === "ok" ? "ok" : "failing",
-      dry_run: true,
+      dry_run: c.dryRun,
       uptime_s: (Date.now() - c.startedMs) / 1000,
       audits: c.auditsTotal,
       last_audit: last ? { id: last.id, time: last.time, status: last.status, reason: last.error?.reason ?? null, message: last.error?.message ?? null } : null,

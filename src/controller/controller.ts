@@ -58,6 +58,8 @@ export interface ControllerOptions {
   log?: (line: string) => void;
   /** Called after every audit. */
   onAudit?: (a: AuditRecord, c: Controller) => void;
+  /** false in apply mode (plans are carried out). Default true. */
+  dryRun?: boolean;
 }
 
 export class Controller {
@@ -71,6 +73,9 @@ export class Controller {
   lastGood: AuditRecord | null = null;
   readonly ledger: MoveLedger;
   readonly startedMs: number;
+  get dryRun(): boolean {
+    return this.opts.dryRun ?? true;
+  }
   private nextId = 1;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<AuditRecord> | null = null;
@@ -103,7 +108,7 @@ export class Controller {
       id,
       time: new Date(startMs).toISOString(),
       status: "error",
-      dry_run: true,
+      dry_run: this.dryRun,
       duration_ms: 0,
       snapshot_ms: null,
       plan_ms: null,
@@ -192,7 +197,7 @@ export class Controller {
     const p = a.plan;
     const moves = p?.moves.map((m) => `${m.vm} ${m.from}→${m.to}`).join(", ") || "none";
     log(
-      `audit ${a.id}: ${a.snapshot?.hosts ?? 0} hosts, ${a.snapshot?.vms ?? 0} VMs; moves (dry run): ${moves}; ` +
+      `audit ${a.id}: ${a.snapshot?.hosts ?? 0} hosts, ${a.snapshot?.vms ?? 0} VMs; moves${a.dry_run ? " (dry run)" : ""}: ${moves}; ` +
         `predicted steal ${p?.predicted.steal_before.toFixed(2)} → ${p?.predicted.steal_after.toFixed(2)} cores` +
         `${a.suppressed.length ? `; suppressed ${a.suppressed.length}: ${a.suppressed.map((s) => `${s.vm} ${s.from}→${s.to} (${s.rule})`).join(", ")}` : ""}` +
         ` [${Math.round(a.duration_ms)} ms]`,

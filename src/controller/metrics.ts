@@ -22,7 +22,7 @@ export function controllerMetrics(c: Controller): Registry {
   const after = new Gauge({ name: "vsteal_controller_predicted_steal_after_cores", help: "Predicted contention delay summed over all vCPUs after the plan, cores.", registers: reg });
   const hosts = new Gauge({ name: "vsteal_controller_hosts", help: "Hosts in the last snapshot.", registers: reg });
   const vms = new Gauge({ name: "vsteal_controller_vms", help: "VMs in the last snapshot.", registers: reg });
-  const dryRun = new Gauge({ name: "vsteal_controller_dry_run", help: "1: plans are proposed only, never executed.", registers: reg });
+  const dryRun = new Gauge({ name: "vsteal_controller_dry_run", help: "1: plans are proposed only, never executed; 0: apply mode.", registers: reg });
 
   const fill = (): void => {
     audits.reset();
@@ -45,7 +45,7 @@ export function controllerMetrics(c: Controller): Registry {
     after.set(good?.plan?.predicted.steal_after ?? 0);
     hosts.set(good?.snapshot?.hosts ?? 0);
     vms.set(good?.snapshot?.vms ?? 0);
-    dryRun.set(1);
+    dryRun.set(c.dryRun ? 1 : 0);
   };
   const orig = registry.metrics.bind(registry);
   registry.metrics = () => {

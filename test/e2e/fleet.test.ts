@@ -13,7 +13,7 @@
  * must propose moving a VM off hv01 onto a calm host; with one target down there must be no
  * plan and the reason must name the host; with Prometheus down, no plan and that reason.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { snapshotFromPrometheus } from "../../src/cli/fleet-command.js";
@@ -120,6 +120,15 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
     expect(p.moves.length).toBeGreaterThan(0);
     expect(p.moves[0]).toMatchObject({ from: "hv01", to: expect.stringMatching(/^hv0[23]$/) });
     expect(p.predicted.steal_after).toBeLessThan(p.predicted.steal_before);
+    // The same through the CLI: `vsteal plan --prometheus URL --json` prints the plan format.
+    const out = JSON.parse(execFileSync(process.execPath, [CLI, "plan", "--prometheus", prom!.url, "--window", WINDOW, "--json"], { encoding: "utf8" })) as {
+      version: number;
+      moves: Array<{ vm: string; from: string; to: string; reason: string }>;
+      predicted: { steal_before: number; steal_after: number };
+    };
+    expect(out.version).toBe(1);
+    expect(out.moves[0]).toMatchObject({ from: "hv01", to: expect.stringMatching(/^hv0[23]$/) });
+    expect(out.predicted.steal_after).toBeLessThan(out.predicted.steal_before);
   });
 
   it("the controller proposes the move (dry run) and exposes it through its API and metrics", async () => {
@@ -176,6 +185,10 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
     const r = await fetch(`${base}/api/v1/plan`);
     expect(r.status).toBe(503);
     await expect(snapshotFromPrometheus(prom!.url, WINDOW)).rejects.toThrow(/no snapshot: missing or stale data for host hv03/);
+    const cli = spawnSync(process.execPath, [CLI, "plan", "--prometheus", prom!.url, "--window", WINDOW, "--json"], { encoding: "utf8" });
+    expect(cli.status).toBe(3);
+    expect(cli.stdout).toBe("");
+    expect(cli.stderr).toMatch(/^vsteal plan: no plan: .*hv03/m);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^vsteal_controller_last_audit_success 0$/m);
     expect(Number(/^vsteal_controller_audit_errors_total\{reason="partial_data"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
