@@ -80,6 +80,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
   api.get("/health", (c) =>
     c.json({
+      role: "agent",
       status: c0.health.sweeps > 0 ? "ok" : "starting",
       uptime_s: (Date.now() - deps.startedMs) / 1000,
       source: c0.sampler.source.description,

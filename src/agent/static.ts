@@ -94,10 +94,11 @@ function send(c: Context, f: WebFile): Response {
 }
 
 /**
- * Serves the dashboard (`npm run build` → dist/web) at `/` on the agent's app.
+ * Serves the dashboard (`npm run build` → dist/web) at `/` on the agent's app, or on the fleet
+ * controller's (`server: "controller"`; the page asks /api/v1/health which one it talks to).
  * Mount it after the API so that /api/v1/… and the metrics path keep their own routes.
  */
-export function mountDashboard(app: Hono, opts: { webRoot?: string } = {}): void {
+export function mountDashboard(app: Hono, opts: { webRoot?: string; server?: "agent" | "controller" } = {}): void {
   const root = opts.webRoot ?? DEFAULT_WEB_ROOT;
   const files = loadWebFiles(root);
   const index = files?.get("index.html");
@@ -108,8 +109,10 @@ export function mountDashboard(app: Hono, opts: { webRoot?: string } = {}): void
       c.header("Cache-Control", "no-cache");
       return c.text(
         `The vsteal dashboard is not built (no index.html in ${root}).\n` +
-          "Build it with `npm run build` (or `node scripts/build-web.mjs`) and restart the agent.\n" +
-          "The JSON API is at /api/v1/host, /api/v1/domains and /api/v1/health.\n",
+          `Build it with \`npm run build\` (or \`node scripts/build-web.mjs\`) and restart the ${opts.server ?? "agent"}.\n` +
+          (opts.server === "controller"
+            ? "The JSON API is at /api/v1/plan, /api/v1/plans, /api/v1/fleet and /api/v1/health.\n"
+            : "The JSON API is at /api/v1/host, /api/v1/domains and /api/v1/health.\n"),
         503,
       );
     }

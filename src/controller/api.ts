@@ -31,6 +31,7 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
   api.get("/health", (ctx) => {
     const last = c.last;
     return ctx.json({
+      role: "controller",
       status: last === null ? "starting" : last.status === "ok" ? "ok" : "failing",
       dry_run: c.dryRun,
       uptime_s: (Date.now() - c.startedMs) / 1000,

@@ -10,6 +10,7 @@
 import { FleetValidationError, parseSnapshot, type FleetSnapshot, type Plan } from "../model/fleet.js";
 import { SnapshotError, SNAPSHOT_FAILURES, type SnapshotFailure } from "../fleet/errors.js";
 import type { BuiltSnapshot, SnapshotBuild } from "../fleet/snapshot-builder.js";
+import { summarizeHosts, type HostSummary } from "./fleet-summary.js";
 import { guardedPlan, MoveLedger, type GuardOptions, type MoveRecord, type Suppression } from "./guard.js";
 
 export type AuditFailure = SnapshotFailure | "invalid_snapshot" | "planner_error" | "internal_error";
@@ -45,6 +46,14 @@ export interface AuditRecord {
   error: { reason: AuditFailure; message: string; problems: string[]; missing_hosts: string[] } | null;
 }
 
+/** Each host's figures at one successful audit (for the dashboard's hosts × time view). */
+export interface FleetPoint {
+  audit: number;
+  /** The snapshot's time (end of its window), ms. */
+  timeMs: number;
+  hosts: HostSummary[];
+}
+
 export interface ControllerOptions {
   /** Builds one snapshot (the controller does not know where from). */
   snapshot: () => Promise<SnapshotBuild>;
@@ -64,6 +73,8 @@ export interface ControllerOptions {
 
 export class Controller {
   readonly history: AuditRecord[] = [];
+  /** Per-host figures of the successful audits among those kept in `history`, oldest first. */
+  readonly fleetSeries: FleetPoint[] = [];
   /** The snapshot of the last audit, null when it failed. */
   snapshot: BuiltSnapshot | null = null;
   auditsTotal = 0;
@@ -162,6 +173,7 @@ export class Controller {
             rec.status = "ok";
             this.ledger.addPlanned(g.plan.moves, id, nowMs);
             this.snapshot = snap;
+            this.fleetSeries.push({ audit: id, timeMs: nowMs, hosts: summarizeHosts(valid) });
           } catch (e) {
             fail("planner_error", `the planner failed: ${e instanceof Error ? e.message : String(e)}`);
           }
@@ -182,6 +194,8 @@ export class Controller {
     this.history.push(rec);
     const keep = this.opts.historySize ?? 100;
     if (this.history.length > keep) this.history.splice(0, this.history.length - keep);
+    const oldest = this.history[0]?.id ?? id;
+    while ((this.fleetSeries[0]?.audit ?? oldest) < oldest) this.fleetSeries.shift();
     this.logAudit(rec);
     this.opts.onAudit?.(rec, this);
     return rec;

@@ -3,11 +3,13 @@ import { controllerApi, type ControllerInfo } from "./api.js";
 import type { Controller } from "./controller.js";
 import { controllerMetrics } from "./metrics.js";
 import { applyApi, type PlanApplier } from "./apply-mode.js";
+import { fleetApi } from "./fleet-api.js";
+import { mountDashboard } from "../agent/static.js";
 
 export const DEFAULT_CONTROLLER_LISTEN = "127.0.0.1:9978";
 
-/** The controller's HTTP app: /metrics, /api/v1/… and a small index page. */
-export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: { applier: PlanApplier; tokenDigest: Buffer }): Hono {
+/** The controller's HTTP app: /metrics, /api/v1/… and the dashboard at /. */
+export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: { applier: PlanApplier; tokenDigest: Buffer }, opts: { webRoot?: string } = {}): Hono {
   const app = new Hono();
   const registry = controllerMetrics(c);
   app.use("*", async (ctx, next) => {
@@ -17,13 +19,10 @@ export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: 
   app.get("/metrics", async (ctx) => ctx.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
   // Apply mode first: its POST routes (bearer token) must not fall into the read-only API's 404.
   if (apply) app.route("/api/v1", applyApi(apply.applier, apply.tokenDigest));
+  app.route("/api/v1", fleetApi(c, info.interval_s));
   app.route("/api/v1", controllerApi(c, info));
-  app.get("/", (ctx) =>
-    ctx.html(
-      `<!doctype html><title>vsteal controller</title><h1>vsteal controller</h1><p>Dry run: plans are proposed, never executed.</p>` +
-        `<p><a href="/api/v1/plan">Current plan</a> · <a href="/api/v1/plans">Audits</a> · <a href="/api/v1/snapshot">Snapshot</a> · <a href="/api/v1/health">Health</a> · <a href="/metrics">Metrics</a></p>`,
-    ),
-  );
+  // The dashboard (dist/web), opening on its fleet view: the same files and headers as the agent's.
+  mountDashboard(app, { webRoot: opts.webRoot, server: "controller" });
   app.notFound((ctx) => ctx.text("Not found\n", 404));
   app.onError((err, ctx) => ctx.json({ error: `internal error: ${err.message}` }, 500));
   return app;
