@@ -265,13 +265,15 @@ describeE2E("the dashboard in headless Chromium, against an agent on the testbed
     expect(await page.evaluate("location.hash")).toBe("#/heatmap");
   });
 
-  it("has a time range switch and a fleet placeholder that says it is not there yet", async () => {
+  it("has a time range switch; the fleet view is the controller's, not the agent's", async () => {
     await page.goto(`${BASE}/#/host`);
     for (const label of ["15 min", "1 h", "24 h", "7 d"]) await page.getByRole("button", { name: label, exact: true }).click();
     expect(await page.locator('.range [aria-pressed="true"]').textContent()).toBe("7 d");
     await page.getByRole("button", { name: "15 min", exact: true }).click();
-    await page.getByRole("link", { name: /Fleet/ }).click();
-    expect(await page.locator(".fleet-view").textContent()).toContain("not available yet");
+    expect(await page.locator(".nav a:visible").allTextContents()).toEqual(["Host", "Heatmap"]);
+    expect(((await (await fetch(`${BASE}/api/v1/health`)).json()) as { role: string }).role).toBe("agent");
+    await page.goto(`${BASE}/#/fleet`);
+    expect(await page.locator(".fleet-view").textContent()).toContain("served by a host's agent");
   });
 
   it("is readable in the dark theme", async () => {

@@ -4,26 +4,26 @@
  * a chart.
  */
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const obj = (v: unknown): Obj => (isObj(v) ? v : {});
-const num = (o: Obj, k: string, d = 0): number => {
+export type Obj = Record<string, unknown>;
+export const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+export const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+export const num = (o: Obj, k: string, d = 0): number => {
   const v = o[k];
   return typeof v === "number" && Number.isFinite(v) ? v : d;
 };
-const numOrNull = (o: Obj, k: string): number | null => {
+export const numOrNull = (o: Obj, k: string): number | null => {
   const v = o[k];
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 };
-const str = (o: Obj, k: string, d = ""): string => {
+export const str = (o: Obj, k: string, d = ""): string => {
   const v = o[k];
   return typeof v === "string" ? v : d;
 };
-const strOrNull = (o: Obj, k: string): string | null => {
+export const strOrNull = (o: Obj, k: string): string | null => {
   const v = o[k];
   return typeof v === "string" ? v : null;
 };
-const list = (o: Obj, k: string): unknown[] => {
+export const list = (o: Obj, k: string): unknown[] => {
   const v = o[k];
   return Array.isArray(v) ? v : [];
 };
@@ -81,6 +81,14 @@ export interface HostResponse {
   vcpusSampled: number;
   intervalS: number | null;
   time: number | null;
+}
+
+/** Who serves the page: a host's agent, or the fleet controller. */
+export type ServerRole = "agent" | "controller";
+
+/** The role /api/v1/health tells; agents from before the field existed are agents. */
+export function roleOf(health: unknown): ServerRole {
+  return obj(health).role === "controller" ? "controller" : "agent";
 }
 
 export interface HealthResponse {

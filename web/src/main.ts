@@ -62,22 +62,27 @@ function start(): void {
     host: h("a", { href: "#/host" }, "Host"),
     heatmap: h("a", { href: "#/heatmap" }, "Heatmap"),
     vm: h("a", { href: "#/heatmap", class: "nav-vm" }, "VM"),
-    fleet: h("a", { href: "#/fleet", title: "Needs vsteal's controller, which does not exist yet" }, "Fleet ", h("span", { class: "badge not-yet" }, "not yet")),
+    fleet: h("a", { href: "#/fleet", title: "Every host: hosts × time, demand against capacity, the controller's plan" }, "Fleet"),
   };
-  const rangeButtons = RANGES.map((r) =>
+  // Until /api/v1/health says who serves the page, no view links: an agent has Host, Heatmap
+  // and VM; the fleet controller has Fleet.
+  for (const a of Object.values(navLinks)) a.hidden = true;
+  const rangeButtons: HTMLButtonElement[] = RANGES.map((r) =>
     h("button", { type: "button", class: "btn seg", "aria-pressed": r.key === app.range ? "true" : "false", data: { range: r.key }, onclick: () => selectRange(r.key) }, r.label),
   );
   const live = h("span", { class: "live", "aria-live": "off" });
   const themeBtn = h("button", { type: "button", class: "btn theme-toggle", onclick: () => theme.toggle() });
-  const hostName = h("span", { class: "host-name", title: "The agent this page is served by" }, location.host);
+  const brand = h("a", { href: "#/host", class: "brand" }, "vsteal");
+  const hostName = h("span", { class: "host-name", title: "The server this page is served by" }, location.host);
+  const rangeGroup = h("div", { class: "range", role: "group", "aria-label": "Time range" }, ...rangeButtons);
   const header = h(
     "header",
     { class: "topbar" },
-    h("a", { href: "#/host", class: "brand" }, "vsteal"),
+    brand,
     hostName,
     h("nav", { class: "nav", "aria-label": "Views" }, navLinks.host, navLinks.heatmap, navLinks.vm, navLinks.fleet),
     h("span", { class: "spacer" }),
-    h("div", { class: "range", role: "group", "aria-label": "Time range" }, ...rangeButtons),
+    rangeGroup,
     live,
     themeBtn,
   );
@@ -105,10 +110,31 @@ function start(): void {
   // Views.
   let view: View | null = null;
   let route: Route = parseRoute(location.hash);
+  let roleShown: string | null = null;
+  /** Once the role is known: the links that make sense, and the controller opens on its fleet view. */
+  function applyRole(): boolean {
+    const role = app.role;
+    if (role === null || role === roleShown) return false;
+    roleShown = role;
+    const controller = role === "controller";
+    navLinks.host.hidden = controller;
+    navLinks.heatmap.hidden = controller;
+    navLinks.fleet.hidden = !controller;
+    rangeGroup.hidden = controller;
+    hostName.title = `The ${role} this page is served by`;
+    brand.setAttribute("href", controller ? "#/fleet" : "#/host");
+    if (controller && parseRoute(location.hash).name !== "fleet") {
+      history.replaceState(null, "", "#/fleet");
+    }
+    mount();
+    return true;
+  }
+
   function mount(): void {
     view?.destroy();
     route = parseRoute(location.hash);
-    view = route.name === "heatmap" ? new HeatmapView(ctx) : route.name === "vm" ? new VmView(ctx, route.vm) : route.name === "fleet" ? new FleetView() : new HostView(ctx);
+    if (app.role === "controller" && route.name !== "fleet") route = { name: "fleet" };
+    view = route.name === "heatmap" ? new HeatmapView(ctx) : route.name === "vm" ? new VmView(ctx, route.vm) : route.name === "fleet" ? new FleetView(ctx) : new HostView(ctx);
     replace(main, view.el);
     // Charts size to their box: update once more when it is laid out.
     requestAnimationFrame(() => view?.update());
@@ -117,7 +143,7 @@ function start(): void {
       if (current) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     }
-    navLinks.vm.hidden = route.name !== "vm";
+    navLinks.vm.hidden = route.name !== "vm" || app.role === "controller";
     if (route.name === "vm") {
       setText(navLinks.vm, `VM: ${route.vm}`);
       navLinks.vm.setAttribute("href", location.hash);
@@ -132,7 +158,8 @@ function start(): void {
     const c = app.conn;
     const last = app.snap.lastOkMs;
     const d = app.discovery;
-    const starting = c.kind === "ok" && app.snap.health?.status === "starting";
+    const starting = c.kind === "ok" && (app.role === "controller" ? app.fleet.health?.status === "starting" : app.snap.health?.status === "starting");
+    const Server = app.serverName.charAt(0).toUpperCase() + app.serverName.slice(1);
     if (c.kind === "down" || c.kind === "error") setText(countdown, `${Math.max(0, Math.ceil((c.retryAtMs - Date.now()) / 1000))} s`);
     const sig = JSON.stringify([c, last, c.kind === "ok" ? d?.message : null, starting]);
     if (banners.dataset.sig === sig) return;
@@ -146,15 +173,15 @@ function start(): void {
           ? h(
               "div",
               { class: "banner error", role: "alert", data: { state: "unreachable" } },
-              h("strong", null, "Agent not reachable, retrying"),
+              h("strong", null, `${Server} not reachable, retrying`),
               " in ",
               countdown,
               ` (attempt ${c.failures}).${stale} If it is restarting, this page carries on by itself; otherwise check that `,
-              code("vsteal agent"),
+              code(app.role === "controller" ? "vsteal controller" : "vsteal agent"),
               " is running. ",
               retry,
             )
-          : h("div", { class: "banner error", role: "alert", data: { state: "http-error" } }, h("strong", null, `The agent answered ${c.status}`), `: ${c.message}. Retrying in `, countdown, `.${stale} `, retry),
+          : h("div", { class: "banner error", role: "alert", data: { state: "http-error" } }, h("strong", null, `The ${app.serverName} answered ${c.status}`), `: ${c.message}. Retrying in `, countdown, `.${stale} `, retry),
       );
     }
     if (d && c.kind === "ok") {
@@ -176,15 +203,27 @@ function start(): void {
         ),
       );
     }
-    if (c.kind === "connecting") items.push(h("div", { class: "banner info", role: "status" }, "Connecting to the agent…"));
-    if (starting) items.push(h("div", { class: "banner info", role: "status" }, "The agent is starting: the first rates come after its second sweep."));
+    if (c.kind === "connecting") items.push(h("div", { class: "banner info", role: "status" }, "Connecting…"));
+    if (starting)
+      items.push(
+        h(
+          "div",
+          { class: "banner info", role: "status" },
+          app.role === "controller" ? "The controller is starting: the fleet appears after its first audit." : "The agent is starting: the first rates come after its second sweep.",
+        ),
+      );
     replace(banners, ...items);
   }
 
   function updateLive(): void {
     const c = app.conn;
     const last = app.snap.lastOkMs;
-    if (c.kind === "ok" && last) {
+    if (c.kind === "ok" && last && app.role === "controller") {
+      const a = app.fleet.latest;
+      setText(live, `● live · ${a ? `audit ${clock(a.timeMs)}` : "no audit yet"}`);
+      live.className = "live ok";
+      live.title = `Polling every ${duration(app.pollMs)}; controller up ${duration((app.fleet.health?.uptimeS ?? 0) * 1000)}; ${app.fleet.health?.audits ?? 0} audits`;
+    } else if (c.kind === "ok" && last) {
       setText(live, `● live · ${app.snap.domains?.time ? clock(app.snap.domains.time) : ""}`);
       live.className = "live ok";
       live.title = `Polling every ${duration(app.pollMs)}; agent up ${duration((app.snap.health?.uptimeS ?? 0) * 1000)}; ${app.snap.health?.source ?? ""}`;
@@ -195,7 +234,7 @@ function start(): void {
   }
 
   app.subscribe(() => {
-    view?.update();
+    if (!applyRole()) view?.update();
     updateBanners();
     updateLive();
   });

@@ -7,13 +7,16 @@ import {
   getJson,
   HttpError,
   parse,
+  roleOf,
   UnreachableError,
+  type ServerRole,
   type AlertsResponse,
   type DomainsResponse,
   type HealthResponse,
   type HostResponse,
   type VictimsResponse,
 } from "./api.js";
+import { parseFleet, type ApplyData, type AuditView, type ControllerHealth, type FleetData } from "./fleet.js";
 import { LiveStore, regroupHistory, type HistoryData } from "./series.js";
 
 export type RangeKey = "15m" | "1h" | "24h" | "7d";
@@ -50,6 +53,16 @@ export interface Snapshot {
   lastOkMs: number | null;
 }
 
+/** What the fleet controller answered last. */
+export interface FleetSnap {
+  health: ControllerHealth | null;
+  /** The newest audit (ok or failed); null before the first one finished. */
+  latest: AuditView | null;
+  data: FleetData | null;
+  /** Apply mode's plans (null in dry run). */
+  apply: ApplyData | null;
+}
+
 /** Whether discovery (libvirt) is failing now, as far as /api/v1/health tells. */
 export interface DiscoveryTrouble {
   message: string;
@@ -67,6 +80,9 @@ export class AppState {
   history: HistoryState = { kind: "loading" };
   historyLoadedMs = 0;
   discovery: DiscoveryTrouble | null = null;
+  /** Who serves the page, once /api/v1/health told. */
+  role: ServerRole | null = null;
+  fleet: FleetSnap = { health: null, latest: null, data: null, apply: null };
 
   private readonly listeners = new Set<() => void>();
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -89,8 +105,14 @@ export class AppState {
     for (const fn of this.listeners) fn();
   }
 
-  /** Poll interval: the agent's own sampling interval, 1 to 10 s. */
+  /** "agent", "controller", or "server" before it is known: for messages. */
+  get serverName(): string {
+    return this.role ?? "server";
+  }
+
+  /** Poll interval: the agent's own sampling interval, 1 to 10 s; the controller's audit interval, 2 to 10 s. */
   get pollMs(): number {
+    if (this.role === "controller") return Math.min(10, Math.max(2, this.fleet.health?.intervalS || 10)) * 1000;
     const s = this.snap.host?.intervalS ?? this.snap.domains?.intervalS ?? 2;
     return Math.min(10, Math.max(1, s)) * 1000;
   }
@@ -120,25 +142,14 @@ export class AppState {
   }
 
   private async poll(): Promise<void> {
-    const slow = this.polls % SLOW_EVERY === 0;
-    this.polls++;
     try {
-      const [domains, host, health] = await Promise.all([getJson("/api/v1/domains"), getJson("/api/v1/host"), getJson("/api/v1/health")]);
-      this.snap.domains = parse.domains(domains);
-      this.snap.host = parse.host(host);
-      this.snap.health = parse.health(health);
-      this.snap.lastOkMs = Date.now();
-      this.live.add(this.snap.domains, this.snap.host);
-      this.updateDiscovery(this.snap.health);
+      if (this.role === null) this.role = roleOf(await getJson("/api/v1/health"));
       const wasDown = this.conn.kind !== "ok";
+      if (this.role === "controller") await this.pollController();
+      else await this.pollAgent(wasDown);
+      this.snap.lastOkMs = Date.now();
       this.conn = { kind: "ok" };
       this.failures = 0;
-      if (slow || wasDown) await this.pollSlow();
-      const historyDue =
-        wasDown ||
-        (this.history.kind === "ok" && Date.now() - this.historyLoadedMs > 60_000) ||
-        (this.history.kind !== "ok" && Date.now() - this.historyLoadedMs > 300_000);
-      if (historyDue) void this.loadHistory();
       this.emit();
       this.schedule(this.pollMs);
     } catch (e) {
@@ -153,6 +164,35 @@ export class AppState {
       this.emit();
       this.schedule(wait);
     }
+  }
+
+  private async pollAgent(wasDown: boolean): Promise<void> {
+    const slow = this.polls % SLOW_EVERY === 0;
+    this.polls++;
+    const [domains, host, health] = await Promise.all([getJson("/api/v1/domains"), getJson("/api/v1/host"), getJson("/api/v1/health")]);
+    this.snap.domains = parse.domains(domains);
+    this.snap.host = parse.host(host);
+    this.snap.health = parse.health(health);
+    this.live.add(this.snap.domains, this.snap.host);
+    this.updateDiscovery(this.snap.health);
+    if (slow || wasDown) await this.pollSlow();
+    const historyDue =
+      wasDown ||
+      (this.history.kind === "ok" && Date.now() - this.historyLoadedMs > 60_000) ||
+      (this.history.kind !== "ok" && Date.now() - this.historyLoadedMs > 300_000);
+    if (historyDue) void this.loadHistory();
+  }
+
+  /**
+   * The controller: health, the newest audit (from /plans, which answers 200 whether it failed
+   * or not), the fleet's series, and in apply mode the plans waiting or applied.
+   */
+  private async pollController(): Promise<void> {
+    const [health, plans, fleet] = await Promise.all([getJson("/api/v1/health"), getJson("/api/v1/plans?limit=1"), getJson("/api/v1/fleet")]);
+    this.fleet.health = parseFleet.health(health);
+    this.fleet.latest = parseFleet.latestAudit(plans);
+    this.fleet.data = parseFleet.fleet(fleet);
+    this.fleet.apply = this.fleet.health.dryRun ? null : parseFleet.apply(await getJson("/api/v1/apply"));
   }
 
   /** Alerts and noisy neighbours: slower-moving, each may fail on its own. */

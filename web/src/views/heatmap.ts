@@ -31,7 +31,7 @@ export function intensity(steal: number): number {
   return 1;
 }
 
-interface Palette {
+export interface Palette {
   zero: [number, number, number];
   contention: [number, number, number];
   throttled: [number, number, number];
@@ -39,7 +39,7 @@ interface Palette {
   grid: string;
 }
 
-function cellColour(p: Palette, steal: number, throttled: number): string {
+export function cellColour(p: Palette, steal: number, throttled: number): string {
   const k = intensity(steal);
   const f = steal > 0 ? Math.min(1, Math.max(0, throttled / steal)) : 0;
   const c = [0, 1, 2].map((i) => {
@@ -93,7 +93,7 @@ export function bin(pts: readonly Pt[], from: number, to: number, cols: number):
 }
 
 /** Tick spacing for about `n` labels over `span` ms. */
-function tickStep(span: number, n: number): number {
+export function tickStep(span: number, n: number): number {
   const steps = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800].map((s) => s * 1000);
   return steps.find((s) => span / s <= n) ?? 172800_000;
 }

@@ -1,0 +1,302 @@
+/**
+ * The fleet controller's JSON API (src/controller/{api,fleet-api,apply-mode}.ts) as the fleet
+ * view reads it, checked field by field like the agent's, and the pure figures the view draws.
+ */
+import { isObj, list, num, numOrNull, obj, str, strOrNull, type Obj } from "./api.js";
+import type { Pt } from "./series.js";
+
+export interface ControllerHealth {
+  status: string;
+  dryRun: boolean;
+  uptimeS: number;
+  audits: number;
+  lastSuccessMs: number | null;
+  prometheus: string;
+  windowS: number;
+  intervalS: number;
+  policy: string;
+}
+
+export interface Move {
+  vm: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export interface Suppressed extends Move {
+  rule: string;
+}
+
+export interface AuditError {
+  reason: string;
+  message: string;
+  problems: string[];
+  missingHosts: string[];
+}
+
+/** One audit as /api/v1/plans lists it (newest first). */
+export interface AuditView {
+  audit: number;
+  timeMs: number;
+  status: "ok" | "error";
+  dryRun: boolean;
+  plan: { moves: Move[]; stealBefore: number; stealAfter: number; explanation: string } | null;
+  suppressed: Suppressed[];
+  observed: Array<{ vm: string; from: string; to: string }>;
+  snapshot: { timeMs: number; windowS: number; hosts: number; vms: number; vcpus: number } | null;
+  error: AuditError | null;
+  durationMs: number;
+}
+
+/** A host's figures (cores), at one audit or now. */
+export interface HostFigures {
+  t: number;
+  demand: number;
+  capacity: number;
+  contention: number;
+  throttled: number;
+  usage: number;
+}
+
+export interface FleetHost {
+  name: string;
+  cpus: number;
+  reservedCpus: number;
+  capacity: number;
+  acceptsVms: boolean;
+  points: HostFigures[];
+}
+
+export interface HostNow {
+  name: string;
+  cpus: number;
+  reservedCpus: number;
+  capacity: number;
+  acceptsVms: boolean;
+  vms: number;
+  vcpus: number;
+  usage: number;
+  demand: number;
+  contention: number;
+  throttled: number;
+}
+
+export interface VmNow {
+  name: string;
+  host: string;
+  vcpus: number;
+  usage: number;
+  demand: number;
+  contention: number;
+  throttled: number;
+  maxContention: number;
+  cap: number | null;
+  migratable: boolean;
+}
+
+export interface FleetData {
+  timeMs: number;
+  intervalS: number;
+  audits: Array<{ id: number; timeMs: number; ok: boolean; reason: string | null; message: string | null }>;
+  hosts: FleetHost[];
+  current: { audit: number; timeMs: number; windowS: number; hosts: HostNow[]; vms: VmNow[] } | null;
+}
+
+export interface ApplyRecord {
+  id: string;
+  audit: number;
+  state: string;
+  moves: number;
+  reason: string;
+  approvedBy: string | null;
+}
+
+export interface ApplyData {
+  approveOver: number;
+  plans: ApplyRecord[];
+}
+
+const bool = (o: Obj, k: string, d: boolean): boolean => (typeof o[k] === "boolean" ? (o[k] as boolean) : d);
+const strs = (o: Obj, k: string): string[] => list(o, k).filter((x): x is string => typeof x === "string");
+const timeOf = (o: Obj, k: string): number | null => {
+  const v = o[k];
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  const t = typeof v === "string" ? Date.parse(v) : NaN;
+  return Number.isFinite(t) ? t : null;
+};
+const move = (v: unknown): Move => {
+  const o = obj(v);
+  return { vm: str(o, "vm"), from: str(o, "from"), to: str(o, "to"), reason: str(o, "reason") };
+};
+
+function hostNow(v: unknown): HostNow {
+  const o = obj(v);
+  return {
+    name: str(o, "name"),
+    cpus: num(o, "cpus"),
+    reservedCpus: num(o, "reserved_cpus"),
+    capacity: num(o, "capacity"),
+    acceptsVms: bool(o, "accepts_vms", true),
+    vms: num(o, "vms"),
+    vcpus: num(o, "vcpus"),
+    usage: num(o, "usage"),
+    demand: num(o, "demand"),
+    contention: num(o, "contention"),
+    throttled: num(o, "throttled"),
+  };
+}
+
+export const parseFleet = {
+  health(v: unknown): ControllerHealth {
+    const o = obj(v);
+    return {
+      status: str(o, "status", "unknown"),
+      dryRun: bool(o, "dry_run", true),
+      uptimeS: num(o, "uptime_s"),
+      audits: num(o, "audits"),
+      lastSuccessMs: timeOf(o, "last_success"),
+      prometheus: str(o, "prometheus"),
+      windowS: num(o, "window_s"),
+      intervalS: num(o, "interval_s"),
+      policy: str(o, "policy"),
+    };
+  },
+  /** The newest audit of GET /api/v1/plans?limit=1, or null when none finished yet. */
+  latestAudit(v: unknown): AuditView | null {
+    const a = list(obj(v), "audits")[0];
+    return isObj(a) ? parseFleet.audit(a) : null;
+  },
+  audit(v: unknown): AuditView {
+    const o = obj(v);
+    const p = isObj(o.plan) ? o.plan : null;
+    const pred = obj(p?.predicted);
+    const s = isObj(o.snapshot) ? o.snapshot : null;
+    const e = isObj(o.error) ? o.error : null;
+    return {
+      audit: num(o, "audit"),
+      timeMs: timeOf(o, "time") ?? 0,
+      status: o.status === "ok" ? "ok" : "error",
+      dryRun: bool(o, "dry_run", true),
+      plan: p ? { moves: list(p, "moves").map(move), stealBefore: num(pred, "steal_before"), stealAfter: num(pred, "steal_after"), explanation: str(p, "explanation") } : null,
+      suppressed: list(o, "suppressed").map((x) => ({ ...move(x), rule: str(obj(x), "rule") })),
+      observed: list(o, "observed_moves").map((x) => {
+        const m = move(x);
+        return { vm: m.vm, from: m.from, to: m.to };
+      }),
+      snapshot: s ? { timeMs: timeOf(s, "time") ?? 0, windowS: num(s, "window_s"), hosts: num(s, "hosts"), vms: num(s, "vms"), vcpus: num(s, "vcpus") } : null,
+      error: e ? { reason: str(e, "reason", "unknown"), message: str(e, "message"), problems: strs(e, "problems"), missingHosts: strs(e, "missing_hosts") } : null,
+      durationMs: num(o, "duration_ms"),
+    };
+  },
+  fleet(v: unknown): FleetData {
+    const o = obj(v);
+    const cur = isObj(o.current) ? o.current : null;
+    return {
+      timeMs: num(o, "time"),
+      intervalS: num(o, "interval_s"),
+      audits: list(o, "audits").map((a) => {
+        const x = obj(a);
+        return { id: num(x, "id"), timeMs: num(x, "time", NaN), ok: x.status === "ok", reason: strOrNull(x, "reason"), message: strOrNull(x, "message") };
+      }).filter((a) => Number.isFinite(a.timeMs)),
+      hosts: list(o, "hosts").map((hv) => {
+        const x = obj(hv);
+        return {
+          name: str(x, "name"),
+          cpus: num(x, "cpus"),
+          reservedCpus: num(x, "reserved_cpus"),
+          capacity: num(x, "capacity"),
+          acceptsVms: bool(x, "accepts_vms", true),
+          points: list(x, "points")
+            .filter((p): p is unknown[] => Array.isArray(p))
+            .map((p) => p.map((n) => (typeof n === "number" && Number.isFinite(n) ? n : NaN)))
+            .filter((p) => Number.isFinite(p[0]))
+            .map((p) => ({ t: p[0] ?? 0, demand: p[1] || 0, capacity: p[2] || 0, contention: p[3] || 0, throttled: p[4] || 0, usage: p[5] || 0 })),
+        };
+      }),
+      current: cur
+        ? {
+            audit: num(cur, "audit"),
+            timeMs: num(cur, "time"),
+            windowS: num(cur, "window_s"),
+            hosts: list(cur, "hosts").map(hostNow),
+            vms: list(cur, "vms").map((vv) => {
+              const x = obj(vv);
+              return {
+                name: str(x, "name"),
+                host: str(x, "host"),
+                vcpus: num(x, "vcpus"),
+                usage: num(x, "usage"),
+                demand: num(x, "demand"),
+                contention: num(x, "contention"),
+                throttled: num(x, "throttled"),
+                maxContention: num(x, "max_contention"),
+                cap: numOrNull(x, "cap"),
+                migratable: bool(x, "migratable", true),
+              };
+            }),
+          }
+        : null,
+    };
+  },
+  apply(v: unknown): ApplyData {
+    const o = obj(v);
+    return {
+      approveOver: num(o, "approve_over"),
+      plans: list(o, "plans").map((r) => {
+        const x = obj(r);
+        return { id: str(x, "id"), audit: num(x, "audit"), state: str(x, "state"), moves: num(x, "moves"), reason: str(x, "reason"), approvedBy: strOrNull(x, "approved_by") };
+      }),
+    };
+  },
+};
+
+/**
+ * A host's point as a heatmap cell: steal as a fraction of the host's capacity (contention and
+ * throttled vCPU-cores waiting per core the VMs may use), so hosts of any size compare.
+ */
+export function hostPt(p: HostFigures): Pt {
+  const cap = p.capacity > 0 ? p.capacity : 1;
+  return { t: p.t, usage: p.usage / cap, steal: (p.contention + p.throttled) / cap, contention: p.contention / cap, throttled: p.throttled / cap };
+}
+
+/** Hosts' demand after the plan's moves (each VM takes its measured demand along). */
+export function demandAfter(hosts: readonly HostNow[], vms: readonly VmNow[], moves: readonly Move[]): Map<string, number> {
+  const out = new Map(hosts.map((h) => [h.name, h.demand]));
+  const vmDemand = new Map(vms.map((v) => [v.name, v.demand]));
+  for (const m of moves) {
+    const d = vmDemand.get(m.vm) ?? 0;
+    if (out.has(m.from)) out.set(m.from, Math.max(0, (out.get(m.from) ?? 0) - d));
+    if (out.has(m.to)) out.set(m.to, (out.get(m.to) ?? 0) + d);
+  }
+  return out;
+}
+
+/** The window the heatmap shows: from the oldest audit kept (one interval before it) to now. */
+export function fleetWindow(f: FleetData, nowMs: number): { from: number; to: number } {
+  const step = Math.max(1, f.intervalS) * 1000;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const a of f.audits) {
+    first = Math.min(first, a.timeMs);
+    last = Math.max(last, a.timeMs);
+  }
+  for (const h of f.hosts)
+    for (const p of h.points) {
+      first = Math.min(first, p.t);
+      last = Math.max(last, p.t);
+    }
+  if (!Number.isFinite(first)) return { from: nowMs - 10 * step, to: nowMs };
+  const to = Math.max(nowMs, last);
+  // At least ten intervals wide, so that the first audits do not fill the whole width.
+  return { from: Math.min(first - step, to - 10 * step), to };
+}
+
+/** Hosts ordered for the eye: most waiting (share of capacity) first, then by name. */
+export function orderHosts(hosts: readonly FleetHost[]): FleetHost[] {
+  const now = (h: FleetHost): number => {
+    const p = h.points[h.points.length - 1];
+    return p ? Math.round(hostPt(p).steal * 1000) : -1;
+  };
+  return [...hosts].sort((a, b) => now(b) - now(a) || a.name.localeCompare(b.name));
+}
