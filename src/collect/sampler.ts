@@ -5,6 +5,7 @@ import { cpuCgroupPath, parseCgroup } from "../procfs/cgroup.js";
 import { parseCpuStat } from "../procfs/cpustat.js";
 import { parseCgroupMounts, type CgroupMounts } from "../procfs/mountinfo.js";
 import { parseSched } from "../procfs/sched.js";
+import { ProcParseError } from "../procfs/errors.js";
 import { parseSchedstatBytes } from "../procfs/schedstat.js";
 import type { DomainSource } from "../sources/source.js";
 
@@ -261,9 +262,17 @@ export class Sampler {
         let counters: VcpuCounters;
         try {
           const n = readSync(t.fd, this.buf, 0, BUF_SIZE, 0);
+          // A real schedstat is three numbers (≤ 62 bytes): a full buffer means a file cut short.
+          if (n === BUF_SIZE) throw new ProcParseError(t.path, `longer than ${BUF_SIZE} bytes: not a schedstat file`);
           const s = parseSchedstatBytes(this.buf, n, t.path);
           counters = { vcpu: t.vcpu, tid: t.tid, time: s.time, delay: s.delay, slices: s.slices, throttled: this.readThrottled(t.cgroup) };
         } catch (e) {
+          if (e instanceof ProcParseError) {
+            // The file is there but holds something else than three counters: report it, keep
+            // the descriptor (the next sweep reads it again), sample the rest.
+            problems.push({ domain: t.domain.name, vcpu: t.vcpu, tid: t.tid, message: `vCPU ${t.vcpu} thread ${t.tid}: ${e.message}` });
+            continue;
+          }
           // ESRCH: the thread exited (VM stopped, vCPU unplugged); its tid may already be reused.
           problems.push({
             domain: t.domain.name,

@@ -152,7 +152,9 @@ export class LibvirtSource implements DomainSource {
         } else {
           try {
             base.pid = pid;
-            base.vcpus = this.threads.find(pid);
+            const unreadable: Array<{ tid: number; message: string }> = [];
+            base.vcpus = this.threads.find(pid, unreadable);
+            for (const u of unreadable) problems.push({ domain: rec.name, tid: u.tid, message: u.message });
           } catch (e) {
             problems.push({ domain: rec.name, message: `QEMU process ${pid} vanished: ${(e as Error).message}` });
             base.pid = null;

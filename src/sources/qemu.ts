@@ -68,7 +68,9 @@ export class QemuSource implements DomainSource {
       const ident = parseQemuCmdline(p.argv);
       const name = ident.name ?? (ident.id !== null ? String(ident.id) : `qemu-${p.pid}`);
       try {
-        const vcpus = this.threads.find(p.pid);
+        const unreadable: Array<{ tid: number; message: string }> = [];
+        const vcpus = this.threads.find(p.pid, unreadable);
+        for (const u of unreadable) problems.push({ domain: name, tid: u.tid, message: u.message });
         domains.push({
           name,
           uuid: ident.uuid,

@@ -36,8 +36,12 @@ export class VcpuThreadFinder {
 
   constructor(private readonly procRoot = "/proc") {}
 
-  /** vCPU threads of `pid`, sorted by vCPU number. Throws when the process itself is gone. */
-  find(pid: number): VcpuThread[] {
+  /**
+   * vCPU threads of `pid`, sorted by vCPU number. Throws when the process itself is gone.
+   * A thread whose name cannot be read for another reason than having exited (EACCES, EIO…)
+   * is left out and reported in `unreadable`, so that it is never silently missing.
+   */
+  find(pid: number, unreadable?: Array<{ tid: number; message: string }>): VcpuThread[] {
     const taskDir = join(this.procRoot, String(pid), "task");
     const start = startTime(this.procRoot, pid);
     const tids = readdirSync(taskDir);
@@ -55,10 +59,15 @@ export class VcpuThreadFinder {
       live.add(tid);
       let vcpu = entry.threads.get(tid);
       if (vcpu === undefined) {
+        const commFile = join(taskDir, t, "comm");
         try {
-          vcpu = vcpuIndexFromComm(readFileSync(join(taskDir, t, "comm"), "utf8"));
-        } catch {
-          continue; // the thread exited between readdir and here
+          vcpu = vcpuIndexFromComm(readFileSync(commFile, "utf8"));
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          // ENOENT/ESRCH: the thread exited between readdir and here. Anything else is reported
+          // (and not remembered: the next discovery tries again).
+          if (code !== "ENOENT" && code !== "ESRCH") unreadable?.push({ tid, message: `cannot read ${commFile}: ${code ?? (e as Error).message}` });
+          continue;
         }
         entry.threads.set(tid, vcpu);
       }
