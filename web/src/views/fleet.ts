@@ -580,7 +580,9 @@ export class FleetView implements View {
       this.detailFacts,
       now
         ? `${now.cpus} CPUs, ${now.reservedCpus} reserved → capacity ${cpus(now.capacity)} cores · ${now.vms} VMs, ${now.vcpus} vCPUs · demand ${cores(now.demand)} cores, waiting ${cores(now.contention)} for other load, ${cores(now.throttled)} throttled${now.acceptsVms ? "" : " · maintenance: receives no VMs"}`
-        : "Not in the current snapshot.",
+        : d.current
+          ? "Not in the current snapshot."
+          : "No current snapshot (the last audit failed): the chart shows the successful audits.",
     );
     // Series over the audits kept.
     if (!this.chart) {
