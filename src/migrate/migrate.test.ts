@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import type { FleetSnapshot, Plan, PlanMove } from "../model/fleet.js";
 import { parseSnapshot } from "../model/fleet.js";
 import { FileAuditLog, MemoryAuditLog } from "./audit-log.js";
-import { migrateArgs, type DomainRef, type MigrationDriver } from "./driver.js";
+import { migrateArgs } from "./driver.js";
+import { FakeDriver } from "../../test/support/fake-driver.js";
 import { executePlan, planId } from "./executor.js";
 import { loadMigrateHosts, migrateHosts } from "./hosts.js";
 import { fractionDone, jobActive, parseJobInfo, progressLine } from "./jobinfo.js";
@@ -20,56 +21,6 @@ const plan = (...moves: [string, string, string][]): Plan => ({
   predicted: { steal_before: 1, steal_after: 0 },
   explanation: "",
 });
-
-/** An in-memory fleet: where each VM is; migrations take `ms` and may fail or hang. */
-class FakeDriver implements MigrationDriver {
-  readonly at = new Map<string, { host: string; uuid: string; state: string }>();
-  readonly log: string[] = [];
-  inFlight = 0;
-  maxInFlight = 0;
-  readonly aborts: string[] = [];
-  constructor(
-    placement: Record<string, string>,
-    readonly behave: (vm: string) => { ms: number; fail?: string; hang?: boolean } = () => ({ ms: 5 }),
-  ) {
-    let i = 0;
-    for (const [vm, host] of Object.entries(placement)) this.at.set(vm, { host, uuid: `00000000-0000-0000-0000-00000000000${i++}`, state: "running" });
-  }
-  async find(h: { name: string }, name: string): Promise<DomainRef | null> {
-    const d = this.at.get(name);
-    return d && d.host === h.name ? { uuid: d.uuid, name, state: d.state } : null;
-  }
-  migrate(dom: DomainRef, from: { name: string }, to: { name: string }) {
-    const b = this.behave(dom.name);
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    this.log.push(`start ${dom.name} ${from.name}->${to.name}`);
-    let finish: (r: { ok: boolean; error: string }) => void = () => undefined;
-    const done = new Promise<{ ok: boolean; error: string }>((resolve) => {
-      finish = (r) => {
-        this.inFlight--;
-        resolve(r);
-      };
-      if (!b.hang)
-        setTimeout(() => {
-          if (b.fail) return finish({ ok: false, error: b.fail });
-          this.at.get(dom.name)!.host = to.name;
-          finish({ ok: true, error: "" });
-        }, b.ms);
-    });
-    this.abortHook.set(dom.uuid, () => finish({ ok: false, error: "operation aborted: migration out job: canceled by client" }));
-    return { command: ["virsh", "migrate", dom.uuid], done, kill: () => undefined };
-  }
-  private abortHook = new Map<string, () => void>();
-  async jobInfo() {
-    return parseJobInfo("type=Unbounded\ndata_processed=10\ndata_remaining=30\ndata_total=40\n");
-  }
-  async abort(_h: unknown, uuid: string) {
-    this.aborts.push(uuid);
-    this.abortHook.get(uuid)?.();
-    return null;
-  }
-}
 
 describe("jobinfo", () => {
   it("parses virsh domjobinfo --rawstats and draws a bar", () => {

@@ -1,0 +1,56 @@
+/**
+ * A stand-in for libvirt in unit tests of the migration executor and the controller's apply
+ * mode (the real thing, two libvirt hosts, is test/e2e/migrate.test.ts): an in-memory fleet.
+ */
+import type { DomainRef, MigrationDriver } from "../../src/migrate/driver.js";
+import { parseJobInfo } from "../../src/migrate/jobinfo.js";
+
+/** An in-memory fleet: where each VM is; migrations take `ms` and may fail or hang. */
+export class FakeDriver implements MigrationDriver {
+  readonly at = new Map<string, { host: string; uuid: string; state: string }>();
+  readonly log: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  readonly aborts: string[] = [];
+  constructor(
+    placement: Record<string, string>,
+    readonly behave: (vm: string) => { ms: number; fail?: string; hang?: boolean } = () => ({ ms: 5 }),
+  ) {
+    let i = 0;
+    for (const [vm, host] of Object.entries(placement)) this.at.set(vm, { host, uuid: `00000000-0000-0000-0000-00000000000${i++}`, state: "running" });
+  }
+  async find(h: { name: string }, name: string): Promise<DomainRef | null> {
+    const d = this.at.get(name);
+    return d && d.host === h.name ? { uuid: d.uuid, name, state: d.state } : null;
+  }
+  migrate(dom: DomainRef, from: { name: string }, to: { name: string }) {
+    const b = this.behave(dom.name);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.log.push(`start ${dom.name} ${from.name}->${to.name}`);
+    let finish: (r: { ok: boolean; error: string }) => void = () => undefined;
+    const done = new Promise<{ ok: boolean; error: string }>((resolve) => {
+      finish = (r) => {
+        this.inFlight--;
+        resolve(r);
+      };
+      if (!b.hang)
+        setTimeout(() => {
+          if (b.fail) return finish({ ok: false, error: b.fail });
+          this.at.get(dom.name)!.host = to.name;
+          finish({ ok: true, error: "" });
+        }, b.ms);
+    });
+    this.abortHook.set(dom.uuid, () => finish({ ok: false, error: "operation aborted: migration out job: canceled by client" }));
+    return { command: ["virsh", "migrate", dom.uuid], done, kill: () => undefined };
+  }
+  private abortHook = new Map<string, () => void>();
+  async jobInfo() {
+    return parseJobInfo("type=Unbounded\ndata_processed=10\ndata_remaining=30\ndata_total=40\n");
+  }
+  async abort(_h: unknown, uuid: string) {
+    this.aborts.push(uuid);
+    this.abortHook.get(uuid)?.();
+    return null;
+  }
+}
