@@ -403,9 +403,12 @@ export function predictHost(capacity: number, vms: readonly ModelVm[], options: 
     if (states > ENUMERATION_LIMIT) break;
   }
   const raw = states <= ENUMERATION_LIMIT ? splitByEnumeration(C, demands, weights) : splitBySampling(C, vms.map((v) => v.id), demands, weights, o.samples);
-  const rawSum = raw.reduce((a, b) => a + b, 0);
+  // An overload too rare for the samples to meet (a total of, say, 1e-6 cores) leaves the
+  // sampled split empty: then split by demand.
+  const basis = raw.some((w) => w > 0) ? raw : vmDemand;
+  const basisSum = basis.reduce((a, b) => a + b, 0);
   // Scale the split to the exact total; a VM never waits longer than it is runnable.
-  vmWait = raw.map((w, j) => Math.min(vmDemand[j]!, rawSum > 0 ? (w * total) / rawSum : 0));
+  vmWait = basis.map((w, j) => Math.min(vmDemand[j]!, basisSum > 0 ? (w * total) / basisSum : 0));
   const vmsOut = demands.map((ds, j) => {
     const d = vmDemand[j]!;
     // Within a VM, waiting goes to the vCPUs in proportion to their demand.
