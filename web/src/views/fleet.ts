@@ -11,7 +11,7 @@ import { demandAfter, fleetWindow, hostPt, orderHosts, type AuditView, type Flee
 import { clock, cores, cpus, dateTime, duration, pct } from "../format.js";
 import type { Pt } from "../series.js";
 import { cssVar, rgb, withAlpha } from "../theme.js";
-import { bin, cellColour, tickStep, type Palette } from "./heatmap.js";
+import { bin, cellColour, drawTimeAxis, type Palette } from "./heatmap.js";
 import { code, emptyState, type View, type ViewContext } from "./common.js";
 
 const ROW_H = 26;
@@ -353,36 +353,7 @@ export class FleetView implements View {
   }
 
   private drawAxis(width: number, dpr: number): void {
-    const c = this.axis;
-    const w = Math.round(width * dpr);
-    const hgt = Math.round(22 * dpr);
-    if (c.width !== w || c.height !== hgt) {
-      c.width = w;
-      c.height = hgt;
-    }
-    const g = c.getContext("2d");
-    if (!g) return;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, width, 22);
-    const { from, to } = this.win;
-    const span = to - from;
-    if (span <= 0) return;
-    const step = tickStep(span, Math.max(2, Math.floor(width / 110)));
-    const tz = new Date(from).getTimezoneOffset() * 60_000;
-    g.font = `11px ${cssVar("--font") || "system-ui, sans-serif"}`;
-    g.fillStyle = this.palette.axis;
-    g.strokeStyle = this.palette.grid;
-    g.textBaseline = "middle";
-    for (let t = Math.ceil((from - tz) / step) * step + tz; t <= to; t += step) {
-      const x = ((t - from) / span) * width;
-      g.beginPath();
-      g.moveTo(x + 0.5, 16);
-      g.lineTo(x + 0.5, 22);
-      g.stroke();
-      const label = clock(t, step < 60_000);
-      const tw = g.measureText(label).width;
-      g.fillText(label, Math.min(width - tw, Math.max(0, x - tw / 2)), 8);
-    }
+    drawTimeAxis(this.axis, width, dpr, this.win, this.palette);
   }
 
   private showTooltip(e: PointerEvent): void {

@@ -451,39 +451,44 @@ export class HeatmapView implements View {
   }
 
   private drawAxis(width: number, dpr: number): void {
-    const c = this.axis;
-    const w = Math.round(width * dpr);
-    const hgt = Math.round(22 * dpr);
-    if (c.width !== w || c.height !== hgt) {
-      c.width = w;
-      c.height = hgt;
-    }
-    const g = c.getContext("2d");
-    if (!g) return;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, width, 22);
-    const { from, to } = this.win;
-    const span = to - from;
-    const step = tickStep(span, Math.max(2, Math.floor(width / 110)));
-    const tz = new Date(from).getTimezoneOffset() * 60_000;
-    g.font = `11px ${cssVar("--font") || "system-ui, sans-serif"}`;
-    g.fillStyle = this.palette.axis;
-    g.strokeStyle = this.palette.grid;
-    g.textBaseline = "middle";
-    for (let t = Math.ceil((from - tz) / step) * step + tz; t <= to; t += step) {
-      const x = ((t - from) / span) * width;
-      g.beginPath();
-      g.moveTo(x + 0.5, 16);
-      g.lineTo(x + 0.5, 22);
-      g.stroke();
-      const label = step >= 86_400_000 ? dateTime(t).slice(0, 10) : clock(t, step < 60_000);
-      const tw = g.measureText(label).width;
-      g.fillText(label, Math.min(width - tw, Math.max(0, x - tw / 2)), 8);
-    }
+    drawTimeAxis(this.axis, width, dpr, this.win, this.palette);
   }
 
   destroy(): void {
     this.ro.disconnect();
     this.el.remove();
+  }
+}
+
+/** The time axis under a heatmap: ticks and labels over `win` on a 22 px high canvas. */
+export function drawTimeAxis(c: HTMLCanvasElement, width: number, dpr: number, win: { from: number; to: number }, palette: Pick<Palette, "axis" | "grid">): void {
+  const w = Math.round(width * dpr);
+  const hgt = Math.round(22 * dpr);
+  if (c.width !== w || c.height !== hgt) {
+    c.width = w;
+    c.height = hgt;
+  }
+  const g = c.getContext("2d");
+  if (!g) return;
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, width, 22);
+  const { from, to } = win;
+  const span = to - from;
+  if (span <= 0) return;
+  const step = tickStep(span, Math.max(2, Math.floor(width / 110)));
+  const tz = new Date(from).getTimezoneOffset() * 60_000;
+  g.font = `11px ${cssVar("--font") || "system-ui, sans-serif"}`;
+  g.fillStyle = palette.axis;
+  g.strokeStyle = palette.grid;
+  g.textBaseline = "middle";
+  for (let t = Math.ceil((from - tz) / step) * step + tz; t <= to; t += step) {
+    const x = ((t - from) / span) * width;
+    g.beginPath();
+    g.moveTo(x + 0.5, 16);
+    g.lineTo(x + 0.5, 22);
+    g.stroke();
+    const label = step >= 86_400_000 ? dateTime(t).slice(0, 10) : clock(t, step < 60_000);
+    const tw = g.measureText(label).width;
+    g.fillText(label, Math.min(width - tw, Math.max(0, x - tw / 2)), 8);
   }
 }
