@@ -94,7 +94,8 @@ export function buildApp(opts: ServerOptions): Hono {
       c.html(`<!doctype html><title>vsteal agent</title><h1>vsteal agent</h1><p><a href="${opts.telemetryPath}">Metrics</a> · <a href="/api/v1/host">Host</a> · <a href="/api/v1/domains">Domains</a></p>`),
     );
   }
-  app.notFound((c) => c.text("Not found\n", 404));
+  // A sub-app's notFound is not used by Hono once mounted: API paths get their JSON 404 here.
+  app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such API endpoint: ${c.req.path}` }, 404) : c.text("Not found\n", 404)));
   app.onError((err, c) => c.json({ error: `internal error: ${err.message}` }, 500));
   return app;
 }

@@ -23,7 +23,8 @@ export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: 
   app.route("/api/v1", controllerApi(c, info));
   // The dashboard (dist/web), opening on its fleet view: the same files and headers as the agent's.
   mountDashboard(app, { webRoot: opts.webRoot, server: "controller" });
-  app.notFound((ctx) => ctx.text("Not found\n", 404));
+  // A sub-app's notFound is not used by Hono once mounted: API paths get their JSON 404 here.
+  app.notFound((ctx) => (ctx.req.path.startsWith("/api/") ? ctx.json({ error: `no such API endpoint: ${ctx.req.path}` }, 404) : ctx.text("Not found\n", 404)));
   app.onError((err, ctx) => ctx.json({ error: `internal error: ${err.message}` }, 500));
   return app;
 }
