@@ -71,7 +71,7 @@ const nodeFlags = args.includes("--cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=$
 if (nodeFlags.length) console.error(`CPU profile will be written to ${join(work, "prof")}`);
 // As deploy/systemd/vsteal-agent.service runs it: a small young generation keeps RSS down.
 const nodeOptions = arg("--node-options", "--max-semi-space-size=2");
-const agent = spawn(process.execPath, [...nodeFlags, ...agentArgs], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+const agent = spawn(process.execPath, [...nodeFlags, ...agentArgs], { stdio: ["ignore", "ignore", "pipe"], env: { MALLOC_ARENA_MAX: "2", ...process.env, NODE_OPTIONS: nodeOptions } }); // as deploy/systemd sets them
 let agentErr = "";
 agent.stderr.on("data", (d) => (agentErr += d));
 const cleanup = () => {
