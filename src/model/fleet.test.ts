@@ -154,6 +154,34 @@ describe("fuzz: random and mutated snapshots never crash the planner", () => {
     );
   });
 
+  it("mutated and random plans (what vsteal apply reads): a plan, or an error naming each bad field", () => {
+    const good = { version: 1, moves: [{ vm: "db-1", from: "hv01", to: "hv02", reason: "r" }, { vm: "web-1", from: "hv01", to: "hv03", reason: "r" }], predicted: { steal_before: 2.8, steal_after: 0.4 }, explanation: "x" };
+    const planMutation = fc.record({
+      path: fc.array(fc.oneof(fc.constantFrom("version", "moves", "vm", "from", "to", "reason", "predicted", "steal_before", "steal_after", "explanation"), fc.nat(3)), { minLength: 1, maxLength: 3 }),
+      value: fc.oneof(fc.jsonValue(), fc.constantFrom(-1, 1e308, Number.NaN, Number.NEGATIVE_INFINITY, "", null, [], {}), fc.double()),
+      remove: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.array(planMutation, { minLength: 1, maxLength: 4 }).map((ms) => ms.reduce<unknown>((v, m) => mutate(v, m), good)), fc.jsonValue()), (value) => {
+        try {
+          const p = parsePlan(value);
+          expect(parsePlan(JSON.parse(JSON.stringify(p)))).toEqual(p);
+          for (const x of [p.predicted.steal_before, p.predicted.steal_after]) expect(Number.isFinite(x) && x >= 0).toBe(true);
+        } catch (e) {
+          if (!(e instanceof FleetValidationError)) throw e;
+          expect(e.message).toMatch(/^invalid plan:\n {2}\S/);
+          expect(e.issues.length).toBeGreaterThan(0);
+          // Each problem names its field, unless the whole value is wrong.
+          for (const i of e.issues.slice(0, 20)) {
+            if (value !== null && typeof value === "object" && !Array.isArray(value)) expect(i.field, i.reason).not.toBe("");
+            expect(e.message).toContain(i.field === "" ? i.reason : `${i.field}: ${i.reason}`);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("random well-formed fleets: always a valid plan", () => {
     const vmArb = fc.record({
       vcpus: fc.integer({ min: 1, max: 6 }),
