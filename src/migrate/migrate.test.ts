@@ -1,4 +1,7 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import fc from "fast-check";
+import { stringify } from "yaml";
+import { ConfigError } from "../config/errors.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -52,6 +55,58 @@ describe("hosts file", () => {
     const h = loadMigrateHosts(join(FIX, "hosts.yaml"));
     expect(migrateArgs("u", h.endpoint("hv01")!)).toEqual(["migrate", "--live", "--p2p", "--persistent", "--undefinesource", "--domain", "u", "--desturi", "qemu+tls://hv01.example.net/system", "--migrateuri", "tcp://10.0.0.1"]);
     expect(migrateArgs("u", h.endpoint("hv02")!)).toEqual(["migrate", "--live", "--persistent", "--undefinesource", "--domain", "u", "--desturi", "qemu:///system"]);
+  });
+});
+
+describe("hosts file: hostile and malformed", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vsteal-mig-hosts-"));
+  const load = (text: string) => {
+    const f = join(dir, "hosts.yaml");
+    writeFileSync(f, text);
+    return () => loadMigrateHosts(f);
+  };
+
+  it("names file, line and field of what is wrong", () => {
+    expect(load("hosts:\n  hv01:\n    uri: qemu:///system\n    urri: x\nlimits: { per_host: 0 }\n")).toThrow(ConfigError);
+    const e = (() => {
+      try {
+        load("hosts:\n  hv01:\n    uri: qemu:///system\n    urri: x\nlimits: { per_host: 0 }\ntimeout: -5\n")();
+      } catch (x) {
+        return x as ConfigError;
+      }
+      throw new Error("no error");
+    })();
+    expect(e.message).toMatch(/hosts\.yaml:4: hosts\.hv01\.urri: unknown field, did you mean "uri"\?/);
+    expect(e.message).toMatch(/hosts\.yaml:5: limits\.per_host: /);
+    expect(e.message).toMatch(/hosts\.yaml:6: timeout: /);
+  });
+
+  it("any YAML document (fast-check): loaded, or a ConfigError whose every line names the file", () => {
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.record(
+        {
+          uri_template: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+          hosts: fc.dictionary(fc.string(), fc.oneof(fc.constant(null), fc.record({ uri: fc.oneof(fc.string(), fc.double()), p2p: fc.oneof(fc.boolean(), fc.string()) }, { requiredKeys: [] }), fc.jsonValue())),
+          limits: fc.oneof(fc.record({ per_host: fc.double(), fleet: fc.integer() }, { requiredKeys: [] }), fc.jsonValue()),
+          timeout: fc.oneof(fc.double(), fc.string()),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    fc.assert(
+      fc.property(value, fc.boolean(), (v, asYaml) => {
+        const f = load(asYaml ? stringify(v) : JSON.stringify(v));
+        try {
+          const h = f();
+          expect(h.limits.perHost).toBeGreaterThanOrEqual(1);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          for (const line of e.message.split("\n")) expect(line.startsWith(join(dir, "hosts.yaml"))).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
