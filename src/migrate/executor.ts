@@ -117,7 +117,11 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
         if (!r.ok) return finish(oc, "skipped", `recheck: ${r.reason}`, started);
       }
       if (o.dryRun) {
-        return finish(oc, "dry_run", "dry run: nothing migrated", started, { uuid: dom.uuid });
+        // What a real run would meet first on the target: it must answer, and must not hold a
+        // domain of that name (libvirt would refuse the migration).
+        const there = await o.driver.find(to, m.vm);
+        if (there) return finish(oc, "failed", `a domain named ${m.vm} already exists on ${m.to} (${there.state}): libvirt would refuse the migration`, started);
+        return finish(oc, "dry_run", `dry run: nothing migrated (${m.to} answers, no domain of that name there)`, started, { uuid: dom.uuid });
       }
       await migrateOne(oc, dom, from, to, started);
     } catch (e) {

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { FleetSnapshot, Plan, PlanMove } from "../model/fleet.js";
 import { parseSnapshot } from "../model/fleet.js";
 import { FileAuditLog, MemoryAuditLog } from "./audit-log.js";
-import { migrateArgs } from "./driver.js";
+import { HostUnreachableError, migrateArgs } from "./driver.js";
 import { FakeDriver } from "../../test/support/fake-driver.js";
 import { executePlan, planId } from "./executor.js";
 import { loadMigrateHosts, migrateHosts } from "./hosts.js";
@@ -182,7 +182,27 @@ describe("executePlan", () => {
     const d = new FakeDriver({ a: "h1" });
     const r = await executePlan(plan(["a", "h1", "h2"]), { planId: "p", hosts, driver: d, audit: new MemoryAuditLog(), actor: "t", recheck: null, dryRun: true });
     expect(r.outcomes[0]!.result).toBe("dry_run");
+    expect(r.outcomes[0]!.reason).toMatch(/h2 answers, no domain of that name there/);
     expect(d.log).toEqual([]);
+  });
+
+  it("dry run checks the target: unreachable, or holding a domain of that name, fails the move", async () => {
+    class Unreachable extends FakeDriver {
+      override async find(h: { name: string }, name: string) {
+        if (h.name === "h2") throw new HostUnreachableError("h2", "test://h2: Connection refused");
+        return super.find(h, name);
+      }
+    }
+    const r = await executePlan(plan(["a", "h1", "h2"]), { planId: "p", hosts, driver: new Unreachable({ a: "h1" }), audit: new MemoryAuditLog(), actor: "t", recheck: null, dryRun: true });
+    expect(r.outcomes[0]).toMatchObject({ result: "failed", reason: "host unreachable: test://h2: Connection refused" });
+    class Taken extends FakeDriver {
+      override async find(h: { name: string }, name: string) {
+        return h.name === "h2" ? { uuid: "00000000-0000-4000-8000-00000000beef", name, state: "shut off" } : super.find(h, name);
+      }
+    }
+    const t = await executePlan(plan(["a", "h1", "h2"]), { planId: "p", hosts, driver: new Taken({ a: "h1" }), audit: new MemoryAuditLog(), actor: "t", recheck: null, dryRun: true });
+    expect(t.outcomes[0]).toMatchObject({ result: "failed", reason: "a domain named a already exists on h2 (shut off): libvirt would refuse the migration" });
+    expect(t.failures).toBe(1);
   });
 
   it("fails a move whose host has no URI", async () => {
