@@ -35,28 +35,8 @@ copyFileSync(join(work, "threads"), fake);
 const uuidOf = (i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
 const historyDir = join(work, "history");
 if (fullHistory) {
-  // 7 days at one sample per 5 minutes (fills the 5-minute tier), then the last hour at the
-  // sampling interval (fills the raw tier), for exactly the VMs started below.
-  const { History } = await import(pathToFileURL(join(root, "dist", "history", "index.js")).href);
-  const h = new History({ intervalS: Number(interval), dir: historyDir, journal: false });
-  mkdirSync(historyDir, { recursive: true });
-  await h.open();
-  const now = Date.now();
-  const sample = (wallMs) => ({
-    wallMs,
-    intervalS: Number(interval),
-    problems: [],
-    domains: Array.from({ length: vms }, (_, i) => ({
-      domain: { name: `bench-${i}`, uuid: uuidOf(i), id: null, state: "running", vcpuCurrent: vcpus, vcpuMaximum: vcpus, pid: 1, source: "qemu" },
-      intervalS: Number(interval),
-      vcpus: Array.from({ length: vcpus }, (_, v) => ({ vcpu: v, tid: v, usage: Math.random(), delay: Math.random() / 4, throttled: 0, contention: 0 })),
-    })),
-  });
-  for (let t = now - 7 * 86_400_000; t < now - 3_600_000; t += 300_000) h.record(sample(t));
-  for (let t = now - 3_600_000; t < now - 10_000; t += Number(interval) * 1000) h.record(sample(t));
-  const r = await h.flush();
-  h.close();
-  if (!r.ok) throw new Error(`could not write the history: ${r.error}`);
+  const { prefillHistory } = await import("./prefill-history.mjs");
+  await prefillHistory({ root, dir: historyDir, intervalS: Number(interval), vms, vcpus, nameOf: (i) => `bench-${i}`, uuidOf });
 }
 
 const children = [];

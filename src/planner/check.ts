@@ -5,7 +5,7 @@
  * about to execute a plan they did not make.
  */
 import type { FleetSnapshot, Plan } from "../model/fleet.js";
-import type { ModelMode } from "../sim/contention.js";
+import type { ModelMode } from "../model/contention.js";
 import { FleetState } from "./state.js";
 
 export interface PlanCheck {

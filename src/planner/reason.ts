@@ -3,7 +3,7 @@
  * can check them against the snapshot ("hv01 is oversubscribed (demand 36.5 of 30 cores);
  * web-1 waits 11 % …; on hv07 predicted wait 0.4 %, hv07 demand 12.0→16.2 of 30 cores").
  */
-import { predictHost, type ModelOptions, type ModelVm } from "../sim/contention.js";
+import { predictHost, type ModelOptions, type ModelVm } from "../model/contention.js";
 import { fmt, pct, type FleetState } from "./state.js";
 
 /** What the model predicts for moving VM v to host t, from the state before the move. */

@@ -4,7 +4,7 @@
  * every policy obeys the same rules and is scored by the same model.
  */
 import { contentionOf, type FleetSnapshot, type FleetVm } from "../model/fleet.js";
-import { StealAccumulator, effectiveDemand, type ModelMode } from "../sim/contention.js";
+import { StealAccumulator, effectiveDemand, type ModelMode } from "../model/contention.js";
 
 export class FleetState {
   readonly snapshot: FleetSnapshot;

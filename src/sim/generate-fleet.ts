@@ -4,7 +4,7 @@
  * are what the contention model predicts for that placement — a self-consistent snapshot.
  */
 import type { FleetSnapshot, FleetVm } from "../model/fleet.js";
-import { predictHost } from "./contention.js";
+import { predictHost } from "../model/contention.js";
 import { prng } from "./scenario.js";
 
 export interface FleetSpec {

@@ -21,7 +21,7 @@
  */
 import { z } from "zod";
 import { FleetValidationError, toFleetIssues, type FleetHost } from "../model/fleet.js";
-import { hash32 } from "./contention.js";
+import { hash32 } from "../model/contention.js";
 
 const fraction = z.number().min(0).max(1);
 

@@ -15,7 +15,7 @@ import { parsePlanOptions, type PolicyName } from "../planner/options.js";
 import { planValidated } from "../planner/plan.js";
 import { undoneRecentMove, type RecentMove } from "../planner/recent-moves.js";
 import { FleetState } from "../planner/state.js";
-import { predictHost, type ModelOptions } from "./contention.js";
+import { predictHost, type ModelOptions } from "../model/contention.js";
 import type { Scenario } from "./scenario.js";
 
 export interface SimMove {

@@ -13,7 +13,7 @@
 import type { Policy, PolicyMove } from "../policy.js";
 import { contentionReason, forecast } from "../reason.js";
 import { fmt, pct, type FleetState } from "../state.js";
-import { StealAccumulator } from "../../sim/contention.js";
+import { StealAccumulator } from "../../model/contention.js";
 
 export class OptimalTooLargeError extends Error {
   constructor(placements: number, limit: number) {
