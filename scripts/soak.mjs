@@ -273,3 +273,5 @@ console.log(JSON.stringify(summary, null, 2));
 agent.kill("SIGTERM");
 await new Promise((r) => (agent.exitCode !== null ? r() : agent.once("exit", r)));
 process.exitCode = summary.ok.no_failed_requests && summary.ok.rate_at_least_min && summary.ok.agent_alive ? 0 : 1;
+// The fake VMs' stdout pipes would keep the event loop (and them) alive: end them now.
+cleanup();
