@@ -13,6 +13,10 @@ import { HostUnreachableError, type DomainRef, type MigrationDriver } from "./dr
 import type { HostEndpoint, MigrateHosts } from "./hosts.js";
 import { jobActive, type JobProgress } from "./jobinfo.js";
 
+
+/** After a timeout, domjobabort is retried this often, this far apart, while no job exists yet. */
+const ABORT_RETRIES = 100;
+const ABORT_RETRY_MS = 100;
 export type RecheckResult = { ok: true; note?: string } | { ok: false; reason: string };
 export type Recheck = (move: PlanMove, index: number) => Promise<RecheckResult>;
 
@@ -157,7 +161,13 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     const bytes = last?.processed ?? null;
     oc.bytes = bytes;
     if (timedOut) {
-      const abortErr = await o.driver.abort(from, dom.uuid);
+      let abortErr = await o.driver.abort(from, dom.uuid);
+      // A peer-to-peer migration has no job on the source until it has reached the target
+      // ("no job is active"): keep trying, as an operator would, until the migration ends.
+      for (let i = 0; abortErr !== null && settled === null && i < ABORT_RETRIES; i++) {
+        await Promise.race([h.done, sleep(ABORT_RETRY_MS)]);
+        if (settled === null) abortErr = await o.driver.abort(from, dom.uuid);
+      }
       const ended = await Promise.race([h.done, sleep(60_000).then(() => null)]);
       if (ended === null) h.kill();
       const after = await o.driver.find(from, m.vm).catch(() => null);

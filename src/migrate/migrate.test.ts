@@ -158,6 +158,21 @@ describe("executePlan", () => {
     expect(audit.entries.find((e) => e.result === "aborted")).toMatchObject({ vm: "a", from: "h1", to: "h2" });
   });
 
+  it("a timeout before the job exists on the source (p2p still connecting): the abort is retried until it takes", async () => {
+    class LateJob extends FakeDriver {
+      tries = 0;
+      override async abort(h: unknown, uuid: string) {
+        // The first two attempts find no job, as virsh domjobabort does while p2p connects.
+        if (++this.tries <= 2) return "Requested operation is not valid: no job is active on the domain";
+        return super.abort(h, uuid);
+      }
+    }
+    const d = new LateJob({ a: "h1" }, () => ({ ms: 0, hang: true }));
+    const r = await executePlan(plan(["a", "h1", "h2"]), { planId: "p", hosts, driver: d, audit: new MemoryAuditLog(), actor: "t", recheck: null, pollMs: 5, timeoutMs: 20 });
+    expect(d.tries).toBe(3);
+    expect(r.outcomes[0]).toMatchObject({ result: "aborted", reason: expect.stringMatching(/job aborted; a still running on h1$/) });
+  });
+
   it("skips moves whose VM left, or that the recheck refuses, and says why", async () => {
     const d = new FakeDriver({ a: "h9", b: "h1" });
     const audit = new MemoryAuditLog();
