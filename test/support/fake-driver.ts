@@ -48,7 +48,7 @@ export class FakeDriver implements MigrationDriver {
   async jobInfo() {
     return parseJobInfo("type=Unbounded\ndata_processed=10\ndata_remaining=30\ndata_total=40\n");
   }
-  async abort(_h: unknown, uuid: string) {
+  async abort(_h: unknown, uuid: string): Promise<string | null> {
     this.aborts.push(uuid);
     this.abortHook.get(uuid)?.();
     return null;
