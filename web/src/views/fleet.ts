@@ -11,7 +11,7 @@ import { demandAfter, fleetWindow, hostPt, orderHosts, type AuditView, type Flee
 import { clock, cores, cpus, dateTime, duration, pct } from "../format.js";
 import type { Pt } from "../series.js";
 import { cssVar, rgb, withAlpha } from "../theme.js";
-import { bin, cellColour, drawTimeAxis, type Palette } from "./heatmap.js";
+import { bin, cellColour, clearedCanvas, drawTimeAxis, type Palette } from "./heatmap.js";
 import { code, emptyState, type View, type ViewContext } from "./common.js";
 
 const ROW_H = 26;
@@ -320,17 +320,9 @@ export class FleetView implements View {
     const span = this.win.to - this.win.from;
     const failed = withAlpha(cssVar("--error-fg"), 0.5);
     for (const r of this.rows.values()) {
-      const c = r.canvas;
-      const w = Math.round(width * dpr);
-      const hgt = Math.round(ROW_H * dpr);
-      if (c.width !== w || c.height !== hgt) {
-        c.width = w;
-        c.height = hgt;
-      }
-      const g = c.getContext("2d");
-      if (!g) continue;
-      g.setTransform(1, 0, 0, 1, 0, 0);
-      g.clearRect(0, 0, w, hgt);
+      const sized = clearedCanvas(r.canvas, width, ROW_H, dpr);
+      if (!sized) continue;
+      const { g, w, hgt } = sized;
       const n = r.cells.length;
       const cw = n ? w / n : w;
       const pad = Math.round(2 * dpr);

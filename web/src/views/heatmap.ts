@@ -425,17 +425,9 @@ export class HeatmapView implements View {
     const width = this.cellsWidth;
     const p = this.palette;
     for (const r of this.rows.values()) {
-      const c = r.canvas;
-      const w = Math.round(width * dpr);
-      const hgt = Math.round(ROW_H * dpr);
-      if (c.width !== w || c.height !== hgt) {
-        c.width = w;
-        c.height = hgt;
-      }
-      const g = c.getContext("2d");
-      if (!g) continue;
-      g.setTransform(1, 0, 0, 1, 0, 0);
-      g.clearRect(0, 0, w, hgt);
+      const sized = clearedCanvas(r.canvas, width, ROW_H, dpr);
+      if (!sized) continue;
+      const { g, w, hgt } = sized;
       const n = r.cells.length;
       if (n === 0) continue;
       const cw = w / n;
@@ -462,16 +454,9 @@ export class HeatmapView implements View {
 
 /** The time axis under a heatmap: ticks and labels over `win` on a 22 px high canvas. */
 export function drawTimeAxis(c: HTMLCanvasElement, width: number, dpr: number, win: { from: number; to: number }, palette: Pick<Palette, "axis" | "grid">): void {
-  const w = Math.round(width * dpr);
-  const hgt = Math.round(22 * dpr);
-  if (c.width !== w || c.height !== hgt) {
-    c.width = w;
-    c.height = hgt;
-  }
-  const g = c.getContext("2d");
+  const g = clearedCanvas(c, width, 22, dpr)?.g;
   if (!g) return;
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
-  g.clearRect(0, 0, width, 22);
   const { from, to } = win;
   const span = to - from;
   if (span <= 0) return;
@@ -491,4 +476,22 @@ export function drawTimeAxis(c: HTMLCanvasElement, width: number, dpr: number, w
     const tw = g.measureText(label).width;
     g.fillText(label, Math.min(width - tw, Math.max(0, x - tw / 2)), 8);
   }
+}
+
+/**
+ * Sizes a canvas to `cssW` × `cssH` CSS pixels at `dpr` (only when that changed: resizing
+ * clears it and costs a reallocation) and clears it. Device pixels, identity transform.
+ */
+export function clearedCanvas(c: HTMLCanvasElement, cssW: number, cssH: number, dpr: number): { g: CanvasRenderingContext2D; w: number; hgt: number } | null {
+  const w = Math.round(cssW * dpr);
+  const hgt = Math.round(cssH * dpr);
+  if (c.width !== w || c.height !== hgt) {
+    c.width = w;
+    c.height = hgt;
+  }
+  const g = c.getContext("2d");
+  if (!g) return null;
+  g.setTransform(1, 0, 0, 1, 0, 0);
+  g.clearRect(0, 0, w, hgt);
+  return { g, w, hgt };
 }
