@@ -1,5 +1,5 @@
 // Writes a history file as an agent that has run for 7 days + 1 hour would have it, for the
-// VMs a benchmark starts: 7 days at one sample per 5 minutes (fills the 5-minute tier), then
+// VMs a benchmark starts: 7 days at one sample per 10 minutes (fills the 10-minute tier), then
 // the last hour at the sampling interval (fills the raw tier). Used by scripts/bench/agent.mjs
 // (--full-history) and scripts/soak.mjs, so that the RSS measured is that of a full history
 // and not of one still filling up.
@@ -26,7 +26,7 @@ export async function prefillHistory(o) {
       vcpus: Array.from({ length: o.vcpus }, (_, v) => ({ vcpu: v, tid: v, usage: Math.random(), delay: Math.random() / 4, throttled: 0, contention: 0 })),
     })),
   });
-  for (let t = now - 7 * 86_400_000; t < now - 3_600_000; t += 300_000) h.record(sample(t));
+  for (let t = now - 7 * 86_400_000; t < now - 3_600_000; t += 600_000) h.record(sample(t));
   for (let t = now - 3_600_000; t < now - 10_000; t += o.intervalS * 1000) h.record(sample(t));
   const r = await h.flush();
   h.close();

@@ -6,7 +6,7 @@ import { Q_SCALE, dequantize, quantize } from "./quantize.js";
 import type { HistoryProblem } from "./types.js";
 
 const STEP = 1 / Q_SCALE;
-const T0 = Date.UTC(2025, 0, 6, 12, 0, 0); // a multiple of 5 minutes
+const T0 = Date.UTC(2025, 0, 6, 12, 0, 0); // a multiple of 10 minutes
 const one: DomainSpec[] = [{ name: "vm1", vcpus: 1 }];
 
 /** A History in memory whose clock is the last recorded sample. */
@@ -77,31 +77,31 @@ describe("History in memory", () => {
     expect(h.query({ fromMs: clock.t - 3_000_000, toMs: clock.t })[0]?.tier).toBe("raw");
   });
 
-  it("downsamples into 5-minute means with the highest delay kept", () => {
+  it("downsamples into 10-minute means with the highest delay kept", () => {
     const { h, clock } = mem(5);
-    // two full buckets (60 samples each) plus 10 samples of a third one
+    // two full buckets (120 samples each) plus 10 samples of a third one
     const delays: number[] = [];
-    for (let i = 0; i < 130; i++) {
+    for (let i = 0; i < 250; i++) {
       clock.t = T0 + i * 5000;
       const v = wave(i, 0, 0);
       delays.push(v.delay);
       h.record(makeSample(clock.t, one, () => v));
     }
-    const [s] = h.query({ fromMs: T0, toMs: clock.t, tier: "5m" });
-    expect(s?.stepS).toBe(300);
-    expect(s?.points.map((p) => p.t)).toEqual([T0, T0 + 300_000, T0 + 600_000]);
+    const [s] = h.query({ fromMs: T0, toMs: clock.t, tier: "10m" });
+    expect(s?.stepS).toBe(600);
+    expect(s?.points.map((p) => p.t)).toEqual([T0, T0 + 600_000, T0 + 1_200_000]);
     const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
-    const chunks = [delays.slice(0, 60), delays.slice(60, 120), delays.slice(120)];
+    const chunks = [delays.slice(0, 120), delays.slice(120, 240), delays.slice(240)];
     chunks.forEach((c, k) => {
       const p = s?.points[k];
       expect(Math.abs((p?.delay ?? -1) - mean(c))).toBeLessThanOrEqual(STEP);
       expect(Math.abs((p?.delayMax ?? -1) - Math.max(...c))).toBeLessThanOrEqual(STEP);
     });
-    const usages = Array.from({ length: 60 }, (_, i) => wave(i, 0, 0).usage);
+    const usages = Array.from({ length: 120 }, (_, i) => wave(i, 0, 0).usage);
     expect(Math.abs((s?.points[0]?.usage ?? -1) - mean(usages))).toBeLessThanOrEqual(STEP);
   });
 
-  it("answers a range beyond the last hour from the 5-minute tier, 7 days deep", () => {
+  it("answers a range beyond the last hour from the 10-minute tier, 7 days deep", () => {
     const { h, clock } = mem(60); // 60 s samples keep the test fast; the tiers are the same
     const days = 8;
     const n = (days * 86400) / 60;
@@ -109,23 +109,23 @@ describe("History in memory", () => {
       clock.t = T0 + i * 60_000;
       h.record(makeSample(clock.t, one, () => ({ usage: 0.5, delay: (i % 5) / 10, throttled: 0 })));
     }
-    // three hours back: 5-minute tier. The last sample (minute 11519) closes no bucket, so
-    // the newest point is the open bucket [11515, 11520); the range starts inside the bucket
-    // [11335, 11340), which overlaps it and counts: 37 points.
+    // three hours back: 10-minute tier. The last sample (minute 11519) closes no bucket, so
+    // the newest point is the open bucket [11510, 11520); the range starts inside the bucket
+    // [11330, 11340), which overlaps it and counts: 19 points.
     const r = h.query({ fromMs: clock.t - 3 * 3600_000 + 1, toMs: clock.t });
-    expect(r[0]?.tier).toBe("5m");
-    expect(r[0]?.points.length).toBe(37);
-    expect(r[0]?.points[36]?.t).toBe(T0 + 11515 * 60_000);
-    // each bucket holds i % 5 = 0..4 once: mean delay 0.2, max 0.4
+    expect(r[0]?.tier).toBe("10m");
+    expect(r[0]?.points.length).toBe(19);
+    expect(r[0]?.points[18]?.t).toBe(T0 + 11510 * 60_000);
+    // each bucket holds i % 5 = 0..4 twice: mean delay 0.2, max 0.4
     for (const p of r[0]?.points ?? []) {
       expect(Math.abs(p.delay - 0.2)).toBeLessThanOrEqual(STEP);
       expect(Math.abs(p.delayMax - 0.4)).toBeLessThanOrEqual(STEP);
     }
-    // all of it: 2016 stored buckets (7 days) + the open one
+    // all of it: 1008 stored buckets (7 days) + the open one
     const all = h.query({ fromMs: 0, toMs: clock.t })[0]?.points ?? [];
-    expect(all.length).toBe(2017);
-    expect(clock.t - (all[0]?.t ?? 0)).toBeLessThanOrEqual(7 * 86400_000 + 300_000);
-    // re-bucketing to one hour: means of 12 buckets
+    expect(all.length).toBe(1009);
+    expect(clock.t - (all[0]?.t ?? 0)).toBeLessThanOrEqual(7 * 86400_000 + 600_000);
+    // re-bucketing to one hour: means of 6 buckets
     const hourly = h.query({ fromMs: clock.t - 6 * 3600_000, toMs: clock.t, stepS: 3600 })[0];
     expect(hourly?.stepS).toBe(3600);
     expect(hourly?.points.every((p) => p.t % 3_600_000 === 0)).toBe(true);
@@ -178,17 +178,19 @@ describe("History in memory", () => {
   });
 
   it("drops series not written for 7 days", () => {
-    const { h, clock } = mem(300);
+    // One sample per 10-minute bucket: a series is dropped when the bucket that closes
+    // 7 days after its last write is closed.
+    const { h, clock } = mem(600);
     const both: DomainSpec[] = [{ name: "gone", vcpus: 1 }, { name: "stays", vcpus: 1 }];
     h.record(makeSample(T0, both, () => ({ usage: 0.1, delay: 0.1, throttled: 0 })));
     const stays: DomainSpec[] = [{ name: "stays", uuid: "00000000-0000-4000-8000-000000000001", vcpus: 1 }];
     let i = 1;
-    for (; T0 + i * 300_000 <= T0 + 7 * 86400_000; i++) {
-      clock.t = T0 + i * 300_000;
+    for (; T0 + i * 600_000 <= T0 + 7 * 86400_000; i++) {
+      clock.t = T0 + i * 600_000;
       h.record(makeSample(clock.t, stays, () => ({ usage: 0.1, delay: 0.1, throttled: 0 })));
     }
     expect(h.domainsSeen().map((d) => d.domain)).toEqual(["gone", "stays"]);
-    clock.t = T0 + i * 300_000;
+    clock.t = T0 + i * 600_000;
     h.record(makeSample(clock.t, stays, () => ({ usage: 0.1, delay: 0.1, throttled: 0 })));
     expect(h.domainsSeen().map((d) => d.domain)).toEqual(["stays"]);
   });

@@ -1,6 +1,6 @@
 /**
  * The agent's embedded history of per-vCPU rates: the last hour at sampling resolution and
- * 7 days in 5-minute buckets, in fixed-size typed-array rings (store.ts), persisted as an
+ * 7 days in 10-minute buckets, in fixed-size typed-array rings (store.ts), persisted as an
  * atomic snapshot (snapshot.ts) plus an append-only journal of the samples since
  * (journal.ts). Nothing here throws into the sampling loop: I/O problems are reported
  * through `onError`, `open()`'s report and `flush()`'s result.
@@ -29,8 +29,8 @@ import type {
 
 export const SNAPSHOT_FILE = "history.snapshot";
 export const JOURNAL_FILE = "history.journal";
-export const BUCKET_S = 300;
-export const BUCKET_SLOTS = 2016;
+export const BUCKET_S = 600;
+export const BUCKET_SLOTS = 1008;
 export const RETENTION_S = 7 * 24 * 3600;
 export const DEFAULT_MAX_SERIES = 2500;
 /** Samples held back while a snapshot is being written before the oldest are dropped. */
@@ -256,11 +256,11 @@ export class History {
 
   // ---- queries ------------------------------------------------------------------------
 
-  /** The raw tier if it reaches back to fromMs or the range lies within the last hour, else the 5-minute tier. */
+  /** The raw tier if it reaches back to fromMs or the range lies within the last hour, else the 10-minute tier. */
   tierFor(fromMs: number): Tier {
     const oldest = this.store.raw.oldest();
     if (oldest !== null && fromMs >= oldest) return "raw";
-    return fromMs >= this.now() - this.cfg.rawCap * this.intervalS * 1000 ? "raw" : "5m";
+    return fromMs >= this.now() - this.cfg.rawCap * this.intervalS * 1000 ? "raw" : "10m";
   }
 
   private spec(q: { fromMs: number; toMs: number; stepS?: number; tier?: Tier }): ScanSpec | null {

@@ -48,7 +48,7 @@ function fill(o: Opened, first: number, last: number): void {
   }
 }
 
-const everything = (h: History, tier: "raw" | "5m"): HistorySeries[] => h.query({ fromMs: 0, toMs: 8.64e15, tier });
+const everything = (h: History, tier: "raw" | "10m"): HistorySeries[] => h.query({ fromMs: 0, toMs: 8.64e15, tier });
 
 function corruptFiles(dir: string, name: string): string[] {
   return readdirSync(dir).filter((f) => f.startsWith(`${name}.corrupt-`));
@@ -73,12 +73,12 @@ describe("History persistence", () => {
     expect(rep.snapshot.rawPoints).toBe(720);
     expect(rep.journal.samplesReplayed).toBe(0);
     expect(everything(b.h, "raw")).toEqual(everything(a.h, "raw"));
-    expect(everything(b.h, "5m")).toEqual(everything(a.h, "5m"));
+    expect(everything(b.h, "10m")).toEqual(everything(a.h, "10m"));
     expect(b.h.domainsSeen()).toEqual(a.h.domainsSeen());
     // and it carries on where it stopped: bucket means stay exact across the restart
     fill(a, 901, 1000);
     fill(b, 901, 1000);
-    expect(everything(b.h, "5m")).toEqual(everything(a.h, "5m"));
+    expect(everything(b.h, "10m")).toEqual(everything(a.h, "10m"));
     b.h.close();
   });
 
@@ -99,7 +99,7 @@ describe("History persistence", () => {
     expect(rep.journal.samplesReplayed).toBe(51);
     expect(rep.lastSampleMs).toBe(T0 + 150 * 5000);
     expect(everything(b.h, "raw")).toEqual(everything(a.h, "raw"));
-    expect(everything(b.h, "5m")).toEqual(everything(a.h, "5m"));
+    expect(everything(b.h, "10m")).toEqual(everything(a.h, "10m"));
     a.h.close();
     b.h.close();
   });
@@ -197,7 +197,7 @@ describe("History persistence", () => {
     expect(rep.snapshot.rawPoints).toBe(360); // the newest 360 of 720 fit the smaller ring
     const pa = everything(a.h, "raw")[0]?.points ?? [];
     expect(everything(b.h, "raw")[0]?.points).toEqual(pa.slice(-360));
-    expect(everything(b.h, "5m")).toEqual(everything(a.h, "5m"));
+    expect(everything(b.h, "10m")).toEqual(everything(a.h, "10m"));
     b.h.close();
   });
 

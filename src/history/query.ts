@@ -65,7 +65,7 @@ function scanRaw(store: Store, s: Series, fromMs: number, toMs: number, out: Ste
 }
 
 /**
- * 5-minute points of `s` whose bucket [t, t + 5 min) overlaps [fromMs, toMs], oldest first;
+ * 10-minute points of `s` whose bucket [t, t + 10 min) overlaps [fromMs, toMs], oldest first;
  * the bucket still filling comes last, as the mean so far.
  */
 function scanBuckets(store: Store, s: Series, fromMs: number, toMs: number, out: Stepper): void {

@@ -1,7 +1,7 @@
 /**
  * One vCPU's stored history: the values of both tiers in one ArrayBuffer each series owns.
  *   raw[slot*3 + 0..2]  usage, delay, throttled at sampling resolution (ring of `rawCap`)
- *   down[slot*4 + 0..3] mean usage, mean delay, mean throttled, max delay per 5-minute bucket
+ *   down[slot*4 + 0..3] mean usage, mean delay, mean throttled, max delay per 10-minute bucket
  *   acc[0..4]           the open bucket: sums of usage, delay, throttled, max delay, count
  * Values are quantised (see quantize.ts); acc holds sums of quantised values, so replaying a
  * journal reproduces the live means bit for bit.

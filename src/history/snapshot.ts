@@ -5,7 +5,7 @@
  * Payload after the 32-byte header (file-format.ts), little-endian:
  *   u32 metaLength, meta JSON (SnapshotMeta), zero padding to a multiple of 8
  *   f64[rawCount]   raw-tier timestamps, oldest first
- *   f64[downCount]  5-minute bucket starts, oldest first
+ *   f64[downCount]  10-minute bucket starts, oldest first
  *   per series, in meta.series order:
  *     u16[rawCount * 3]  usage, delay, throttled per raw timestamp
  *     u16[downCount * 4] mean usage, mean delay, mean throttled, max delay per bucket

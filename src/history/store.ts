@@ -10,7 +10,7 @@ import { TimeAxis } from "./time-axis.js";
 export interface StoreConfig {
   /** Slots of the raw tier (ceil(3600 / intervalS) for one hour). */
   rawCap: number;
-  /** Slots of the downsampled tier (2016 five-minute buckets = 7 days). */
+  /** Slots of the downsampled tier (1008 ten-minute buckets = 7 days). */
   downCap: number;
   /** Width of a downsampled bucket, ms. Buckets start at multiples of it since the epoch. */
   bucketMs: number;

@@ -1,7 +1,7 @@
 /** The public types of the embedded history. */
 
 /** Which stored tier answered a query. */
-export type Tier = "raw" | "5m";
+export type Tier = "raw" | "10m";
 
 export interface HistoryQuery {
   /** Only this domain (by name). */
@@ -15,7 +15,7 @@ export interface HistoryQuery {
   toMs: number;
   /** Re-bucket the points to this step (mean per step, max of delayMax); ignored when not coarser than the tier. */
   stepS?: number;
-  /** Force a tier; by default the raw tier when the range lies within the last hour, else the 5-minute tier. */
+  /** Force a tier; by default the raw tier when the range lies within the last hour, else the 10-minute tier. */
   tier?: Tier;
 }
 
