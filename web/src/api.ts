@@ -178,7 +178,7 @@ export interface HistorySeries {
   domain: string;
   uuid: string | null;
   vcpu: number;
-  /** "raw" (one point per sample) or "5m" (5-minute buckets); null when the agent did not say. */
+  /** "raw" (one point per sample) or "10m" (10-minute buckets); null when the agent did not say. */
   tier: string | null;
   /** Resolution of the points, seconds (0 when the agent did not say). */
   stepS: number;
