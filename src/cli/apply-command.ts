@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { positiveInt, run } from "./args.js";
+import { nonNegativeNumber, positiveInt, run } from "./args.js";
 import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
 
@@ -21,12 +21,6 @@ interface ApplyFlags {
   json?: boolean;
 }
 
-function nonNegative(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new Error(`expected a number, 0 or more, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** Adds `vsteal apply`; its code is loaded only when it runs. */
 export function registerApply(program: Command): void {
   program
@@ -41,7 +35,7 @@ export function registerApply(program: Command): void {
     .addOption(new Option("--window <duration>", "recheck: rates averaged over this window").argParser(durationSeconds).default(300, "5m"))
     .option("--fleet-hosts <file>", "recheck: the fleet hosts file (memory, constraints), as vsteal controller --hosts")
     .option("--selector <matchers>", "recheck: extra label matchers for every Prometheus query")
-    .option("--min-gain <cores>", "recheck: a move must still lower predicted contention by this many cores (default 0.05)", nonNegative)
+    .option("--min-gain <cores>", "recheck: a move must still lower predicted contention by this many cores (default 0.05)", nonNegativeNumber)
     .option("--timeout <duration>", "per migration: abort its job after this long, the VM stays on its source (default: hosts file, else 10m)", durationSeconds)
     .option("--per-host <n>", "concurrent migrations touching one host (default: hosts file, else 1)", positiveInt)
     .option("--fleet-limit <n>", "concurrent migrations in all (default: hosts file, else 1)", positiveInt)

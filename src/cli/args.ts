@@ -19,6 +19,12 @@ export function nonNegativeInt(v: string): number {
   return Number(v);
 }
 
+export function nonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
+  return n;
+}
+
 /** Runs an action; any error becomes one line on stderr and exit code 1. */
 export function run(action: () => Promise<number>): Promise<void> {
   return action().then(

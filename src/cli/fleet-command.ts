@@ -1,18 +1,14 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { parseDuration } from "../alerts/duration.js";
 import type { BuiltSnapshot } from "../fleet/snapshot-builder.js";
-import { nonNegativeInt, positiveInt, run } from "./args.js";
+import { nonNegativeInt, nonNegativeNumber, positiveInt, run } from "./args.js";
 
 function requireFlag(v: string | undefined, message: string): string {
   if (v === undefined) throw new Error(message);
   return v;
 }
 
-function nonNegativeNumber(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
-  return n;
-}
+
 import { processIo } from "./io.js";
 
 /** A Prometheus-style duration ("90s", "5m", "1h30m") or plain seconds ("60"), in seconds. */

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { nonNegativeInt, run } from "./args.js";
+import { nonNegativeInt, nonNegativeNumber, run } from "./args.js";
 import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
 import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/options.js";
@@ -21,12 +21,6 @@ interface SimulateCommandOptions {
   policy: string;
   report?: string;
   json?: boolean;
-}
-
-function nonNegativeNumber(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
-  return n;
 }
 
 /** "contention", "all" or a comma list of policies. */
