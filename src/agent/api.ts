@@ -140,6 +140,5 @@ export function apiRoutes(deps: ApiDeps): Hono {
     return c.json({ active: deps.alerts.active(), events: deps.alerts.history(200) });
   });
 
-  api.notFound((c) => c.json({ error: `no such API endpoint: ${c.req.path}` }, 404));
   return api;
 }

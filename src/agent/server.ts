@@ -4,10 +4,17 @@ import { createHash } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { Hono } from "hono";
+import { Hono, type NotFoundHandler } from "hono";
 import { apiRoutes, type ApiDeps } from "./api.js";
 import { Exporter } from "./metrics.js";
 import type { LoadedWebConfig } from "./webconfig.js";
+
+
+/**
+ * The app-wide 404: JSON under /api/ (as every other API error), text elsewhere. It must be the
+ * app's own: Hono does not use the notFound of a sub-app mounted with app.route().
+ */
+export const notFound: NotFoundHandler = (c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such API endpoint: ${c.req.path}` }, 404) : c.text("Not found\n", 404));
 
 export const DEFAULT_PORT = 9977;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
@@ -94,8 +101,7 @@ export function buildApp(opts: ServerOptions): Hono {
       c.html(`<!doctype html><title>vsteal agent</title><h1>vsteal agent</h1><p><a href="${opts.telemetryPath}">Metrics</a> · <a href="/api/v1/host">Host</a> · <a href="/api/v1/domains">Domains</a></p>`),
     );
   }
-  // A sub-app's notFound is not used by Hono once mounted: API paths get their JSON 404 here.
-  app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such API endpoint: ${c.req.path}` }, 404) : c.text("Not found\n", 404)));
+  app.notFound(notFound);
   app.onError((err, c) => c.json({ error: `internal error: ${err.message}` }, 500));
   return app;
 }

@@ -71,6 +71,5 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
     return ctx.json(c.snapshot);
   });
 
-  api.notFound((ctx) => ctx.json({ error: `no such API endpoint: ${ctx.req.path}` }, 404));
   return api;
 }

@@ -4,6 +4,7 @@ import type { Controller } from "./controller.js";
 import { controllerMetrics } from "./metrics.js";
 import { applyApi, type PlanApplier } from "./apply-mode.js";
 import { fleetApi } from "./fleet-api.js";
+import { notFound } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
 
 export const DEFAULT_CONTROLLER_LISTEN = "127.0.0.1:9978";
@@ -23,8 +24,7 @@ export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: 
   app.route("/api/v1", controllerApi(c, info));
   // The dashboard (dist/web), opening on its fleet view: the same files and headers as the agent's.
   mountDashboard(app, { webRoot: opts.webRoot, server: "controller" });
-  // A sub-app's notFound is not used by Hono once mounted: API paths get their JSON 404 here.
-  app.notFound((ctx) => (ctx.req.path.startsWith("/api/") ? ctx.json({ error: `no such API endpoint: ${ctx.req.path}` }, 404) : ctx.text("Not found\n", 404)));
+  app.notFound(notFound);
   app.onError((err, ctx) => ctx.json({ error: `internal error: ${err.message}` }, 500));
   return app;
 }
