@@ -10,7 +10,7 @@
 import { FleetValidationError, parseSnapshot, type FleetSnapshot, type Plan } from "../model/fleet.js";
 import { SnapshotError, SNAPSHOT_FAILURES, type SnapshotFailure } from "../fleet/errors.js";
 import type { BuiltSnapshot, SnapshotBuild } from "../fleet/snapshot-builder.js";
-import { summarizeHosts, type HostSummary } from "./fleet-summary.js";
+import { summarizeHosts, summarizeVms, type HostSummary, type VmSummary } from "./fleet-summary.js";
 import { guardedPlan, MoveLedger, type GuardOptions, type MoveRecord, type Suppression } from "./guard.js";
 
 export type AuditFailure = SnapshotFailure | "invalid_snapshot" | "planner_error" | "internal_error";
@@ -77,6 +77,8 @@ export class Controller {
   readonly fleetSeries: FleetPoint[] = [];
   /** The snapshot of the last audit, null when it failed. */
   snapshot: BuiltSnapshot | null = null;
+  /** Its VMs as the fleet view shows them (computed once per audit, not per request). */
+  snapshotVms: VmSummary[] = [];
   auditsTotal = 0;
   readonly errorsByReason = new Map<AuditFailure, number>(AUDIT_FAILURES.map((r) => [r, 0]));
   lastSuccessMs: number | null = null;
@@ -133,6 +135,7 @@ export class Controller {
     const fail = (reason: AuditFailure, message: string, problems: readonly string[] = [], missing: readonly string[] = []) => {
       rec.error = { reason, message, problems: [...problems], missing_hosts: [...missing] };
       this.snapshot = null;
+      this.snapshotVms = [];
     };
     try {
       let built: SnapshotBuild | null = null;
@@ -173,7 +176,8 @@ export class Controller {
             rec.status = "ok";
             this.ledger.addPlanned(g.plan.moves, id, nowMs);
             this.snapshot = snap;
-            this.fleetSeries.push({ audit: id, timeMs: nowMs, hosts: summarizeHosts(valid) });
+            this.snapshotVms = summarizeVms(valid);
+            this.fleetSeries.push({ audit: id, timeMs: nowMs, hosts: summarizeHosts(valid, this.snapshotVms) });
           } catch (e) {
             fail("planner_error", `the planner failed: ${e instanceof Error ? e.message : String(e)}`);
           }

@@ -5,7 +5,6 @@
  */
 import { Hono } from "hono";
 import type { Controller } from "./controller.js";
-import { summarizeHosts, summarizeVms } from "./fleet-summary.js";
 
 /** [time ms, demand, capacity, contention, throttled, usage] — cores. */
 export type FleetHostPoint = [number, number, number, number, number, number];
@@ -32,13 +31,14 @@ export function fleetView(c: Controller, intervalS: number) {
   }
   const last = c.last;
   const snap = last?.status === "ok" ? c.snapshot : null;
-  const vms = snap ? summarizeVms(snap) : [];
+  // The newest point is the last audit's when it succeeded: its hosts are the current ones.
+  const newest = c.fleetSeries.at(-1);
   return {
     time: Date.now(),
     interval_s: intervalS,
     audits: c.history.map((a) => ({ id: a.id, time: Date.parse(a.time), status: a.status, reason: a.error?.reason ?? null, message: a.error?.message ?? null })),
     hosts: [...hosts.values()],
-    current: snap && last ? { audit: last.id, time: Date.parse(snap.time), window_s: snap.window_s, hosts: summarizeHosts(snap, vms), vms } : null,
+    current: snap && last && newest?.audit === last.id ? { audit: last.id, time: Date.parse(snap.time), window_s: snap.window_s, hosts: newest.hosts, vms: c.snapshotVms } : null,
   };
 }
 
