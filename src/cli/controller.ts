@@ -42,6 +42,7 @@ export interface ControllerCliOptions {
 /** `vsteal controller`: periodic audits of the fleet (dry run unless apply mode), served as JSON and metrics. */
 export async function controller(o: ControllerCliOptions, io: Io): Promise<number> {
   // Everything that can be refused is refused before anything starts.
+  if (o.apply && o.once) throw new Error("--once runs one dry-run audit and exits: it cannot be combined with --apply");
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
   const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
@@ -54,7 +55,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
       staleAfterS: o.staleAfterS,
     });
   let apply: { applier: PlanApplier; tokenDigest: Buffer } | undefined;
-  if (o.apply && !o.once) {
+  if (o.apply) {
     const a = o.apply;
     const tokenDigest = loadTokenDigest(a.tokenFile);
     const migrate = loadMigrateHosts(a.migrateHostsFile);

@@ -79,6 +79,23 @@ describe("command registration", () => {
     expect((JSON.parse(out) as { moves: { vm: string }[] }).moves).toHaveLength(1);
   });
 
+  it("needs exactly one of --snapshot and --prometheus, and says so", async () => {
+    let err = "";
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      err += String(chunk);
+      return true;
+    });
+    for (const argv of [["plan"], ["plan", "--snapshot", fixture("crowded-calm.json"), "--prometheus", "http://127.0.0.1:1"]]) {
+      const program = new Command().exitOverride();
+      registerPlan(program);
+      err = "";
+      process.exitCode = undefined;
+      await program.parseAsync(argv, { from: "user" });
+      expect(process.exitCode, argv.join(" ")).toBe(1);
+      expect(err).toBe("vsteal: give exactly one of --snapshot FILE or --prometheus URL (a fleet snapshot, or the Prometheus that scrapes the agents)\n");
+    }
+  });
+
   it("rejects an unknown policy", async () => {
     const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
     registerPlan(program);

@@ -12,7 +12,8 @@ import { migrateHosts } from "../migrate/hosts.js";
 import { parseSnapshot, type FleetSnapshot, type Plan } from "../model/fleet.js";
 import { applyApi, PlanApplier } from "./apply-mode.js";
 import { loadTokenDigest, tokenMatches } from "./auth.js";
-import type { AuditRecord } from "./controller.js";
+import { Controller, type AuditRecord } from "./controller.js";
+import { buildControllerApp } from "./server.js";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 const snapshot: FleetSnapshot = parseSnapshot(JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "test", "fixtures", "fleet", "crowded-calm.json"), "utf8")));
@@ -117,3 +118,36 @@ describe("controller apply mode", () => {
     expect(tokenMatches(undefined, d)).toBe(false);
   });
 });
+
+describe("the controller's app in apply mode (routes as vsteal controller --apply mounts them)", () => {
+  it("audits feed the applier; approval through the app needs the token; health and metrics say it is not a dry run", async () => {
+    const { driver, applier } = setup(0);
+    const c = new Controller({
+      snapshot: async () => ({ snapshot: { ...snapshot, notes: [], sources: {} }, warnings: [], queries: 0, durationMs: 0 }),
+      plan: () => plan(["db-1", "hv01", "hv02"]),
+      intervalMs: 60_000,
+      guard: { vmCooldownMs: 0, hostCooldownMs: 0, cycleAudits: 1 },
+      onAudit: (a) => applier.onAudit(a),
+      dryRun: false,
+    });
+    const app = buildControllerApp(c, { prometheus: "http://prometheus.test", window_s: 300, interval_s: 60, policy: "contention" }, { applier, tokenDigest: loadTokenDigest(undefined, { VSTEAL_CONTROLLER_TOKEN: TOKEN }) });
+    const a = await c.audit();
+    expect(a).toMatchObject({ status: "ok", dry_run: false });
+    expect(((await (await app.request("/api/v1/health")).json()) as { dry_run: boolean }).dry_run).toBe(false);
+    expect(await (await app.request("/metrics")).text()).toMatch(/^vsteal_controller_dry_run 0$/m);
+    const listed = (await (await app.request("/api/v1/apply")).json()) as { plans: Array<{ id: string; state: string }> };
+    expect(listed.plans).toMatchObject([{ id: `audit-${a.id}`, state: "waiting_approval" }]);
+
+    const url = `/api/v1/plans/audit-${a.id}/approve`;
+    expect((await app.request(url, { method: "POST" })).status).toBe(401);
+    expect((await app.request("/api/v1/plan", { method: "DELETE" })).status).toBe(401);
+    expect(driver.log).toEqual([]);
+    expect((await app.request(url, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(202);
+    await applier.idle();
+    expect(driver.log).toEqual(["start db-1 hv01->hv02"]);
+    const nope = await app.request("/api/v1/nope");
+    expect(nope.status).toBe(404);
+    expect(await nope.json()).toEqual({ error: "no such API endpoint: /api/v1/nope" });
+  });
+});
+
