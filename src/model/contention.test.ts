@@ -122,6 +122,17 @@ describe("contention model: demand below 1", () => {
     );
   });
 
+  it("an overload too rare for the sampled split still reaches the VMs that cause it", () => {
+    // A counterexample fast-check found: 6,480 joint states (sampled), the host total is
+    // p1 × p2 = 5e-6 cores, and no sample meets both vCPUs on at once.
+    const vms = [[0.0035147358644106452, 0], [5e-324, 0.0014225820069426176], [5e-324], [5e-324, 5e-324], [5e-324, 5e-324, 5e-324], [5e-324, 5e-324], [5e-324], [1.3e-18, 5e-324, 5e-324, 5e-324]];
+    const p = predictHost(1, vms.map((ds, j) => ({ id: `vm${j}`, vcpus: ds.map((d) => ({ demand: d })) })));
+    const total = hostSteal(1, vms.flat());
+    expect(total).toBeCloseTo(0.0035147358644106452 * 0.0014225820069426176, 12);
+    expect(p.steal).toBeCloseTo(total, 12);
+    expect(p.vms[0]!.delay[0]! + p.vms[1]!.delay[1]!).toBeCloseTo(total, 12);
+  });
+
   it("does not depend on the order of the VMs, sampled or enumerated", () => {
     // 12 VMs of 2 vCPUs: 3^12 joint states, beyond the enumeration limit: sampled.
     const vms = Array.from({ length: 12 }, (_, j) => spin(`vm-${j}`, 2, 0.3 + 0.05 * (j % 5)));
