@@ -130,14 +130,15 @@ const move = (v: unknown): Move => {
   return { vm: str(o, "vm"), from: str(o, "from"), to: str(o, "to"), reason: str(o, "reason") };
 };
 
+/** What a host is (not what it carries): the same fields in the series and in the current view. */
+function hostFacts(o: Record<string, unknown>) {
+  return { name: str(o, "name"), cpus: num(o, "cpus"), reservedCpus: num(o, "reserved_cpus"), capacity: num(o, "capacity"), acceptsVms: bool(o, "accepts_vms", true) };
+}
+
 function hostNow(v: unknown): HostNow {
   const o = obj(v);
   return {
-    name: str(o, "name"),
-    cpus: num(o, "cpus"),
-    reservedCpus: num(o, "reserved_cpus"),
-    capacity: num(o, "capacity"),
-    acceptsVms: bool(o, "accepts_vms", true),
+    ...hostFacts(o),
     vms: num(o, "vms"),
     vcpus: num(o, "vcpus"),
     usage: num(o, "usage"),
@@ -202,11 +203,7 @@ export const parseFleet = {
       hosts: list(o, "hosts").map((hv) => {
         const x = obj(hv);
         return {
-          name: str(x, "name"),
-          cpus: num(x, "cpus"),
-          reservedCpus: num(x, "reserved_cpus"),
-          capacity: num(x, "capacity"),
-          acceptsVms: bool(x, "accepts_vms", true),
+          ...hostFacts(x),
           points: list(x, "points")
             .filter((p): p is unknown[] => Array.isArray(p))
             .map((p) => p.map((n) => (typeof n === "number" && Number.isFinite(n) ? n : NaN)))
