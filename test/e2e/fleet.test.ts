@@ -75,7 +75,7 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
   beforeAll(async () => {
     testbed("up", "3");
     const agentPort = await freePort();
-    agent = spawn(process.execPath, [CLI, "agent", "--interval", "1", "--source", "libvirt", "--discovery-interval", "5", "--web.listen-address", `127.0.0.1:${agentPort}`], { stdio: "ignore" });
+    agent = spawn(process.execPath, [CLI, "agent", "--interval", "1", "--source", "libvirt", "--discovery-interval", "5", "--history.dir", "", "--web.listen-address", `127.0.0.1:${agentPort}`], { stdio: "ignore" });
     lab.push(
       await LabHost.start({ name: "hv02", cpus: 16, vms: [{ name: "calm-web", uuid: "2a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.2, delay: 0.002 }] }),
       await LabHost.start({ name: "hv03", cpus: 8, vms: [{ name: "calm-db", uuid: "3a000000-0000-4000-8000-000000000001", vcpus: 4, usage: 0.3, delay: 0.004, throttled: 0.001 }] }),
