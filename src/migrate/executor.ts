@@ -9,9 +9,10 @@
  */
 import type { Plan, PlanMove } from "../model/fleet.js";
 import type { AuditEntry, AuditResult, AuditSink } from "./audit-log.js";
-import { HostUnreachableError, type DomainRef, type MigrationDriver } from "./driver.js";
+import { HostUnreachableError, type DomainRef, type MigrationDriver, type TargetXml } from "./driver.js";
 import type { HostEndpoint, MigrateHosts } from "./hosts.js";
 import { jobActive, type JobProgress } from "./jobinfo.js";
+import { canonicalCpus, PlacementError, placementOf, rewritePlacement, sharedCpuSet } from "./placement.js";
 
 
 /** After a timeout, domjobabort is retried this often, this far apart, while no job exists yet. */
@@ -49,6 +50,12 @@ export interface ExecuteOptions {
   /** Concurrency; default the hosts file's limits. */
   limits?: { perHost: number; fleet: number };
   keepGoing?: boolean;
+  /**
+   * The CPUs a host's VMs may use (its agent's `vsteal_host_vm_cpus_info`, in the snapshot as
+   * `vm_cpus`), for hosts whose hosts-file entry has no `vm_cpus`. A VM moved to a host with a
+   * known set gets its placement rewritten for it, live and persistent.
+   */
+  vmCpus?: (host: string) => string | null;
   onProgress?: (index: number, move: PlanMove, p: JobProgress, elapsedMs: number) => void;
   log?: (line: string) => void;
   now?: () => number;
@@ -120,23 +127,37 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
         write({ action: "recheck", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: r.ok ? "ok" : "skipped", reason: r.ok ? (r.note ?? "still needed, target has headroom") : r.reason, duration_ms: now() - started });
         if (!r.ok) return finish(oc, "skipped", `recheck: ${r.reason}`, started);
       }
+      const cpus = to.vmCpus ?? o.vmCpus?.(m.to) ?? null;
+      let xml: TargetXml | null = null;
+      let placed: string | null = null;
+      if (cpus !== null) {
+        try {
+          placed = canonicalCpus(cpus, `VM CPU set of ${m.to}`);
+          const [live, persistent] = await Promise.all([o.driver.domainXml(from, dom.uuid, false), o.driver.domainXml(from, dom.uuid, true)]);
+          xml = { live: rewritePlacement(live, placed), persistent: rewritePlacement(persistent, placed) };
+        } catch (e) {
+          if (e instanceof PlacementError) return finish(oc, "failed", `placement: ${m.vm} cannot take ${m.to}'s VM CPU set ${cpus}: ${e.message}`, started, { uuid: dom.uuid });
+          throw e;
+        }
+      }
+      const placement = placed === null ? "" : `; placed on ${m.to}'s VM CPUs ${placed}`;
       if (o.dryRun) {
         // What a real run would meet first on the target: it must answer, and must not hold a
         // domain of that name (libvirt would refuse the migration).
         const there = await o.driver.find(to, m.vm);
         if (there) return finish(oc, "failed", `a domain named ${m.vm} already exists on ${m.to} (${there.state}): libvirt would refuse the migration`, started);
-        return finish(oc, "dry_run", `dry run: nothing migrated (${m.to} answers, no domain of that name there)`, started, { uuid: dom.uuid });
+        return finish(oc, "dry_run", `dry run: nothing migrated (${m.to} answers, no domain of that name there${placement ? `; would be${placement.slice(1)}` : ""})`, started, { uuid: dom.uuid, ...(placed ? { vm_cpus: placed } : {}) });
       }
-      await migrateOne(oc, dom, from, to, started);
+      await migrateOne(oc, dom, from, to, started, xml, placed);
     } catch (e) {
       const msg = e instanceof HostUnreachableError ? `host unreachable: ${e.message}` : e instanceof Error ? e.message : String(e);
       finish(oc, "failed", msg, started);
     }
   };
 
-  const migrateOne = async (oc: MoveOutcome, dom: DomainRef, from: HostEndpoint, to: HostEndpoint, started: number): Promise<void> => {
+  const migrateOne = async (oc: MoveOutcome, dom: DomainRef, from: HostEndpoint, to: HostEndpoint, started: number, xml: TargetXml | null, placed: string | null): Promise<void> => {
     const m = oc.move;
-    const h = o.driver.migrate(dom, from, to);
+    const h = o.driver.migrate(dom, from, to, xml ?? undefined);
     write({ action: "migrate", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: "started", reason: "", duration_ms: null, details: { uuid: dom.uuid, command: h.command } });
     let settled: { ok: boolean; error: string } | null = null;
     void h.done.then((r) => {
@@ -173,7 +194,7 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
       const after = await o.driver.find(from, m.vm).catch(() => null);
       const where = after && after.state === "running" ? `${m.vm} still running on ${m.from}` : `${m.vm} is ${after ? after.state : "gone"} on ${m.from}: check it`;
       // The abort raced with completion: the migration finished after all.
-      if (ended?.ok && !after) return verify(oc, dom, from, to, started, bytes);
+      if (ended?.ok && !after) return verify(oc, dom, from, to, started, bytes, placed);
       return finish(
         oc,
         after && after.state === "running" ? "aborted" : "failed",
@@ -188,10 +209,25 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
       const where = after && after.state === "running" ? `${m.vm} still running on ${m.from}` : `${m.vm} is ${after ? after.state : "not found"} on ${m.from}`;
       return finish(oc, "failed", `${to.name} refused or migration failed: ${r.error}; ${where}`, started, { uuid: dom.uuid, bytes });
     }
-    return verify(oc, dom, from, to, started, bytes);
+    return verify(oc, dom, from, to, started, bytes, placed);
   };
 
-  const verify = async (oc: MoveOutcome, dom: DomainRef, from: HostEndpoint, to: HostEndpoint, started: number, bytes: number | null): Promise<void> => {
+  /** Problems of the VM's placement on the target (live and persistent), as libvirt there says. */
+  const checkPlacement = async (to: HostEndpoint, uuid: string, placed: string): Promise<string[]> => {
+    const out: string[] = [];
+    for (const inactive of [false, true]) {
+      const what = inactive ? "persistent" : "live";
+      try {
+        const set = sharedCpuSet(placementOf(await o.driver.domainXml(to, uuid, inactive)));
+        if (set !== placed) out.push(`${what} placement on ${to.name} is ${set ?? "unconfined"}, not its VM CPUs ${placed}`);
+      } catch (e) {
+        out.push(`${what} placement on ${to.name} unreadable: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return out;
+  };
+
+  const verify = async (oc: MoveOutcome, dom: DomainRef, from: HostEndpoint, to: HostEndpoint, started: number, bytes: number | null, placed: string | null): Promise<void> => {
     const m = oc.move;
     const there = await o.driver.find(to, m.vm);
     const left = await o.driver.find(from, m.vm);
@@ -200,8 +236,10 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     else if (there.uuid !== dom.uuid) problems.push(`${m.to} has a ${m.vm} with another UUID (${there.uuid})`);
     else if (there.state !== "running") problems.push(`${there.state} on ${m.to}`);
     if (left) problems.push(`still defined on ${m.from} (${left.state})`);
-    if (problems.length > 0) return finish(oc, "failed", `migration reported success but the check failed: ${problems.join("; ")}`, started, { uuid: dom.uuid, bytes });
-    return finish(oc, "ok", `running on ${m.to}, gone from ${m.from}`, started, { uuid: dom.uuid, bytes });
+    if (there && there.uuid === dom.uuid && placed !== null) problems.push(...(await checkPlacement(to, dom.uuid, placed)));
+    const extra = placed === null ? {} : { vm_cpus: placed };
+    if (problems.length > 0) return finish(oc, "failed", `migration reported success but the check failed: ${problems.join("; ")}`, started, { uuid: dom.uuid, bytes, ...extra });
+    return finish(oc, "ok", `running on ${m.to}, gone from ${m.from}${placed === null ? "" : `, placed on its VM CPUs ${placed}`}`, started, { uuid: dom.uuid, bytes, ...extra });
   };
 
   const hostsOf = (m: PlanMove): string[] => [...new Set([m.from, m.to])];

@@ -10,6 +10,7 @@
  *     uri: "qemu:///system"          # how vsteal (the client) reaches it
  *     peer_uri: "qemu+tcp://hv02/system"   # how a source libvirtd reaches it (p2p); default: uri
  *     p2p: false                     # as a target: client-managed migration instead of --p2p
+ *     vm_cpus: "2-31"                # CPUs its VMs may use (else what its agent exports)
  * limits: { per_host: 1, fleet: 1 }  # concurrent migrations touching a host / in all
  * timeout: 600                       # seconds per migration before its job is aborted
  * ```
@@ -22,6 +23,7 @@ const hostEntry = z.strictObject({
   peer_uri: z.string().min(1).optional(),
   migrate_uri: z.string().min(1).optional(),
   p2p: z.boolean().optional(),
+  vm_cpus: z.string().regex(/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/, "a Linux CPU list such as 2-31 or 0,4-7").optional(),
 });
 
 export const migrateHostsSchema = z.strictObject({
@@ -44,6 +46,8 @@ export interface HostEndpoint {
   migrateUri: string | null;
   /** As a target: peer-to-peer (--p2p) or client-managed. */
   p2p: boolean;
+  /** The host CPUs its VMs may use (a CPU list), when the hosts file says; else the agent's. */
+  vmCpus: string | null;
 }
 
 export interface MigrateHosts {
@@ -54,7 +58,7 @@ export interface MigrateHosts {
 
 const KNOWN: Record<string, readonly string[]> = {
   "": ["uri_template", "migrate_uri_template", "p2p", "hosts", "limits", "timeout"],
-  hosts: ["uri", "peer_uri", "migrate_uri", "p2p"],
+  hosts: ["uri", "peer_uri", "migrate_uri", "p2p", "vm_cpus"],
   limits: ["per_host", "fleet"],
 };
 
@@ -81,6 +85,7 @@ export function migrateHosts(f: MigrateHostsFile): MigrateHosts {
         peerUri: e?.peer_uri ?? uri,
         migrateUri: e?.migrate_uri ?? (f.migrate_uri_template ? fill(f.migrate_uri_template, host) : null),
         p2p: e?.p2p ?? f.p2p ?? true,
+        vmCpus: e?.vm_cpus ?? null,
       };
     },
     limits: { perHost: f.limits?.per_host ?? 1, fleet: f.limits?.fleet ?? 1 },

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import type { FleetSnapshot, Plan, PlanMove } from "../model/fleet.js";
 import { parseSnapshot } from "../model/fleet.js";
 import { FileAuditLog, MemoryAuditLog } from "./audit-log.js";
-import { HostUnreachableError, migrateArgs } from "./driver.js";
+import { HostUnreachableError, migrateArgs, type DomainRef } from "./driver.js";
+import { placementOf } from "./placement.js";
 import { FakeDriver } from "../../test/support/fake-driver.js";
 import { executePlan, planId } from "./executor.js";
 import { loadMigrateHosts, migrateHosts } from "./hosts.js";
@@ -44,7 +45,7 @@ describe("jobinfo", () => {
 describe("hosts file", () => {
   it("gives URIs per host, from the template otherwise", () => {
     const h = loadMigrateHosts(join(FIX, "hosts.yaml"));
-    expect(h.endpoint("hv01")).toEqual({ name: "hv01", uri: "qemu+tls://hv01.example.net/system", peerUri: "qemu+tls://hv01.example.net/system", migrateUri: "tcp://10.0.0.1", p2p: true });
+    expect(h.endpoint("hv01")).toEqual({ name: "hv01", uri: "qemu+tls://hv01.example.net/system", peerUri: "qemu+tls://hv01.example.net/system", migrateUri: "tcp://10.0.0.1", p2p: true, vmCpus: null });
     expect(h.endpoint("hv02")).toMatchObject({ uri: "qemu:///system", peerUri: "qemu+tcp://hv02/system", p2p: false });
     expect(h.endpoint("hv07")?.uri).toBe("qemu+ssh://hv07/system");
     expect(h.limits).toEqual({ perHost: 2, fleet: 3 });
@@ -122,6 +123,52 @@ describe("executePlan", () => {
     expect(audit.entries[0]).toMatchObject({ action: "plan_start", actor: "me", plan_id: "p1" });
     expect(audit.entries.at(-1)).toMatchObject({ action: "plan_end", result: "ok", reason: "3 ok" });
     expect(audit.entries.filter((e) => e.action === "migrate" && e.result === "ok").map((e) => e.vm)).toEqual(["a", "b", "c"]);
+  });
+
+  it("places a moved VM on the target's VM CPUs (hosts file or agent), live and persistent, and checks it there", async () => {
+    const d = new FakeDriver({ a: "h1", b: "h1" });
+    d.at.get("a")!.cpus = "0";
+    d.at.get("b")!.cpus = "0";
+    const placed = migrateHosts({ uri_template: "test://{host}", hosts: { h2: { vm_cpus: "1,2,3" } } });
+    const audit = new MemoryAuditLog();
+    const r = await executePlan(plan(["a", "h1", "h2"], ["b", "h1", "h3"]), { planId: "p", hosts: placed, driver: d, audit, actor: "t", recheck: null, pollMs: 1, vmCpus: (h) => (h === "h3" ? "4" : null) });
+    expect(r.outcomes.map((o) => [o.result, o.reason])).toEqual([
+      ["ok", "running on h2, gone from h1, placed on its VM CPUs 1-3"],
+      ["ok", "running on h3, gone from h1, placed on its VM CPUs 4"],
+    ]);
+    expect(d.at.get("a")!.cpus).toBe("1-3");
+    expect(d.at.get("b")!.cpus).toBe("4");
+    expect(d.xmlGiven.map((x) => x && [placementOf(x.live).vcpu, placementOf(x.persistent).emulatorpin])).toEqual([["1-3", "1-3"], ["4", "4"]]);
+    expect(audit.entries.filter((e) => e.action === "migrate" && e.result === "ok").map((e) => e.details?.vm_cpus)).toEqual(["1-3", "4"]);
+    // Without a known set the XML is left alone, as before.
+    const plain = new FakeDriver({ c: "h1" });
+    await executePlan(plan(["c", "h1", "h3"]), { planId: "p", hosts, driver: plain, audit: new MemoryAuditLog(), actor: "t", recheck: null, pollMs: 1 });
+    expect(plain.xmlGiven).toEqual([null]);
+  });
+
+  it("a target that keeps the source's placement fails the check; dedicated pinning is refused before anything moves", async () => {
+    class IgnoresXml extends FakeDriver {
+      override migrate(dom: DomainRef, from: { name: string }, to: { name: string }) {
+        return super.migrate(dom, from, to);
+      }
+    }
+    const d = new IgnoresXml({ a: "h1" });
+    d.at.get("a")!.cpus = "0";
+    const placed = migrateHosts({ uri_template: "test://{host}", hosts: { h2: { vm_cpus: "1" } } });
+    const r = await executePlan(plan(["a", "h1", "h2"]), { planId: "p", hosts: placed, driver: d, audit: new MemoryAuditLog(), actor: "t", recheck: null, pollMs: 1 });
+    expect(r.outcomes[0]!.result).toBe("failed");
+    expect(r.outcomes[0]!.reason).toBe("migration reported success but the check failed: live placement on h2 is 0, not its VM CPUs 1; persistent placement on h2 is 0, not its VM CPUs 1");
+
+    class Dedicated extends FakeDriver {
+      override async domainXml(): Promise<string> {
+        return "<domain>\n  <vcpu placement='static'>2</vcpu>\n  <cputune>\n    <vcpupin vcpu='0' cpuset='2'/>\n    <vcpupin vcpu='1' cpuset='3'/>\n  </cputune>\n</domain>\n";
+      }
+    }
+    const dd = new Dedicated({ a: "h1" });
+    const r2 = await executePlan(plan(["a", "h1", "h2"]), { planId: "p", hosts: placed, driver: dd, audit: new MemoryAuditLog(), actor: "t", recheck: null, pollMs: 1 });
+    expect(r2.outcomes[0]!.result).toBe("failed");
+    expect(r2.outcomes[0]!.reason).toMatch(/^placement: a cannot take h2's VM CPU set 1: its vCPUs are pinned to different host CPUs/);
+    expect(dd.log).toEqual([]);
   });
 
   it("honours per-host and fleet limits", async () => {
