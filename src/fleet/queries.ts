@@ -12,7 +12,16 @@ export const METRIC = {
   vcpuTime: "libvirt_domain_vcpu_time_seconds_total",
   vcpuDelay: "libvirt_domain_vcpu_delay_seconds_total",
   vcpuThrottled: "vsteal_domain_vcpu_throttled_seconds_total",
+  hostInfo: "vsteal_host_info",
+  hostVmCpusInfo: "vsteal_host_vm_cpus_info",
+  hostVmCpus: "vsteal_host_vm_cpus",
+  hostVmMemory: "vsteal_host_vm_memory_bytes",
+  vmMaxMemory: "libvirt_domain_info_maximum_memory_bytes",
+  vmCap: "vsteal_domain_vcpu_cap_cores",
 } as const;
+
+/** A VM whose vCPU series vanished less than this long ago is in transit (or just stopped), not forgotten. */
+export const TRANSIT_S = 60;
 
 /** A PromQL string literal (double-quoted; JSON's escapes are PromQL's). */
 export const promString = (s: string): string => JSON.stringify(s);
@@ -40,7 +49,15 @@ export type QueryName =
   | "vm_live"
   | "usage"
   | "delay"
-  | "throttled";
+  | "throttled"
+  | "host_info"
+  | "host_vm_cpus_info"
+  | "host_vm_cpus"
+  | "host_vm_memory"
+  | "vm_max_memory"
+  | "vm_cap"
+  | "vcpu_samples"
+  | "vm_recent";
 
 /** The instant queries of one snapshot, all evaluated at the same time. */
 export function snapshotQueries(windowS: number, selector = ""): Record<QueryName, string> {
@@ -64,6 +81,19 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     usage: `rate(${s(METRIC.vcpuTime)}[${w}])`,
     delay: `rate(${s(METRIC.vcpuDelay)}[${w}])`,
     throttled: `rate(${s(METRIC.vcpuThrottled)}[${w}])`,
+    // What the agents report for planning (absent from agents older than 0.2: then the hosts
+    // file or its defaults say).
+    host_info: s(METRIC.hostInfo),
+    host_vm_cpus_info: s(METRIC.hostVmCpusInfo),
+    host_vm_cpus: s(METRIC.hostVmCpus),
+    host_vm_memory: s(METRIC.hostVmMemory),
+    vm_max_memory: s(METRIC.vmMaxMemory),
+    vm_cap: s(METRIC.vmCap),
+    // Samples of each vCPU's delay series in the window: a series with fewer than its host's
+    // is younger than the window (VM started, arrived, or came back) or has a gap.
+    vcpu_samples: `count_over_time(${s(METRIC.vcpuDelay)}[${w}])`,
+    // VMs running a moment ago: one missing now is in transit (or stopped), never silently gone.
+    vm_recent: `last_over_time(${s(METRIC.vcpuCurrent)}[${range(Math.min(TRANSIT_S, windowS))}]) and on (instance, job, uuid) last_over_time(${s(METRIC.vcpuDelay)}[${range(Math.min(TRANSIT_S, windowS))}])`,
   };
 }
 

@@ -6,6 +6,7 @@ import { plan } from "../planner/index.js";
 import { SnapshotError } from "./errors.js";
 import { freePort } from "./lab-prometheus.js";
 import { PrometheusClient, PrometheusError } from "./prom-client.js";
+import { METRIC } from "./queries.js";
 import { buildSnapshot, rateFromPoints } from "./snapshot-builder.js";
 
 /**
@@ -14,6 +15,8 @@ import { buildSnapshot, rateFromPoints } from "./snapshot-builder.js";
  * crowded, hv02 and hv03 calm) and, in `testbed`, the real testbed agent as hv00.
  */
 const FIXTURES = join(import.meta.dirname, "..", "..", "test", "fixtures", "prometheus");
+
+const NEWER_METRICS = [METRIC.hostInfo, METRIC.hostVmCpusInfo, METRIC.hostVmCpus, METRIC.hostVmMemory, METRIC.vmMaxMemory, METRIC.vmCap, `count_over_time(${METRIC.vcpuDelay}`, `last_over_time(${METRIC.vcpuCurrent}`];
 
 interface Recorded {
   now_ms: number;
@@ -32,6 +35,9 @@ function fixture(scenario: string): { index: Recorded; client: PrometheusClient;
     const query = form.get("query") ?? "";
     asked.push(query);
     const call = index.calls.find((c) => c.endpoint === endpoint && c.query === query);
+    // Recorded before the agents exported host names, VM CPU sets, memory and caps: those
+    // queries find nothing, as with agents of that version (the builder falls back).
+    if (!call && NEWER_METRICS.some((m) => query.includes(m))) return new Response(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }), { status: 200, headers: { "content-type": "application/json" } });
     if (!call) return new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), { status: 400 });
     return new Response(readFileSync(join(dir, call.file), "utf8"), { status: call.status, headers: { "content-type": "application/json" } });
   }) as typeof fetch;
@@ -71,7 +77,7 @@ describe("snapshot from Prometheus (recorded answers)", () => {
     expect(capped.throttled[0]).toBeLessThanOrEqual(capped.delay[0]!);
     expect(snapshot.window_s).toBe(index.window_s);
     expect(snapshot.time).toBe(new Date(index.now_ms).toISOString());
-    expect(snapshot.notes.join(" ")).toMatch(/do not export host or VM memory/);
+    expect(snapshot.notes.join(" ")).toMatch(/memory: 3 host\(s\) \(hv01, hv02, hv03\) and \d+ VM\(s\) without memory from their agent/);
     expect(snapshot.sources.hv02).toMatch(/^127\.0\.0\.1:\d+$/);
     // The format's own validator accepts it, and the planner moves load off the crowded host.
     parseSnapshot(snapshot);
@@ -272,8 +278,11 @@ describe("Prometheus client (hand-written answers)", () => {
 });
 
 describe("rateFromPoints", () => {
-  it("counts a counter reset as a restart from 0", () => {
-    expect(rateFromPoints([{ t: 0, v: 10 }, { t: 1, v: 11 }, { t: 2, v: 0.5 }, { t: 3, v: 1.5 }])).toBeCloseTo(2.5 / 3, 9);
+  it("after a counter reset (a new QEMU: the VM came back or restarted) only the samples since count", () => {
+    expect(rateFromPoints([{ t: 0, v: 10 }, { t: 1, v: 11 }, { t: 2, v: 0.5 }, { t: 3, v: 1.5 }])).toBeCloseTo(1, 9);
+    // A VM spinning at 100 % that was away for 50 of 60 s: 1.0, not diluted to 0.17 by the gap.
+    expect(rateFromPoints([{ t: 0, v: 100 }, { t: 5, v: 105 }, { t: 55, v: 2 }, { t: 60, v: 7 }])).toBeCloseTo(1, 9);
+    expect(rateFromPoints([{ t: 0, v: 10 }, { t: 1, v: 11 }, { t: 2, v: 0.5 }])).toBeNull();
     expect(rateFromPoints([{ t: 0, v: 1 }])).toBeNull();
   });
 });

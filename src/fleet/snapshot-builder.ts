@@ -2,12 +2,19 @@
  * Builds a fleet snapshot (shared/formats/fleet-snapshot.md) from what the hosts' agents
  * export, as Prometheus stored it over a window.
  *
- * - Hosts come from `vsteal_host_cpus`, one per target; a host is named by the target's
- *   `host` label when it is scraped with one, else by its `instance`.
+ * - Hosts come from `vsteal_host_cpus`, one per target; a host is named by the name its agent
+ *   reports (`vsteal_host_info{host_name}`, the name the migration hosts file uses), else by
+ *   the target's `host` label when it is scraped with one, else by its `instance`.
+ * - A host's capacity is the CPUs its VMs may use (`vsteal_host_vm_cpus`, minus reserved),
+ *   its memory what VMs may use (`vsteal_host_vm_memory_bytes`); a VM's memory is its maximum
+ *   (`libvirt_domain_info_maximum_memory_bytes`), its cap `vsteal_domain_vcpu_cap_cores`. The
+ *   hosts file overrides each; agents that do not export them fall back to it or defaults.
  * - VMs come from `libvirt_domain_vcpu_current` (where each VM is now), their per-vCPU
- *   usage, delay and throttling from rate() of the agents' counters over the window.
- * - Memory is not exported by the agents: it comes from the hosts file or a default, and
- *   the snapshot's notes say so.
+ *   usage, delay and throttling from rate() of the agents' counters over the window; a vCPU
+ *   series younger than the window (the VM started or arrived in it) from its own raw samples,
+ *   so its demand is never diluted by time it was not there.
+ * - A VM running a moment ago that is on no host now is in transit (or just stopped): it stays
+ *   in the snapshot on the host it was last seen on, not migratable, with a note.
  *
  * Never a snapshot on missing data: a host that was seen in the window, is listed in the
  * hosts file or whose target is down, but has no fresh metrics now; a VM with fewer vCPU
@@ -17,7 +24,8 @@
 import { SnapshotError } from "./errors.js";
 import { DEFAULT_HOST_MEMORY_MIB, DEFAULT_MAX_MOVES, DEFAULT_VM_MEMORY_MIB, type HostsConfig } from "./hosts-config.js";
 import { PrometheusError, type Labels, type MatrixSeries, type PrometheusClient, type VectorSample } from "./prom-client.js";
-import { METRIC, rawCountersQuery, snapshotQueries, type QueryName } from "./queries.js";
+import { METRIC, rawCountersQuery, snapshotQueries, TRANSIT_S, type QueryName } from "./queries.js";
+import { formatCpuList, parseCpuList } from "../procfs/cpulist.js";
 import type { FleetHost, FleetSnapshot, FleetVm } from "../model/fleet.js";
 
 export interface SnapshotOptions {
@@ -59,6 +67,11 @@ interface HostRow {
   instance: string;
   job: string;
   cpus: number;
+  /** CPUs its VMs may use, and which (from the agent), or null. */
+  vmCpus: number | null;
+  vmCpuList: string | null;
+  /** Memory its VMs may use, MiB (from the agent), or null. */
+  vmMemoryMib: number | null;
   capacity: number | null;
   sampleTs: number | null;
   samples: number | null;
@@ -73,30 +86,50 @@ interface VmRow {
   instance: string;
   vcpus: number;
   samples: number | null;
+  /** Not on any host now, but running within TRANSIT_S: on its last host, not movable. */
+  inTransit?: boolean;
 }
 
 /** Per-vCPU rates of one VM on one host: vcpu number → value. */
 type VcpuMap = Map<number, number>;
 
-const hostOf = (l: Labels): string => l.host ?? l.instance ?? "";
+const targetOf = (l: Labels): string => `${l.job ?? ""}\u0000${l.instance ?? ""}`;
 const vmKeyOf = (host: string, l: Labels): string => `${host}\u0000${l.uuid || l.domain || ""}`;
+/** RFC 1123 host names (labels of letters, digits and hyphens), as hosts files and libvirt URIs take them. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function fmtAge(s: number): string {
   return s >= 120 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`;
 }
 
-/** Reset-aware exact rate from raw counter samples: Σ increases / time covered. */
+/**
+ * Exact rate from raw counter samples of the VM as it runs now: a reset (the counter went
+ * down) means a new QEMU process — the VM came back after a migration or was restarted — so
+ * only the samples from the last reset on count, over the time they cover: never diluted by
+ * time the VM spent elsewhere or stopped.
+ */
 export function rateFromPoints(points: ReadonlyArray<{ t: number; v: number }>): number | null {
   if (points.length < 2) return null;
   const p = [...points].sort((a, b) => a.t - b.t);
-  let inc = 0;
-  for (let i = 1; i < p.length; i++) {
-    const d = p[i]!.v - p[i - 1]!.v;
-    inc += d >= 0 ? d : p[i]!.v; // a reset: the counter started again from 0
-  }
-  const dt = p[p.length - 1]!.t - p[0]!.t;
-  return dt > 0 ? inc / dt : null;
+  let first = 0;
+  for (let i = 1; i < p.length; i++) if (p[i]!.v < p[i - 1]!.v) first = i;
+  if (p.length - first < 2) return null;
+  const dt = p[p.length - 1]!.t - p[first]!.t;
+  return dt > 0 ? (p[p.length - 1]!.v - p[first]!.v) / dt : null;
 }
+
+/** A CPU list label in canonical form, or null when absent or not a CPU list. */
+function cpuList(label: string | undefined): string | null {
+  if (label === undefined) return null;
+  try {
+    const cpus = parseCpuList(label);
+    return cpus.length > 0 ? formatCpuList(cpus) : null;
+  } catch {
+    return null;
+  }
+}
+
+const mibOf = (bytes: number | undefined): number | null => (bytes !== undefined && Number.isFinite(bytes) && bytes >= 0 ? Math.floor(bytes / 1024 ** 2) : null);
 
 export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOptions): Promise<SnapshotBuild> {
   const started = performance.now();
@@ -141,8 +174,20 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     throw e;
   }
 
-  // ---- hosts -------------------------------------------------------------------------
+  // ---- host names: what each agent calls its host -------------------------------------
   const problems: string[] = [];
+  const infoName = new Map<string, string>();
+  for (const s of r.host_info) {
+    const n = s.labels.host_name ?? "";
+    if (!HOST_NAME.test(n)) {
+      problems.push(`target ${s.labels.instance ?? "?"}: vsteal_host_info has host_name ${JSON.stringify(n.slice(0, 80))}, not a host name (letters, digits, hyphens and dots): fix the agent's --host-name`);
+      continue;
+    }
+    infoName.set(targetOf(s.labels), n);
+  }
+  const hostOf = (l: Labels): string => infoName.get(targetOf(l)) ?? l.host ?? l.instance ?? "";
+
+  // ---- hosts -------------------------------------------------------------------------
   const missing = new Set<string>();
   const inconsistent: string[] = [];
   const hosts = new Map<string, HostRow>();
@@ -157,6 +202,9 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     samples: byInstance(r.host_samples),
     sweepLast: byInstance(r.sweep_last),
     sweepFirst: byInstance(r.sweep_first),
+    vmCpus: byInstance(r.host_vm_cpus),
+    vmCpusInfo: byInstance(r.host_vm_cpus_info),
+    vmMemory: byInstance(r.host_vm_memory),
   };
   for (const s of r.host_cpus) {
     const name = hostOf(s.labels);
@@ -173,6 +221,9 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       instance,
       job,
       cpus: s.v,
+      vmCpus: idx.vmCpus.get(k)?.v ?? null,
+      vmCpuList: cpuList(idx.vmCpusInfo.get(k)?.labels.cpus),
+      vmMemoryMib: mibOf(idx.vmMemory.get(k)?.v),
       capacity: idx.capacity.get(k)?.v ?? null,
       sampleTs: idx.ts.get(k)?.v ?? null,
       samples: idx.samples.get(k)?.v ?? null,
@@ -225,6 +276,19 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   const vms = new Map<string, VmRow>();
   const vmSamples = new Map<string, number>();
   for (const s of r.vm_samples) vmSamples.set(vmKeyOf(hostOf(s.labels), s.labels), s.v);
+  // The fewest samples any vCPU delay series of the VM has in the window.
+  for (const s of r.vcpu_samples) {
+    const key = vmKeyOf(hostOf(s.labels), s.labels);
+    const have = vmSamples.get(key);
+    if (have === undefined || s.v < have) vmSamples.set(key, s.v);
+  }
+  const vmMemory = new Map<string, number>();
+  for (const s of r.vm_max_memory) {
+    const m = mibOf(s.v);
+    if (m !== null) vmMemory.set(vmKeyOf(hostOf(s.labels), s.labels), m);
+  }
+  const vmCap = new Map<string, number>();
+  for (const s of r.vm_cap) if (Number.isFinite(s.v) && s.v > 0) vmCap.set(vmKeyOf(hostOf(s.labels), s.labels), Math.min(1, s.v));
   const live = new Map<string, Set<number>>();
   for (const s of r.vm_live) {
     const key = vmKeyOf(hostOf(s.labels), s.labels);
@@ -251,6 +315,24 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       vcpus: s.v,
       samples: vmSamples.get(key) ?? null,
     });
+  }
+  // In transit: running on some host within the last TRANSIT_S, on none now (the source's
+  // agent dropped it, the target's has not reported it yet). It stays where it was last seen.
+  const nowOn = new Set([...vms.values()].map((v) => v.uuid || v.name));
+  const transit: string[] = [];
+  for (const s of r.vm_recent) {
+    const host = hostOf(s.labels);
+    const id = s.labels.uuid || s.labels.domain || "";
+    const key = vmKeyOf(host, s.labels);
+    if (!hosts.has(host) || nowOn.has(id) || vms.has(key)) continue;
+    vms.set(key, { name: s.labels.domain ?? "", uuid: s.labels.uuid ?? "", host, instance: s.labels.instance ?? "", vcpus: s.v, samples: vmSamples.get(key) ?? null, inTransit: true });
+    nowOn.add(id);
+    transit.push(`${s.labels.domain ?? id} (last on ${host})`);
+    for (let i = 0; i < s.v; i++) {
+      let set = live.get(key);
+      if (!set) live.set(key, (set = new Set()));
+      set.add(i);
+    }
   }
   const perVcpu = (rows: VectorSample[]): Map<string, VcpuMap> => {
     const m = new Map<string, VcpuMap>();
@@ -318,6 +400,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   const vmHosts = new Map<string, string[]>(); // name → hosts (a VM on two hosts at once)
   const notes: string[] = [];
   let throttledUnknown = 0;
+  let memoryUnknown = 0;
   let extraSeries = 0;
   for (const [key, vm] of vms) {
     if (missing.has(vm.host)) continue;
@@ -342,6 +425,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       continue;
     }
     const conf = cfg?.vms?.[vm.name];
+    const agentMem = vmMemory.get(key);
     const use = ids.map((v) => Math.max(0, u.get(v) ?? 0));
     const del = ids.map((v) => Math.max(0, d.get(v) ?? 0));
     const thr = ids.map((v, i) => {
@@ -362,13 +446,15 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       uuid: vm.uuid,
       host: vm.host,
       vcpus: n,
-      memory_mib: conf?.memory_mib ?? cfg?.defaults?.vm_memory_mib ?? DEFAULT_VM_MEMORY_MIB,
+      memory_mib: conf?.memory_mib ?? agentMem ?? cfg?.defaults?.vm_memory_mib ?? DEFAULT_VM_MEMORY_MIB,
       usage: use,
       delay: del,
       throttled: thr,
-      cap: conf?.cap ?? null,
-      migratable: conf?.migratable ?? cfg?.defaults?.migratable ?? true,
+      cap: conf?.cap !== undefined ? conf.cap : (vmCap.get(key) ?? null),
+      migratable: vm.inTransit ? false : (conf?.migratable ?? cfg?.defaults?.migratable ?? true),
+      ...(vm.inTransit ? { in_transit: true } : {}),
     });
+    if (agentMem === undefined && conf?.memory_mib === undefined) memoryUnknown++;
     vmHosts.set(vm.name, [...(vmHosts.get(vm.name) ?? []), vm.host]);
   }
   for (const [name, on] of vmHosts) {
@@ -390,25 +476,31 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((h) => {
       const conf = cfg?.hosts?.[h.name] ?? null;
-      const reservedFromAgent = h.capacity !== null ? Math.max(0, Math.round(h.cpus - h.capacity)) : 0;
+      // The CPUs VMs may use when the agent says (vsteal_host_vm_cpus), else the online ones.
+      const cpus = h.vmCpus !== null && Number.isInteger(h.vmCpus) && h.vmCpus > 0 ? h.vmCpus : h.cpus;
+      const reservedFromAgent = h.capacity !== null ? Math.max(0, Math.round(cpus - h.capacity)) : 0;
       return {
         name: h.name,
-        cpus: h.cpus,
-        memory_mib: conf?.memory_mib ?? cfg?.defaults?.memory_mib ?? DEFAULT_HOST_MEMORY_MIB,
-        reserved_cpus: Math.min(h.cpus, conf?.reserved_cpus ?? cfg?.defaults?.reserved_cpus ?? reservedFromAgent),
+        cpus,
+        memory_mib: conf?.memory_mib ?? h.vmMemoryMib ?? cfg?.defaults?.memory_mib ?? DEFAULT_HOST_MEMORY_MIB,
+        reserved_cpus: Math.min(cpus, conf?.reserved_cpus ?? cfg?.defaults?.reserved_cpus ?? reservedFromAgent),
         accepts_vms: conf?.accepts_vms ?? cfg?.defaults?.accepts_vms ?? true,
+        ...(h.vmCpuList !== null ? { vm_cpus: h.vmCpuList } : {}),
       };
     });
   outVms.sort((a, b) => a.host.localeCompare(b.host) || a.name.localeCompare(b.name));
 
   const hostMem = cfg?.defaults?.memory_mib ?? DEFAULT_HOST_MEMORY_MIB;
   const vmMem = cfg?.defaults?.vm_memory_mib ?? DEFAULT_VM_MEMORY_MIB;
-  notes.push(
-    `memory: the agents do not export host or VM memory; ` +
-      (opts.hostsFile ? `memory_mib is from the hosts file ${opts.hostsFile}, where it is not listed ` : "no hosts file given, so ") +
-      `a host has ${hostMem} MiB and a VM ${vmMem} MiB${vmMem === 0 ? " (unknown: memory does not limit the plan)" : ""}`,
-  );
-  notes.push("cap: the agents do not export CPU caps; cap is from the hosts file, else null (throttled time still shows a cap's effect)");
+  const hostsNoMem = [...hosts.values()].filter((h) => h.vmMemoryMib === null && cfg?.hosts?.[h.name]?.memory_mib === undefined).map((h) => h.name);
+  if (hostsNoMem.length > 0 || memoryUnknown > 0) {
+    notes.push(
+      `memory: ${hostsNoMem.length} host(s)${hostsNoMem.length ? ` (${hostsNoMem.slice(0, 5).join(", ")}${hostsNoMem.length > 5 ? ", …" : ""})` : ""} and ${memoryUnknown} VM(s) without memory from their agent (${METRIC.hostVmMemory}, ${METRIC.vmMaxMemory}); ` +
+        (opts.hostsFile ? `from the hosts file ${opts.hostsFile}, where it is not listed ` : "no hosts file given, so ") +
+        `a host has ${hostMem} MiB and a VM ${vmMem} MiB${vmMem === 0 ? " (unknown: memory does not limit the plan)" : ""}`,
+    );
+  }
+  if (transit.length > 0) notes.push(`in transit (running within the last ${Math.min(TRANSIT_S, windowS)} s, on no host now): ${transit.join(", ")}; kept on the host last seen, not moved`);
   if (inactive > 0) notes.push(`${inactive} domains without vCPU series (not running) are left out`);
   if (throttledUnknown > 0) notes.push(`throttled: ${throttledUnknown} vCPUs have no ${METRIC.vcpuThrottled} series (cgroup unreadable on their host); taken as 0`);
   if (extraSeries > 0) notes.push(`${extraSeries} VMs report more vCPU series than online vCPUs; the lowest-numbered were kept`);

@@ -1,0 +1,156 @@
+/**
+ * What the agents report for planning (host name, VM CPU set, memory, caps) and VMs in transit
+ * or younger than the window, through a stand-in Prometheus that answers each of the snapshot's
+ * queries with the series an agent of this version exports.
+ */
+import { describe, expect, it } from "vitest";
+import { PrometheusClient } from "./prom-client.js";
+import { rawCountersQuery, snapshotQueries, type QueryName } from "./queries.js";
+import { buildSnapshot } from "./snapshot-builder.js";
+
+type Series = { labels: Record<string, string>; v: number };
+type Answers = Partial<Record<QueryName, Series[]>>;
+
+const W = 60;
+const NOW = 1_800_000_000_000;
+const T = NOW / 1000;
+
+function prometheus(answers: Answers, raw: Record<string, Array<{ labels: Record<string, string>; points: Array<[number, number]> }>> = {}): { client: PrometheusClient; asked: string[] } {
+  const q = snapshotQueries(W);
+  const byQuery = new Map<string, QueryName>(Object.entries(q).map(([k, v]) => [v, k as QueryName]));
+  const asked: string[] = [];
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    const form = new URLSearchParams(typeof init?.body === "string" ? init.body : new URL(String(input)).search);
+    const query = form.get("query") ?? "";
+    asked.push(query);
+    const name = byQuery.get(query);
+    if (name) {
+      const result = (answers[name] ?? []).map((s) => ({ metric: s.labels, value: [T, String(s.v)] }));
+      return Response.json({ status: "success", data: { resultType: "vector", result } });
+    }
+    const r = raw[query];
+    if (r) return Response.json({ status: "success", data: { resultType: "matrix", result: r.map((s) => ({ metric: s.labels, values: s.points.map(([t, v]) => [t, String(v)]) })) } });
+    return Response.json({ status: "error", errorType: "bad_data", error: `unexpected query ${query}` }, { status: 400 });
+  }) as typeof fetch;
+  return { client: new PrometheusClient({ url: "http://prometheus.test:9090", fetch: fetchFn }), asked };
+}
+
+const target = (i: string) => ({ job: "vsteal", instance: i });
+
+/** One agent: a host with `vms` (name → [vcpus, usage, delay]), fully sampled over the window (12 samples). */
+function host(instance: string, o: { name?: string; cpus: number; vmCpus?: [number, string]; capacity?: number; memBytes?: number; vms: Record<string, { vcpus: number; usage: number; delay: number; samples?: number; memBytes?: number; cap?: number }> }): Answers {
+  const t = target(instance);
+  const a: Answers = {
+    host_cpus: [{ labels: t, v: o.cpus }],
+    host_capacity: [{ labels: t, v: o.capacity ?? o.vmCpus?.[0] ?? o.cpus }],
+    host_timestamp: [{ labels: t, v: T - 2 }],
+    host_samples: [{ labels: t, v: 12 }],
+    hosts_seen: [{ labels: t, v: o.cpus }],
+    sweep_last: [{ labels: t, v: T - 3 }],
+    sweep_first: [{ labels: t, v: T - W + 2 }],
+    up: [{ labels: t, v: 1 }],
+    vm_current: [],
+    vm_samples: [],
+    vm_live: [],
+    usage: [],
+    delay: [],
+    throttled: [],
+    vcpu_samples: [],
+    vm_recent: [],
+    vm_max_memory: [],
+    vm_cap: [],
+  };
+  if (o.name) a.host_info = [{ labels: { ...t, host_name: o.name }, v: 1 }];
+  if (o.vmCpus) {
+    a.host_vm_cpus = [{ labels: t, v: o.vmCpus[0] }];
+    a.host_vm_cpus_info = [{ labels: { ...t, cpus: o.vmCpus[1] }, v: 1 }];
+  }
+  if (o.memBytes !== undefined) a.host_vm_memory = [{ labels: t, v: o.memBytes }];
+  for (const [domain, v] of Object.entries(o.vms)) {
+    const d = { ...t, domain, uuid: `uuid-${domain}` };
+    a.vm_current!.push({ labels: d, v: v.vcpus });
+    a.vm_samples!.push({ labels: d, v: 12 });
+    a.vm_recent!.push({ labels: d, v: v.vcpus });
+    if (v.memBytes !== undefined) a.vm_max_memory!.push({ labels: d, v: v.memBytes });
+    if (v.cap !== undefined) a.vm_cap!.push({ labels: d, v: v.cap });
+    for (let i = 0; i < v.vcpus; i++) {
+      const c = { ...d, vcpu: String(i) };
+      a.vm_live!.push({ labels: c, v: 1 });
+      a.usage!.push({ labels: c, v: v.usage });
+      a.delay!.push({ labels: c, v: v.delay });
+      a.throttled!.push({ labels: c, v: 0 });
+      a.vcpu_samples!.push({ labels: c, v: v.samples ?? 12 });
+    }
+  }
+  return a;
+}
+
+function merge(...parts: Answers[]): Answers {
+  const out: Answers = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p) as [QueryName, Series[]][]) out[k] = [...(out[k] ?? []), ...v];
+  return out;
+}
+
+describe("snapshot: what the agents report for planning", () => {
+  it("names hosts as their agents do, plans on the VM CPU set and memory, takes VM memory and caps", async () => {
+    const { client } = prometheus(
+      merge(
+        host("10.0.0.1:9977", { name: "hv-a", cpus: 2, vmCpus: [1, "0"], memBytes: 4096 * 1024 ** 2, vms: { web: { vcpus: 2, usage: 0.5, delay: 0.5, memBytes: 512 * 1024 ** 2, cap: 0.5 }, db: { vcpus: 1, usage: 0.4, delay: 0.6 } } }),
+        host("10.0.0.2:9977", { name: "hv-b", cpus: 2, vmCpus: [1, "1"], capacity: 1, memBytes: 4096 * 1024 ** 2, vms: {} }),
+      ),
+    );
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
+    expect(snapshot.hosts).toEqual([
+      { name: "hv-a", cpus: 1, memory_mib: 4096, reserved_cpus: 0, accepts_vms: true, vm_cpus: "0" },
+      { name: "hv-b", cpus: 1, memory_mib: 4096, reserved_cpus: 0, accepts_vms: true, vm_cpus: "1" },
+    ]);
+    expect(snapshot.sources).toEqual({ "hv-a": "10.0.0.1:9977", "hv-b": "10.0.0.2:9977" });
+    const web = snapshot.vms.find((v) => v.name === "web")!;
+    expect(web).toMatchObject({ host: "hv-a", memory_mib: 512, cap: 0.5, migratable: true });
+    expect(snapshot.vms.find((v) => v.name === "db")!.memory_mib).toBe(0);
+    expect(snapshot.notes.join("\n")).toMatch(/memory: 0 host\(s\) and 1 VM\(s\) without memory from their agent/);
+  });
+
+  it("the hosts file still overrides what agents report", async () => {
+    const { client } = prometheus(host("10.0.0.1:9977", { name: "hv-a", cpus: 8, vmCpus: [6, "2-7"], memBytes: 8192 * 1024 ** 2, vms: { web: { vcpus: 1, usage: 1, delay: 0, memBytes: 1024 ** 3 } } }));
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW, hosts: { hosts: { "hv-a": { memory_mib: 1000, reserved_cpus: 2 } }, vms: { web: { memory_mib: 7 } } } });
+    expect(snapshot.hosts[0]).toMatchObject({ cpus: 6, memory_mib: 1000, reserved_cpus: 2, vm_cpus: "2-7" });
+    expect(snapshot.vms[0]!.memory_mib).toBe(7);
+  });
+
+  it("a host name that is not one is refused, naming the target", async () => {
+    const { client } = prometheus(host("10.0.0.1:9977", { name: "hv?netcat=x", cpus: 2, vms: {} }));
+    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(/target 10\.0\.0\.1:9977: vsteal_host_info has host_name "hv\?netcat=x", not a host name/);
+  });
+});
+
+describe("snapshot: no blind spots", () => {
+  it("a VM running a moment ago and on no host now stays on its last host, not movable, with a note", async () => {
+    const a = host("10.0.0.1:9977", { name: "hv-a", cpus: 1, vms: { moving: { vcpus: 1, usage: 0.5, delay: 0.5 }, other: { vcpus: 1, usage: 0.5, delay: 0.5 } } });
+    // The source's agent no longer lists `moving`; the target's has not reported it yet.
+    a.vm_current = a.vm_current!.filter((s) => s.labels.domain !== "moving");
+    a.vm_live = a.vm_live!.filter((s) => s.labels.domain !== "moving");
+    const { client } = prometheus(merge(a, host("10.0.0.2:9977", { name: "hv-b", cpus: 1, vms: {} })));
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
+    const moving = snapshot.vms.find((v) => v.name === "moving");
+    expect(moving).toMatchObject({ host: "hv-a", migratable: false, in_transit: true, usage: [0.5], delay: [0.5] });
+    expect(snapshot.notes.join("\n")).toMatch(/in transit \(running within the last 60 s, on no host now\): moving \(last on hv-a\)/);
+  });
+
+  it("a VM that arrived within the window is rated over its own samples, not diluted by the window", async () => {
+    const b = host("10.0.0.2:9977", { name: "hv-b", cpus: 2, vms: { arrived: { vcpus: 1, usage: 0.25, delay: 0, samples: 3 } } });
+    const inst = "10.0.0.2:9977";
+    const lab = { job: "vsteal", instance: inst, domain: "arrived", uuid: "uuid-arrived", vcpu: "0" };
+    const pts = (rate: number): Array<[number, number]> => [0, 5, 10].map((dt) => [T - 10 + dt, 3 + rate * dt]);
+    const { client, asked } = prometheus(b, {
+      [rawCountersQuery(W, inst)]: [
+        { labels: { ...lab, __name__: "libvirt_domain_vcpu_time_seconds_total" }, points: pts(1) },
+        { labels: { ...lab, __name__: "libvirt_domain_vcpu_delay_seconds_total" }, points: pts(0) },
+      ],
+    });
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
+    expect(asked).toContain(rawCountersQuery(W, inst));
+    // rate() said 0.25 (10 s of spinning spread over the 60 s window); its own samples say 1.
+    expect(snapshot.vms[0]!.usage[0]).toBeCloseTo(1, 9);
+  });
+});
