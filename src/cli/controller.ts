@@ -10,6 +10,9 @@ import { loadTokenDigest } from "../controller/auth.js";
 import { FileAuditLog } from "../migrate/audit-log.js";
 import { virshDriver } from "../migrate/driver.js";
 import { loadMigrateHosts } from "../migrate/hosts.js";
+import { loadControllerState, saveControllerState } from "../controller/state-file.js";
+import { reconcile } from "../controller/reconcile.js";
+import type { AuditRecord } from "../controller/controller.js";
 import type { Io } from "./io.js";
 
 export interface ControllerCliOptions {
@@ -28,6 +31,10 @@ export interface ControllerCliOptions {
   history: number;
   /** One audit, the result as JSON on stdout, then exit (0: a plan; 3: no plan). */
   once?: boolean;
+  /** Cooldowns, cycle history, move verdicts and blocked pairs across restarts ("" = none). */
+  stateFile?: string;
+  /** Extra time after a move before its effect is judged. */
+  settleS?: number;
   /** Apply mode: plans are carried out by live migration (with approval above approveOver moves). */
   apply?: {
     migrateHostsFile: string;
@@ -54,23 +61,76 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
       hostsFile: o.hostsFile ?? null,
       staleAfterS: o.staleAfterS,
     });
-  let apply: { applier: PlanApplier; tokenDigest: Buffer } | undefined;
+  const stateFile = o.once ? "" : (o.stateFile ?? "");
+  const loaded = stateFile ? loadControllerState(stateFile) : { state: null, warning: null };
+  if (loaded.warning) io.err(`vsteal controller: warning: ${loaded.warning}`);
+  // Set once the controller exists (the applier reports moves to it).
+  let ctl: Controller | null = null;
+  const persist = (): void => {
+    if (!stateFile || !ctl) return;
+    try {
+      saveControllerState(stateFile, ctl.state());
+    } catch (e) {
+      io.err(`vsteal controller: warning: could not write the state file ${stateFile}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  let apply: { applier: PlanApplier; tokenDigest: Buffer; pairs: { unblock: (from: string, to: string, by: string) => boolean } } | undefined;
+  let auditSink: FileAuditLog | null = null;
+  let migrateHosts: ReturnType<typeof loadMigrateHosts> | null = null;
+  const driver = virshDriver();
   if (o.apply) {
     const a = o.apply;
     const tokenDigest = loadTokenDigest(a.tokenFile);
     const migrate = loadMigrateHosts(a.migrateHostsFile);
+    migrateHosts = migrate;
+    const sink = new FileAuditLog(a.auditLog);
+    auditSink = sink;
     const applier = new PlanApplier({
       hosts: migrate,
-      driver: virshDriver(),
-      audit: new FileAuditLog(a.auditLog),
+      driver,
+      audit: sink,
       approveOver: a.approveOver,
       freshSnapshot: async () => (await snapshot()).snapshot,
       minGain: a.minGain,
       timeoutMs: a.timeoutS !== undefined ? a.timeoutS * 1000 : undefined,
       log: (l) => io.err(`vsteal controller: ${l}`),
+      onMoveOk: (p) => {
+        if (!ctl) return;
+        ctl.effects.add(p);
+        // Cooldowns start when the move ends, not when a snapshot first shows it.
+        ctl.ledger.add([{ vm: p.vm, from: p.from, to: p.to, atMs: p.done_ms, kind: "observed", audit: ctl.nextAudit }]);
+        persist();
+      },
     });
-    apply = { applier, tokenDigest };
+    const pairs = {
+      unblock: (from: string, to: string, by: string): boolean => {
+        if (!ctl?.effects.unblock(from, to)) return false;
+        sink.write({ time: new Date().toISOString(), actor: by, action: "unblock", plan_id: "-", move: null, vm: null, from, to, result: "unblocked", reason: `${from}→${to} may be used again`, duration_ms: null });
+        persist();
+        return true;
+      },
+    };
+    apply = { applier, tokenDigest, pairs };
   }
+  // Every judged move goes to the audit log (apply mode) with its measured effect.
+  const recordEffects = (a: AuditRecord): void => {
+    for (const e of a.effects) {
+      auditSink?.write({
+        time: new Date().toISOString(),
+        actor: "controller",
+        action: "verify",
+        plan_id: e.plan_id,
+        move: null,
+        vm: e.vm,
+        from: e.from,
+        to: e.to,
+        result: e.verdict,
+        reason: e.reason,
+        duration_ms: null,
+        details: { before: e.before, after: e.after, predicted: e.predicted, done: new Date(e.done_ms).toISOString(), snapshot_time: e.snapshot_time, blocked: e.verdict === "no_effect" || e.verdict === "hurt" },
+      });
+    }
+  };
   const c = new Controller({
     snapshot,
     plan: (s) => planValidated(s, planOptions),
@@ -78,9 +138,26 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     guard: { vmCooldownMs: o.vmCooldownS * 1000, hostCooldownMs: o.hostCooldownS * 1000, cycleAudits: o.cycleAudits },
     historySize: o.history,
     log: (l) => io.err(`vsteal controller: ${l}`),
-    onAudit: apply ? (a) => apply.applier.onAudit(a) : undefined,
+    onAudit: (a, cc) => {
+      recordEffects(a);
+      apply?.applier.onAudit(a, a.status === "ok" ? cc.snapshot : null);
+      persist();
+    },
     dryRun: apply === undefined,
+    settleMs: o.settleS !== undefined ? o.settleS * 1000 : undefined,
   });
+  ctl = c;
+  if (loaded.state) {
+    c.restore(loaded.state);
+    io.err(`vsteal controller: state from ${stateFile}: ${loaded.state.ledger.moves.length} remembered moves, ${loaded.state.effects.pending.length} settling, ${loaded.state.effects.blocked.length} blocked pairs`);
+  }
+  // Apply mode after a crash: settle what the audit log shows started and never ended, before
+  // anything new is planned.
+  if (o.apply && migrateHosts && auditSink) {
+    const done = await reconcile({ hosts: migrateHosts, driver, audit: auditSink, auditLogPath: o.apply.auditLog, waitMs: (o.apply.timeoutS ?? migrateHosts.timeoutS ?? 600) * 1000, log: (l) => io.err(`vsteal controller: ${l}`) });
+    for (const r of done) if (r.result === "ok") c.ledger.add([{ vm: r.vm, from: r.from, to: r.to, atMs: r.atMs, kind: "observed", audit: c.nextAudit }]);
+    if (done.length > 0) persist();
+  }
 
   if (o.once) {
     const a = await c.audit();

@@ -90,6 +90,8 @@ export function registerFleet(program: Command): void {
     .addOption(new Option("--stale-after <duration>", "a host whose newest sample is older than this counts as missing").argParser(durationSeconds).default(120, "2m"))
     .addOption(new Option("--timeout <duration>", "timeout of each Prometheus query").argParser(durationSeconds).default(30, "30s"))
     .option("--history <n>", "audits kept for /api/v1/plans", positiveInt, 100)
+    .option("--state-file <file>", 'cooldowns, cycle history, move verdicts and blocked pairs across restarts ("" = memory only)', "/var/lib/vsteal/controller-state.json")
+    .addOption(new Option("--settle <duration>", "a move is judged on the first snapshot whose window starts this long after it ended").argParser(durationSeconds).default(10, "10s"))
     .option("--once", "run one audit, print it as JSON and exit (exit code 3 when there is no plan)")
     .option("--apply", "apply mode: carry out plans by live migration (each move rechecked on fresh data first)")
     .option("--migrate-hosts <file>", "apply mode: migration hosts file (libvirt URI of every host, limits, timeout), as vsteal apply --hosts")
@@ -129,6 +131,8 @@ metrics at /metrics.`,
             timeoutS: o.timeout,
             history: o.history,
             once: o.once,
+            stateFile: o.stateFile as string,
+            settleS: o.settle as number,
             apply: o.apply
               ? {
                   migrateHostsFile: requireFlag(o.migrateHosts as string | undefined, "--apply needs --migrate-hosts FILE: how to reach each host's libvirt"),

@@ -18,6 +18,7 @@ function planView(a: AuditRecord) {
     plan: a.plan,
     suppressed: a.suppressed,
     observed_moves: a.observed_moves,
+    effects: a.effects,
     snapshot: a.snapshot,
     error: a.error,
     duration_ms: Math.round(a.duration_ms * 10) / 10,
@@ -62,6 +63,17 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
       .map(planView);
     return ctx.json({ audits: list });
   });
+
+  // Each move's measured effect once settled, the moves still settling, and blocked pairs.
+  api.get("/effects", (ctx) =>
+    ctx.json({
+      settle_s: c.effects.settleMs / 1000,
+      pending: c.effects.pending,
+      judged: [...c.effects.judged].reverse(),
+      blocked_pairs: c.effects.blocked,
+      verdicts: Object.fromEntries(c.effects.verdicts),
+    }),
+  );
 
   api.get("/snapshot", (ctx) => {
     const last = c.last;

@@ -26,7 +26,7 @@ const plan = (...moves: Array<[string, string, string]>): Plan => ({
 });
 
 const audit = (id: number, p: Plan | null, status: "ok" | "error" = "ok"): AuditRecord =>
-  ({ id, time: new Date().toISOString(), status, dry_run: false, duration_ms: 1, snapshot_ms: 1, plan_ms: 1, plan: p, suppressed: [], observed_moves: [], planner_rounds: 1, snapshot: null, error: null }) as AuditRecord;
+  ({ id, time: new Date().toISOString(), status, dry_run: false, duration_ms: 1, snapshot_ms: 1, plan_ms: 1, plan: p, suppressed: [], observed_moves: [], effects: [], planner_rounds: 1, snapshot: null, error: null }) as AuditRecord;
 
 function setup(approveOver: number) {
   const driver = new FakeDriver(Object.fromEntries(snapshot.vms.map((v) => [v.name, v.host])));

@@ -14,6 +14,7 @@ import type { MigrateHosts } from "../migrate/hosts.js";
 import { snapshotRecheck } from "../migrate/recheck.js";
 import { requireBearer } from "./auth.js";
 import type { AuditRecord } from "./controller.js";
+import { expectations, type PendingEffect } from "./effects.js";
 
 export type ApplyState = "waiting_approval" | "applying" | "applied" | "failed" | "superseded" | "skipped";
 
@@ -38,19 +39,24 @@ export interface ApplyModeOptions {
   minGain?: number;
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** A move ended ok: its effect is to be judged once it settles; cooldowns start now. */
+  onMoveOk?: (p: PendingEffect) => void;
 }
 
 export class PlanApplier {
   readonly records = new Map<string, ApplyRecord>();
   private busy: Promise<void> | null = null;
   private plans = new Map<string, Plan>();
+  /** The snapshot each plan was made on (for its expectations and the targets' VM CPU sets). */
+  private made = new Map<string, FleetSnapshot>();
 
   constructor(readonly o: ApplyModeOptions) {}
 
-  /** Called after every audit. */
-  onAudit(a: AuditRecord): void {
+  /** Called after every audit, with the snapshot it planned on. */
+  onAudit(a: AuditRecord, snapshot?: FleetSnapshot | null): void {
     if (a.status !== "ok" || !a.plan || a.plan.moves.length === 0) return;
     const id = `audit-${a.id}`;
+    if (snapshot) this.made.set(id, snapshot);
     // A newer plan supersedes one still waiting.
     for (const r of this.records.values()) if (r.state === "waiting_approval") this.set(r, "superseded", `superseded by ${id}`);
     const rec: ApplyRecord = { id, audit: a.id, state: "waiting_approval", moves: a.plan.moves.length, reason: "", approved_by: null, result: null };
@@ -80,6 +86,8 @@ export class PlanApplier {
       return;
     }
     const plan = this.plans.get(rec.id)!;
+    const made = this.made.get(rec.id) ?? null;
+    const expect = made ? expectations(made, plan.moves) : null;
     rec.approved_by = by;
     this.set(rec, "applying", "");
     this.busy = executePlan(plan, {
@@ -91,6 +99,12 @@ export class PlanApplier {
       recheck: snapshotRecheck(this.o.freshSnapshot, { minGain: this.o.minGain }),
       timeoutMs: this.o.timeoutMs,
       log: (l) => this.o.log?.(`apply ${rec.id}: ${l}`),
+      vmCpus: (h) => made?.hosts.find((x) => x.name === h)?.vm_cpus ?? null,
+      onOutcome: (oc) => {
+        const e = expect?.get(oc.index);
+        if (oc.result !== "ok" || !e || oc.endedMs === null) return;
+        this.o.onMoveOk?.({ plan_id: rec.id, vm: oc.move.vm, from: oc.move.from, to: oc.move.to, done_ms: oc.endedMs, before: e.before, predicted: e.predicted });
+      },
     })
       .then((r) => {
         rec.result = r;
@@ -117,13 +131,26 @@ export class PlanApplier {
     for (const id of ids.slice(0, Math.max(0, ids.length - 100))) {
       this.records.delete(id);
       this.plans.delete(id);
+      this.made.delete(id);
     }
   }
 }
 
-/** /api/v1/apply (GET, read-only) and POST /api/v1/plans/:id/approve (bearer token). */
-export function applyApi(applier: PlanApplier, tokenDigest: Buffer): Hono {
+/** What an operator may clear through the API: a pair blocked because a move there did not help. */
+export interface PairUnblocker {
+  unblock(from: string, to: string, by: string): boolean;
+}
+
+/** /api/v1/apply (GET, read-only), POST /api/v1/plans/:id/approve and DELETE /api/v1/blocked-pairs/:from/:to (bearer token). */
+export function applyApi(applier: PlanApplier, tokenDigest: Buffer, pairs?: PairUnblocker): Hono {
   const api = new Hono();
+  if (pairs) {
+    api.delete("/blocked-pairs/:from/:to", requireBearer(tokenDigest), (ctx) => {
+      const from = ctx.req.param("from");
+      const to = ctx.req.param("to");
+      return pairs.unblock(from, to, `api (${ctx.req.header("X-Forwarded-For") ?? "bearer token"})`) ? ctx.json({ unblocked: { from, to } }) : ctx.json({ error: `${from}→${to} is not blocked` }, 404);
+    });
+  }
   api.get("/apply", (ctx) => ctx.json({ approve_over: applier.o.approveOver, plans: [...applier.records.values()].reverse() }));
   api.post("/plans/:id/approve", requireBearer(tokenDigest), (ctx) => {
     const r = applier.approve(ctx.req.param("id"), `api (${ctx.req.header("X-Forwarded-For") ?? "bearer token"})`);

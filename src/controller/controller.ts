@@ -12,6 +12,7 @@ import { SnapshotError, SNAPSHOT_FAILURES, type SnapshotFailure } from "../fleet
 import type { BuiltSnapshot, SnapshotBuild } from "../fleet/snapshot-builder.js";
 import { summarizeHosts, summarizeVms, type HostSummary, type VmSummary } from "./fleet-summary.js";
 import { guardedPlan, MoveLedger, type GuardOptions, type MoveRecord, type Suppression } from "./guard.js";
+import { EffectTracker, type MoveEffect } from "./effects.js";
 
 export type AuditFailure = SnapshotFailure | "invalid_snapshot" | "planner_error" | "internal_error";
 export const AUDIT_FAILURES: readonly AuditFailure[] = [...SNAPSHOT_FAILURES, "invalid_snapshot", "planner_error", "internal_error"];
@@ -40,6 +41,8 @@ export interface AuditRecord {
   suppressed: Suppression[];
   /** VMs whose host changed since the previous successful audit. */
   observed_moves: MoveRecord[];
+  /** Moves that settled in this audit's snapshot, with their measured effect. */
+  effects: MoveEffect[];
   /** How many times the planner ran (more than 1 when moves were suppressed). */
   planner_rounds: number;
   snapshot: SnapshotSummary | null;
@@ -69,6 +72,16 @@ export interface ControllerOptions {
   onAudit?: (a: AuditRecord, c: Controller) => void;
   /** false in apply mode (plans are carried out). Default true. */
   dryRun?: boolean;
+  /** Extra time after a move before it is judged (default 10 s). */
+  settleMs?: number;
+}
+
+/** What the controller keeps across restarts (its state file). */
+export interface ControllerState {
+  version: 1;
+  next_audit: number;
+  ledger: ReturnType<MoveLedger["toJSON"]>;
+  effects: ReturnType<EffectTracker["toJSON"]>;
 }
 
 export class Controller {
@@ -85,6 +98,7 @@ export class Controller {
   /** The last successful audit (for the metrics, which show its numbers until the next one). */
   lastGood: AuditRecord | null = null;
   readonly ledger: MoveLedger;
+  readonly effects: EffectTracker;
   readonly startedMs: number;
   get dryRun(): boolean {
     return this.opts.dryRun ?? true;
@@ -98,7 +112,24 @@ export class Controller {
   constructor(readonly opts: ControllerOptions) {
     this.now = opts.now ?? Date.now;
     this.ledger = new MoveLedger(opts.guard);
+    this.effects = new EffectTracker(opts.settleMs ?? 10_000);
     this.startedMs = this.now();
+  }
+
+  /** Cooldowns, cycle history, moves waiting for their verdict and blocked pairs, for the state file. */
+  state(): ControllerState {
+    return { version: 1, next_audit: this.nextId, ledger: this.ledger.toJSON(), effects: this.effects.toJSON() };
+  }
+
+  restore(st: ControllerState): void {
+    this.nextId = Math.max(this.nextId, st.next_audit);
+    this.ledger.restore(st.ledger);
+    this.effects.restore(st.effects);
+  }
+
+  /** The audit the next one will be (moves done between audits are recorded against it). */
+  get nextAudit(): number {
+    return this.nextId;
   }
 
   get last(): AuditRecord | null {
@@ -128,6 +159,7 @@ export class Controller {
       plan: null,
       suppressed: [],
       observed_moves: [],
+      effects: [],
       planner_rounds: 0,
       snapshot: null,
       error: null,
@@ -167,9 +199,10 @@ export class Controller {
           const nowMs = Date.parse(snap.time);
           rec.observed_moves = this.ledger.observe(valid, id, nowMs);
           this.ledger.prune(nowMs, id);
+          rec.effects = this.effects.onSnapshot(valid);
           const tp = performance.now();
           try {
-            const g = guardedPlan(valid, this.opts.plan, this.ledger, nowMs, id);
+            const g = guardedPlan(valid, this.opts.plan, this.ledger, nowMs, id, (f, t) => this.effects.isBlocked(f, t)?.reason ?? null);
             rec.plan = g.plan;
             rec.suppressed = g.suppressed;
             rec.planner_rounds = g.rounds;
@@ -208,6 +241,7 @@ export class Controller {
   private logAudit(a: AuditRecord): void {
     const log = this.opts.log;
     if (!log) return;
+    for (const e of a.effects) log(`audit ${a.id}: move ${e.vm} ${e.from}→${e.to} (${e.plan_id}): ${e.verdict}: ${e.reason}`);
     if (a.status === "error") {
       log(`audit ${a.id}: no plan: ${a.error?.message ?? "failed"}`);
       return;

@@ -31,8 +31,8 @@ export interface MoveRecord extends RecentMove {
   audit: number;
 }
 
-export type SuppressionRule = "vm_cooldown" | "host_cooldown" | "cycle";
-export const SUPPRESSION_RULES: readonly SuppressionRule[] = ["vm_cooldown", "host_cooldown", "cycle"];
+export type SuppressionRule = "vm_cooldown" | "host_cooldown" | "cycle" | "blocked_pair";
+export const SUPPRESSION_RULES: readonly SuppressionRule[] = ["vm_cooldown", "host_cooldown", "cycle", "blocked_pair"];
 
 export interface Suppression {
   vm: string;
@@ -88,6 +88,16 @@ export class MoveLedger {
   prune(nowMs: number, audit: number): void {
     const keepMs = Math.max(this.opts.vmCooldownMs, this.opts.hostCooldownMs);
     this.list = this.list.filter((m) => audit - m.audit < this.opts.cycleAudits || (m.kind === "observed" && nowMs - m.atMs <= keepMs));
+  }
+
+  /** What the ledger holds, for the controller's state file. */
+  toJSON(): { moves: MoveRecord[]; last_seen: Array<[string, { host: string; atMs: number }]> } {
+    return { moves: this.list, last_seen: [...this.lastSeen] };
+  }
+
+  restore(st: { moves: MoveRecord[]; last_seen: Array<[string, { host: string; atMs: number }]> }): void {
+    this.list = [...st.moves];
+    this.lastSeen = new Map(st.last_seen);
   }
 
   /** Why this move must not be made now, or null. Checked against the moves before this audit. */
@@ -156,7 +166,15 @@ const MAX_ROUNDS = 8;
  * plan that comes out is the planner's own (valid in order, with its own prediction) on what
  * is allowed. If that does not settle within a few rounds, no moves.
  */
-export function guardedPlan(snapshot: FleetSnapshot, planFn: (s: FleetSnapshot) => Plan, ledger: MoveLedger, nowMs: number, audit: number): GuardedPlan {
+export function guardedPlan(
+  snapshot: FleetSnapshot,
+  planFn: (s: FleetSnapshot) => Plan,
+  ledger: MoveLedger,
+  nowMs: number,
+  audit: number,
+  /** Source → target pairs not to use (a move there did not help): the target is held for the round. */
+  blocked: (from: string, to: string) => string | null = () => null,
+): GuardedPlan {
   const work: FleetSnapshot = {
     ...snapshot,
     hosts: snapshot.hosts.map((h) => ({ ...h })),
@@ -165,7 +183,13 @@ export function guardedPlan(snapshot: FleetSnapshot, planFn: (s: FleetSnapshot) 
   const suppressed: Suppression[] = [];
   for (let round = 1; ; round++) {
     const plan = planFn(work);
-    const bad = plan.moves.map((m) => ledger.check(m, nowMs, audit)).filter((s): s is Suppression => s !== null);
+    const bad = plan.moves
+      .map((m): Suppression | null => {
+        const why = blocked(m.from, m.to);
+        if (why !== null) return { ...pick(m), rule: "blocked_pair", reason: `${m.from}→${m.to} is blocked until an operator clears it: ${why}`, held: { noTarget: m.to } };
+        return ledger.check(m, nowMs, audit);
+      })
+      .filter((s): s is Suppression => s !== null);
     if (bad.length === 0) return { plan, suppressed, rounds: round };
     suppressed.push(...bad);
     if (round >= MAX_ROUNDS) {

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import { SUPPRESSION_RULES } from "./guard.js";
 import { AUDIT_FAILURES, type Controller } from "./controller.js";
+import { VERDICTS } from "./effects.js";
 
 /**
  * The controller's /metrics. Values of the plan (moves, predictions, fleet size) are those of
@@ -22,6 +23,10 @@ export function controllerMetrics(c: Controller): Registry {
   const after = new Gauge({ name: "vsteal_controller_predicted_steal_after_cores", help: "Predicted contention delay summed over all vCPUs after the plan, cores.", registers: reg });
   const hosts = new Gauge({ name: "vsteal_controller_hosts", help: "Hosts in the last snapshot.", registers: reg });
   const vms = new Gauge({ name: "vsteal_controller_vms", help: "VMs in the last snapshot.", registers: reg });
+  const effects = new Counter({ name: "vsteal_controller_move_effects_total", help: "Moves judged once settled, by verdict: helped (measured contention fell by at least half the predicted gain), no_effect, hurt, inconclusive.", labelNames: ["verdict"], registers: reg });
+  const pendingEffects = new Gauge({ name: "vsteal_controller_moves_settling", help: "Moves done whose effect is not judged yet (their window still mixes before and after).", registers: reg });
+  const blockedPairs = new Gauge({ name: "vsteal_controller_blocked_pairs", help: "Source → target pairs not used because a move there did not help or hurt (cleared by an operator).", registers: reg });
+  const lastEffect = new Gauge({ name: "vsteal_controller_last_move_contention_cores", help: "The last judged move: contention on its source and target, measured before and after and predicted, cores.", labelNames: ["host", "role", "when"], registers: reg });
   const dryRun = new Gauge({ name: "vsteal_controller_dry_run", help: "1: plans are proposed only, never executed; 0: apply mode.", registers: reg });
 
   const fill = (): void => {
@@ -46,6 +51,20 @@ export function controllerMetrics(c: Controller): Registry {
     hosts.set(good?.snapshot?.hosts ?? 0);
     vms.set(good?.snapshot?.vms ?? 0);
     dryRun.set(c.dryRun ? 1 : 0);
+    effects.reset();
+    for (const v of VERDICTS) effects.inc({ verdict: v }, c.effects.verdicts.get(v) ?? 0);
+    pendingEffects.set(c.effects.pending.length);
+    blockedPairs.set(c.effects.blocked.length);
+    lastEffect.reset();
+    const e = c.effects.judged.at(-1);
+    if (e) {
+      for (const [role, host] of [["source", e.from], ["target", e.to]] as const) {
+        const k = role === "source" ? "from" : "to";
+        lastEffect.set({ host, role, when: "before" }, e.before[k]);
+        lastEffect.set({ host, role, when: "predicted" }, e.predicted[k]);
+        if (e.after) lastEffect.set({ host, role, when: "after" }, e.after[k]);
+      }
+    }
   };
   const orig = registry.metrics.bind(registry);
   registry.metrics = () => {

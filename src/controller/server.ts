@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { controllerApi, type ControllerInfo } from "./api.js";
 import type { Controller } from "./controller.js";
 import { controllerMetrics } from "./metrics.js";
-import { applyApi, type PlanApplier } from "./apply-mode.js";
+import { applyApi, type PairUnblocker, type PlanApplier } from "./apply-mode.js";
 import { fleetApi } from "./fleet-api.js";
 import { notFound } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
@@ -10,7 +10,7 @@ import { mountDashboard } from "../agent/static.js";
 export const DEFAULT_CONTROLLER_LISTEN = "127.0.0.1:9978";
 
 /** The controller's HTTP app: /metrics, /api/v1/… and the dashboard at /. */
-export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: { applier: PlanApplier; tokenDigest: Buffer }, opts: { webRoot?: string } = {}): Hono {
+export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: { applier: PlanApplier; tokenDigest: Buffer; pairs?: PairUnblocker }, opts: { webRoot?: string } = {}): Hono {
   const app = new Hono();
   const registry = controllerMetrics(c);
   app.use("*", async (ctx, next) => {
@@ -19,7 +19,7 @@ export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: 
   });
   app.get("/metrics", async (ctx) => ctx.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
   // Apply mode first: its POST routes (bearer token) must not fall into the read-only API's 404.
-  if (apply) app.route("/api/v1", applyApi(apply.applier, apply.tokenDigest));
+  if (apply) app.route("/api/v1", applyApi(apply.applier, apply.tokenDigest, apply.pairs));
   app.route("/api/v1", fleetApi(c, info.interval_s));
   app.route("/api/v1", controllerApi(c, info));
   // The dashboard (dist/web), opening on its fleet view: the same files and headers as the agent's.

@@ -3,10 +3,10 @@
  * it records is reported done, so that a crash never loses what was already done to the fleet.
  * Every action and its outcome: who, what, when, which plan and move, result, reason, duration.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
-export type AuditResult = "started" | "ok" | "failed" | "aborted" | "skipped" | "dry_run" | "not_started" | "approved" | "rejected" | "waiting_approval";
+export type AuditResult = "started" | "ok" | "failed" | "aborted" | "skipped" | "dry_run" | "not_started" | "approved" | "rejected" | "waiting_approval" | "helped" | "no_effect" | "hurt" | "inconclusive" | "unblocked";
 
 export interface AuditEntry {
   /** ISO 8601 time of the entry. */
@@ -37,7 +37,18 @@ export class FileAuditLog implements AuditSink {
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
     // Fail now, not in the middle of a migration.
-    closeSync(openSync(path, "a", 0o600));
+    const fd = openSync(path, "a+", 0o600);
+    try {
+      // A line torn by a crash is ended, so the next entry starts on a line of its own.
+      const size = fstatSync(fd).size;
+      const last = Buffer.alloc(1);
+      if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) {
+        writeSync(fd, "\n");
+        fsyncSync(fd);
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   write(e: AuditEntry): void {

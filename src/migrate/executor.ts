@@ -29,6 +29,8 @@ export interface MoveOutcome {
   result: MoveResult;
   reason: string;
   durationMs: number;
+  /** When it ended (ms since the epoch); null when not started. */
+  endedMs: number | null;
   /** Bytes sent, from the last job info seen. */
   bytes: number | null;
 }
@@ -57,6 +59,8 @@ export interface ExecuteOptions {
    */
   vmCpus?: (host: string) => string | null;
   onProgress?: (index: number, move: PlanMove, p: JobProgress, elapsedMs: number) => void;
+  /** Called as each move ends (before later moves start). */
+  onOutcome?: (o: MoveOutcome) => void;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -96,7 +100,7 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     duration_ms: null,
   });
 
-  const outcomes: MoveOutcome[] = plan.moves.map((move, index) => ({ index, move, result: "not_started", reason: "", durationMs: 0, bytes: null }));
+  const outcomes: MoveOutcome[] = plan.moves.map((move, index) => ({ index, move, result: "not_started", reason: "", durationMs: 0, endedMs: null, bytes: null }));
   const busy = new Map<string, number>();
   const inFlightVms = new Set<string>();
   const running = new Set<Promise<void>>();
@@ -105,10 +109,12 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
   const finish = (oc: MoveOutcome, result: MoveResult, reason: string, started: number, details?: Record<string, unknown>): void => {
     oc.result = result;
     oc.reason = reason;
-    oc.durationMs = now() - started;
+    oc.endedMs = now();
+    oc.durationMs = oc.endedMs - started;
     const m = oc.move;
     write({ action: "migrate", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: result as AuditResult, reason, duration_ms: oc.durationMs, ...(details ? { details } : {}) });
     log(`move ${oc.index + 1}/${plan.moves.length} ${m.vm} ${m.from}→${m.to}: ${result}${reason ? ` (${reason})` : ""} [${(oc.durationMs / 1000).toFixed(1)} s]`);
+    o.onOutcome?.(oc);
     if ((result === "failed" || result === "aborted") && !o.keepGoing) stop ??= `move ${oc.index + 1} (${m.vm} ${m.from}→${m.to}) ${result}: later moves were planned on the placement it was to leave`;
   };
 

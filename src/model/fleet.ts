@@ -21,6 +21,8 @@ export interface FleetHost {
   reserved_cpus: number;
   /** false: may be emptied, receives nothing (maintenance). */
   accepts_vms: boolean;
+  /** The host CPUs its VMs may run on (a Linux CPU list), when known: a VM moved here is placed on them. */
+  vm_cpus?: string;
 }
 
 export interface FleetVm {
@@ -106,6 +108,10 @@ const hostSchema = z.object({
   memory_mib: nonNegative,
   reserved_cpus: wholeAtLeast(0).default(0),
   accepts_vms: z.boolean().default(true),
+  vm_cpus: z
+    .string()
+    .regex(/^[0-9]{1,7}(-[0-9]{1,7})?(,[0-9]{1,7}(-[0-9]{1,7})?)*$/, "must be a Linux CPU list such as 2-31 or 0,4-7")
+    .optional(),
 });
 
 const vmSchema = z.object({
@@ -266,7 +272,7 @@ export function parseSnapshot(value: unknown): FleetSnapshot {
     version: 1,
     time: s.time,
     window_s: s.window_s,
-    hosts: s.hosts.map((h) => ({ name: h.name, cpus: h.cpus, memory_mib: h.memory_mib, reserved_cpus: h.reserved_cpus, accepts_vms: h.accepts_vms })),
+    hosts: s.hosts.map((h) => ({ name: h.name, cpus: h.cpus, memory_mib: h.memory_mib, reserved_cpus: h.reserved_cpus, accepts_vms: h.accepts_vms, ...(h.vm_cpus !== undefined ? { vm_cpus: h.vm_cpus } : {}) })),
     vms: s.vms.map((v) => ({
       name: v.name,
       uuid: v.uuid,

@@ -57,7 +57,7 @@ describeE2E("the fleet view, served by the controller, in headless Chromium", ()
     await sleep(11_000); // a full 10 s window of 1 s scrapes
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    controller = spawn(process.execPath, [CLI, "controller", "--prometheus", prom.url, "--interval", "2s", "--window", "10s", "--web.listen-address", `127.0.0.1:${port}`], {
+    controller = spawn(process.execPath, [CLI, "controller", "--prometheus", prom.url, "--interval", "2s", "--window", "10s", "--state-file", "", "--web.listen-address", `127.0.0.1:${port}`], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     controller.stderr?.setEncoding("utf8").on("data", (d: string) => {

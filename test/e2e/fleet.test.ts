@@ -92,7 +92,7 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const [cmd, ...args] = controllerArgv();
-    controller = spawn(process.execPath, [cmd!, ...args, "--prometheus", prom.url, "--interval", "1s", "--window", WINDOW, "--web.listen-address", `127.0.0.1:${port}`], {
+    controller = spawn(process.execPath, [cmd!, ...args, "--prometheus", prom.url, "--interval", "1s", "--window", WINDOW, "--state-file", "", "--web.listen-address", `127.0.0.1:${port}`], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     controller.stderr?.setEncoding("utf8").on("data", (d: string) => {

@@ -43,7 +43,9 @@ export class FakeDriver implements MigrationDriver {
     this.log.push(`start ${dom.name} ${from.name}->${to.name}`);
     let finish: (r: { ok: boolean; error: string }) => void = () => undefined;
     const done = new Promise<{ ok: boolean; error: string }>((resolve) => {
+      this.running.add(dom.uuid);
       finish = (r) => {
+        this.running.delete(dom.uuid);
         this.inFlight--;
         resolve(r);
       };
@@ -60,7 +62,10 @@ export class FakeDriver implements MigrationDriver {
     return { command: ["virsh", "migrate", dom.uuid], done, kill: () => undefined };
   }
   private abortHook = new Map<string, () => void>();
-  async jobInfo() {
+  /** UUIDs with a migration under way. */
+  readonly running = new Set<string>();
+  async jobInfo(_h: unknown, uuid: string) {
+    if (!this.running.has(uuid)) return null;
     return parseJobInfo("type=Unbounded\ndata_processed=10\ndata_remaining=30\ndata_total=40\n");
   }
   async abort(_h: unknown, uuid: string): Promise<string | null> {
