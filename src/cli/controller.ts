@@ -155,7 +155,11 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   // anything new is planned.
   if (o.apply && migrateHosts && auditSink) {
     const done = await reconcile({ hosts: migrateHosts, driver, audit: auditSink, auditLogPath: o.apply.auditLog, waitMs: (o.apply.timeoutS ?? migrateHosts.timeoutS ?? 600) * 1000, log: (l) => io.err(`vsteal controller: ${l}`) });
-    for (const r of done) if (r.result === "ok") c.ledger.add([{ vm: r.vm, from: r.from, to: r.to, atMs: r.atMs, kind: "observed", audit: c.nextAudit }]);
+    for (const r of done) {
+      if (r.result !== "ok") continue;
+      c.ledger.add([{ vm: r.vm, from: r.from, to: r.to, atMs: r.atMs, kind: "observed", audit: c.nextAudit }]);
+      if (r.expect) c.effects.add({ plan_id: r.plan_id, vm: r.vm, from: r.from, to: r.to, done_ms: r.atMs, ...r.expect });
+    }
     if (done.length > 0) persist();
   }
 

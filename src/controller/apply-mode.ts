@@ -100,6 +100,11 @@ export class PlanApplier {
       timeoutMs: this.o.timeoutMs,
       log: (l) => this.o.log?.(`apply ${rec.id}: ${l}`),
       vmCpus: (h) => made?.hosts.find((x) => x.name === h)?.vm_cpus ?? null,
+      // What to judge the move by, should the controller restart before it ends.
+      startDetails: (i) => {
+        const e = expect?.get(i);
+        return e ? { expect: e } : undefined;
+      },
       onOutcome: (oc) => {
         const e = expect?.get(oc.index);
         if (oc.result !== "ok" || !e || oc.endedMs === null) return;

@@ -133,7 +133,7 @@ describe("reconcile after a crash", () => {
     const path = join(dir, "audit.jsonl");
     const log = new FileAuditLog(path);
     const started = (move: number, vm: string, uuid: string) =>
-      log.write({ time: new Date(T0).toISOString(), actor: "controller", action: "migrate", plan_id: "audit-7", move, vm, from: "A", to: "B", result: "started", reason: "", duration_ms: null, details: { uuid } });
+      log.write({ time: new Date(T0).toISOString(), actor: "controller", action: "migrate", plan_id: "audit-7", move, vm, from: "A", to: "B", result: "started", reason: "", duration_ms: null, details: { uuid, expect: { before: { from: 1, to: 0 }, predicted: { from: 0, to: 0 } } } });
     const d = new FakeDriver({ done: "B", stayed: "A", finished: "B" });
     started(0, "done", d.at.get("done")!.uuid);
     started(1, "stayed", d.at.get("stayed")!.uuid);
@@ -148,6 +148,7 @@ describe("reconcile after a crash", () => {
       ["stayed", "failed", "interrupted by a controller restart: stayed still running on A, not on B"],
     ]);
     expect(d.log).toEqual([]); // nothing migrated again
+    expect(r[0]!.expect).toEqual({ before: { from: 1, to: 0 }, predicted: { from: 0, to: 0 } }); // judged once settled
     expect(audit.entries.at(-1)).toMatchObject({ action: "plan_end", plan_id: "audit-7", result: "failed", reason: "reconciled after a restart: done ok, stayed failed" });
     // Once recorded, nothing is left open.
     const again = new FileAuditLog(path); // as the restarted controller opens it

@@ -26,6 +26,8 @@ export interface Unfinished {
   to: string;
   uuid: string | null;
   started: string;
+  /** What the move was expected to do (the `started` entry's details), to judge it once settled. */
+  expect: { before: { from: number; to: number }; predicted: { from: number; to: number } } | null;
 }
 
 export interface Reconciled extends Unfinished {
@@ -80,10 +82,21 @@ export function unfinishedMoves(entries: readonly AuditEntry[]): Unfinished[] {
     const k = `${e.plan_id}\u0000${e.move}`;
     if (e.result === "started") {
       const uuid = typeof e.details?.uuid === "string" ? e.details.uuid : null;
-      open.set(k, { plan_id: e.plan_id, move: e.move, vm: e.vm, from: e.from, to: e.to, uuid, started: e.time });
+      open.set(k, { plan_id: e.plan_id, move: e.move, vm: e.vm, from: e.from, to: e.to, uuid, started: e.time, expect: expectOf(e.details?.expect) });
     } else if (FINAL.has(e.result)) open.delete(k);
   }
   return [...open.values()];
+}
+
+function expectOf(x: unknown): Unfinished["expect"] {
+  const pair = (p: unknown): { from: number; to: number } | null => {
+    const o = p as { from?: unknown; to?: unknown } | null;
+    return o && typeof o.from === "number" && typeof o.to === "number" && Number.isFinite(o.from) && Number.isFinite(o.to) ? { from: o.from, to: o.to } : null;
+  };
+  const o = x as { before?: unknown; predicted?: unknown } | null;
+  const before = pair(o?.before);
+  const predicted = pair(o?.predicted);
+  return before && predicted ? { before, predicted } : null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -59,6 +59,8 @@ export interface ExecuteOptions {
    */
   vmCpus?: (host: string) => string | null;
   onProgress?: (index: number, move: PlanMove, p: JobProgress, elapsedMs: number) => void;
+  /** Extra details for a move's `started` entry in the audit log (what a restart needs to know). */
+  startDetails?: (index: number) => Record<string, unknown> | undefined;
   /** Called as each move ends (before later moves start). */
   onOutcome?: (o: MoveOutcome) => void;
   log?: (line: string) => void;
@@ -164,7 +166,7 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
   const migrateOne = async (oc: MoveOutcome, dom: DomainRef, from: HostEndpoint, to: HostEndpoint, started: number, xml: TargetXml | null, placed: string | null): Promise<void> => {
     const m = oc.move;
     const h = o.driver.migrate(dom, from, to, xml ?? undefined);
-    write({ action: "migrate", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: "started", reason: "", duration_ms: null, details: { uuid: dom.uuid, command: h.command } });
+    write({ action: "migrate", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: "started", reason: "", duration_ms: null, details: { uuid: dom.uuid, command: h.command, ...(o.startDetails?.(oc.index) ?? {}) } });
     let settled: { ok: boolean; error: string } | null = null;
     void h.done.then((r) => {
       settled = r;
