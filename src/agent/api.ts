@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { DomainRates } from "../model/types.js";
+import type { HostFacts } from "../collect/host-facts.js";
+import type { DomainInfo, DomainRates } from "../model/types.js";
+import { formatCpuList } from "../procfs/cpulist.js";
 import type { Collector } from "./collector.js";
 
 /** What the API needs of the history store (src/history). */
@@ -22,6 +24,31 @@ export interface ApiDeps {
   startedMs: number;
 }
 
+/** A running domain's memory, cap and placement (null: unknown, or uncapped for vcpu_cap_cores). */
+function resourcesJson(d: DomainInfo) {
+  const r = d.resources;
+  return {
+    memory_bytes: r?.memoryBytes ?? null,
+    max_memory_bytes: r?.maxMemoryBytes ?? null,
+    vcpu_cap_cores: r?.vcpuCapCores ?? null,
+    cpus: r?.cpus ? formatCpuList(r.cpus) : null,
+  };
+}
+
+/** The host's facts as /api/v1/host gives them. */
+function factsJson(f: HostFacts) {
+  return {
+    host_name: f.hostName,
+    vm_cpus: formatCpuList(f.vmCpus),
+    vm_cpu_count: f.vmCpus.length,
+    vm_cpus_from: f.vmCpusFrom,
+    memory_total_bytes: f.memTotalBytes,
+    memory_available_bytes: f.memAvailableBytes,
+    vm_memory_bytes: f.vmMemoryBytes,
+    reserved_memory_bytes: f.reservedMemoryBytes,
+  };
+}
+
 function domainJson(d: DomainRates) {
   const n = d.vcpus.length || 1;
   const sum = (k: "usage" | "delay" | "throttled" | "contention") => d.vcpus.reduce((a, v) => a + v[k], 0);
@@ -33,6 +60,7 @@ function domainJson(d: DomainRates) {
     source: d.domain.source,
     vcpu_current: d.domain.vcpuCurrent,
     vcpu_maximum: d.domain.vcpuMaximum,
+    ...resourcesJson(d.domain),
     /** Averages over the domain's vCPUs (fractions of one vCPU's wall time). */
     usage: sum("usage") / n,
     steal: sum("delay") / n,
@@ -89,7 +117,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
     }),
   );
 
-  api.get("/host", (c) => c.json({ ...c0.host, interval_s: c0.rates?.intervalS ?? null, time: c0.rates?.wallMs ?? null }));
+  api.get("/host", (c) => c.json({ ...c0.host, ...factsJson(c0.facts), interval_s: c0.rates?.intervalS ?? null, time: c0.rates?.wallMs ?? null }));
 
   api.get("/domains", (c) => {
     const list = (c0.rates?.domains ?? []).map(domainJson).sort((a, b) => b.steal - a.steal || a.domain.localeCompare(b.domain));

@@ -5,6 +5,8 @@ import { noisyNeighbours, type NoisyNeighbours } from "../analysis/neighbours.js
 import { RateWindow } from "../analysis/window.js";
 import type { RatesSample, Sample, SampleProblem } from "../model/types.js";
 import { hostCpuCount, schedstatsEnabled } from "../collect/host-info.js";
+import type { HostFacts } from "../collect/host-facts.js";
+import { hostname } from "node:os";
 import type { DomainSource } from "../sources/source.js";
 
 export interface CollectorHealth {
@@ -18,7 +20,16 @@ export interface CollectorHealth {
   vcpus: number;
   domains: number;
   lastError: string | null;
+  /** Discoveries run because the source saw a VM come or go (not the period). */
+  eventDiscoveries: number;
 }
+
+/** Quiet time after a source event before discovery runs (a VM's start is a burst of events), ms. */
+const EVENT_DEBOUNCE_MS = 100;
+/** Longest an event waits for the burst to end, ms. */
+const EVENT_MAX_WAIT_MS = 300;
+/** One more discovery this long after an event: a QEMU just started may not have all its vCPU threads, cgroups and pinning yet, ms. */
+const EVENT_FOLLOW_UP_MS = 1000;
 
 export interface CollectorOptions {
   source: DomainSource;
@@ -32,6 +43,29 @@ export interface CollectorOptions {
   onRates?: (rates: RatesSample, collector: Collector) => void;
   onProblem?: (p: SampleProblem) => void;
   cpus?: number;
+  /**
+   * The host's facts (name, CPUs VMs may use, memory), read at start and after every discovery;
+   * a throw keeps the last ones. Default: the name of this machine, `cpus` CPUs, memory unknown.
+   */
+  hostFacts?: () => HostFacts;
+  /** Run discovery when the source sees a VM come or go (default true; the period stays the safety net). */
+  watchSource?: boolean;
+}
+
+function defaultFacts(cpus: number, reservedCpus: number): HostFacts {
+  const all = Array.from({ length: cpus }, (_, i) => i);
+  return {
+    hostName: hostname(),
+    onlineCpus: all,
+    vmCpus: all,
+    vmCpusFrom: "online",
+    reservedCpus,
+    capacityCores: Math.max(cpus - reservedCpus, 0),
+    memTotalBytes: null,
+    memAvailableBytes: null,
+    vmMemoryBytes: null,
+    reservedMemoryBytes: 0,
+  };
 }
 
 /**
@@ -43,9 +77,11 @@ export class Collector {
   readonly sampler: Sampler;
   readonly cpus: number;
   readonly window: RateWindow;
+  /** The last sweep: what /metrics shows (also an off-period sweep after an event-driven discovery). */
   latest: Sample | null = null;
   rates: RatesSample | null = null;
   host: HostSummary;
+  facts: HostFacts;
   /** Bumped on every sweep: caches keyed by it stay valid until the next sweep. */
   generation = 0;
   readonly health: CollectorHealth = {
@@ -58,10 +94,19 @@ export class Collector {
     vcpus: 0,
     domains: 0,
     lastError: null,
+    eventDiscoveries: 0,
   };
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private stopped = false;
+  /** The last periodic sweep: rates are always computed between two of these. */
+  private ratesBase: Sample | null = null;
+  private unwatch: (() => void) | null = null;
+  private eventTimer: NodeJS.Timeout | null = null;
+  private eventFirstMs = 0;
+  private followUpTimer: NodeJS.Timeout | null = null;
+  /** An event came while a discovery ran (which may predate it): run another after it. */
+  private eventAgain = false;
 
   constructor(private readonly opts: CollectorOptions) {
     this.sampler = new Sampler({
@@ -72,7 +117,22 @@ export class Collector {
     });
     this.cpus = opts.cpus ?? hostCpuCount();
     this.window = new RateWindow(opts.windowS ?? 300);
-    this.host = hostSummary(null, this.cpus, opts.reservedCpus ?? 0);
+    this.facts = opts.hostFacts ? opts.hostFacts() : defaultFacts(this.cpus, opts.reservedCpus ?? 0);
+    this.host = this.summary(null);
+  }
+
+  private summary(rates: RatesSample | null): HostSummary {
+    return hostSummary(rates, this.cpus, this.facts.reservedCpus, this.facts.vmCpus.length);
+  }
+
+  /** Re-reads the host's facts (after a discovery); a failure keeps the last ones and is reported. */
+  private refreshFacts(): void {
+    if (!this.opts.hostFacts) return;
+    try {
+      this.facts = this.opts.hostFacts();
+    } catch (e) {
+      this.opts.onProblem?.({ domain: "*", message: `host facts not updated: ${e instanceof Error ? e.message : String(e)}` });
+    }
   }
 
   private startRefresh(): Promise<void> {
@@ -90,8 +150,61 @@ export class Collector {
       )
       .finally(() => {
         this.refreshing = null;
+        this.refreshFacts();
+        if (this.eventAgain) {
+          this.eventAgain = false;
+          this.eventRefresh(false);
+        }
       });
     return this.refreshing;
+  }
+
+  /** A source event: debounce the burst, then discover and publish at once. */
+  private readonly onSourceEvent = (): void => {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (this.eventTimer === null) this.eventFirstMs = now;
+    else clearTimeout(this.eventTimer);
+    const wait = Math.max(0, Math.min(EVENT_DEBOUNCE_MS, this.eventFirstMs + EVENT_MAX_WAIT_MS - now));
+    this.eventTimer = setTimeout(() => {
+      this.eventTimer = null;
+      this.eventRefresh(true);
+    }, wait);
+  };
+
+  private eventRefresh(followUp: boolean): void {
+    if (this.stopped) return;
+    if (this.refreshing) {
+      this.eventAgain = true;
+      return;
+    }
+    this.health.eventDiscoveries++;
+    void this.startRefresh().then(() => this.publish());
+    if (followUp) {
+      if (this.followUpTimer) clearTimeout(this.followUpTimer);
+      this.followUpTimer = setTimeout(() => {
+        this.followUpTimer = null;
+        this.eventRefresh(false);
+      }, EVENT_FOLLOW_UP_MS);
+    }
+  }
+
+  /**
+   * After an event-driven discovery: one off-period sweep so /metrics shows the VMs that came and
+   * no longer those that went. Rates keep being computed between periodic sweeps only.
+   */
+  private publish(): void {
+    if (this.stopped || this.latest === null) return;
+    const sample = this.sampler.sweep();
+    for (const p of sample.problems) {
+      this.health.errors++;
+      this.opts.onProblem?.(p);
+    }
+    this.latest = sample;
+    this.host = this.summary(this.rates);
+    this.generation++;
+    this.health.vcpus = this.sampler.threadCount;
+    this.health.domains = sample.domains.length;
   }
 
   /** One tick: start discovery if due (not awaited), sweep, derive everything. */
@@ -99,7 +212,8 @@ export class Collector {
     if (this.sampler.discoveryDue) void this.startRefresh();
     const t0 = process.hrtime.bigint();
     const sample = this.sampler.sweep();
-    const prev = this.latest;
+    const prev = this.ratesBase;
+    this.ratesBase = sample;
     this.latest = sample;
     const rates = prev ? computeRates(prev, sample) : null;
     for (const p of sample.problems) {
@@ -109,7 +223,7 @@ export class Collector {
     if (rates) {
       this.rates = rates;
       this.window.add(rates);
-      this.host = hostSummary(rates, this.cpus, this.opts.reservedCpus ?? 0);
+      this.host = this.summary(rates);
       this.opts.onRates?.(rates, this);
     }
     this.generation++;
@@ -125,6 +239,7 @@ export class Collector {
     await this.startRefresh();
     if (this.stopped) return;
     this.tick();
+    if (this.opts.watchSource !== false && this.opts.source.watch) this.unwatch = this.opts.source.watch(this.onSourceEvent);
     const intervalMs = this.opts.intervalS * 1000;
     let next = Date.now() + intervalMs;
     const loop = (): void => {
@@ -164,6 +279,9 @@ export class Collector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.unwatch?.();
+    if (this.eventTimer) clearTimeout(this.eventTimer);
+    if (this.followUpTimer) clearTimeout(this.followUpTimer);
     await this.refreshing;
     this.sampler.close();
   }

@@ -4,6 +4,7 @@ import { gzip } from "node:zlib";
 import { Counter, Gauge, Registry, type RegistryContentType } from "prom-client";
 import type { Collector } from "./collector.js";
 import { renderVcpuFamilies } from "./exposition.js";
+import { renderFactFamilies } from "./facts-exposition.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -13,7 +14,7 @@ function buildRegistry(contentType: RegistryContentType): { registry: Registry<R
   registry.setContentType(contentType);
   const reg = [registry];
   const hostCpus = new Gauge({ name: "vsteal_host_cpus", help: "Online host CPUs.", registers: reg });
-  const hostCapacity = new Gauge({ name: "vsteal_host_capacity_cores", help: "Host CPUs available to VMs (online minus reserved).", registers: reg });
+  const hostCapacity = new Gauge({ name: "vsteal_host_capacity_cores", help: "Host CPUs available to VMs (the CPUs VMs may use minus --reserved-cpus).", registers: reg });
   const allocated = new Gauge({ name: "vsteal_host_vcpus_allocated", help: "Online vCPUs of running domains.", registers: reg });
   const demand = new Gauge({ name: "vsteal_host_vcpu_demand_cores", help: "vCPU demand: run time plus contention wait, in cores, over the last interval.", registers: reg });
   const steal = new Gauge({ name: "vsteal_host_steal_cores", help: "Steal summed over vCPUs, in cores, over the last interval, by cause.", labelNames: ["cause"], registers: reg });
@@ -93,7 +94,8 @@ export class Exporter {
       let plain = this.cache.get(plainKey);
       if (!plain || plain.generation !== gen) {
         which.fill(this.collector);
-        const vcpus = renderVcpuFamilies(this.collector.latest?.domains ?? [], openMetrics);
+        const domains = this.collector.latest?.domains ?? [];
+        const vcpus = renderVcpuFamilies(domains, openMetrics) + renderFactFamilies(this.collector.facts, domains, openMetrics);
         plain = {
           generation: gen,
           // OpenMetrics ends with "# EOF": the vCPU families go before the registry's text.

@@ -4,9 +4,11 @@ import type { RatesSample } from "../model/types.js";
 export interface HostSummary {
   /** Host CPUs (online). */
   cpus: number;
+  /** CPUs VMs may use (--vm-cpus, libvirt's machine cpuset; default all online CPUs). */
+  vmCpus: number;
   /** CPUs kept for the host itself. */
   reservedCpus: number;
-  /** cpus - reservedCpus: what VMs can have. */
+  /** vmCpus - reservedCpus: what VMs can have. */
   capacity: number;
   runningDomains: number;
   /** Online vCPUs of running domains. */
@@ -36,8 +38,8 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[i] ?? 0;
 }
 
-export function hostSummary(rates: RatesSample | null, cpus: number, reservedCpus = 0): HostSummary {
-  const capacity = Math.max(cpus - reservedCpus, 0);
+export function hostSummary(rates: RatesSample | null, cpus: number, reservedCpus = 0, vmCpus = cpus): HostSummary {
+  const capacity = Math.max(vmCpus - reservedCpus, 0);
   let vcpusAllocated = 0;
   let runningDomains = 0;
   let usage = 0;
@@ -61,6 +63,7 @@ export function hostSummary(rates: RatesSample | null, cpus: number, reservedCpu
   const demand = usage + contention;
   return {
     cpus,
+    vmCpus,
     reservedCpus,
     capacity,
     runningDomains,

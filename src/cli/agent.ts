@@ -6,6 +6,10 @@ import { buildApp, listen } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
 import { loadWebConfig } from "../agent/webconfig.js";
 import { openSource, type SourceName } from "../sources/auto.js";
+import { formatCpuList } from "../procfs/cpulist.js";
+import { readHostFacts, type HostFacts } from "../collect/host-facts.js";
+import { hostNameProblem } from "../model/host-name.js";
+import { hostname } from "node:os";
 import type { Io } from "./io.js";
 
 export interface AgentOptions {
@@ -16,6 +20,11 @@ export interface AgentOptions {
   source: SourceName;
   connect?: string;
   reservedCpus: number;
+  /** --host-name; default: the machine's hostname. */
+  hostName?: string;
+  /** --vm-cpus as given (a CPU list); default: libvirt's machine cgroup cpuset, else online CPUs. */
+  vmCpus?: string;
+  reservedMemoryMiB?: number;
   discoveryInterval: number;
   alertsConfig?: string;
   /** Where history persists; "" keeps it in memory only. */
@@ -27,6 +36,8 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
   if (!opts.telemetryPath.startsWith("/")) throw new Error(`--web.telemetry-path ${JSON.stringify(opts.telemetryPath)}: must start with /`);
   // Config errors are refused before anything starts.
   const web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : null;
+  const hostFacts = hostFactsReader(opts);
+  const facts = hostFacts();
   const rules: readonly AlertRule[] = opts.alertsConfig ? await loadAlertConfig(opts.alertsConfig) : DEFAULT_RULES;
   const alerts = new AlertEngine(rules);
   const notifier = new Notifier({ rules, log: process.stderr });
@@ -37,6 +48,7 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
     intervalS: opts.interval,
     discoveryIntervalS: opts.discoveryInterval,
     reservedCpus: opts.reservedCpus,
+    hostFacts,
     onProblem: (p) => io.err(`vsteal agent: warning: ${p.domain}: ${p.message}`),
     onRates: (rates, c) => {
       history.record(rates);
@@ -48,6 +60,7 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
   const { server, url } = await listen(app, opts.listenAddress, web);
   io.err(`vsteal agent: ${rules.length} alert rules${opts.alertsConfig ? ` from ${opts.alertsConfig}` : " (built-in)"}`);
   io.err(`vsteal agent: ${source.description}, every ${opts.interval} s; listening on ${url} (metrics at ${url}${opts.telemetryPath})`);
+  io.err(`vsteal agent: host ${facts.hostName}: VMs may use CPUs ${formatCpuList(facts.vmCpus)} (${facts.vmCpusFrom === "flag" ? "--vm-cpus" : facts.vmCpusFrom === "machine-cgroup" ? "libvirt's machine cgroup" : "online CPUs"}), capacity ${facts.capacityCores} cores`);
   await collector.start();
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
@@ -66,6 +79,20 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   return 0;
+}
+
+/**
+ * The host's facts as the flags ask, validated: the name (RFC 1123), --vm-cpus, and the reserved
+ * CPUs and memory against what there is. Called at start (a throw refuses to start, naming the
+ * flag) and after every discovery by the collector.
+ */
+function hostFactsReader(opts: AgentOptions): () => HostFacts {
+  const name = opts.hostName ?? hostname();
+  const problem = hostNameProblem(name);
+  if (problem !== null) {
+    throw new Error(`--host-name ${JSON.stringify(name)}: ${problem}${opts.hostName === undefined ? " (it is this machine's hostname)" : ""}; pass the name plans and the migration hosts file use for this host`);
+  }
+  return () => readHostFacts({ hostName: name, vmCpus: opts.vmCpus, reservedCpus: opts.reservedCpus, reservedMemoryMiB: opts.reservedMemoryMiB ?? 0 });
 }
 
 /** Opens the history: a damaged file is reported and set aside, never fatal. */

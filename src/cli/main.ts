@@ -44,6 +44,9 @@ program
   .option("-c, --connect <uri>", "libvirt connection URI")
   .addOption(sourceOption())
   .option("--reserved-cpus <n>", "host CPUs kept for the host itself (not for VMs)", nonNegativeInt, 0)
+  .option("--host-name <name>", "this host's name in plans and the migration hosts file (default: the machine's hostname)")
+  .option("--vm-cpus <list>", "host CPUs VMs may use, e.g. 2-31 (default: libvirt's machine cgroup cpuset, else the online CPUs)")
+  .option("--reserved-memory <MiB>", "host memory kept for the host itself (not for VMs)", nonNegativeInt, 0)
   .option("--discovery-interval <seconds>", "how often to look for new or gone VMs and threads", positiveNumber, 30)
   .option("--history.dir <dir>", 'where history is kept across restarts ("" = memory only)', "/var/lib/vsteal")
   .option("--alerts.config <file>", "alert rules (YAML); default: contention steal > 5 % for 3 min, host demand > capacity for 2 min")
@@ -59,6 +62,9 @@ program
           source: o.source as "libvirt" | "qemu" | "auto",
           connect: o.connect as string | undefined,
           reservedCpus: o.reservedCpus as number,
+          hostName: o.hostName as string | undefined,
+          vmCpus: o.vmCpus as string | undefined,
+          reservedMemoryMiB: o.reservedMemory as number,
           discoveryInterval: o.discoveryInterval as number,
           alertsConfig: o["alerts.config"] as string | undefined,
           historyDir: o["history.dir"] as string,

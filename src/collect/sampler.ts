@@ -1,12 +1,13 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { DomainInfo, DomainSample, DomainThreads, Sample, SampleProblem, VcpuCounters } from "../model/types.js";
-import { cpuCgroupPath, parseCgroup } from "../procfs/cgroup.js";
 import { parseCpuStat } from "../procfs/cpustat.js";
-import { parseCgroupMounts, type CgroupMounts } from "../procfs/mountinfo.js";
+import type { CgroupMounts } from "../procfs/mountinfo.js";
+import { cpuCgroupDir, readCgroupMounts } from "../sources/cgroup-paths.js";
 import { parseSched } from "../procfs/sched.js";
 import { ProcParseError } from "../procfs/errors.js";
 import { parseSchedstatBytes } from "../procfs/schedstat.js";
+import { DuplicateIdentityFilter } from "../sources/duplicates.js";
 import type { DomainSource } from "../sources/source.js";
 
 export interface SamplerOptions {
@@ -73,6 +74,7 @@ export class Sampler {
   private needDiscovery = true;
   private sweepNo = 0;
   private readonly buf = Buffer.alloc(BUF_SIZE);
+  private readonly duplicates = new DuplicateIdentityFilter();
   private closed = false;
 
   constructor(opts: SamplerOptions) {
@@ -94,31 +96,20 @@ export class Sampler {
   }
 
   private cgroupMounts(): CgroupMounts | null {
-    if (this.mounts === undefined) {
-      const file = join(this.procRoot, "self", "mountinfo");
-      try {
-        this.mounts = parseCgroupMounts(readFileSync(file, "utf8"), file);
-      } catch {
-        this.mounts = null;
-      }
-    }
+    if (this.mounts === undefined) this.mounts = readCgroupMounts(this.procRoot);
     return this.mounts;
   }
 
-  private openCgroup(pid: number, tid: number): CgroupHandle | null {
+  /** The cpu.stat of the thread's cpu cgroup, or null when unknown. */
+  private cpuStatPath(pid: number, tid: number): string | null {
     const mounts = this.cgroupMounts();
-    if (!mounts) return null;
-    const file = join(this.procRoot, String(pid), "task", String(tid), "cgroup");
-    let rel: { version: 1 | 2; path: string } | null;
-    try {
-      rel = cpuCgroupPath(parseCgroup(readFileSync(file, "utf8"), file));
-    } catch {
-      return null;
-    }
-    if (!rel) return null;
-    const base = rel.version === 1 ? mounts.v1Cpu : mounts.v2;
-    if (!base) return null;
-    const path = join(base, rel.path, "cpu.stat");
+    const cg = mounts ? cpuCgroupDir(this.procRoot, mounts, pid, tid) : null;
+    return cg ? join(cg.dir, "cpu.stat") : null;
+  }
+
+  private openCgroup(pid: number, tid: number): CgroupHandle | null {
+    const path = this.cpuStatPath(pid, tid);
+    if (path === null) return null;
     const have = this.cgroups.get(path);
     if (have) {
       have.refs++;
@@ -167,7 +158,7 @@ export class Sampler {
    * current tracks, so sampling goes on with what is known.
    */
   async refresh(): Promise<void> {
-    const found = await this.source.discover();
+    const found = this.duplicates.filter(await this.source.discover());
     if (this.closed) return;
     this.lastDiscoveryMs = Date.now();
     this.needDiscovery = false;
@@ -176,16 +167,8 @@ export class Sampler {
     const want = new Set<string>();
     for (const d of found.domains) {
       if (d.pid === null) continue;
-      const info: DomainInfo = {
-        name: d.name,
-        uuid: d.uuid,
-        id: d.id,
-        state: d.state,
-        vcpuCurrent: d.vcpuCurrent,
-        vcpuMaximum: d.vcpuMaximum,
-        pid: d.pid,
-        source: d.source,
-      };
+      // Everything discovery knows of the domain but its threads (identity, resources, …).
+      const { vcpus: _threads, ...info } = d satisfies DomainInfo;
       const dk = domainKey(d);
       for (const v of d.vcpus) {
         const key = `${dk}|${v.vcpu}|${v.tid}`;
@@ -193,6 +176,13 @@ export class Sampler {
         const have = this.tracks.get(key);
         if (have) {
           have.domain = info; // state and counts may change; identity does not
+          // A thread seen right after its QEMU started may not be in its vCPU cgroup yet
+          // (libvirt moves it there, then resumes): follow it to where it is now.
+          const now = this.cpuStatPath(d.pid, v.tid);
+          if (now !== (have.cgroup?.path ?? null)) {
+            this.releaseCgroup(have.cgroup);
+            have.cgroup = this.openCgroup(d.pid, v.tid);
+          }
           continue;
         }
         const path = join(this.procRoot, String(d.pid), "task", String(v.tid), "schedstat");

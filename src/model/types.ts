@@ -34,6 +34,20 @@ export interface DomainInfo {
   /** QEMU process id, null when the domain is not running. */
   pid: number | null;
   source: SourceKind;
+  /** What the VM was given, read at discovery (running domains only). */
+  resources?: DomainResources;
+}
+
+/** A running VM's memory, CPU cap and placement, read at discovery; null = unknown (or uncapped). */
+export interface DomainResources {
+  /** Current memory (libvirt's "Used memory", the balloon's size; QEMU's -m), bytes. */
+  memoryBytes: number | null;
+  /** Maximum memory (libvirt's "Max memory"; QEMU's -m), bytes. */
+  maxMemoryBytes: number | null;
+  /** CPU cap of each vCPU in cores (CFS quota / period of its cgroup); null when uncapped or unknown. */
+  vcpuCapCores: number | null;
+  /** Host CPUs its vCPU threads may run on (union of their Cpus_allowed_list); null when unknown. */
+  cpus: number[] | null;
 }
 
 /** One vCPU thread of a running domain. */

@@ -21,6 +21,10 @@ describe("procfs index", () => {
       "parseCpuStat",
       "parseSched",
       "parseCgroupMounts",
+      "parseMeminfo",
+      "parseCfsQuotaV1",
+      "parseCpuMax",
+      "quotaCores",
     ]) {
       expect(procfs, name).toHaveProperty(name);
     }

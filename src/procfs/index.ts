@@ -14,3 +14,5 @@ export * from "./cmdline.js";
 export * from "./cpustat.js";
 export * from "./sched.js";
 export * from "./mountinfo.js";
+export * from "./meminfo.js";
+export * from "./cpuquota.js";

@@ -6,6 +6,8 @@ export interface CgroupMounts {
   v1Cpu: string | null;
   /** The cgroup v2 (unified) mount. */
   v2: string | null;
+  /** cgroup v1 hierarchy with the `cpuset` controller (e.g. /sys/fs/cgroup/cpuset); optional for callers that build one by hand. */
+  v1Cpuset?: string | null;
 }
 
 /** Undoes the octal escapes (\040 for space …) the kernel writes in mountinfo paths. */
@@ -18,7 +20,7 @@ function unescapeMountPath(s: string): string {
  * Returns the cgroup mounts; the first of each kind wins.
  */
 export function parseCgroupMounts(text: string, file: string): CgroupMounts {
-  const out: CgroupMounts = { v1Cpu: null, v2: null };
+  const out: CgroupMounts = { v1Cpu: null, v2: null, v1Cpuset: null };
   for (const line of text.split("\n")) {
     if (line === "") continue;
     const sep = line.indexOf(" - ");
@@ -33,6 +35,7 @@ export function parseCgroupMounts(text: string, file: string): CgroupMounts {
     }
     if (fstype === "cgroup2" && out.v2 === null) out.v2 = unescapeMountPath(mountPoint);
     if (fstype === "cgroup" && out.v1Cpu === null && superOpts.includes("cpu")) out.v1Cpu = unescapeMountPath(mountPoint);
+    if (fstype === "cgroup" && out.v1Cpuset === null && superOpts.includes("cpuset")) out.v1Cpuset = unescapeMountPath(mountPoint);
   }
   return out;
 }

@@ -44,6 +44,16 @@ export interface DominfoRecord {
   vcpuCurrent: number;
   /** From vcpucount: "maximum live", else "maximum config"; null when not given. */
   vcpuMaximum: number | null;
+  /** dominfo "Used memory" (current memory, the balloon's size), bytes; null when not given. */
+  memoryBytes?: number | null;
+  /** dominfo "Max memory", bytes; null when not given. */
+  maxMemoryBytes?: number | null;
+}
+
+/** A dominfo memory value (`32768 KiB`) in bytes; null when it is not one. */
+function kibBytes(v: string): number | null {
+  const m = /^(\d{1,13}) KiB$/.exec(v.trim());
+  return m ? Number(m[1]) * 1024 : null;
 }
 
 /**
@@ -63,6 +73,8 @@ export function parseDominfoBatch(stdout: string): DominfoRecord[] {
         state: cur.state,
         vcpuCurrent: cur.vcpuCurrent,
         vcpuMaximum: cur.maxLive ?? cur.maxConfig ?? null,
+        memoryBytes: cur.memoryBytes ?? null,
+        maxMemoryBytes: cur.maxMemoryBytes ?? null,
       });
     }
     cur = {};
@@ -86,6 +98,12 @@ export function parseDominfoBatch(stdout: string): DominfoRecord[] {
         continue;
       case "CPU(s):":
         cur.vcpuCurrent = Number(value.trim());
+        continue;
+      case "Used memory:":
+        cur.memoryBytes = kibBytes(value);
+        continue;
+      case "Max memory:":
+        cur.maxMemoryBytes = kibBytes(value);
         continue;
     }
     const m = /^(maximum|current)\s+(config|live)\s+(\d+)\s*$/.exec(line);

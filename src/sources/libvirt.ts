@@ -6,7 +6,9 @@ import { parseDominfoBatch, parseUuidList, type DominfoRecord } from "./libvirt-
 import { findQemuProcesses } from "./qemu.js";
 import { parseQemuCmdline } from "./qemu-cmdline.js";
 import type { Discovery, DomainSource } from "./source.js";
+import { DomainResourceReader } from "./domain-resources.js";
 import { VcpuThreadFinder } from "./threads.js";
+import { watchDirectory } from "./watch.js";
 import { DEFAULT_URI, runVirsh, throwIfUnreachable, virshErrorLine } from "./virsh.js";
 
 export interface LibvirtSourceOptions {
@@ -52,6 +54,7 @@ export class LibvirtSource implements DomainSource {
   private readonly procRoot: string;
   private readonly runDir: string;
   private readonly threads: VcpuThreadFinder;
+  private readonly resources: DomainResourceReader;
 
   constructor(private readonly opts: LibvirtSourceOptions = {}) {
     this.uri = opts.uri ?? DEFAULT_URI;
@@ -64,6 +67,16 @@ export class LibvirtSource implements DomainSource {
     this.runDir = opts.runDir ?? defaultRunDir(this.uri);
     this.description = `libvirt ${this.uri}`;
     this.threads = new VcpuThreadFinder(this.procRoot);
+    this.resources = new DomainResourceReader(this.procRoot);
+  }
+
+  /**
+   * libvirt's QEMU driver writes `<name>.pid` when a domain's QEMU starts (also an incoming
+   * migration), removes it when it ends, and rewrites the status `<name>.xml` on every state
+   * change: watching that directory (inotify) sees every start, stop, arrival and departure.
+   */
+  watch(onChange: () => void): () => void {
+    return watchDirectory(this.runDir, onChange, { names: (n) => n.endsWith(".pid") || n.endsWith(".xml") });
   }
 
   private virsh(args: string[]) {
@@ -155,6 +168,7 @@ export class LibvirtSource implements DomainSource {
             const unreadable: Array<{ tid: number; message: string }> = [];
             base.vcpus = this.threads.find(pid, unreadable);
             for (const u of unreadable) problems.push({ domain: rec.name, tid: u.tid, message: u.message });
+            base.resources = this.resources.read(pid, base.vcpus, { current: rec.memoryBytes ?? null, maximum: rec.maxMemoryBytes ?? null });
           } catch (e) {
             problems.push({ domain: rec.name, message: `QEMU process ${pid} vanished: ${(e as Error).message}` });
             base.pid = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isQemuArgv0, parseQemuCmdline, parseQemuOptValue } from "./qemu-cmdline.js";
+import { isQemuArgv0, parseQemuCmdline, parseQemuMemory, parseQemuOptValue } from "./qemu-cmdline.js";
 
 describe("parseQemuCmdline", () => {
   it("reads a libvirt-started QEMU", () => {
@@ -10,13 +10,13 @@ describe("parseQemuCmdline", () => {
       "-uuid", "5C1F2D7A-8E0B-4C4D-9F1E-2B3A4C5D6E7F", "-no-user-config",
     ];
     expect(parseQemuCmdline(argv)).toEqual({
-      name: "vsteal-test-2", uuid: "5c1f2d7a-8e0b-4c4d-9f1e-2b3a4c5d6e7f", id: null, vcpus: 2, maxVcpus: 3,
+      name: "vsteal-test-2", uuid: "5c1f2d7a-8e0b-4c4d-9f1e-2b3a4c5d6e7f", id: null, vcpus: 2, maxVcpus: 3, memoryBytes: 32 * 2 ** 20,
     });
   });
 
   it("reads a Proxmox kvm command line", () => {
     const argv = ["/usr/bin/kvm", "-id", "101", "-name", "web01,debug-threads=on", "-smp", "4,sockets=1,cores=4,maxcpus=4"];
-    expect(parseQemuCmdline(argv)).toEqual({ name: "web01", uuid: null, id: 101, vcpus: 4, maxVcpus: 4 });
+    expect(parseQemuCmdline(argv)).toEqual({ name: "web01", uuid: null, id: 101, vcpus: 4, maxVcpus: 4, memoryBytes: 128 * 2 ** 20 });
   });
 
   it("keeps doubled commas of a name and a plain -name", () => {
@@ -33,6 +33,17 @@ describe("parseQemuCmdline", () => {
 
   it("ignores a malformed uuid and id", () => {
     expect(parseQemuCmdline(["qemu-system-x86_64", "-uuid", "$(reboot)", "-id", "x"])).toMatchObject({ uuid: null, id: null });
+  });
+});
+
+describe("parseQemuMemory", () => {
+  it("reads QEMU's -m forms in bytes (a bare number is MiB)", () => {
+    expect(parseQemuMemory("32")).toBe(32 * 2 ** 20);
+    expect(parseQemuMemory("4G")).toBe(4 * 2 ** 30);
+    expect(parseQemuMemory("size=512M,slots=2,maxmem=8G")).toBe(512 * 2 ** 20);
+    expect(parseQemuMemory("32768k")).toBe(32 * 2 ** 20);
+    expect(parseQemuMemory("lots")).toBeNull();
+    expect(parseQemuMemory("0")).toBeNull();
   });
 });
 

@@ -10,6 +10,20 @@ export interface QemuIdentity {
   /** -smp: vCPUs at start and the maximum (hotplug). */
   vcpus: number;
   maxVcpus: number;
+  /** -m: the guest's memory at start, bytes (QEMU's default 128 MiB when absent); null when unreadable. */
+  memoryBytes?: number | null;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 2 ** 20, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** A -m size (`32`, `512M`, `4G`, `size=4G,slots=2,maxmem=8G`), bytes; a bare number is MiB, as QEMU reads it. */
+export function parseQemuMemory(value: string): number | null {
+  const { implied, keys } = parseQemuOptValue(value);
+  const size = keys.get("size") ?? implied;
+  const m = size === null ? null : /^(\d{1,12})([bkmgt]?)$/i.exec(size);
+  if (!m) return null;
+  const bytes = Number(m[1]) * (SIZE_UNITS[(m[2] ?? "").toLowerCase()] ?? 0);
+  return bytes > 0 && bytes <= Number.MAX_SAFE_INTEGER ? bytes : null;
 }
 
 /** Is argv[0] a QEMU system emulator? (qemu-system-*, qemu-kvm, Proxmox's kvm wrapper) */
@@ -92,5 +106,7 @@ export function parseQemuCmdline(argv: readonly string[]): QemuIdentity {
     vcpus = positiveInt(keys.get("cpus")) ?? positiveInt(implied) ?? max ?? topoProduct ?? 1;
     maxVcpus = max ?? (topoProduct !== null && topoProduct > vcpus ? topoProduct : vcpus);
   }
-  return { name, uuid, id, vcpus, maxVcpus };
+  const mem = optValue(argv, "-m");
+  const memoryBytes = mem === null ? 128 * 2 ** 20 : parseQemuMemory(mem);
+  return { name, uuid, id, vcpus, maxVcpus, memoryBytes };
 }

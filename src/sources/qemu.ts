@@ -4,7 +4,9 @@ import type { DomainThreads, SampleProblem } from "../model/types.js";
 import { parseCmdline } from "../procfs/cmdline.js";
 import { isQemuArgv0, parseQemuCmdline } from "./qemu-cmdline.js";
 import type { Discovery, DomainSource } from "./source.js";
+import { DomainResourceReader } from "./domain-resources.js";
 import { VcpuThreadFinder } from "./threads.js";
+import { watchProcesses } from "./watch.js";
 
 export interface QemuProcess {
   pid: number;
@@ -54,10 +56,17 @@ export class QemuSource implements DomainSource {
   readonly kind = "qemu" as const;
   readonly description: string;
   private readonly threads: VcpuThreadFinder;
+  private readonly resources: DomainResourceReader;
 
-  constructor(private readonly procRoot = "/proc") {
+  constructor(readonly procRoot = "/proc") {
     this.description = `QEMU processes in ${procRoot}`;
     this.threads = new VcpuThreadFinder(procRoot);
+    this.resources = new DomainResourceReader(procRoot);
+  }
+
+  /** /proc cannot be watched: a QEMU process coming or going is seen by a cheap poll of /proc's pids. */
+  watch(onChange: () => void): () => void {
+    return watchProcesses(this.procRoot, onChange, { isCandidate: (comm) => /^qemu/.test(comm) || comm === "kvm" });
   }
 
   async discover(): Promise<Discovery> {
@@ -81,6 +90,8 @@ export class QemuSource implements DomainSource {
           pid: p.pid,
           source: "qemu",
           vcpus,
+          // Without libvirt the balloon is unknown: -m is both the current and the maximum memory.
+          resources: this.resources.read(p.pid, vcpus, { current: ident.memoryBytes ?? null, maximum: ident.memoryBytes ?? null }),
         });
       } catch (e) {
         problems.push({ domain: name, message: `QEMU process ${p.pid} vanished: ${(e as Error).message}` });

@@ -13,4 +13,10 @@ export interface DomainSource {
   /** A human-readable description for messages ("libvirt qemu:///system"). */
   readonly description: string;
   discover(): Promise<Discovery>;
+  /**
+   * Calls `onChange` soon after a VM may have started, stopped, arrived or left, so that discovery
+   * can run at once instead of at its next period; returns what stops watching. Absent: periodic
+   * discovery only.
+   */
+  watch?(onChange: () => void): () => void;
 }

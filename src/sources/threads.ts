@@ -14,8 +14,12 @@ interface ProcessEntry {
   age: number;
 }
 
-/** Refresh vCPU affinities (Cpus_allowed_list) every this many discoveries; new threads at once. */
-const AFFINITY_EVERY = 10;
+/**
+ * Refresh vCPU affinities (Cpus_allowed_list) every this many discoveries; new threads at once.
+ * 1: a pinning changed while the VM runs (vcpupin, a migration's new placement) is seen at the
+ * next discovery; one status read per vCPU thread per discovery, never per sweep.
+ */
+const AFFINITY_EVERY = 1;
 
 function startTime(procRoot: string, pid: number): string {
   const stat = readFileSync(join(procRoot, String(pid), "stat"), "latin1");
@@ -28,7 +32,7 @@ function startTime(procRoot: string, pid: number): string {
  *
  * Discovery runs every few seconds over every QEMU process, so what does not change is
  * remembered: a thread's name is read once (a QEMU vCPU thread keeps its name), and its
- * affinity is re-read every AFFINITY_EVERY discoveries (vcpupin is rare). Reads are
+ * affinity is re-read every AFFINITY_EVERY discoveries. Reads are
  * synchronous: thousands of tiny /proc reads cost far less that way than as promises.
  */
 export class VcpuThreadFinder {
