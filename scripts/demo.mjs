@@ -83,7 +83,7 @@ async function waitFor(what, fn, timeoutMs = 60_000) {
       /* not yet */
     }
     if (Date.now() > end) die(`timed out waiting for ${what}`);
-    await sleep(250);
+    await sleep(100);
   }
 }
 
@@ -211,8 +211,7 @@ async function demo(keep, crash) {
   writeFileSync(join(dir, "hosts.yaml"), `hosts:\n  ${A.name}: { uri: "${A.uri}", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  ${B.name}: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\ntimeout: 300\n`);
   writeFileSync(join(dir, "token"), `${randomBytes(16).toString("hex")}\n`, { mode: 0o600 });
   const auditLog = join(dir, "migrations.jsonl");
-  const ctlArgs = [CLI, "controller", "--prometheus", promUrl, "--interval", "5s", "--window", `${MEASURE_S}s`, "--apply", "--migrate-hosts", join(dir, "hosts.yaml"), "--token-file", join(dir, "token"), "--audit-log", auditLog, "--state-file", join(dir, "controller-state.json"), "--settle", "5s", "--web.listen-address", `127.0.0.1:${ctlPort}`];
-  if (crash) for (const vm of VMS) virsh(A.uri, "migrate-setspeed", vm, "1"); // 1 MiB/s: a migration of ~30 s
+  const ctlArgs = [CLI, "controller", "--prometheus", promUrl, "--interval", "5s", "--window", `${MEASURE_S}s`, "--apply", "--approve-over", "5", "--migrate-hosts", join(dir, "hosts.yaml"), "--token-file", join(dir, "token"), "--audit-log", auditLog, "--state-file", join(dir, "controller-state.json"), "--settle", "5s", "--web.listen-address", `127.0.0.1:${ctlPort}`];
   const t1 = Date.now();
   st.pids.controller = start("controller", process.execPath, ctlArgs, dir);
   saveState(st);
@@ -221,7 +220,8 @@ async function demo(keep, crash) {
   const startedEntry = await waitFor("the controller to start a migration", () => auditEntries(auditLog).find((e) => e.action === "migrate" && e.result === "started"), 180_000);
   const detected = Date.parse(startedEntry.time);
   if (crash) {
-    await sleep(3000);
+    // The audit log has the move as started (fsync'ed before virsh runs): kill now, while the
+    // migration runs on (libvirt carries a peer-to-peer migration on without its client).
     log("kill -9 the controller while the migration runs; starting it again");
     process.kill(st.pids.controller, "SIGKILL");
     await sleep(500);
@@ -256,6 +256,8 @@ async function demo(keep, crash) {
     verdict: verdict.result,
     overload_started_s_before_controller: Math.round((t1 - t0) / 100) / 10,
     controller_restarted_during_migration: restarted,
+    controller_url: `http://127.0.0.1:${ctlPort}`,
+    prometheus_url: promUrl,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   if (keep) {
