@@ -107,7 +107,8 @@ Plans are proposed, never executed (dry run), unless --apply: then plans of up t
 --approve-over moves are carried out at once and bigger ones wait for approval
 (POST /api/v1/plans/ID/approve with Authorization: Bearer TOKEN; GET /api/v1/apply lists them). A host that is missing or stale in Prometheus, or
 a VM with vCPU series missing, stops the audit: no plan, and the reason in /api/v1/plan.
-The agents do not export memory: give it in --hosts, otherwise memory does not limit plans.
+Hosts are named and sized by their agents (host name, CPUs VMs may use, memory; VM memory and
+caps); --hosts overrides them and adds policy (accepts_vms, migratable, constraints).
 
 API: /api/v1/plan (current plan), /api/v1/plans (history), /api/v1/snapshot, /api/v1/health;
 metrics at /metrics.`,

@@ -1,6 +1,6 @@
 /**
- * The controller's hosts file (--hosts): what the agents do not export. Memory above all —
- * agents do not report host or VM memory yet — and policy: which hosts take VMs, which VMs
+ * The controller's hosts file (--hosts): overrides of what the agents export (memory, reserved
+ * CPUs, caps) and policy: which hosts take VMs, which VMs
  * may move, placement constraints. Every host listed here is expected: a listed host whose
  * metrics are missing stops the audit instead of being planned around.
  *
