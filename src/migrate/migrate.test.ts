@@ -171,6 +171,24 @@ describe("executePlan", () => {
     expect(dd.log).toEqual([]);
   });
 
+  it("a VM destroyed during its migration: failed, the audit log says where it is (nowhere), later moves not started", async () => {
+    class Destroyed extends FakeDriver {
+      override migrate(dom: DomainRef, from: { name: string }, to: { name: string }) {
+        const h = super.migrate(dom, from, to);
+        this.at.delete(dom.name); // someone ran virsh destroy + undefine on the source
+        return { ...h, done: Promise.resolve({ ok: false, error: "operation failed: domain is not running" }) };
+      }
+    }
+    const d = new Destroyed({ a: "h1", b: "h1" });
+    const audit = new MemoryAuditLog();
+    const r = await executePlan(plan(["a", "h1", "h2"], ["b", "h1", "h2"]), { planId: "p", hosts, driver: d, audit, actor: "t", recheck: null, pollMs: 1 });
+    expect(r.outcomes.map((o) => [o.result, o.reason])).toEqual([
+      ["failed", "h2 refused or migration failed: operation failed: domain is not running; a is not found on h1"],
+      ["not_started", "move 1 (a h1→h2) failed: later moves were planned on the placement it was to leave"],
+    ]);
+    expect(audit.entries.at(-1)).toMatchObject({ action: "plan_end", result: "failed" });
+  });
+
   it("honours per-host and fleet limits", async () => {
     const d = new FakeDriver({ a: "h1", b: "h2", c: "h3", e: "h4" }, () => ({ ms: 20 }));
     const many = migrateHosts({ uri_template: "test://{host}", limits: { per_host: 1, fleet: 2 } });
