@@ -1,0 +1,106 @@
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeE2E } from "./env.js";
+import { CLI, TESTBED, URI, type RunningAgent } from "./virsh.js";
+
+/**
+ * A live migration between the testbed's two hosts, each with its own agent (host B's inside
+ * B's mount and UTS namespace, as it would run on B): the VM arrives on B's /metrics and leaves
+ * A's, and back, with sweeps every 300 s and periodic discovery every 600 s — only the events
+ * can do it. libvirt on each host says where the VM runs.
+ */
+const PREFIX = "vsteal-ag-";
+const DOM = `${PREFIX}migrate`;
+const env = { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0", LC_ALL: "C" };
+const testbed = (...args: string[]) => execFileSync(TESTBED, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env });
+const virshAt = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", env });
+
+async function until(cond: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts an agent, optionally under a wrapper (nsenter into host B). */
+async function agentUnder(wrap: string[], args: string[]): Promise<RunningAgent> {
+  const argv = [...wrap, process.execPath, CLI, "agent", "--web.listen-address", "127.0.0.1:0", ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent did not start:\n${err}`)), 60_000);
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (http\S+) /.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`agent exited with ${code}:\n${err}`)));
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  return { child, url, stderr: () => err, sweeps: () => Promise.resolve(), stop };
+}
+
+describeE2E("vsteal agents on two testbed hosts: a migration shows at once on both", () => {
+  let a: RunningAgent | null = null;
+  let b: RunningAgent | null = null;
+  let uriB = "";
+  const vcpuSeries = async (agent: RunningAgent) =>
+    (await (await fetch(`${agent.url}/metrics`)).text()).split("\n").filter((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${DOM}",`)).length;
+  const runsOn = (uri: string) => virshAt(uri, "list", "--name", "--state-running").split("\n").includes(DOM);
+
+  beforeAll(async () => {
+    // Starts host B unless it is up already; it is never stopped here (others may use it).
+    uriB = /qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system/.exec(testbed("up-second-host"))![0];
+    const pidB = readFileSync(join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"), "utf8").trim();
+    testbed("define", DOM, "1");
+    const args = ["--source", "libvirt", "--interval", "300", "--discovery-interval", "600", "--history.dir", ""];
+    a = await agentUnder([], [...args, "--host-name", "hv-a"]);
+    b = await agentUnder(["nsenter", "-t", pidB, "-m", "-u"], [...args, "--vm-cpus", "1"]);
+    await until(async () => (await vcpuSeries(a!)) === 1, `${DOM} on host A's agent`);
+  });
+
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    try {
+      virshAt(uriB, "destroy", DOM); // transient on B if a test stopped half-way
+    } catch {
+      /* not there */
+    }
+    try {
+      testbed("undefine", DOM);
+    } catch {
+      /* already gone */
+    }
+  });
+
+  it("host B's agent names its host from its own namespace", async () => {
+    const text = await (await fetch(`${b!.url}/metrics`)).text();
+    expect(text).toMatch(/^vsteal_host_info\{host_name="vsteal-second-host"\} 1$/m);
+    expect(text).toMatch(/^vsteal_host_vm_cpus_info\{cpus="1"\} 1$/m);
+  });
+
+  it("A → B: on B's /metrics, gone from A's", async () => {
+    virshAt(URI, "migrate", "--live", "--p2p", DOM, uriB, "--migrateuri", "tcp://127.0.0.1");
+    expect(runsOn(uriB)).toBe(true);
+    expect(runsOn(URI)).toBe(false);
+    await until(async () => (await vcpuSeries(b!)) === 1 && (await vcpuSeries(a!)) === 0, `${DOM} on B's agent only`);
+  });
+
+  it("B → A: back on A's /metrics, gone from B's", async () => {
+    virshAt(uriB, "migrate", "--live", DOM, URI, "--migrateuri", "tcp://127.0.0.1");
+    expect(runsOn(URI)).toBe(true);
+    await until(async () => (await vcpuSeries(a!)) === 1 && (await vcpuSeries(b!)) === 0, `${DOM} on A's agent only`);
+  });
+});
