@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { BoundedReadError, LIMITS, readFileBounded } from "../util/bounded-read.js";
 import { z } from "zod";
 import { parseYamlConfigFile } from "../config/yaml.js";
 
@@ -44,9 +44,10 @@ export function loadWebConfig(path: string): LoadedWebConfig {
   const t = config.tls_server_config;
   const read = (field: string, file: string): Buffer => {
     try {
-      return readFileSync(file);
+      return readFileBounded(file, LIMITS.pem, "the file");
     } catch (e) {
-      throw new Error(`${path}: tls_server_config.${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      if (e instanceof BoundedReadError) throw new Error(`${path}: tls_server_config.${field}: ${e.message}`);
+      throw e;
     }
   };
   const tls = t

@@ -1,4 +1,5 @@
 import { Collector } from "../agent/collector.js";
+import { safeText } from "../util/safe-text.js";
 import { mkdirSync } from "node:fs";
 import { History } from "../history/index.js";
 import { AlertEngine, DEFAULT_RULES, Notifier, loadAlertConfig, type AlertRule } from "../alerts/index.js";
@@ -37,7 +38,7 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
     intervalS: opts.interval,
     discoveryIntervalS: opts.discoveryInterval,
     reservedCpus: opts.reservedCpus,
-    onProblem: (p) => io.err(`vsteal agent: warning: ${p.domain}: ${p.message}`),
+    onProblem: (p) => io.err(`vsteal agent: warning: ${safeText(p.domain)}: ${safeText(p.message)}`),
     onRates: (rates, c) => {
       history.record(rates);
       const h = c.host;

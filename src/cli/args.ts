@@ -1,13 +1,21 @@
 import { InvalidArgumentError, Option } from "commander";
+import { checkDuration } from "../util/duration.js";
 import { processIo } from "./io.js";
 
 /** Shared option parsers and the error handling of every command. */
 
-export function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds, e.g. 1 or 0.5");
-  return n;
+/**
+ * A duration option, in seconds: "90s", "5m", "1h30m" or plain seconds ("60", "0.5"), more
+ * than 0 and at most Node's timer limit (src/util/duration.ts, the one duration syntax).
+ */
+export function durationSeconds(v: string): number {
+  const r = checkDuration(v);
+  if (!r.ok) throw new InvalidArgumentError(r.reason);
+  return r.ms / 1000;
 }
+
+/** Intervals given in seconds ("--interval 5"): the same syntax and bounds as every duration. */
+export const positiveNumber = durationSeconds;
 
 export function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError("expected a positive whole number");

@@ -1,4 +1,5 @@
 import { listen } from "../agent/server.js";
+import { safeText } from "../util/safe-text.js";
 import { loadHostsConfig, type HostsConfig } from "../fleet/hosts-config.js";
 import { PrometheusClient } from "../fleet/prom-client.js";
 import { buildSnapshot } from "../fleet/snapshot-builder.js";
@@ -67,7 +68,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
       freshSnapshot: async () => (await snapshot()).snapshot,
       minGain: a.minGain,
       timeoutMs: a.timeoutS !== undefined ? a.timeoutS * 1000 : undefined,
-      log: (l) => io.err(`vsteal controller: ${l}`),
+      log: (l) => io.err(`vsteal controller: ${safeText(l)}`),
     });
     apply = { applier, tokenDigest };
   }
@@ -77,7 +78,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     intervalMs: o.intervalS * 1000,
     guard: { vmCooldownMs: o.vmCooldownS * 1000, hostCooldownMs: o.hostCooldownS * 1000, cycleAudits: o.cycleAudits },
     historySize: o.history,
-    log: (l) => io.err(`vsteal controller: ${l}`),
+    log: (l) => io.err(`vsteal controller: ${safeText(l)}`),
     onAudit: apply ? (a) => apply.applier.onAudit(a) : undefined,
     dryRun: apply === undefined,
   });

@@ -1,5 +1,6 @@
 /** `vsteal simulate SCENARIO`: replay a fleet over time with one or more policies; optional HTML report. */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import { join } from "node:path";
 import { FleetValidationError } from "../model/fleet.js";
 import type { PolicyName } from "../planner/options.js";
@@ -18,9 +19,10 @@ export interface SimulateCliOptions {
 export function simulateCommand(file: string, o: SimulateCliOptions, io: Io): number {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(file, "utf8"));
+    value = JSON.parse(readTextFileBounded(file, LIMITS.fleetJson, "the scenario"));
   } catch (e) {
-    throw new Error(`cannot read the scenario ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`);
+    if (e instanceof BoundedReadError) throw e;
+    throw new Error(`${file} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   let scenario;
   try {

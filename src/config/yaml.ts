@@ -5,7 +5,7 @@
  * Unknown fields are errors when the schema is strict: a typo must never silently switch a
  * setting off. Used by every config file vsteal reads (alert rules, web config).
  */
-import { readFileSync } from "node:fs";
+import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
@@ -18,16 +18,19 @@ export interface YamlConfigOptions {
   expected: string;
   /** Fields the object at `path` may have, for "did you mean" and "expected one of" hints. */
   knownFieldsAt?: (path: readonly PropertyKey[]) => readonly string[];
+  /** Largest file read, in bytes; default LIMITS.config. */
+  maxBytes?: number;
 }
 
 /** Reads `path` and validates it; throws ConfigError (only). */
 export function parseYamlConfigFile<S extends z.ZodType>(path: string, schema: S, opts: YamlConfigOptions): z.output<S> {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTextFileBounded(path, opts.maxBytes ?? LIMITS.config, "the config file");
   } catch (err) {
-    const reason = err instanceof Error ? err.message.replace(/^[A-Z]+: /, "") : String(err);
-    throw new ConfigError(path, [{ line: null, column: null, field: "", reason: `cannot read the file: ${reason}` }]);
+    if (!(err instanceof BoundedReadError)) throw err;
+    const reason = err.message.replace(`${path} `, "").replace(`${path}: `, ": ");
+    throw new ConfigError(path, [{ line: null, column: null, field: "", reason }]);
   }
   return parseYamlConfigText(text, path, schema, opts);
 }
