@@ -89,6 +89,6 @@ async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
   for (const f of [report.snapshot, report.journal]) {
     if (f.status === "set-aside") io.err(`vsteal agent: warning: ${f.path} was damaged (${f.reason ?? "?"}); set aside as ${f.movedTo ?? "?"}, starting without it`);
   }
-  io.err(`vsteal agent: history ${dir ? `in ${dir}` : "in memory only"}: ${report.series} series loaded`);
+  io.err(`vsteal agent: history ${history.dir !== null ? `in ${history.dir}` : "in memory only"}: ${report.series} series loaded`);
   return history;
 }

@@ -3,7 +3,8 @@
  * it records is reported done, so that a crash never loses what was already done to the fleet.
  * Every action and its outcome: who, what, when, which plan and move, result, reason, duration.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, writeSync } from "node:fs";
+import { openNoFollow } from "../util/safe-write.js";
 import { dirname } from "node:path";
 
 export type AuditResult = "started" | "ok" | "failed" | "aborted" | "skipped" | "dry_run" | "not_started" | "approved" | "rejected" | "waiting_approval";
@@ -32,16 +33,16 @@ export interface AuditSink {
   write(e: AuditEntry): void;
 }
 
-/** Appends to a file (mode 0600), fsync after every line. */
+/** Appends to a file (mode 0600), fsync after every line; never through a symbolic link. */
 export class FileAuditLog implements AuditSink {
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
     // Fail now, not in the middle of a migration.
-    closeSync(openSync(path, "a", 0o600));
+    closeSync(openNoFollow(path, "append", "the audit log"));
   }
 
   write(e: AuditEntry): void {
-    const fd = openSync(this.path, "a", 0o600);
+    const fd = openNoFollow(this.path, "append", "the audit log");
     try {
       writeSync(fd, `${JSON.stringify(e)}\n`);
       fsyncSync(fd);
