@@ -1,13 +1,13 @@
 import { serve, type ServerType } from "@hono/node-server";
 import bcrypt from "bcryptjs";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Hono, type NotFoundHandler } from "hono";
 import { apiRoutes, type ApiDeps } from "./api.js";
 import { Exporter } from "./metrics.js";
-import type { LoadedWebConfig } from "./webconfig.js";
+import { bcryptCost, type LoadedWebConfig } from "./webconfig.js";
 
 
 /**
@@ -35,10 +35,26 @@ export interface ServerOptions extends ApiDeps {
   mount?: (app: Hono) => void;
 }
 
+/**
+ * The hash an unknown user's password is compared with: of the cost most users have, so
+ * that an unknown name costs as much as a known one (a fixed cost-10 dummy next to cost-4
+ * hashes told names apart by timing). Made once, at start.
+ */
+export function dummyHashFor(users: Record<string, string>): string {
+  const counts = new Map<number, number>();
+  for (const h of Object.values(users)) {
+    const c = bcryptCost(h);
+    if (Number.isInteger(c)) counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  const cost = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? 10;
+  return bcrypt.hashSync(randomBytes(16).toString("hex"), cost);
+}
+
 /** Checks basic auth against bcrypt hashes; remembers good credentials (bcrypt is slow by design). */
 function basicAuth(users: Record<string, string>) {
   const good = new Map<string, number>();
   const sha = (s: string): Buffer => createHash("sha256").update(s).digest();
+  const dummy = dummyHashFor(users);
 
   return async (header: string | undefined): Promise<boolean> => {
     if (!header?.startsWith("Basic ")) return false;
@@ -56,7 +72,7 @@ function basicAuth(users: Record<string, string>) {
     const user = decoded.slice(0, colon);
     const hash = Object.hasOwn(users, user) ? users[user] : undefined;
     // Compare against a dummy hash for unknown users too, so timing does not reveal who exists.
-    const ok = await bcrypt.compare(decoded.slice(colon + 1), hash ?? "$2b$10$CwTycUXWue0Thq9StjUM0uJ8.l3k6ivfh0wD2yP5Yp/ZtPpIamQ1i");
+    const ok = await bcrypt.compare(decoded.slice(colon + 1), hash ?? dummy);
     if (ok && hash !== undefined) {
       if (good.size > 100) good.clear();
       good.set(key, Date.now());

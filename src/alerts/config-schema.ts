@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { describeValue } from "../config/yaml.js";
 import { durationSchema } from "../util/duration.js";
+import { headerProblem } from "../util/http-header.js";
 import {
   ALERT_METRICS,
   ALERT_METRIC_NAMES,
@@ -80,12 +81,17 @@ function webhookSchema(env: Readonly<Record<string, string | undefined>>) {
           ctx.addIssue({ code: "custom", message: "expected an http:// or https:// URL", input: s });
           return z.NEVER;
         }
+        if (url.username !== "" || url.password !== "") {
+          // fetch refuses such URLs: every delivery would fail. (The input is not quoted: it holds a secret.)
+          ctx.addIssue({ code: "custom", message: "must not hold credentials (user:password@): send them as a header instead, e.g. headers: { Authorization: \"Basic …\" }", input: "[REDACTED]" });
+          return z.NEVER;
+        }
         return s;
       }),
       headers: z
         .record(
           z.string().regex(HEADER_NAME, { error: "not a valid HTTP header name" }),
-          expanded(env).refine((s) => !/[\r\n\0]/.test(s), { error: "a header value cannot hold line breaks" }),
+          expanded(env).refine((s) => headerProblem("x", s) === null, { error: "a header value cannot hold line breaks or control characters" }),
         )
         .optional(),
       timeout: webhookTimeout.optional(),

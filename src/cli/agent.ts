@@ -5,7 +5,7 @@ import { History } from "../history/index.js";
 import { AlertEngine, DEFAULT_RULES, Notifier, loadAlertConfig, type AlertRule } from "../alerts/index.js";
 import { buildApp, listen } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
-import { loadWebConfig } from "../agent/webconfig.js";
+import { loadWebConfig, telemetryPathProblem } from "../agent/webconfig.js";
 import { openSource, type SourceName } from "../sources/auto.js";
 import type { Io } from "./io.js";
 
@@ -25,7 +25,8 @@ export interface AgentOptions {
 
 /** `vsteal agent`: samples every interval and serves /metrics, the JSON API and the dashboard. */
 export async function agent(opts: AgentOptions, io: Io): Promise<number> {
-  if (!opts.telemetryPath.startsWith("/")) throw new Error(`--web.telemetry-path ${JSON.stringify(opts.telemetryPath)}: must start with /`);
+  const badPath = telemetryPathProblem(opts.telemetryPath);
+  if (badPath !== null) throw new Error(`--web.telemetry-path ${JSON.stringify(opts.telemetryPath)}: ${badPath}`);
   // Config errors are refused before anything starts.
   const web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : null;
   const rules: readonly AlertRule[] = opts.alertsConfig ? await loadAlertConfig(opts.alertsConfig) : DEFAULT_RULES;

@@ -148,8 +148,11 @@ function toConfigIssues(issue: Issue, doc: Document.Parsed, lines: LineCounter, 
       }
       return [make(issue.path, reason)];
     }
-    case "invalid_key":
-      return [make(issue.path, `${issue.issues[0]?.message ?? "invalid key"}: ${describeValue(issue.input)}`)];
+    case "invalid_key": {
+      const reason = issue.issues[0]?.message ?? "invalid key";
+      const shown = describeValue(issue.input);
+      return [make(issue.path, reason.includes(shown) ? reason : `${reason}: ${shown}`)];
+    }
     case "too_small":
       if (issue.origin === "string") return [make(issue.path, "must not be empty")];
       return [make(issue.path, `must be ${issue.inclusive === false ? "more than" : "at least"} ${issue.minimum}, got ${describeValue(issue.input)}`)];

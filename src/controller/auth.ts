@@ -29,6 +29,10 @@ export function loadTokenDigest(file: string | undefined, env: NodeJS.ProcessEnv
   }
   if (!token) throw new TokenError(`apply mode needs a bearer token for its approval endpoint: --token-file FILE or $${TOKEN_ENV}`);
   if (token.length < 16) throw new TokenError("the bearer token is too short: use at least 16 characters (e.g. openssl rand -hex 32)");
+  // A token a client cannot send in "Authorization: Bearer TOKEN" would lock everyone out.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new TokenError(`the bearer token${file ? ` in ${file}` : ""} holds spaces or characters a header cannot carry: use printable ASCII without spaces (e.g. openssl rand -hex 32)`);
+  }
   return sha256(token);
 }
 
