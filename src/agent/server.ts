@@ -16,6 +16,27 @@ import { bcryptCost, type LoadedWebConfig } from "./webconfig.js";
  */
 export const notFound: NotFoundHandler = (c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such API endpoint: ${c.req.path}` }, 404) : c.text("Not found\n", 404));
 
+/**
+ * The app-wide 404, or 405 with `Allow: GET, HEAD` when the path exists for GET (asked of the
+ * app itself, with the request's headers, so routing and auth are the real ones). Every path
+ * the servers have is read with GET; anything else on it is a wrong method, not a missing
+ * path. Install it last: `app.notFound(notFoundFor(app))`.
+ */
+export function notFoundFor(app: Hono): NotFoundHandler {
+  return async (c) => {
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return notFound(c);
+    const url = new URL(c.req.url);
+    const probe = await app.request(`${url.pathname}${url.search}`, { method: "GET", headers: c.req.raw.headers });
+    await probe.body?.cancel().catch(() => undefined);
+    if (probe.status === 404) return notFound(c);
+    const allow = { Allow: "GET, HEAD" };
+    return c.req.path.startsWith("/api/")
+      ? c.json({ error: `method ${method} is not allowed on ${c.req.path}: use GET` }, 405, allow)
+      : c.text(`Method ${method} not allowed: use GET\n`, 405, allow);
+  };
+}
+
 export const DEFAULT_PORT = 9977;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
 
@@ -117,7 +138,7 @@ export function buildApp(opts: ServerOptions): Hono {
       c.html(`<!doctype html><title>vsteal agent</title><h1>vsteal agent</h1><p><a href="${opts.telemetryPath}">Metrics</a> · <a href="/api/v1/host">Host</a> · <a href="/api/v1/domains">Domains</a></p>`),
     );
   }
-  app.notFound(notFound);
+  app.notFound(notFoundFor(app));
   app.onError((err, c) => c.json({ error: `internal error: ${err.message}` }, 500));
   return app;
 }

@@ -85,6 +85,12 @@ const webConfigSchema = z
 
 export type WebConfig = z.infer<typeof webConfigSchema>;
 
+const WEB_KNOWN: Readonly<Record<string, readonly string[]>> = {
+  "": ["tls_server_config", "basic_auth_users", "http_server_config"],
+  tls_server_config: ["cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version"],
+  http_server_config: ["headers"],
+};
+
 export interface LoadedWebConfig {
   config: WebConfig;
   tls: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; minVersion?: "TLSv1.2" | "TLSv1.3" } | null;
@@ -128,7 +134,10 @@ export function telemetryPathProblem(path: string): string | null {
 
 /** Reads and validates the web config; throws ConfigError naming file, line and field. */
 export function loadWebConfig(path: string): LoadedWebConfig {
-  const config = parseYamlConfigFile(path, webConfigSchema, { expected: "a mapping with tls_server_config and/or basic_auth_users" });
+  const config = parseYamlConfigFile(path, webConfigSchema, {
+    expected: "a mapping with tls_server_config and/or basic_auth_users",
+    knownFieldsAt: (p) => WEB_KNOWN[p.length === 0 ? "" : String(p[0])] ?? [],
+  });
   const t = config.tls_server_config;
   const read = (field: string, file: string): Buffer => {
     try {

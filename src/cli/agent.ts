@@ -1,4 +1,5 @@
 import { Collector } from "../agent/collector.js";
+import { describeFsError } from "../util/bounded-read.js";
 import { safeText } from "../util/safe-text.js";
 import { mkdirSync } from "node:fs";
 import { History } from "../history/index.js";
@@ -77,7 +78,7 @@ async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o750 });
     } catch (e) {
-      throw new Error(`cannot create --history.dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: pick another directory, or pass --history.dir "" to keep history in memory only`);
+      throw new Error(`cannot create --history.dir ${dir}: ${describeFsError(e)}: pick another directory, or pass --history.dir "" to keep history in memory only`);
     }
   }
   const history = new History({

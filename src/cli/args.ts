@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { checkDuration } from "../util/duration.js";
 import { processIo } from "./io.js";
 
@@ -31,6 +31,20 @@ export function nonNegativeNumber(v: string): number {
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
   return n;
+}
+
+/**
+ * Refuses options given on the command line that do nothing in this mode (`--window` with
+ * `--snapshot`): a person who gave one expected it to act. `why` completes "does nothing …".
+ */
+export function refuseIdleOptions(cmd: Command, flags: readonly string[], why: string): void {
+  const given = flags.filter((f) => {
+    const opt = cmd.options.find((o) => o.long === f);
+    return opt !== undefined && cmd.getOptionValueSource(opt.attributeName()) === "cli";
+  });
+  if (given.length === 0) return;
+  const many = given.length > 1;
+  throw new Error(`${given.join(", ")} ${many ? "do" : "does"} nothing ${why}: drop ${many ? "them" : "it"}`);
 }
 
 /** Runs an action; any error becomes one line on stderr and exit code 1. */

@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import type { BuiltSnapshot } from "../fleet/snapshot-builder.js";
-import { durationSeconds, nonNegativeInt, nonNegativeNumber, positiveInt, run } from "./args.js";
+import { durationSeconds, nonNegativeInt, nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
 
 function requireFlag(v: string | undefined, message: string): string {
   if (v === undefined) throw new Error(message);
@@ -100,8 +100,9 @@ The agents do not export memory: give it in --hosts, otherwise memory does not l
 API: /api/v1/plan (current plan), /api/v1/plans (history), /api/v1/snapshot, /api/v1/health;
 metrics at /metrics.`,
     )
-    .action((o: ControllerCliFlags) =>
+    .action((o: ControllerCliFlags, cmd: Command) =>
       run(async () => {
+        if (!o.apply) refuseIdleOptions(cmd, ["--migrate-hosts", "--token-file", "--approve-over", "--audit-log", "--min-gain", "--migration-timeout"], "without --apply (dry run: nothing is migrated)");
         const { controller } = await import("./controller.js");
         return controller(
           {

@@ -259,15 +259,19 @@ export class History {
   // ---- queries ------------------------------------------------------------------------
 
   /** The raw tier if it reaches back to fromMs or the range lies within the last hour, else the 10-minute tier. */
-  tierFor(fromMs: number): Tier {
+  /**
+   * `nowMs`: the time the request's relative times were read against. With a second clock
+   * reading here, `from=now-1h` fell a millisecond outside the raw tier now and then.
+   */
+  tierFor(fromMs: number, nowMs: number = this.now()): Tier {
     const oldest = this.store.raw.oldest();
     if (oldest !== null && fromMs >= oldest) return "raw";
-    return fromMs >= this.now() - this.cfg.rawCap * this.intervalS * 1000 ? "raw" : "10m";
+    return fromMs >= nowMs - this.cfg.rawCap * this.intervalS * 1000 ? "raw" : "10m";
   }
 
-  private spec(q: { fromMs: number; toMs: number; stepS?: number; tier?: Tier }): ScanSpec | null {
+  private spec(q: { fromMs: number; toMs: number; stepS?: number; tier?: Tier; nowMs?: number }): ScanSpec | null {
     if (!Number.isFinite(q.fromMs) || !Number.isFinite(q.toMs) || q.toMs < q.fromMs) return null;
-    const tier = q.tier ?? this.tierFor(q.fromMs);
+    const tier = q.tier ?? this.tierFor(q.fromMs, q.nowMs);
     const stepS = q.stepS !== undefined && Number.isFinite(q.stepS) && q.stepS > 0 ? q.stepS : 0;
     return { tier, fromMs: q.fromMs, toMs: q.toMs, stepS, nativeStepS: tier === "raw" ? this.intervalS : BUCKET_S };
   }

@@ -4,7 +4,8 @@
  * Every action and its outcome: who, what, when, which plan and move, result, reason, duration.
  */
 import { closeSync, fsyncSync, mkdirSync, writeSync } from "node:fs";
-import { openNoFollow } from "../util/safe-write.js";
+import { SafeWriteError, openNoFollow } from "../util/safe-write.js";
+import { describeFsError } from "../util/bounded-read.js";
 import { dirname } from "node:path";
 
 export type AuditResult = "started" | "ok" | "failed" | "aborted" | "skipped" | "dry_run" | "not_started" | "approved" | "rejected" | "waiting_approval";
@@ -36,7 +37,11 @@ export interface AuditSink {
 /** Appends to a file (mode 0600), fsync after every line; never through a symbolic link. */
 export class FileAuditLog implements AuditSink {
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (e) {
+      throw new SafeWriteError(`cannot write the audit log ${path}: cannot create ${dirname(path)}: ${describeFsError(e)}`, (e as NodeJS.ErrnoException).code);
+    }
     // Fail now, not in the middle of a migration.
     closeSync(openNoFollow(path, "append", "the audit log"));
   }

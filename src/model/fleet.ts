@@ -259,7 +259,7 @@ function issueReason(issue: Issue, root: unknown): string {
     case "custom":
       return issue.message;
     case "invalid_union":
-      return `expected ${issue.message}, got ${describeValue(input)}`;
+      return `not one of the accepted forms, got ${describeValue(input)}`;
     default: {
       if (issue.code === "not_multiple_of") return `must be a multiple of ${String(issue.divisor)}, got ${describeValue(input)}`;
       return `${issue.message} (got ${describeValue(input)})`;
@@ -362,7 +362,8 @@ export function parseSnapshotJson(text: string, source = "snapshot"): FleetSnaps
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new FleetValidationError(`fleet snapshot (${source})`, [{ field: "", reason: `not valid JSON: ${e instanceof Error ? e.message : String(e)}` }]);
+    const deep = e instanceof RangeError;
+    throw new FleetValidationError(`fleet snapshot (${source})`, [{ field: "", reason: deep ? "nested too deeply to be a snapshot" : `not valid JSON: ${e instanceof Error ? e.message : String(e)}` }]);
   }
   return parseSnapshot(value);
 }
