@@ -3,12 +3,13 @@ import { z } from "zod";
 import type { HostFacts } from "../collect/host-facts.js";
 import type { DomainInfo, DomainRates } from "../model/types.js";
 import { formatCpuList } from "../procfs/cpulist.js";
+import { checkDuration, durationSchema } from "../util/duration.js";
 import type { Collector } from "./collector.js";
 
 /** What the API needs of the history store (src/history). */
 export interface HistoryReader {
-  query(q: { domain?: string; uuid?: string; vcpu?: number; fromMs: number; toMs: number; stepS?: number }): unknown;
-  queryDomain(q: { domain?: string; uuid?: string; fromMs: number; toMs: number; stepS?: number }): unknown;
+  query(q: { domain?: string; uuid?: string; vcpu?: number; fromMs: number; toMs: number; stepS?: number; nowMs?: number }): unknown;
+  queryDomain(q: { domain?: string; uuid?: string; fromMs: number; toMs: number; stepS?: number; nowMs?: number }): unknown;
 }
 
 /** What the API needs of the alert engine (src/alerts). */
@@ -70,13 +71,21 @@ function domainJson(d: DomainRates) {
   };
 }
 
-const DURATION_RE = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** How far back `now-…` may reach: ten years. */
+const MAX_LOOKBACK_MS = 10 * 366 * 86_400_000;
 
-/** A time: Unix seconds, RFC 3339, or `now-1h` style relative to now. */
-const timeParam = z.string().max(64).transform((s, ctx) => {
-  const rel = /^now(?:-(\d+)(ms|s|m|h|d))?$/.exec(s);
-  if (rel) return Date.now() - (rel[1] ? Number(rel[1]) * (UNIT_MS[rel[2] ?? "s"] ?? 1000) : 0);
+/**
+ * A time: Unix seconds, RFC 3339, or `now-1h` style relative to `now` (any duration vsteal
+ * reads). One `now` per request: from, to and the choice of tier agree on it.
+ */
+const timeParam = (now: number) => z.string().max(64).transform((s, ctx) => {
+  if (s === "now") return now;
+  if (s.startsWith("now-")) {
+    const r = checkDuration(s.slice(4), { minMs: 0, maxMs: MAX_LOOKBACK_MS, bareSeconds: false });
+    if (r.ok) return now - r.ms;
+    ctx.addIssue({ code: "custom", message: `now-DURATION: ${r.reason}` });
+    return z.NEVER;
+  }
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
   const t = Date.parse(s);
   if (Number.isNaN(t)) {
@@ -86,14 +95,15 @@ const timeParam = z.string().max(64).transform((s, ctx) => {
   return t;
 });
 
-const historyQuery = z
+const historyQuery = (now: number) => z
   .object({
     domain: z.string().min(1).max(1024).optional(),
     uuid: z.string().regex(/^[0-9a-fA-F-]{36}$/, "expected a UUID").optional(),
     vcpu: z.coerce.number().int().min(0).max(16383).optional(),
-    from: timeParam.optional(),
-    to: timeParam.optional(),
-    step: z.string().regex(DURATION_RE, "expected a duration like 30s or 5m").optional(),
+    from: timeParam(now).optional(),
+    to: timeParam(now).optional(),
+    /** The resolution asked for: at most a year. */
+    step: durationSchema({ maxMs: 366 * 86_400_000 }).optional(),
   })
   .strict();
 
@@ -150,15 +160,15 @@ export function apiRoutes(deps: ApiDeps): Hono {
     const h = deps.history;
     if (!h) return c.json({ error: "history is disabled on this agent" }, 404);
     const perDomain = c.req.param("what") === "domains";
-    const q = historyQuery.safeParse(c.req.query());
+    const nowMs = Date.now();
+    const q = historyQuery(nowMs).safeParse(c.req.query());
     if (!q.success) return c.json({ error: zodMessage(q.error) }, 400);
-    const toMs = q.data.to ?? Date.now();
+    const toMs = q.data.to ?? nowMs;
     const fromMs = q.data.from ?? toMs - 3_600_000;
     if (!(fromMs < toMs)) return c.json({ error: "from must be before to" }, 400);
     if (toMs - fromMs > 8 * 86_400_000) return c.json({ error: "range too long: at most 8 days of history are kept" }, 400);
-    const m = q.data.step ? DURATION_RE.exec(q.data.step) : null;
-    const stepS = m ? (Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1000)) / 1000 : undefined;
-    const range = { domain: q.data.domain, uuid: q.data.uuid?.toLowerCase(), fromMs, toMs, ...(stepS ? { stepS } : {}) };
+    const stepS = q.data.step !== undefined ? q.data.step / 1000 : undefined;
+    const range = { domain: q.data.domain, uuid: q.data.uuid?.toLowerCase(), fromMs, toMs, nowMs, ...(stepS ? { stepS } : {}) };
     const series = perDomain ? h.queryDomain(range) : h.query({ ...range, vcpu: q.data.vcpu });
     return c.json({ from: fromMs, to: toMs, series });
   });

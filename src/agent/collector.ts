@@ -116,6 +116,9 @@ export class Collector {
       readWait: schedstatsEnabled(opts.procRoot),
     });
     this.cpus = opts.cpus ?? hostCpuCount();
+    if ((opts.reservedCpus ?? 0) > this.cpus) {
+      throw new RangeError(`--reserved-cpus ${opts.reservedCpus}: this host has only ${this.cpus} online CPUs; reserve at most ${this.cpus}`);
+    }
     this.window = new RateWindow(opts.windowS ?? 300);
     this.facts = opts.hostFacts ? opts.hostFacts() : defaultFacts(this.cpus, opts.reservedCpus ?? 0);
     this.host = this.summary(null);

@@ -1,13 +1,13 @@
 import { serve, type ServerType } from "@hono/node-server";
 import bcrypt from "bcryptjs";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Hono, type NotFoundHandler } from "hono";
 import { apiRoutes, type ApiDeps } from "./api.js";
 import { Exporter } from "./metrics.js";
-import type { LoadedWebConfig } from "./webconfig.js";
+import { bcryptCost, type LoadedWebConfig } from "./webconfig.js";
 
 
 /**
@@ -15,6 +15,27 @@ import type { LoadedWebConfig } from "./webconfig.js";
  * app's own: Hono does not use the notFound of a sub-app mounted with app.route().
  */
 export const notFound: NotFoundHandler = (c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such API endpoint: ${c.req.path}` }, 404) : c.text("Not found\n", 404));
+
+/**
+ * The app-wide 404, or 405 with `Allow: GET, HEAD` when the path exists for GET (asked of the
+ * app itself, with the request's headers, so routing and auth are the real ones). Every path
+ * the servers have is read with GET; anything else on it is a wrong method, not a missing
+ * path. Install it last: `app.notFound(notFoundFor(app))`.
+ */
+export function notFoundFor(app: Hono): NotFoundHandler {
+  return async (c) => {
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return notFound(c);
+    const url = new URL(c.req.url);
+    const probe = await app.request(`${url.pathname}${url.search}`, { method: "GET", headers: c.req.raw.headers });
+    await probe.body?.cancel().catch(() => undefined);
+    if (probe.status === 404) return notFound(c);
+    const allow = { Allow: "GET, HEAD" };
+    return c.req.path.startsWith("/api/")
+      ? c.json({ error: `method ${method} is not allowed on ${c.req.path}: use GET` }, 405, allow)
+      : c.text(`Method ${method} not allowed: use GET\n`, 405, allow);
+  };
+}
 
 export const DEFAULT_PORT = 9977;
 export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
@@ -35,10 +56,26 @@ export interface ServerOptions extends ApiDeps {
   mount?: (app: Hono) => void;
 }
 
+/**
+ * The hash an unknown user's password is compared with: of the cost most users have, so
+ * that an unknown name costs as much as a known one (a fixed cost-10 dummy next to cost-4
+ * hashes told names apart by timing). Made once, at start.
+ */
+export function dummyHashFor(users: Record<string, string>): string {
+  const counts = new Map<number, number>();
+  for (const h of Object.values(users)) {
+    const c = bcryptCost(h);
+    if (Number.isInteger(c)) counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  const cost = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? 10;
+  return bcrypt.hashSync(randomBytes(16).toString("hex"), cost);
+}
+
 /** Checks basic auth against bcrypt hashes; remembers good credentials (bcrypt is slow by design). */
 function basicAuth(users: Record<string, string>) {
   const good = new Map<string, number>();
   const sha = (s: string): Buffer => createHash("sha256").update(s).digest();
+  const dummy = dummyHashFor(users);
 
   return async (header: string | undefined): Promise<boolean> => {
     if (!header?.startsWith("Basic ")) return false;
@@ -56,7 +93,7 @@ function basicAuth(users: Record<string, string>) {
     const user = decoded.slice(0, colon);
     const hash = Object.hasOwn(users, user) ? users[user] : undefined;
     // Compare against a dummy hash for unknown users too, so timing does not reveal who exists.
-    const ok = await bcrypt.compare(decoded.slice(colon + 1), hash ?? "$2b$10$CwTycUXWue0Thq9StjUM0uJ8.l3k6ivfh0wD2yP5Yp/ZtPpIamQ1i");
+    const ok = await bcrypt.compare(decoded.slice(colon + 1), hash ?? dummy);
     if (ok && hash !== undefined) {
       if (good.size > 100) good.clear();
       good.set(key, Date.now());
@@ -101,7 +138,7 @@ export function buildApp(opts: ServerOptions): Hono {
       c.html(`<!doctype html><title>vsteal agent</title><h1>vsteal agent</h1><p><a href="${opts.telemetryPath}">Metrics</a> · <a href="/api/v1/host">Host</a> · <a href="/api/v1/domains">Domains</a></p>`),
     );
   }
-  app.notFound(notFound);
+  app.notFound(notFoundFor(app));
   app.onError((err, c) => c.json({ error: `internal error: ${err.message}` }, 500));
   return app;
 }

@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { describeValue } from "../config/yaml.js";
-import { parseDuration } from "./duration.js";
+import { durationSchema } from "../util/duration.js";
+import { headerProblem } from "../util/http-header.js";
 import {
   ALERT_METRICS,
   ALERT_METRIC_NAMES,
@@ -35,20 +36,10 @@ const threshold = z.unknown().transform((v, ctx): number => {
   return z.NEVER;
 });
 
-const duration = z.unknown().transform((v, ctx): number => {
-  const ms = typeof v === "string" ? parseDuration(v.trim()) : null;
-  if (ms !== null) return ms;
-  ctx.addIssue({
-    code: "custom",
-    message:
-      v === undefined
-        ? `required field is missing: a duration like "3m"`
-        : `expected a duration like "3m", got ${describeValue(v)}`,
-    input: v,
-    params: { missing: v === undefined },
-  });
-  return z.NEVER;
-});
+/** `for`, `clear_for`: 0 allowed (at once), at most Node's timer limit. */
+const duration = durationSchema({ minMs: 0 });
+/** A webhook's timeout: more than 0, at most 10 minutes (an alert that late is no alert). */
+const webhookTimeout = durationSchema({ maxMs: 600_000 });
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -90,15 +81,20 @@ function webhookSchema(env: Readonly<Record<string, string | undefined>>) {
           ctx.addIssue({ code: "custom", message: "expected an http:// or https:// URL", input: s });
           return z.NEVER;
         }
+        if (url.username !== "" || url.password !== "") {
+          // fetch refuses such URLs: every delivery would fail. (The input is not quoted: it holds a secret.)
+          ctx.addIssue({ code: "custom", message: "must not hold credentials (user:password@): send them as a header instead, e.g. headers: { Authorization: \"Basic …\" }", input: "[REDACTED]" });
+          return z.NEVER;
+        }
         return s;
       }),
       headers: z
         .record(
           z.string().regex(HEADER_NAME, { error: "not a valid HTTP header name" }),
-          expanded(env).refine((s) => !/[\r\n\0]/.test(s), { error: "a header value cannot hold line breaks" }),
+          expanded(env).refine((s) => headerProblem("x", s) === null, { error: "a header value cannot hold line breaks or control characters" }),
         )
         .optional(),
-      timeout: duration.optional(),
+      timeout: webhookTimeout.optional(),
       retries: z.number().int().min(0).max(20).optional(),
     })
     .transform(

@@ -57,7 +57,7 @@ describe("loadAlertConfig", () => {
 
   it("names file, line and field of a bad duration", async () => {
     expect(await errorsOf("bad-duration.yaml")).toEqual([
-      'bad-duration.yaml:12: rules[1].for: expected a duration like "3m", got "3 minutes"',
+      'bad-duration.yaml:12: rules[1].for: expected a duration like 30s, 5m or 1h30m, or seconds like 0.5, got "3 minutes"',
     ]);
   });
 
@@ -87,7 +87,7 @@ describe("loadAlertConfig", () => {
       "bad-webhook.yaml:2: webhooks[0].url: expected an http:// or https:// URL",
       "bad-webhook.yaml:10: rules[0].webhooks[0].url: environment variable ${MISSING_TOKEN} is not set",
       "bad-webhook.yaml:11: rules[0].webhooks[0].retries: must be at least 0, got -1",
-      'bad-webhook.yaml:12: rules[0].webhooks[0].timeout: expected a duration like "3m", got 5',
+      'bad-webhook.yaml:12: rules[0].webhooks[0].timeout: must be at most 10m, got 5000',
       'bad-webhook.yaml:14: rules[0].webhooks[0].headers["Bad Header"]: not a valid HTTP header name: "Bad Header"',
     ]);
   });

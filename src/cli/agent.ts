@@ -1,10 +1,12 @@
 import { Collector } from "../agent/collector.js";
+import { describeFsError } from "../util/bounded-read.js";
+import { safeText } from "../util/safe-text.js";
 import { mkdirSync } from "node:fs";
 import { History } from "../history/index.js";
 import { AlertEngine, DEFAULT_RULES, Notifier, loadAlertConfig, type AlertRule } from "../alerts/index.js";
 import { buildApp, listen } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
-import { loadWebConfig } from "../agent/webconfig.js";
+import { loadWebConfig, telemetryPathProblem } from "../agent/webconfig.js";
 import { openSource, type SourceName } from "../sources/auto.js";
 import { formatCpuList } from "../procfs/cpulist.js";
 import { readHostFacts, type HostFacts } from "../collect/host-facts.js";
@@ -33,7 +35,8 @@ export interface AgentOptions {
 
 /** `vsteal agent`: samples every interval and serves /metrics, the JSON API and the dashboard. */
 export async function agent(opts: AgentOptions, io: Io): Promise<number> {
-  if (!opts.telemetryPath.startsWith("/")) throw new Error(`--web.telemetry-path ${JSON.stringify(opts.telemetryPath)}: must start with /`);
+  const badPath = telemetryPathProblem(opts.telemetryPath);
+  if (badPath !== null) throw new Error(`--web.telemetry-path ${JSON.stringify(opts.telemetryPath)}: ${badPath}`);
   // Config errors are refused before anything starts.
   const web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : null;
   const hostFacts = hostFactsReader(opts);
@@ -49,7 +52,7 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
     discoveryIntervalS: opts.discoveryInterval,
     reservedCpus: opts.reservedCpus,
     hostFacts,
-    onProblem: (p) => io.err(`vsteal agent: warning: ${p.domain}: ${p.message}`),
+    onProblem: (p) => io.err(`vsteal agent: warning: ${safeText(p.domain)}: ${safeText(p.message)}`),
     onRates: (rates, c) => {
       history.record(rates);
       const h = c.host;
@@ -102,7 +105,7 @@ async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o750 });
     } catch (e) {
-      throw new Error(`cannot create --history.dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: pick another directory, or pass --history.dir "" to keep history in memory only`);
+      throw new Error(`cannot create --history.dir ${dir}: ${describeFsError(e)}: pick another directory, or pass --history.dir "" to keep history in memory only`);
     }
   }
   const history = new History({
@@ -115,6 +118,6 @@ async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
   for (const f of [report.snapshot, report.journal]) {
     if (f.status === "set-aside") io.err(`vsteal agent: warning: ${f.path} was damaged (${f.reason ?? "?"}); set aside as ${f.movedTo ?? "?"}, starting without it`);
   }
-  io.err(`vsteal agent: history ${dir ? `in ${dir}` : "in memory only"}: ${report.series} series loaded`);
+  io.err(`vsteal agent: history ${history.dir !== null ? `in ${history.dir}` : "in memory only"}: ${report.series} series loaded`);
   return history;
 }

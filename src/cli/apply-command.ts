@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { nonNegativeNumber, positiveInt, run } from "./args.js";
+import { nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
 import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
 
@@ -48,8 +48,9 @@ export function registerApply(program: Command): void {
 Exit codes: 0 all moves done (or skipped by the recheck, or dry run); 1 error; 2 not confirmed;
 4 a move failed or timed out (its VM stays on its source). Every step is in the audit log.`,
     )
-    .action((plan: string, o: ApplyFlags) =>
+    .action((plan: string, o: ApplyFlags, cmd: Command) =>
       run(async () => {
+        if (!o.recheck) refuseIdleOptions(cmd, ["--prometheus", "--window", "--fleet-hosts", "--selector", "--min-gain"], "with --no-recheck (they shape the recheck)");
         const { apply } = await import("./apply.js");
         return apply(
           plan,

@@ -6,10 +6,10 @@
  * Exit codes: 0 every move done (or skipped by the recheck, or dry run); 1 error before any
  * move; 2 refused (no confirmation); 4 some move failed or was aborted.
  */
-import { readFileSync } from "node:fs";
+import { LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import { hostname, userInfo } from "node:os";
 import { createInterface } from "node:readline/promises";
-import { FleetValidationError, parsePlan, type Plan } from "../model/fleet.js";
+import { FleetValidationError, parsePlan, unknownPlanHosts, type Plan } from "../model/fleet.js";
 import { FileAuditLog } from "../migrate/audit-log.js";
 import { virshDriver, type MigrationDriver } from "../migrate/driver.js";
 import { executePlan, planId, type ExecuteResult, type Recheck } from "../migrate/executor.js";
@@ -17,6 +17,7 @@ import { loadMigrateHosts } from "../migrate/hosts.js";
 import { progressLine } from "../migrate/jobinfo.js";
 import { snapshotRecheck } from "../migrate/recheck.js";
 import type { Io } from "./io.js";
+import { safeText } from "../util/safe-text.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/vsteal/migrations.jsonl";
 
@@ -50,12 +51,7 @@ export interface ApplyDeps {
 export class ApplyError extends Error {}
 
 function readPlan(file: string): Plan & { id?: unknown } {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ApplyError(`cannot read the plan ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`);
-  }
+  const text = readTextFileBounded(file, LIMITS.fleetJson, "the plan");
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -97,9 +93,8 @@ async function askTty(question: string): Promise<string> {
 export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: ApplyDeps = {}): Promise<number> {
   const plan = readPlan(file);
   const hosts = loadMigrateHosts(o.hosts);
-  for (const m of plan.moves) {
-    for (const h of [m.from, m.to]) if (!hosts.endpoint(h)) throw new ApplyError(`host ${h} (move of ${m.vm}) has no libvirt URI in ${o.hosts}: add it under hosts: or set uri_template`);
-  }
+  const unknown = unknownPlanHosts(plan, (h) => hosts.endpoint(h) !== null, `the hosts file ${o.hosts}: add it under hosts: or set uri_template`);
+  if (unknown.length > 0) throw new ApplyError(`${file}: ${new FleetValidationError("plan", unknown).message}`);
   let recheck: Recheck | null = null;
   if (o.recheck) {
     if (!o.prometheus) {
@@ -115,7 +110,7 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
   const tty = deps.tty ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);
 
   io.err(`vsteal apply: plan ${id}: ${plan.moves.length} move(s)${o.dryRun ? " (dry run)" : ""}`);
-  plan.moves.forEach((m, i) => io.err(`  ${i + 1}. ${m.vm}: ${m.from} → ${m.to}${m.reason ? `  (${m.reason})` : ""}`));
+  plan.moves.forEach((m, i) => io.err(`  ${i + 1}. ${safeText(m.vm)}: ${m.from} → ${m.to}${m.reason ? `  (${safeText(m.reason)})` : ""}`));
   if (plan.moves.length === 0) {
     io.err("vsteal apply: nothing to do");
     return 0;
@@ -152,20 +147,20 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
     keepGoing: o.keepGoing,
     onProgress: showBar
       ? (_i, m, p, ms) => {
-          process.stderr.write(`\r\x1b[2K${progressLine(`${m.vm} ${m.from}→${m.to}`, p, ms, 24).slice(0, (process.stderr.columns ?? 100) - 1)}`);
+          process.stderr.write(`\r\x1b[2K${progressLine(`${safeText(m.vm)} ${m.from}→${m.to}`, p, ms, 24).slice(0, (process.stderr.columns ?? 100) - 1)}`);
           drawn = true;
         }
       : undefined,
     log: (l) => {
       clear();
-      io.err(`vsteal apply: ${l}`);
+      io.err(`vsteal apply: ${safeText(l)}`);
     },
   });
   clear();
   if (o.json) {
     io.out(`${JSON.stringify({ plan_id: res.planId, failures: res.failures, audit_log: o.auditLog, moves: res.outcomes.map((x) => ({ ...x.move, result: x.result, reason: x.reason, duration_ms: Math.round(x.durationMs), bytes: x.bytes })) }, null, 2)}\n`);
   } else {
-    for (const x of res.outcomes) io.out(`${x.result.padEnd(11)} ${x.move.vm} ${x.move.from}→${x.move.to}  ${(x.durationMs / 1000).toFixed(1)} s  ${x.reason}\n`);
+    for (const x of res.outcomes) io.out(`${x.result.padEnd(11)} ${safeText(x.move.vm)} ${x.move.from}→${x.move.to}  ${(x.durationMs / 1000).toFixed(1)} s  ${safeText(x.reason)}\n`);
   }
   io.err(`vsteal apply: audit log ${o.auditLog}`);
   return res.failures > 0 ? 4 : 0;

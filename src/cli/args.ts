@@ -1,13 +1,21 @@
-import { InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { checkDuration } from "../util/duration.js";
 import { processIo } from "./io.js";
 
 /** Shared option parsers and the error handling of every command. */
 
-export function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds, e.g. 1 or 0.5");
-  return n;
+/**
+ * A duration option, in seconds: "90s", "5m", "1h30m" or plain seconds ("60", "0.5"), more
+ * than 0 and at most Node's timer limit (src/util/duration.ts, the one duration syntax).
+ */
+export function durationSeconds(v: string): number {
+  const r = checkDuration(v);
+  if (!r.ok) throw new InvalidArgumentError(r.reason);
+  return r.ms / 1000;
 }
+
+/** Intervals given in seconds ("--interval 5"): the same syntax and bounds as every duration. */
+export const positiveNumber = durationSeconds;
 
 export function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError("expected a positive whole number");
@@ -23,6 +31,20 @@ export function nonNegativeNumber(v: string): number {
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
   return n;
+}
+
+/**
+ * Refuses options given on the command line that do nothing in this mode (`--window` with
+ * `--snapshot`): a person who gave one expected it to act. `why` completes "does nothing …".
+ */
+export function refuseIdleOptions(cmd: Command, flags: readonly string[], why: string): void {
+  const given = flags.filter((f) => {
+    const opt = cmd.options.find((o) => o.long === f);
+    return opt !== undefined && cmd.getOptionValueSource(opt.attributeName()) === "cli";
+  });
+  if (given.length === 0) return;
+  const many = given.length > 1;
+  throw new Error(`${given.join(", ")} ${many ? "do" : "does"} nothing ${why}: drop ${many ? "them" : "it"}`);
 }
 
 /** Runs an action; any error becomes one line on stderr and exit code 1. */

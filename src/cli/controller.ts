@@ -1,4 +1,5 @@
 import { listen } from "../agent/server.js";
+import { safeText } from "../util/safe-text.js";
 import { loadHostsConfig, type HostsConfig } from "../fleet/hosts-config.js";
 import { PrometheusClient } from "../fleet/prom-client.js";
 import { buildSnapshot } from "../fleet/snapshot-builder.js";
@@ -93,7 +94,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
       freshSnapshot: async () => (await snapshot()).snapshot,
       minGain: a.minGain,
       timeoutMs: a.timeoutS !== undefined ? a.timeoutS * 1000 : undefined,
-      log: (l) => io.err(`vsteal controller: ${l}`),
+      log: (l) => io.err(`vsteal controller: ${safeText(l)}`),
       onMoveOk: (p) => {
         if (!ctl) return;
         ctl.effects.add(p);
@@ -137,7 +138,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     intervalMs: o.intervalS * 1000,
     guard: { vmCooldownMs: o.vmCooldownS * 1000, hostCooldownMs: o.hostCooldownS * 1000, cycleAudits: o.cycleAudits },
     historySize: o.history,
-    log: (l) => io.err(`vsteal controller: ${l}`),
+    log: (l) => io.err(`vsteal controller: ${safeText(l)}`),
     onAudit: (a, cc) => {
       recordEffects(a);
       apply?.applier.onAudit(a, a.status === "ok" ? cc.snapshot : null);
@@ -154,7 +155,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   // Apply mode after a crash: settle what the audit log shows started and never ended, before
   // anything new is planned.
   if (o.apply && migrateHosts && auditSink) {
-    const done = await reconcile({ hosts: migrateHosts, driver, audit: auditSink, auditLogPath: o.apply.auditLog, waitMs: (o.apply.timeoutS ?? migrateHosts.timeoutS ?? 600) * 1000, log: (l) => io.err(`vsteal controller: ${l}`) });
+    const done = await reconcile({ hosts: migrateHosts, driver, audit: auditSink, auditLogPath: o.apply.auditLog, waitMs: (o.apply.timeoutS ?? migrateHosts.timeoutS ?? 600) * 1000, log: (l) => io.err(`vsteal controller: ${safeText(l)}`) });
     for (const r of done) {
       if (r.result !== "ok") continue;
       c.ledger.add([{ vm: r.vm, from: r.from, to: r.to, atMs: r.atMs, kind: "observed", audit: c.nextAudit }]);

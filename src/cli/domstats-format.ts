@@ -1,6 +1,7 @@
 import type { DomainSample, RatesSample, VcpuRates } from "../model/types.js";
 import { domainKey } from "../collect/sampler.js";
 import { stringifyExact } from "../util/json.js";
+import { safeText } from "../util/safe-text.js";
 
 /** One domain's stats as virsh domstats names them, in virsh's order. */
 export interface DomstatsRecord {
@@ -53,7 +54,7 @@ function formatValue(v: bigint | number): string {
 export function formatDomstatsText(records: readonly DomstatsRecord[]): string {
   let out = "";
   for (const r of records) {
-    out += `Domain: '${r.name}'\n`;
+    out += `Domain: '${safeText(r.name)}'\n`;
     for (const [k, v] of r.params) out += `  ${k}=${formatValue(v)}\n`;
     out += "\n";
   }

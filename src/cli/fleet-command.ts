@@ -1,7 +1,6 @@
-import { InvalidArgumentError, Option, type Command } from "commander";
-import { parseDuration } from "../alerts/duration.js";
+import { Option, type Command } from "commander";
 import type { BuiltSnapshot } from "../fleet/snapshot-builder.js";
-import { nonNegativeInt, nonNegativeNumber, positiveInt, run } from "./args.js";
+import { durationSeconds, nonNegativeInt, nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
 
 function requireFlag(v: string | undefined, message: string): string {
   if (v === undefined) throw new Error(message);
@@ -11,16 +10,7 @@ function requireFlag(v: string | undefined, message: string): string {
 
 import { processIo } from "./io.js";
 
-/** A Prometheus-style duration ("90s", "5m", "1h30m") or plain seconds ("60"), in seconds. */
-export function durationSeconds(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) {
-    const n = Number(v);
-    if (n > 0) return n;
-  }
-  const ms = parseDuration(v);
-  if (ms === null || ms <= 0) throw new InvalidArgumentError(`expected a duration like 60s, 5m or 1h30m, got ${JSON.stringify(v)}`);
-  return ms / 1000;
-}
+export { durationSeconds } from "./args.js";
 
 export interface SnapshotFromPrometheusOptions {
   /** The hosts file (memory, policy, constraints). */
@@ -113,8 +103,9 @@ caps); --hosts overrides them and adds policy (accepts_vms, migratable, constrai
 API: /api/v1/plan (current plan), /api/v1/plans (history), /api/v1/snapshot, /api/v1/health;
 metrics at /metrics.`,
     )
-    .action((o: ControllerCliFlags) =>
+    .action((o: ControllerCliFlags, cmd: Command) =>
       run(async () => {
+        if (!o.apply) refuseIdleOptions(cmd, ["--migrate-hosts", "--token-file", "--approve-over", "--audit-log", "--min-gain", "--migration-timeout"], "without --apply (dry run: nothing is migrated)");
         const { controller } = await import("./controller.js");
         return controller(
           {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { nonNegativeInt, nonNegativeNumber, run } from "./args.js";
+import { nonNegativeInt, nonNegativeNumber, refuseIdleOptions, run } from "./args.js";
 import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
 import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/options.js";
@@ -50,12 +50,13 @@ export function registerPlan(program: Command): void {
     .option("--min-gain <cores>", "a move must lower the predicted contention by this many cores (default 0.05)", nonNegativeNumber)
     .option("--max-moves <n>", "at most this many moves (the snapshot's max_moves still applies)", nonNegativeInt)
     .addHelpText("after", `\nPolicies:\n${policyHelp}\n\nExit codes: 0 a plan (maybe without moves); 1 bad input; 3 no plan: Prometheus unreachable or data missing.\n`)
-    .action((o: PlanCommandOptions) =>
+    .action((o: PlanCommandOptions, cmd: Command) =>
       run(async () => {
         const planOpts = { json: o.json, policy: o.policy, minGain: o.minGain, maxMoves: o.maxMoves };
         if ((o.snapshot === undefined) === (o.prometheus === undefined)) {
           throw new Error("give exactly one of --snapshot FILE or --prometheus URL (a fleet snapshot, or the Prometheus that scrapes the agents)");
         }
+        if (o.snapshot !== undefined) refuseIdleOptions(cmd, ["--window", "--hosts", "--selector", "--stale-after"], "with --snapshot (they shape a snapshot built from --prometheus)");
         const { planFromFile, runPlan } = await import("./plan.js");
         if (o.snapshot !== undefined) return planFromFile(o.snapshot, planOpts, processIo);
         const { snapshotFromPrometheus } = await import("./fleet-command.js");

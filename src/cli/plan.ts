@@ -6,12 +6,13 @@
  * (--snapshot FILE); a snapshot built elsewhere (e.g. from Prometheus) goes straight to
  * `runPlan` as an object — that is the hook for `vsteal plan --prometheus URL`.
  */
-import { readFileSync } from "node:fs";
+import { LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import { FleetValidationError, formatPlanJson, parseSnapshotJson, type Plan } from "../model/fleet.js";
 import { parsePlanOptions, type PolicyName } from "../planner/options.js";
 import { planValidated } from "../planner/plan.js";
 import { parseSnapshot } from "../model/fleet.js";
 import type { Io } from "./io.js";
+import { safeText } from "../util/safe-text.js";
 
 export interface PlanCliOptions {
   json?: boolean;
@@ -35,12 +36,7 @@ export function runPlan(snapshot: unknown, o: PlanCliOptions, io: Io): number {
 
 /** `vsteal plan --snapshot FILE`. */
 export function planFromFile(file: string, o: PlanCliOptions, io: Io): number {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`cannot read the snapshot ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`);
-  }
+  const text = readTextFileBounded(file, LIMITS.fleetJson, "the snapshot");
   try {
     const snapshot = parseSnapshotJson(text, file);
     return runPlan(snapshot, o, io);
@@ -66,7 +62,13 @@ export function wrap(text: string, width: number, indent: string): string {
 }
 
 /** The plan for people: one row per move, its reason below it, then the explanation. */
-export function formatPlanText(plan: Plan, width = 100): string {
+export function formatPlanText(raw: Plan, width = 100): string {
+  // Names and reasons come from the snapshot: nothing in them may drive the terminal.
+  const plan: Plan = {
+    ...raw,
+    moves: raw.moves.map((m) => ({ vm: safeText(m.vm), from: safeText(m.from), to: safeText(m.to), reason: safeText(m.reason) })),
+    explanation: safeText(raw.explanation),
+  };
   let out = `Predicted contention (Σ vCPU wait for other load): ${plan.predicted.steal_before.toFixed(2)} → ${plan.predicted.steal_after.toFixed(2)} cores\n\n`;
   if (plan.moves.length === 0) out += "No moves.\n";
   else {

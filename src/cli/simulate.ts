@@ -1,5 +1,7 @@
 /** `vsteal simulate SCENARIO`: replay a fleet over time with one or more policies; optional HTML report. */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { writeFileAtomic } from "../util/safe-write.js";
+import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import { join } from "node:path";
 import { FleetValidationError } from "../model/fleet.js";
 import type { PolicyName } from "../planner/options.js";
@@ -18,9 +20,10 @@ export interface SimulateCliOptions {
 export function simulateCommand(file: string, o: SimulateCliOptions, io: Io): number {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(file, "utf8"));
+    value = JSON.parse(readTextFileBounded(file, LIMITS.fleetJson, "the scenario"));
   } catch (e) {
-    throw new Error(`cannot read the scenario ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`);
+    if (e instanceof BoundedReadError) throw e;
+    throw new Error(`${file} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   let scenario;
   try {
@@ -61,8 +64,8 @@ export function simulateCommand(file: string, o: SimulateCliOptions, io: Io): nu
   }));
   if (o.report !== undefined) {
     mkdirSync(o.report, { recursive: true });
-    writeFileSync(join(o.report, "index.html"), renderReport(meta, results));
-    writeFileSync(join(o.report, "result.json"), `${JSON.stringify({ scenario: meta, results: summary, moves: Object.fromEntries(results.map((r) => [r.policy, r.moves])) }, null, 2)}\n`);
+    writeFileAtomic(join(o.report, "index.html"), renderReport(meta, results), "the report");
+    writeFileAtomic(join(o.report, "result.json"), `${JSON.stringify({ scenario: meta, results: summary, moves: Object.fromEntries(results.map((r) => [r.policy, r.moves])) }, null, 2)}\n`, "the report");
   }
   if (o.json) {
     io.out(`${JSON.stringify({ scenario: meta, results: summary }, null, 2)}\n`);

@@ -180,26 +180,13 @@ export function applyAction(view: TopView, action: TopAction, rows: readonly VmR
 // ----------------------------------------------------------------- text --
 
 /* eslint-disable no-control-regex */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 const ANSI = /\u001b\[[0-9;]*m/g;
 const ANSI_AT_START = /^\u001b\[[0-9;]*m/;
 /* eslint-enable no-control-regex */
 
-const NAMED: Record<string, string> = { "\u001b": "\\e", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+import { safeText } from "../util/safe-text.js";
 
-/**
- * A name as text that cannot drive the terminal: C0/C1 control characters, DEL, line
- * separators and bidi overrides become visible escapes (`\e`, `\n`, `\x07`, `\u{202e}`).
- * Everything else is kept exactly.
- */
-export function safeText(s: string): string {
-  return s.replace(UNSAFE, (c) => {
-    const named = NAMED[c];
-    if (named) return named;
-    const cp = c.codePointAt(0) ?? 0;
-    return cp < 0x100 ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u{${cp.toString(16)}}`;
-  });
-}
+export { safeText };
 
 /** Columns a code point takes in a terminal: 0 for combining and zero-width, 2 for wide. */
 function cpWidth(cp: number, ch: string): number {

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { describeFsError } from "../util/bounded-read.js";
 import { join } from "node:path";
 import type { DomainInfo, DomainSample, DomainThreads, Sample, SampleProblem, VcpuCounters } from "../model/types.js";
 import { parseCpuStat } from "../procfs/cpustat.js";
@@ -194,7 +195,7 @@ export class Sampler {
             domain: d.name,
             vcpu: v.vcpu,
             tid: v.tid,
-            message: `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+            message: `cannot open ${path}: ${describeFsError(e)}`,
           });
           continue;
         }
@@ -268,7 +269,7 @@ export class Sampler {
             domain: t.domain.name,
             vcpu: t.vcpu,
             tid: t.tid,
-            message: `vCPU ${t.vcpu} thread ${t.tid} is gone (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); dropped`,
+            message: `vCPU ${t.vcpu} thread ${t.tid} is gone (${describeFsError(e)}); dropped`,
           });
           this.dropTrack(t);
           this.needDiscovery = true;

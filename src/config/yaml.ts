@@ -5,7 +5,7 @@
  * Unknown fields are errors when the schema is strict: a typo must never silently switch a
  * setting off. Used by every config file vsteal reads (alert rules, web config).
  */
-import { readFileSync } from "node:fs";
+import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
@@ -18,16 +18,19 @@ export interface YamlConfigOptions {
   expected: string;
   /** Fields the object at `path` may have, for "did you mean" and "expected one of" hints. */
   knownFieldsAt?: (path: readonly PropertyKey[]) => readonly string[];
+  /** Largest file read, in bytes; default LIMITS.config. */
+  maxBytes?: number;
 }
 
 /** Reads `path` and validates it; throws ConfigError (only). */
 export function parseYamlConfigFile<S extends z.ZodType>(path: string, schema: S, opts: YamlConfigOptions): z.output<S> {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTextFileBounded(path, opts.maxBytes ?? LIMITS.config, "the config file");
   } catch (err) {
-    const reason = err instanceof Error ? err.message.replace(/^[A-Z]+: /, "") : String(err);
-    throw new ConfigError(path, [{ line: null, column: null, field: "", reason: `cannot read the file: ${reason}` }]);
+    if (!(err instanceof BoundedReadError)) throw err;
+    const reason = err.message.replace(`${path} `, "").replace(`${path}: `, ": ");
+    throw new ConfigError(path, [{ line: null, column: null, field: "", reason }]);
   }
   return parseYamlConfigText(text, path, schema, opts);
 }
@@ -60,16 +63,16 @@ export function parseYamlConfigText<S extends z.ZodType>(text: string, file: str
           line: e.linePos?.[0].line ?? null,
           column: e.linePos?.[0].col ?? null,
           field: "",
-          reason: `not valid YAML: ${firstLine(e.message)}`,
+          reason: /call stack/i.test(e.message) ? "nested too deeply (a config file is never this deep)" : `not valid YAML: ${firstLine(e.message)}`,
         })),
       );
     }
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(file, [
-      { line: null, column: null, field: "", reason: `not valid YAML: ${err instanceof Error ? err.message : String(err)}` },
-    ]);
+    // A stack overflow on absurd nesting is the text's fault, not a crash: say so in words.
+    const reason = err instanceof RangeError ? "nested too deeply (a config file is never this deep)" : `not valid YAML: ${err instanceof Error ? err.message : String(err)}`;
+    throw new ConfigError(file, [{ line: null, column: null, field: "", reason }]);
   }
   if (data === null || data === undefined) {
     throw new ConfigError(file, [
@@ -77,7 +80,13 @@ export function parseYamlConfigText<S extends z.ZodType>(text: string, file: str
     ]);
   }
 
-  const result = schema.safeParse(data, { reportInput: true });
+  let result: z.ZodSafeParseResult<z.output<S>>;
+  try {
+    result = schema.safeParse(data, { reportInput: true });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new ConfigError(file, [{ line: null, column: null, field: "", reason: "nested too deeply (a config file is never this deep)" }]);
+  }
   if (result.success) return result.data;
   let issues = result.error.issues.flatMap((i) => toConfigIssues(i, doc, lines, opts));
   // "treshold: unknown field, did you mean threshold?" says all; "threshold: missing" would repeat it.
@@ -117,7 +126,7 @@ function toConfigIssues(issue: Issue, doc: Document.Parsed, lines: LineCounter, 
       const known = opts.knownFieldsAt?.(issue.path) ?? [];
       return issue.keys.map((key) => {
         const hint = closest(key, known);
-        const expected = `expected one of: ${known.join(", ")}`;
+        const expected = known.length > 0 ? `expected one of: ${known.join(", ")}` : "not a field vsteal reads here";
         return make(
           [...issue.path, key],
           `unknown field${hint === null ? ` (${expected})` : `, did you mean "${hint}"?`}`,
@@ -145,8 +154,11 @@ function toConfigIssues(issue: Issue, doc: Document.Parsed, lines: LineCounter, 
       }
       return [make(issue.path, reason)];
     }
-    case "invalid_key":
-      return [make(issue.path, `${issue.issues[0]?.message ?? "invalid key"}: ${describeValue(issue.input)}`)];
+    case "invalid_key": {
+      const reason = issue.issues[0]?.message ?? "invalid key";
+      const shown = describeValue(issue.input);
+      return [make(issue.path, reason.includes(shown) ? reason : `${reason}: ${shown}`)];
+    }
     case "too_small":
       if (issue.origin === "string") return [make(issue.path, "must not be empty")];
       return [make(issue.path, `must be ${issue.inclusive === false ? "more than" : "at least"} ${issue.minimum}, got ${describeValue(issue.input)}`)];
@@ -155,8 +167,11 @@ function toConfigIssues(issue: Issue, doc: Document.Parsed, lines: LineCounter, 
       return [make(issue.path, `must be ${issue.inclusive === false ? "less than" : "at most"} ${issue.maximum}, got ${describeValue(issue.input)}`)];
     case "custom":
       return [make(issue.path, issue.message, issue.params?.["missing"] === true ? { missing: true } : {})];
+    case "invalid_union":
+      return [make(issue.path, `not one of the accepted forms, got ${describeValue(issue.input)}`)];
     default:
-      return [make(issue.path, issue.message)];
+      // zod's generic wording ("Invalid input") says nothing: name the value at least.
+      return [make(issue.path, issue.message === "Invalid input" ? `not accepted: ${describeValue(issue.input)}` : issue.message)];
   }
 }
 

@@ -5,7 +5,7 @@
  * neither the token's length nor a common prefix leaks through timing.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import type { MiddlewareHandler } from "hono";
 
 export const TOKEN_ENV = "VSTEAL_CONTROLLER_TOKEN";
@@ -19,15 +19,20 @@ export function loadTokenDigest(file: string | undefined, env: NodeJS.ProcessEnv
   let token: string | undefined;
   if (file) {
     try {
-      token = readFileSync(file, "utf8").split("\n")[0]?.trim();
+      token = readTextFileBounded(file, LIMITS.token, "the token file").split("\n")[0]?.trim();
     } catch (e) {
-      throw new TokenError(`cannot read the token file ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`);
+      if (e instanceof BoundedReadError) throw new TokenError(e.message);
+      throw e;
     }
   } else {
     token = env[TOKEN_ENV]?.trim();
   }
   if (!token) throw new TokenError(`apply mode needs a bearer token for its approval endpoint: --token-file FILE or $${TOKEN_ENV}`);
   if (token.length < 16) throw new TokenError("the bearer token is too short: use at least 16 characters (e.g. openssl rand -hex 32)");
+  // A token a client cannot send in "Authorization: Bearer TOKEN" would lock everyone out.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new TokenError(`the bearer token${file ? ` in ${file}` : ""} holds spaces or characters a header cannot carry: use printable ASCII without spaces (e.g. openssl rand -hex 32)`);
+  }
   return sha256(token);
 }
 

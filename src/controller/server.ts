@@ -4,7 +4,7 @@ import type { Controller } from "./controller.js";
 import { controllerMetrics } from "./metrics.js";
 import { applyApi, type PairUnblocker, type PlanApplier } from "./apply-mode.js";
 import { fleetApi } from "./fleet-api.js";
-import { notFound } from "../agent/server.js";
+import { notFoundFor } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
 
 export const DEFAULT_CONTROLLER_LISTEN = "127.0.0.1:9978";
@@ -24,7 +24,7 @@ export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: 
   app.route("/api/v1", controllerApi(c, info));
   // The dashboard (dist/web), opening on its fleet view: the same files and headers as the agent's.
   mountDashboard(app, { webRoot: opts.webRoot, server: "controller" });
-  app.notFound(notFound);
+  app.notFound(notFoundFor(app));
   app.onError((err, ctx) => ctx.json({ error: `internal error: ${err.message}` }, 500));
   return app;
 }

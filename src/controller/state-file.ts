@@ -6,7 +6,8 @@
  * torn one. A file that cannot be read as a state is set aside (`.unreadable-<time>`) with a
  * warning, never silently replaced.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, constants as fsc, mkdirSync, fstatSync } from "node:fs";
+import { closeSync, openSync, readFileSync, renameSync, constants as fsc, mkdirSync, fstatSync } from "node:fs";
+import { writeFileAtomic } from "../util/safe-write.js";
 import { dirname } from "node:path";
 import { z } from "zod";
 import type { ControllerState } from "./controller.js";
@@ -80,26 +81,5 @@ function setAside(path: string, nowMs: number, why: string): LoadedState {
 /** Writes the state atomically (see above). */
 export function saveControllerState(path: string, st: ControllerState): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(st)}\n`);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  try {
-    const dfd = openSync(dirname(path), fsc.O_RDONLY);
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // a directory that cannot be fsync'ed (some file systems): the rename is still atomic
-  }
+  writeFileAtomic(path, `${JSON.stringify(st)}\n`, "the controller's state file", 0o600);
 }

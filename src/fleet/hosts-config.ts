@@ -20,6 +20,7 @@
  */
 import { z } from "zod";
 import { parseYamlConfigFile } from "../config/yaml.js";
+import { hostNameSchema } from "../model/host-name.js";
 
 /** Host memory when neither the hosts file nor its defaults say: 1 TiB, so memory never limits. */
 export const DEFAULT_HOST_MEMORY_MIB = 1_048_576;
@@ -53,7 +54,7 @@ export const hostsConfigSchema = z.strictObject({
       migratable: z.boolean().optional(),
     })
     .optional(),
-  hosts: z.record(z.string().min(1), hostEntry).optional(),
+  hosts: z.record(hostNameSchema, hostEntry).optional(),
   vms: z.record(z.string().min(1), vmEntry).optional(),
   constraints: z
     .strictObject({

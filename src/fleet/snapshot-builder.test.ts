@@ -6,7 +6,7 @@ import { plan } from "../planner/index.js";
 import { SnapshotError } from "./errors.js";
 import { freePort } from "./lab-prometheus.js";
 import { PrometheusClient, PrometheusError } from "./prom-client.js";
-import { METRIC } from "./queries.js";
+import { unrecordedNewerQuery } from "../../test/support/recorded-prometheus.js";
 import { buildSnapshot, rateFromPoints } from "./snapshot-builder.js";
 
 /**
@@ -15,8 +15,6 @@ import { buildSnapshot, rateFromPoints } from "./snapshot-builder.js";
  * crowded, hv02 and hv03 calm) and, in `testbed`, the real testbed agent as hv00.
  */
 const FIXTURES = join(import.meta.dirname, "..", "..", "test", "fixtures", "prometheus");
-
-const NEWER_METRICS = [METRIC.hostInfo, METRIC.hostVmCpusInfo, METRIC.hostVmCpus, METRIC.hostVmMemory, METRIC.vmMaxMemory, METRIC.vmCap, `count_over_time(${METRIC.vcpuDelay}`, `last_over_time(${METRIC.vcpuCurrent}`];
 
 interface Recorded {
   now_ms: number;
@@ -37,7 +35,8 @@ function fixture(scenario: string): { index: Recorded; client: PrometheusClient;
     const call = index.calls.find((c) => c.endpoint === endpoint && c.query === query);
     // Recorded before the agents exported host names, VM CPU sets, memory and caps: those
     // queries find nothing, as with agents of that version (the builder falls back).
-    if (!call && NEWER_METRICS.some((m) => query.includes(m))) return new Response(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }), { status: 200, headers: { "content-type": "application/json" } });
+    const newer = call ? null : unrecordedNewerQuery(query);
+    if (newer) return newer;
     if (!call) return new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), { status: 400 });
     return new Response(readFileSync(join(dir, call.file), "utf8"), { status: call.status, headers: { "content-type": "application/json" } });
   }) as typeof fetch;

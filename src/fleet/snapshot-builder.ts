@@ -21,6 +21,8 @@
  * series than online vCPUs; an answer the server flags as partial — each stops the build
  * with a SnapshotError that names what is missing.
  */
+import { FLEET_BOUNDS, rateProblem } from "../model/fleet.js";
+import { hostNameProblem } from "../model/host-name.js";
 import { SnapshotError } from "./errors.js";
 import { DEFAULT_HOST_MEMORY_MIB, DEFAULT_MAX_MOVES, DEFAULT_VM_MEMORY_MIB, type HostsConfig } from "./hosts-config.js";
 import { PrometheusError, type Labels, type MatrixSeries, type PrometheusClient, type VectorSample } from "./prom-client.js";
@@ -211,6 +213,13 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     const instance = s.labels.instance ?? "";
     const job = s.labels.job ?? "";
     const k = `${job}\u0000${instance}`;
+    const badName = hostNameProblem(name);
+    if (badName !== null) {
+      // Host names go into libvirt URIs: a label that is not a host name is refused, never used.
+      problems.push(`target ${JSON.stringify(instance)}: its ${s.labels.host !== undefined ? "host" : "instance"} label ${badName}`);
+      missing.add(name);
+      continue;
+    }
     const have = hosts.get(name);
     if (have) {
       if (have.instance !== instance) inconsistent.push(`host ${name} is exported by two targets, ${have.instance} and ${instance}: give each agent its own host label`);
@@ -266,7 +275,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       problems.push(`host ${h.name} (${h.instance}): the agent's last sweep was ${fmtAge(now - h.sweepLast)} ago (stale after ${fmtAge(staleAfter)})`);
       missing.add(h.name);
     }
-    if (!(Number.isFinite(h.cpus) && h.cpus > 0)) {
+    if (!(Number.isInteger(h.cpus) && h.cpus > 0 && h.cpus <= FLEET_BOUNDS.hostCpus)) {
       problems.push(`host ${h.name} (${h.instance}): vsteal_host_cpus is ${h.cpus}`);
       missing.add(h.name);
     }
@@ -405,7 +414,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   for (const [key, vm] of vms) {
     if (missing.has(vm.host)) continue;
     const n = vm.vcpus;
-    if (!(Number.isInteger(n) && n > 0)) {
+    if (!(Number.isInteger(n) && n > 0 && n <= FLEET_BOUNDS.vmVcpus)) {
       problems.push(`VM ${vm.name} on ${vm.host}: libvirt_domain_vcpu_current is ${n}`);
       continue;
     }
@@ -426,8 +435,9 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     }
     const conf = cfg?.vms?.[vm.name];
     const agentMem = vmMemory.get(key);
-    const use = ids.map((v) => Math.max(0, u.get(v) ?? 0));
-    const del = ids.map((v) => Math.max(0, d.get(v) ?? 0));
+    // Impossible rates are refused, not clamped: they come from a broken or hostile exporter.
+    const use = ids.map((v) => u.get(v) ?? 0);
+    const del = ids.map((v) => d.get(v) ?? 0);
     const thr = ids.map((v, i) => {
       const x = t?.get(v);
       if (x === undefined) {
@@ -436,9 +446,14 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       }
       return Math.min(Math.max(0, x), del[i] ?? 0);
     });
-    const bad = [...use, ...del, ...thr].some((x) => !Number.isFinite(x));
-    if (bad) {
-      problems.push(`VM ${vm.name} on ${vm.host}: a rate is not a finite number`);
+    const impossible = ids.flatMap((v, i) =>
+      [["usage", use[i] ?? 0], ["delay", del[i] ?? 0], ["throttled", t?.get(v) ?? 0]].flatMap(([what, x]) => {
+        const p = rateProblem(x as number);
+        return p === null ? [] : [`vCPU ${v} ${what} ${p}`];
+      }),
+    );
+    if (impossible.length > 0) {
+      inconsistent.push(`VM ${vm.name} on ${vm.host}: impossible rates: ${impossible.slice(0, 3).join("; ")}`);
       continue;
     }
     outVms.push({
@@ -465,6 +480,13 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     const m = [...missing].sort();
     const head = m.length ? `missing or stale data for host${m.length > 1 ? "s" : ""} ${m.join(", ")}` : "incomplete VM data";
     throw new SnapshotError("partial_data", `no snapshot: ${head}: ${problems.join("; ")}`, problems, m);
+  }
+  for (const h of hosts.values()) {
+    const own = cfg?.hosts?.[h.name]?.reserved_cpus;
+    const reserved = own ?? cfg?.defaults?.reserved_cpus;
+    if (reserved !== undefined && reserved > h.cpus) {
+      inconsistent.push(`host ${h.name} has ${h.cpus} CPUs, fewer than the reserved_cpus ${reserved} of the hosts file${opts.hostsFile ? ` ${opts.hostsFile}` : ""} (${own !== undefined ? `hosts.${h.name}` : "defaults"}.reserved_cpus)`);
+    }
   }
   if (inconsistent.length > 0) throw new SnapshotError("inconsistent_data", `no snapshot: ${inconsistent.join("; ")}`, inconsistent);
   if (hosts.size === 0) {

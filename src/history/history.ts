@@ -9,6 +9,7 @@ import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import type { RatesSample } from "../model/types.js";
 import { type HistoryIo, errCode, errMessage, fsyncDir, nodeIo, setAside } from "./io.js";
+import { describeFsError } from "../util/bounded-read.js";
 import { JournalWriter, readJournal } from "./journal.js";
 import { type ScanSpec, queryDomains, querySeries } from "./query.js";
 import { quantize } from "./quantize.js";
@@ -97,7 +98,8 @@ export function sampleItems(sample: RatesSample): Item[] {
 
 export class History {
   readonly intervalS: number;
-  readonly dir: string | null;
+  /** Where the history persists; null in memory only (also when a file there could be neither read nor set aside). */
+  dir: string | null;
   private readonly cfg: StoreConfig;
   private store: Store;
   private readonly now: () => number;
@@ -257,15 +259,19 @@ export class History {
   // ---- queries ------------------------------------------------------------------------
 
   /** The raw tier if it reaches back to fromMs or the range lies within the last hour, else the 10-minute tier. */
-  tierFor(fromMs: number): Tier {
+  /**
+   * `nowMs`: the time the request's relative times were read against. With a second clock
+   * reading here, `from=now-1h` fell a millisecond outside the raw tier now and then.
+   */
+  tierFor(fromMs: number, nowMs: number = this.now()): Tier {
     const oldest = this.store.raw.oldest();
     if (oldest !== null && fromMs >= oldest) return "raw";
-    return fromMs >= this.now() - this.cfg.rawCap * this.intervalS * 1000 ? "raw" : "10m";
+    return fromMs >= nowMs - this.cfg.rawCap * this.intervalS * 1000 ? "raw" : "10m";
   }
 
-  private spec(q: { fromMs: number; toMs: number; stepS?: number; tier?: Tier }): ScanSpec | null {
+  private spec(q: { fromMs: number; toMs: number; stepS?: number; tier?: Tier; nowMs?: number }): ScanSpec | null {
     if (!Number.isFinite(q.fromMs) || !Number.isFinite(q.toMs) || q.toMs < q.fromMs) return null;
-    const tier = q.tier ?? this.tierFor(q.fromMs);
+    const tier = q.tier ?? this.tierFor(q.fromMs, q.nowMs);
     const stepS = q.stepS !== undefined && Number.isFinite(q.stepS) && q.stepS > 0 ? q.stepS : 0;
     return { tier, fromMs: q.fromMs, toMs: q.toMs, stepS, nativeStepS: tier === "raw" ? this.intervalS : BUCKET_S };
   }
@@ -371,9 +377,10 @@ export class History {
     } else if (snap.kind === "missing") {
       rs.status = "missing";
     } else if (snap.kind === "unreadable") {
+      // It exists but cannot be read (e.g. left owned by root): never replace it silently.
       rs.status = "unreadable";
       rs.reason = snap.reason;
-      this.problem({ op: "open", message: `cannot read snapshot: ${snap.reason}; starting without it`, ...(snap.code ? { code: snap.code } : {}), path: sp });
+      if (!(await this.putAside(sp, rs, "snapshot", snap.reason, "unreadable"))) return false;
     } else {
       rs.reason = snap.reason;
       await this.putAside(sp, rs, "snapshot", snap.reason);
@@ -405,24 +412,40 @@ export class History {
     } else if (jr.kind === "unreadable") {
       rj.status = "unreadable";
       rj.reason = jr.reason;
-      this.problem({ op: "open", message: `cannot read journal: ${jr.reason}; it will be replaced`, ...(jr.code ? { code: jr.code } : {}), path: jp });
+      if (!(await this.putAside(jp, rj, "journal", jr.reason, "unreadable"))) return false;
     } else {
       const reason = jr.kind === "damaged" ? jr.reason : (jr.damage ?? "damaged");
       rj.reason = reason;
-      await this.putAside(jp, rj, "journal", jr.kind === "ok" ? `${reason} (the ${rj.samplesReplayed} samples before it were loaded)` : reason);
+      if (!(await this.putAside(jp, rj, "journal", jr.kind === "ok" ? `${reason} (the ${rj.samplesReplayed} samples before it were loaded)` : reason))) return false;
     }
     await this.rotateJournal();
     return rj.samplesReplayed > 0;
   }
 
-  private async putAside(path: string, r: { status: string; movedTo?: string }, what: string, reason: string): Promise<void> {
+  /**
+   * Renames a damaged or unreadable file aside. When even that fails, the history is not
+   * persisted in this run (kept in memory only): a file vsteal cannot read or move is never
+   * overwritten. Returns whether the file was set aside.
+   */
+  private async putAside(path: string, r: { status: string; movedTo?: string }, what: string, reason: string, label: "corrupt" | "unreadable" = "corrupt"): Promise<boolean> {
+    const state = label === "corrupt" ? `is damaged (${reason})` : `exists but cannot be read (${reason})`;
     try {
-      r.movedTo = await setAside(path, this.now(), this.keepCorrupt);
+      r.movedTo = await setAside(path, this.now(), this.keepCorrupt, label);
       r.status = "set-aside";
-      this.problem({ op: "open", message: `${what} is damaged (${reason}): moved to ${r.movedTo}; starting without it`, path });
+      this.problem({ op: "open", message: `the ${what} ${path} ${state}: moved to ${r.movedTo}; starting without it`, path });
+      return true;
     } catch (e) {
       r.status = "unreadable";
-      this.problem({ op: "open", message: `${what} is damaged (${reason}) and could not be moved aside: ${errMessage(e)}; it will be overwritten`, ...codeOf(e), path });
+      this.dir = null;
+      this.journal?.close(false);
+      this.journal = null;
+      this.problem({
+        op: "open",
+        message: `the ${what} ${path} ${state} and cannot be moved aside (${describeFsError(e)}): history is kept in memory only, the file is left as it is; give the agent's user that directory and its files (chown), or move the file away`,
+        ...codeOf(e),
+        path,
+      });
+      return false;
     }
   }
 

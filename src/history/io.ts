@@ -68,15 +68,15 @@ export function fileStamp(ms: number): string {
 }
 
 /**
- * Renames a damaged file to `<path>.corrupt-<timestamp>` and deletes the oldest such files
+ * Renames a damaged (or unreadable) file to `<path>.corrupt-<timestamp>` (`.unreadable-…`) and deletes the oldest such files
  * beyond `keep`. Returns the new path, or throws when the rename itself failed.
  */
-export async function setAside(path: string, nowMs: number, keep: number): Promise<string> {
-  let target = `${path}.corrupt-${fileStamp(nowMs)}`;
-  for (let i = 1; fs.existsSync(target); i++) target = `${path}.corrupt-${fileStamp(nowMs)}-${i}`;
+export async function setAside(path: string, nowMs: number, keep: number, label: "corrupt" | "unreadable" = "corrupt"): Promise<string> {
+  let target = `${path}.${label}-${fileStamp(nowMs)}`;
+  for (let i = 1; fs.existsSync(target); i++) target = `${path}.${label}-${fileStamp(nowMs)}-${i}`;
   await fsp.rename(path, target);
   await fsyncDir(dirname(path)).catch(() => undefined);
-  const prefix = `${basename(path)}.corrupt-`;
+  const prefix = `${basename(path)}.${label}-`;
   const old = (await fsp.readdir(dirname(path)).catch(() => [] as string[])).filter((n) => n.startsWith(prefix)).sort();
   for (const name of old.slice(0, Math.max(0, old.length - keep))) {
     await fsp.unlink(join(dirname(path), name)).catch(() => undefined);

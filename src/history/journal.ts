@@ -18,6 +18,8 @@ import { crc32 } from "./crc32.js";
 import { HEADER_BYTES, JOURNAL_MAGIC, decodeHeader, encodeHeader } from "./file-format.js";
 import { type HistoryIo, errCode, errMessage } from "./io.js";
 import { KeyIndex } from "./key-index.js";
+import { NOFOLLOW_FLAGS } from "../util/safe-write.js";
+import { describeFsError } from "../util/bounded-read.js";
 import type { Item } from "./store.js";
 
 const FRAME_HEAD = 8;
@@ -151,7 +153,13 @@ export class JournalWriter {
 
   /** A new, empty journal at `path` (replacing any file there). Throws on failure. */
   static create(io: HistoryIo, path: string): JournalWriter {
-    const fd = fs.openSync(path, "w");
+    // A new file: never an existing one, nor a symbolic link planted at its name.
+    try {
+      fs.unlinkSync(path);
+    } catch {
+      /* none there */
+    }
+    const fd = fs.openSync(path, NOFOLLOW_FLAGS["create-new"], 0o640);
     try {
       io.writeSync(fd, encodeHeader(JOURNAL_MAGIC, 0, 0), 0);
     } catch (e) {
@@ -163,7 +171,7 @@ export class JournalWriter {
 
   /** The existing journal, cut back to its `validBytes` (a torn last frame goes). Throws on failure. */
   static reopen(io: HistoryIo, path: string, validBytes: number, ids: KeyIndex<number>, nextId: number): JournalWriter {
-    const fd = fs.openSync(path, "r+");
+    const fd = fs.openSync(path, NOFOLLOW_FLAGS.update);
     try {
       fs.ftruncateSync(fd, validBytes);
     } catch (e) {
@@ -254,11 +262,11 @@ export async function readJournal(path: string, onFrame: (f: DecodedFrame) => vo
   } catch (e) {
     const code = errCode(e);
     if (code === "ENOENT") return { kind: "missing" };
-    return { kind: "unreadable", reason: errMessage(e), ...(code ? { code } : {}) };
+    return { kind: "unreadable", reason: describeFsError(e), ...(code ? { code } : {}) };
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) return { kind: "unreadable", reason: `${path} is not a regular file` };
+    if (!st.isFile()) return { kind: "unreadable", reason: "not a regular file" };
     const head = Buffer.alloc(HEADER_BYTES);
     const { bytesRead } = await fh.read(head, 0, HEADER_BYTES, 0);
     const h = decodeHeader(head.subarray(0, bytesRead), JOURNAL_MAGIC);
@@ -306,7 +314,7 @@ export async function readJournal(path: string, onFrame: (f: DecodedFrame) => vo
   } catch (e) {
     const code = errCode(e);
     if (code === undefined || code === "EIO") return { kind: "damaged", reason: errMessage(e) };
-    return { kind: "unreadable", reason: errMessage(e), code };
+    return { kind: "unreadable", reason: describeFsError(e), code };
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -18,6 +18,8 @@ import { ChunkReader, ChunkWriter, bytesOf } from "./chunk-io.js";
 import { HEADER_BYTES, SNAPSHOT_MAGIC, decodeHeader, encodeHeader } from "./file-format.js";
 import { type HistoryIo, errCode, errMessage, fsyncDir } from "./io.js";
 import { Q_SCALE } from "./quantize.js";
+import { NOFOLLOW_FLAGS } from "../util/safe-write.js";
+import { describeFsError } from "../util/bounded-read.js";
 import { ACC_DMAX, ACC_FIELDS, ACC_N, DOWN_FIELDS, RAW_FIELDS, Series } from "./series.js";
 import { Store, type StoreConfig } from "./store.js";
 import type { TimeAxis } from "./time-axis.js";
@@ -110,7 +112,9 @@ export async function writeSnapshot(io: HistoryIo, path: string, store: Store, s
   const tmp = `${path}.tmp`;
   let fh: FileHandle | null = null;
   try {
-    fh = await fsp.open(tmp, "w");
+    // A new file: never an existing one, nor a symbolic link planted at its name.
+    await fsp.unlink(tmp).catch(() => undefined);
+    fh = await fsp.open(tmp, NOFOLLOW_FLAGS["create-new"], 0o640);
     const w = new ChunkWriter(io, fh, HEADER_BYTES);
     await writePayload(w, store, meta, list);
     await io.write(fh, encodeHeader(SNAPSHOT_MAGIC, w.total, w.crc), 0);
@@ -244,11 +248,11 @@ export async function readSnapshot(path: string, cfg: StoreConfig): Promise<Snap
   } catch (e) {
     const code = errCode(e);
     if (code === "ENOENT") return { kind: "missing" };
-    return { kind: "unreadable", reason: errMessage(e), ...(code ? { code } : {}) };
+    return { kind: "unreadable", reason: describeFsError(e), ...(code ? { code } : {}) };
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) return { kind: "unreadable", reason: `${path} is not a regular file` };
+    if (!st.isFile()) return { kind: "unreadable", reason: "not a regular file" };
     return await readBody(fh, st.size, cfg);
   } catch (e) {
     if (e instanceof Damaged) return { kind: "damaged", reason: e.message };
@@ -256,7 +260,7 @@ export async function readSnapshot(path: string, cfg: StoreConfig): Promise<Snap
     // A read error in the middle (EIO) means a bad disk block: damaged as far as we can tell;
     // an error without errno (a RangeError from absurd sizes) comes from the bytes too.
     if (code === undefined || code === "EIO") return { kind: "damaged", reason: errMessage(e) };
-    return { kind: "unreadable", reason: errMessage(e), code };
+    return { kind: "unreadable", reason: describeFsError(e), code };
   } finally {
     await fh.close().catch(() => undefined);
   }

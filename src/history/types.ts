@@ -17,6 +17,8 @@ export interface HistoryQuery {
   stepS?: number;
   /** Force a tier; by default the raw tier when the range lies within the last hour, else the 10-minute tier. */
   tier?: Tier;
+  /** The request's "now" (the one its `now-1h` was read against), for the choice of tier. */
+  nowMs?: number;
 }
 
 /** One point: fractions of wall time (1 = a whole core). */
@@ -55,6 +57,8 @@ export interface DomainQuery {
   toMs: number;
   stepS?: number;
   tier?: Tier;
+  /** The request's "now" (the one its `now-1h` was read against), for the choice of tier. */
+  nowMs?: number;
 }
 
 export interface HistoryDomainSeries {

@@ -3,7 +3,9 @@
  * it records is reported done, so that a crash never loses what was already done to the fleet.
  * Every action and its outcome: who, what, when, which plan and move, result, reason, duration.
  */
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants as fsc, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { SafeWriteError, openNoFollow } from "../util/safe-write.js";
+import { describeFsError } from "../util/bounded-read.js";
 import { dirname } from "node:path";
 
 export type AuditResult = "started" | "ok" | "failed" | "aborted" | "skipped" | "dry_run" | "not_started" | "approved" | "rejected" | "waiting_approval" | "helped" | "no_effect" | "hurt" | "inconclusive" | "unblocked";
@@ -32,27 +34,39 @@ export interface AuditSink {
   write(e: AuditEntry): void;
 }
 
-/** Appends to a file (mode 0600), fsync after every line. */
+/** Appends to a file (mode 0600), fsync after every line; never through a symbolic link. */
 export class FileAuditLog implements AuditSink {
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    // Fail now, not in the middle of a migration.
-    const fd = openSync(path, "a+", 0o600);
     try {
-      // A line torn by a crash is ended, so the next entry starts on a line of its own.
-      const size = fstatSync(fd).size;
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (e) {
+      throw new SafeWriteError(`cannot write the audit log ${path}: cannot create ${dirname(path)}: ${describeFsError(e)}`, (e as NodeJS.ErrnoException).code);
+    }
+    // Fail now, not in the middle of a migration.
+    closeSync(openNoFollow(path, "append", "the audit log"));
+    // A line torn by a crash is ended, so the next entry starts on a line of its own.
+    const rd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    let torn = false;
+    try {
+      const size = fstatSync(rd).size;
       const last = Buffer.alloc(1);
-      if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) {
+      torn = size > 0 && readSync(rd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+    } finally {
+      closeSync(rd);
+    }
+    if (torn) {
+      const fd = openNoFollow(path, "append", "the audit log");
+      try {
         writeSync(fd, "\n");
         fsyncSync(fd);
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
     }
   }
 
   write(e: AuditEntry): void {
-    const fd = openSync(this.path, "a", 0o600);
+    const fd = openNoFollow(this.path, "append", "the audit log");
     try {
       writeSync(fd, `${JSON.stringify(e)}\n`);
       fsyncSync(fd);

@@ -12,11 +12,13 @@
  *     p2p: false                     # as a target: client-managed migration instead of --p2p
  *     vm_cpus: "2-31"                # CPUs its VMs may use (else what its agent exports)
  * limits: { per_host: 1, fleet: 1 }  # concurrent migrations touching a host / in all
- * timeout: 600                       # seconds per migration before its job is aborted
+ * timeout: 600                       # per migration before its job is aborted: seconds, or "10m"
  * ```
  */
 import { z } from "zod";
 import { parseYamlConfigFile } from "../config/yaml.js";
+import { fillHostTemplate, hostNameSchema } from "../model/host-name.js";
+import { durationSchema } from "../util/duration.js";
 
 const hostEntry = z.strictObject({
   uri: z.string().min(1).optional(),
@@ -30,9 +32,10 @@ export const migrateHostsSchema = z.strictObject({
   uri_template: z.string().min(1).optional(),
   migrate_uri_template: z.string().min(1).optional(),
   p2p: z.boolean().optional(),
-  hosts: z.record(z.string().min(1), hostEntry.nullable()).optional(),
+  hosts: z.record(hostNameSchema, hostEntry.nullable()).optional(),
   limits: z.strictObject({ per_host: z.number().int().min(1).optional(), fleet: z.number().int().min(1).optional() }).optional(),
-  timeout: z.number().positive().optional(),
+  /** Seconds (600) or a duration ("10m"); at most Node's timer limit. */
+  timeout: durationSchema().transform((ms) => ms / 1000).optional(),
 });
 
 export type MigrateHostsFile = z.infer<typeof migrateHostsSchema>;
@@ -71,7 +74,8 @@ export function loadMigrateHosts(path: string): MigrateHosts {
   );
 }
 
-const fill = (tpl: string, host: string): string => tpl.replaceAll("{host}", host);
+/** Throws HostNameError when `host` is not a host name: nothing else goes into a URI. */
+const fill = (tpl: string, host: string): string => fillHostTemplate(tpl, host, `host ${JSON.stringify(host)}`);
 
 export function migrateHosts(f: MigrateHostsFile): MigrateHosts {
   return {

@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { describeValue, formatPath } from "../config/yaml.js";
+import { hostNameSchema } from "./host-name.js";
 
 export interface FleetHost {
   name: string;
@@ -94,6 +95,42 @@ export class FleetValidationError extends Error {
   }
 }
 
+// ---------------------------------------------------------------- bounds
+
+/**
+ * What a snapshot can truthfully hold. Numbers beyond these are refused, never clamped: they
+ * come from a broken exporter or a hostile writer, and they bound the planner's time and
+ * memory (its work grows with hosts × VMs and with the vCPUs and CPUs of each host).
+ */
+export const FLEET_BOUNDS = {
+  /** Linux's largest NR_CPUS. */
+  hostCpus: 8192,
+  /** KVM's largest KVM_MAX_VCPUS (x86). */
+  vmVcpus: 4096,
+  /** 16 PiB. */
+  memoryMib: 2 ** 34,
+  hosts: 10_000,
+  vms: 200_000,
+  /** Σ vCPUs of all VMs. */
+  totalVcpus: 2_000_000,
+  /** A rate per vCPU is a fraction of wall time, ≤ 1; this much more is allowed for the jitter of rate() over scrapes. */
+  rateSlack: 0.05,
+  /** A year. */
+  windowS: 365 * 86_400,
+  maxMoves: 10_000,
+} as const;
+
+/** The largest per-vCPU rate accepted (usage, delay, usage + delay). */
+export const MAX_RATE = 1 + FLEET_BOUNDS.rateSlack;
+
+/** Why `x` cannot be a per-vCPU rate (fraction of wall time), or null. */
+export function rateProblem(x: number): string | null {
+  if (!Number.isFinite(x)) return `must be a finite number, got ${x}`;
+  if (x < 0) return `must be ≥ 0, got ${x}`;
+  if (x > MAX_RATE) return `must be at most 1 (a whole core; ${MAX_RATE} with sampling jitter), got ${x}`;
+  return null;
+}
+
 // ---------------------------------------------------------------- schema pieces
 
 /** A finite number ≥ 0. */
@@ -101,11 +138,14 @@ const nonNegative = z.number().min(0);
 /** A whole number ≥ min. */
 const wholeAtLeast = (min: number) => z.number().int().min(min);
 const name = z.string().min(1);
+/** A fraction of wall time per vCPU. */
+const rate = z.number().min(0).max(MAX_RATE);
+const mib = nonNegative.max(FLEET_BOUNDS.memoryMib);
 
 const hostSchema = z.object({
-  name,
-  cpus: wholeAtLeast(1),
-  memory_mib: nonNegative,
+  name: hostNameSchema,
+  cpus: wholeAtLeast(1).max(FLEET_BOUNDS.hostCpus),
+  memory_mib: mib,
   reserved_cpus: wholeAtLeast(0).default(0),
   accepts_vms: z.boolean().default(true),
   vm_cpus: z
@@ -117,18 +157,18 @@ const hostSchema = z.object({
 const vmSchema = z.object({
   name,
   uuid: z.string().nullable().default(null),
-  host: name,
-  vcpus: wholeAtLeast(1),
-  memory_mib: nonNegative,
-  usage: z.array(nonNegative),
-  delay: z.array(nonNegative),
-  throttled: z.array(nonNegative).optional(),
+  host: hostNameSchema,
+  vcpus: wholeAtLeast(1).max(FLEET_BOUNDS.vmVcpus),
+  memory_mib: mib,
+  usage: z.array(rate).max(FLEET_BOUNDS.vmVcpus),
+  delay: z.array(rate).max(FLEET_BOUNDS.vmVcpus),
+  throttled: z.array(rate).max(FLEET_BOUNDS.vmVcpus).optional(),
   cap: z.number().gt(0).nullable().default(null),
   migratable: z.boolean().default(true),
 });
 
 const constraintsSchema = z.object({
-  max_moves: wholeAtLeast(0).nullable().default(null),
+  max_moves: wholeAtLeast(0).max(FLEET_BOUNDS.maxMoves).nullable().default(null),
   anti_affinity: z.array(z.array(name)).default([]),
 });
 
@@ -139,9 +179,9 @@ const snapshotShape = z.object({
   time: z.string().refine((s) => ISO_TIME.test(s) && !Number.isNaN(Date.parse(s)), {
     message: "expected an ISO 8601 time like 2026-11-25T12:00:00Z",
   }),
-  window_s: z.number().gt(0),
-  hosts: z.array(hostSchema),
-  vms: z.array(vmSchema),
+  window_s: z.number().gt(0).max(FLEET_BOUNDS.windowS),
+  hosts: z.array(hostSchema).max(FLEET_BOUNDS.hosts),
+  vms: z.array(vmSchema).max(FLEET_BOUNDS.vms),
   constraints: constraintsSchema.default({ max_moves: null, anti_affinity: [] }),
 });
 
@@ -156,7 +196,9 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
     }
   });
   const vmNames = new Set<string>();
+  let totalVcpus = 0;
   s.vms.forEach((vm, i) => {
+    totalVcpus += vm.vcpus;
     if (vmNames.has(vm.name)) ctx.addIssue({ code: "custom", path: ["vms", i, "name"], message: `duplicate VM name ${describeValue(vm.name)}`, input: vm.name });
     vmNames.add(vm.name);
     if (!hostNames.has(vm.host)) {
@@ -180,11 +222,14 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
       }
     });
   });
+  if (totalVcpus > FLEET_BOUNDS.totalVcpus) {
+    ctx.addIssue({ code: "custom", path: ["vms"], message: `at most ${FLEET_BOUNDS.totalVcpus} vCPUs in all, got ${totalVcpus}`, input: totalVcpus });
+  }
 });
 
 const planSchema = z.object({
   version: z.literal(1),
-  moves: z.array(z.object({ vm: name, from: name, to: name, reason: name })),
+  moves: z.array(z.object({ vm: name, from: hostNameSchema, to: hostNameSchema, reason: name })).max(FLEET_BOUNDS.maxMoves),
   predicted: z.object({ steal_before: nonNegative, steal_after: nonNegative }),
   explanation: z.string(),
 });
@@ -209,6 +254,8 @@ function issueReason(issue: Issue, root: unknown): string {
       if (issue.origin === "array") return `must have at least ${issue.minimum} items`;
       return `must be ${issue.inclusive === false ? ">" : "≥"} ${issue.minimum}, got ${describeValue(input)}`;
     case "too_big":
+      if (issue.origin === "array") return `must have at most ${issue.maximum} items, got ${Array.isArray(input) ? input.length : "more"}`;
+      if (issue.origin === "string") return `must be at most ${issue.maximum} characters long`;
       return `must be ${issue.inclusive === false ? "<" : "≤"} ${issue.maximum}, got ${describeValue(input)}`;
     case "invalid_value":
       if (input === undefined) return `required field is missing: ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
@@ -218,7 +265,7 @@ function issueReason(issue: Issue, root: unknown): string {
     case "custom":
       return issue.message;
     case "invalid_union":
-      return `expected ${issue.message}, got ${describeValue(input)}`;
+      return `not one of the accepted forms, got ${describeValue(input)}`;
     default: {
       if (issue.code === "not_multiple_of") return `must be a multiple of ${String(issue.divisor)}, got ${describeValue(input)}`;
       return `${issue.message} (got ${describeValue(input)})`;
@@ -301,13 +348,28 @@ export function parsePlan(value: unknown): Plan {
   };
 }
 
+/**
+ * Moves of `plan` whose `from` or `to` is not in `known` (the snapshot's hosts, or the hosts a
+ * hosts file can reach), as `moves[2].to: unknown host "hv9" (not in WHERE)`.
+ */
+export function unknownPlanHosts(plan: Plan, known: (host: string) => boolean, where: string): FleetIssue[] {
+  const out: FleetIssue[] = [];
+  plan.moves.forEach((m, i) => {
+    for (const k of ["from", "to"] as const) {
+      if (!known(m[k])) out.push({ field: `moves[${i}].${k}`, reason: `unknown host ${describeValue(m[k])} (not in ${where})` });
+    }
+  });
+  return out;
+}
+
 /** Reads snapshot JSON text; `source` names it in messages. Throws FleetValidationError. */
 export function parseSnapshotJson(text: string, source = "snapshot"): FleetSnapshot {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new FleetValidationError(`fleet snapshot (${source})`, [{ field: "", reason: `not valid JSON: ${e instanceof Error ? e.message : String(e)}` }]);
+    const deep = e instanceof RangeError;
+    throw new FleetValidationError(`fleet snapshot (${source})`, [{ field: "", reason: deep ? "nested too deeply to be a snapshot" : `not valid JSON: ${e instanceof Error ? e.message : String(e)}` }]);
   }
   return parseSnapshot(value);
 }

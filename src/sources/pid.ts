@@ -1,4 +1,5 @@
 import { readdir } from "node:fs/promises";
+import { describeFsError } from "../util/bounded-read.js";
 import { join } from "node:path";
 import type { DomainThreads } from "../model/types.js";
 import type { Discovery, DomainSource } from "./source.js";
@@ -24,7 +25,7 @@ export class PidSource implements DomainSource {
     try {
       tids = (await readdir(taskDir)).filter((t) => /^\d+$/.test(t)).map(Number).sort((a, b) => a - b);
     } catch (e) {
-      throw new Error(`cannot read ${taskDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: is process ${this.pid} running?`);
+      throw new Error(`cannot read ${taskDir}: ${describeFsError(e)}: is process ${this.pid} running?`);
     }
     const d: DomainThreads = {
       name: `pid-${this.pid}`,

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { describeFsError } from "../util/bounded-read.js";
 import { join } from "node:path";
 import type { VcpuThread } from "../model/types.js";
 import { vcpuIndexFromComm } from "../procfs/comm.js";
@@ -70,7 +71,7 @@ export class VcpuThreadFinder {
           const code = (e as NodeJS.ErrnoException).code;
           // ENOENT/ESRCH: the thread exited between readdir and here. Anything else is reported
           // (and not remembered: the next discovery tries again).
-          if (code !== "ENOENT" && code !== "ESRCH") unreadable?.push({ tid, message: `cannot read ${commFile}: ${code ?? (e as Error).message}` });
+          if (code !== "ENOENT" && code !== "ESRCH") unreadable?.push({ tid, message: `cannot read ${commFile}: ${describeFsError(e)}` });
           continue;
         }
         entry.threads.set(tid, vcpu);

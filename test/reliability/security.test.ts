@@ -201,7 +201,37 @@ describe("config errors are refused at start with file:line: field", () => {
       file: "alerts-bad-for.yml",
       flag: "--alerts.config",
       text: 'rules:\n  - name: X\n    metric: host_demand_ratio\n    op: ">"\n    threshold: 1\n    for: 3 minutes\n',
-      want: /alerts-bad-for\.yml:6: rules\[0\]\.for: expected a duration like "3m", got "3 minutes"/,
+      want: /alerts-bad-for\.yml:6: rules\[0\]\.for: expected a duration like 30s, 5m or 1h30m, or seconds like 0\.5, got "3 minutes"/,
+    },
+    // Config that would start but could not work (hostile-input review, class 5).
+    {
+      name: "web config: bcrypt cost 31 (seconds of CPU per login)",
+      file: "web-cost.yml",
+      flag: "--web.config.file",
+      text: `basic_auth_users:\n  prometheus: "$2y$31$${"a".repeat(53)}"\n`,
+      want: /web-cost\.yml:2: basic_auth_users\.prometheus: bcrypt cost 31 is outside 4–14/,
+    },
+    {
+      name: "web config: a response header Node would refuse on every request",
+      file: "web-header.yml",
+      flag: "--web.config.file",
+      text: 'http_server_config:\n  headers:\n    "X Frame": DENY\n',
+      want: /web-header\.yml:3: http_server_config\.headers\["X Frame"\]: not a valid HTTP header name/,
+    },
+    {
+      name: "web config: client certificates required but no CA to verify them",
+      file: "web-noca.yml",
+      flag: "--web.config.file",
+      text: "tls_server_config:\n  cert_file: /x.crt\n  key_file: /x.key\n  client_auth_type: RequireAndVerifyClientCert\n",
+      want: /web-noca\.yml:1: tls_server_config\.client_ca_file: required with client_auth_type/,
+    },
+    {
+      name: "alerts config: a webhook URL with credentials",
+      file: "alerts-cred.yml",
+      flag: "--alerts.config",
+      text: 'rules:\n  - name: X\n    metric: host_demand_ratio\n    op: ">"\n    threshold: 1\n    for: 3m\n    webhooks:\n      - url: "https://ops:pa55word-in-url@hooks.example/x"\n',
+      want: /alerts-cred\.yml:8: rules\[0\]\.webhooks\[0\]\.url: must not hold credentials/,
+      secret: "pa55word-in-url",
     },
   ];
   for (const c of cases) {
@@ -285,4 +315,21 @@ describe("no secrets in logs", () => {
       await agent.stop();
     }
   });
+});
+
+describe("flags that would start but could not work are refused at start", () => {
+  for (const [args, want] of [
+    [["--web.telemetry-path", "/api/v1/host"], /--web\.telemetry-path "\/api\/v1\/host": would shadow the JSON API/],
+    [["--web.telemetry-path", "/metrics?x=1"], /--web\.telemetry-path "\/metrics\?x=1": must be a path only/],
+    [["--interval", "30d"], /--interval.*must be at most 24d20h31m23s/],
+    [["--reserved-cpus", "100000"], /--reserved-cpus 100000: this host has only \d+ online CPUs/],
+  ] as const) {
+    it(args.join(" "), async () => {
+      const r = await agentRefuses([...args, "--source", "qemu"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(want);
+      expect(r.stderr).not.toMatch(/listening on/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
 });
