@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { Counter, Gauge, Registry, type RegistryContentType } from "prom-client";
 import type { Collector } from "./collector.js";
+import { renderDomainInfo } from "./domain-info.js";
 import { renderVcpuFamilies } from "./exposition.js";
 
 const gzipAsync = promisify(gzip);
@@ -93,7 +94,8 @@ export class Exporter {
       let plain = this.cache.get(plainKey);
       if (!plain || plain.generation !== gen) {
         which.fill(this.collector);
-        const vcpus = renderVcpuFamilies(this.collector.latest?.domains ?? [], openMetrics);
+        const domains = this.collector.latest?.domains ?? [];
+        const vcpus = renderVcpuFamilies(domains, openMetrics) + renderDomainInfo(domains, openMetrics);
         plain = {
           generation: gen,
           // OpenMetrics ends with "# EOF": the vCPU families go before the registry's text.

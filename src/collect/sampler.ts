@@ -185,6 +185,7 @@ export class Sampler {
         vcpuMaximum: d.vcpuMaximum,
         pid: d.pid,
         source: d.source,
+        ...(d.platform ? { platform: d.platform } : {}),
       };
       const dk = domainKey(d);
       for (const v of d.vcpus) {
