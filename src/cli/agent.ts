@@ -6,6 +6,7 @@ import { buildApp, listen } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
 import { loadWebConfig } from "../agent/webconfig.js";
 import { openSource, type SourceName } from "../sources/auto.js";
+import { parseMetadataPick } from "../platforms/metadata-picks.js";
 import type { Io } from "./io.js";
 
 export interface AgentOptions {
@@ -20,6 +21,8 @@ export interface AgentOptions {
   alertsConfig?: string;
   /** Where history persists; "" keeps it in memory only. */
   historyDir: string;
+  /** `--domain-metadata KEY={NS}PATH` specs. */
+  domainMetadata?: string[];
 }
 
 /** `vsteal agent`: samples every interval and serves /metrics, the JSON API and the dashboard. */
@@ -27,11 +30,12 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
   if (!opts.telemetryPath.startsWith("/")) throw new Error(`--web.telemetry-path ${JSON.stringify(opts.telemetryPath)}: must start with /`);
   // Config errors are refused before anything starts.
   const web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : null;
+  const metadataPicks = (opts.domainMetadata ?? []).map(parseMetadataPick); // refused before anything starts
   const rules: readonly AlertRule[] = opts.alertsConfig ? await loadAlertConfig(opts.alertsConfig) : DEFAULT_RULES;
   const alerts = new AlertEngine(rules);
   const notifier = new Notifier({ rules, log: process.stderr });
   const history = await openHistory(opts, io);
-  const source = await openSource({ source: opts.source, uri: opts.connect });
+  const source = await openSource({ source: opts.source, uri: opts.connect, metadataPicks: metadataPicks });
   const collector = new Collector({
     source,
     intervalS: opts.interval,

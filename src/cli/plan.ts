@@ -7,6 +7,7 @@
  * `runPlan` as an object — that is the hook for `vsteal plan --prometheus URL`.
  */
 import { readFileSync } from "node:fs";
+import { identitySummary } from "../platforms/labels.js";
 import { FleetValidationError, formatPlanJson, parseSnapshotJson, type Plan } from "../model/fleet.js";
 import { parsePlanOptions, type PolicyName } from "../planner/options.js";
 import { planValidated } from "../planner/plan.js";
@@ -75,9 +76,12 @@ export function formatPlanText(plan: Plan, width = 100): string {
     const wf = w("from", "FROM");
     const wt = w("to", "TO");
     const num = String(plan.moves.length).length;
-    out += `${"#".padStart(num)}  ${"VM".padEnd(wv)}  ${"FROM".padEnd(wf)}  ${"TO".padEnd(wt)}\n`;
+    // Who owns each VM (platform and its name for it), when any move has an owner.
+    const owners = plan.moves.map((m) => (m.platform && m.platform.kind !== "libvirt" ? `${m.platform.kind} ${identitySummary(m.platform)}`.trim() : ""));
+    const owned = owners.some((o) => o !== "");
+    out += `${"#".padStart(num)}  ${"VM".padEnd(wv)}  ${"FROM".padEnd(wf)}  ${"TO".padEnd(wt)}${owned ? "  OWNER" : ""}\n`;
     plan.moves.forEach((m, i) => {
-      out += `${String(i + 1).padStart(num)}  ${m.vm.padEnd(wv)}  ${m.from.padEnd(wf)}  ${m.to.padEnd(wt)}\n`;
+      out += `${String(i + 1).padStart(num)}  ${m.vm.padEnd(wv)}  ${m.from.padEnd(wf)}  ${owned ? `${m.to.padEnd(wt)}  ${owners[i]}`.trimEnd() : m.to.padEnd(wt)}\n`;
       const pad = " ".repeat(num + 2);
       out += `${pad}${wrap(m.reason, width - pad.length, pad)}\n`;
     });

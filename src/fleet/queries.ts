@@ -12,6 +12,7 @@ export const METRIC = {
   vcpuTime: "libvirt_domain_vcpu_time_seconds_total",
   vcpuDelay: "libvirt_domain_vcpu_delay_seconds_total",
   vcpuThrottled: "vsteal_domain_vcpu_throttled_seconds_total",
+  domainInfo: "vsteal_domain_info",
 } as const;
 
 /** A PromQL string literal (double-quoted; JSON's escapes are PromQL's). */
@@ -40,7 +41,8 @@ export type QueryName =
   | "vm_live"
   | "usage"
   | "delay"
-  | "throttled";
+  | "throttled"
+  | "domain_info";
 
 /** The instant queries of one snapshot, all evaluated at the same time. */
 export function snapshotQueries(windowS: number, selector = ""): Record<QueryName, string> {
@@ -64,6 +66,8 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     usage: `rate(${s(METRIC.vcpuTime)}[${w}])`,
     delay: `rate(${s(METRIC.vcpuDelay)}[${w}])`,
     throttled: `rate(${s(METRIC.vcpuThrottled)}[${w}])`,
+    // Who owns each VM (OpenStack, Proxmox, KubeVirt): the snapshot's optional `platform`.
+    domain_info: s(METRIC.domainInfo),
   };
 }
 

@@ -32,6 +32,8 @@ function fixture(scenario: string): { index: Recorded; client: PrometheusClient;
     const query = form.get("query") ?? "";
     asked.push(query);
     const call = index.calls.find((c) => c.endpoint === endpoint && c.query === query);
+    // Recorded from agents that exported no vsteal_domain_info yet: Prometheus had no such series.
+    if (!call && /^vsteal_domain_info(\{|$)/.test(query)) return new Response(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }), { status: 200, headers: { "content-type": "application/json" } });
     if (!call) return new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), { status: 400 });
     return new Response(readFileSync(join(dir, call.file), "utf8"), { status: call.status, headers: { "content-type": "application/json" } });
   }) as typeof fetch;

@@ -19,6 +19,7 @@ import { DEFAULT_HOST_MEMORY_MIB, DEFAULT_MAX_MOVES, DEFAULT_VM_MEMORY_MIB, type
 import { PrometheusError, type Labels, type MatrixSeries, type PrometheusClient, type VectorSample } from "./prom-client.js";
 import { METRIC, rawCountersQuery, snapshotQueries, type QueryName } from "./queries.js";
 import type { FleetHost, FleetSnapshot, FleetVm } from "../model/fleet.js";
+import { platformFromInfoLabels } from "../platforms/snapshot.js";
 
 export interface SnapshotOptions {
   /** Rates are averaged over this many seconds. */
@@ -264,6 +265,11 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     }
     return m;
   };
+  const platforms = new Map<string, NonNullable<FleetVm["platform"]>>();
+  for (const s of r.domain_info) {
+    const p = platformFromInfoLabels(s.labels);
+    if (p) platforms.set(vmKeyOf(hostOf(s.labels), s.labels), p);
+  }
   const usage = perVcpu(r.usage);
   const delay = perVcpu(r.delay);
   const throttled = perVcpu(r.throttled);
@@ -368,6 +374,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       throttled: thr,
       cap: conf?.cap ?? null,
       migratable: conf?.migratable ?? cfg?.defaults?.migratable ?? true,
+      ...(platforms.has(key) ? { platform: platforms.get(key)! } : {}),
     });
     vmHosts.set(vm.name, [...(vmHosts.get(vm.name) ?? []), vm.host]);
   }
