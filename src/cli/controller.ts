@@ -10,6 +10,9 @@ import { loadTokenDigest } from "../controller/auth.js";
 import { FileAuditLog } from "../migrate/audit-log.js";
 import { virshDriver } from "../migrate/driver.js";
 import { loadMigrateHosts } from "../migrate/hosts.js";
+import { loadPlatformsConfig } from "../platforms/config.js";
+import { PlatformWiring } from "../platforms/drivers.js";
+import { markUnmovable, withPlatformHosts } from "../platforms/route.js";
 import type { Io } from "./io.js";
 
 export interface ControllerCliOptions {
@@ -32,6 +35,8 @@ export interface ControllerCliOptions {
   apply?: {
     migrateHostsFile: string;
     tokenFile?: string;
+    /** The platforms file (docs/platforms.md): VMs that OpenStack or Proxmox own move through them. */
+    platformsFile?: string;
     approveOver: number;
     auditLog: string;
     minGain?: number;
@@ -46,22 +51,28 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
   const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
-  const snapshot = () =>
-    buildSnapshot(client, {
+  const platforms = o.apply ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: virshDriver() }) : null;
+  const snapshot = async () => {
+    const b = await buildSnapshot(client, {
       windowS: o.windowS,
       selector: o.selector ?? "",
       hosts,
       hostsFile: o.hostsFile ?? null,
       staleAfterS: o.staleAfterS,
     });
+    // Apply mode: a VM whose owner has no driver here is planned around, never moved.
+    if (platforms) b.snapshot.notes.push(...markUnmovable(b.snapshot, platforms.configured));
+    return b;
+  };
   let apply: { applier: PlanApplier; tokenDigest: Buffer } | undefined;
   if (o.apply) {
     const a = o.apply;
     const tokenDigest = loadTokenDigest(a.tokenFile);
     const migrate = loadMigrateHosts(a.migrateHostsFile);
     const applier = new PlanApplier({
-      hosts: migrate,
+      hosts: platforms && platforms.configured.size > 0 ? withPlatformHosts(migrate) : migrate,
       driver: virshDriver(),
+      platforms: platforms ?? undefined,
       audit: new FileAuditLog(a.auditLog),
       approveOver: a.approveOver,
       freshSnapshot: async () => (await snapshot()).snapshot,
