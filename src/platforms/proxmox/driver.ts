@@ -76,7 +76,10 @@ export function proxmoxDriver(api: ProxmoxApi, o: ProxmoxDriverOptions): Migrati
             }
             if (t.running) continue;
             if (t.exitstatus === "OK") return { ok: true, error: "" };
-            const errs = (await api.taskLog(node, upid).catch(() => [])).filter((l) => /error|fail/i.test(l)).slice(-2);
+            const errs = (await api.taskLog(node, upid).catch(() => []))
+              .filter((l) => /\bERROR\b/.test(l) && !/TASK ERROR/.test(l))
+              .map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, ""))
+              .slice(0, 2);
             return { ok: false, error: `task ${upid} failed: ${t.exitstatus ?? "no exit status"}${errs.length ? ` (${errs.join("; ")})` : ""}` };
           }
           return { ok: false, error: "stopped waiting for Proxmox VE" };
