@@ -18,6 +18,7 @@ import { randomUUID } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LibvirtSource } from "../../src/sources/libvirt.js";
 import { QemuSource } from "../../src/sources/qemu.js";
@@ -152,6 +153,35 @@ describeE2E("platform identity on a real host", () => {
     const d = r.domains.find((x) => x.uuid === cases.nova11!.uuid);
     expect(d?.domain).toBe(cases.nova11!.name);
     expect(d?.platform).toEqual({ kind: "openstack", id: cases.nova11!.uuid, name: "web-1 Ünïcødé 网站", project: "shop", project_id: "0b7c1e2d3f4a4b5c8d9e0f1a2b3c4d5e", user: "alice", user_id: "5d1a7c6bb1a54c2c9e2a0f3b4c5d6e7f", flavor: "m1.small", flavor_vcpus: 1, flavor_memory_mib: 2048 });
+  });
+
+  it("the dashboard shows who each VM is beside its name, and finds VMs by it (real Chromium)", async () => {
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${agent!.url}/#/heatmap`);
+      const row = (c: Case) => page.locator(`.hm-row[data-domain="${c.name}"]`);
+      await row(cases.nova11!).waitFor();
+      expect(await row(cases.nova11!).locator(".hm-platform").textContent()).toBe("openstack web-1 Ünïcødé 网站 · project shop");
+      expect(await row(cases.kubevirt!).locator(".hm-platform").textContent()).toBe(`kubevirt ${P}kv/vm-a`);
+      // Hostile markup is text: no element made of it.
+      expect(await row(cases.hostile!).locator(".hm-platform").textContent()).toContain('<img src=x onerror="alert(1)">');
+      expect(await page.locator("#app img").count()).toBe(0);
+      // Search by project, by instance name, by namespace.
+      const shown = async (q: string): Promise<string[]> => {
+        await page.locator(".hm-filter").fill(q);
+        return (await page.locator(`.hm-row[data-domain^="${P}"]`).evaluateAll((els) => els.map((e) => e.getAttribute("data-domain") ?? ""))).sort();
+      };
+      expect(await shown("shop")).toEqual([cases.nova11!.name]);
+      expect(await shown("db-primary")).toEqual([cases.nova10!.name]);
+      expect(await shown(`${P}kv vm-a`)).toEqual([cases.kubevirt!.name]);
+      expect(await shown("storage & backup")).toEqual([cases.hostile!.name]);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("one virsh dumpxml per new domain at discovery, none on the next discoveries", async () => {
