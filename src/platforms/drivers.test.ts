@@ -13,6 +13,14 @@ import { apply, type ApplyCliOptions } from "../cli/apply.js";
 import type { Io } from "../cli/io.js";
 import type { FleetPlatform } from "../model/fleet.js";
 import { FakeDriver } from "../../test/support/fake-driver.js";
+import { PlanApplier } from "../controller/apply-mode.js";
+import type { AuditRecord } from "../controller/controller.js";
+import { MemoryAuditLog } from "../migrate/audit-log.js";
+import { migrateHosts } from "../migrate/hosts.js";
+import { parseSnapshot, type Plan } from "../model/fleet.js";
+import { loadPlatformsConfig } from "./config.js";
+import { PlatformWiring } from "./drivers.js";
+import { withPlatformHosts } from "./route.js";
 import { NovaStandIn, ProxmoxStandIn, type NovaBehaviour, type PveBehaviour } from "../../test/support/platform-standins.js";
 
 const NOVA_ID = "0b7c1e2d-3f4a-4b5c-8d9e-0f1a2b3c4d5e";
@@ -245,6 +253,32 @@ describe("Proxmox VE driver (against a Proxmox API stand-in)", () => {
     pveVm({ kind: "ok", polls: 1 });
     await expect(run(platformsFile({ proxmox: false }))).rejects.toThrow(/db is a Proxmox VE guest \(VMID 104 db\): Proxmox moves it, not libvirt/);
     expect(pve.requests).toHaveLength(0);
+  });
+});
+
+describe("the controller's apply mode", () => {
+  it("moves a Nova instance through Nova, rechecked on a fresh snapshot, with its owner in the audit log", async () => {
+    nova.add(NOVA_ID, "web-1", "compute-01", { kind: "ok", polls: 2 });
+    const platform = { kind: "openstack" as const, id: NOVA_ID, name: "web-1", project: "shop" };
+    const fresh = parseSnapshot({
+      version: 1,
+      time: new Date().toISOString(),
+      window_s: 300,
+      hosts: [{ name: "hv01", cpus: 2, memory_mib: 65536 }, { name: "hv02", cpus: 16, memory_mib: 65536 }],
+      vms: [
+        { name: "instance-0000a1b2", uuid: NOVA_ID, host: "hv01", vcpus: 2, memory_mib: 2048, usage: [0.9, 0.9], delay: [0.5, 0.5], platform },
+        { name: "busy", host: "hv01", vcpus: 2, memory_mib: 2048, usage: [0.9, 0.9], delay: [0.5, 0.5] },
+      ],
+    });
+    const log = new MemoryAuditLog();
+    const wiring = new PlatformWiring(loadPlatformsConfig(platformsFile()), { libvirt: new FakeDriver({}), pollMs: 20, probe: false });
+    const applier = new PlanApplier({ hosts: withPlatformHosts(migrateHosts({})), driver: new FakeDriver({}), platforms: wiring, audit: log, approveOver: 5, freshSnapshot: async () => fresh, minGain: 0 });
+    const p: Plan = { version: 1, moves: [{ vm: "instance-0000a1b2", from: "hv01", to: "hv02", reason: "r", platform }], predicted: { steal_before: 2, steal_after: 1 }, explanation: "" };
+    applier.onAudit({ id: 1, status: "ok", plan: p } as AuditRecord);
+    await applier.idle();
+    expect(applier.records.get("audit-1")?.state).toBe("applied");
+    expect(nova.instances.get(NOVA_ID)?.host).toBe("compute-02");
+    expect(log.entries.find((e) => e.action === "migrate" && e.result === "ok")?.details?.platform).toEqual(platform);
   });
 });
 
