@@ -187,6 +187,24 @@ describe("OpenStack Nova driver (against a Keystone + Nova stand-in)", () => {
     expect(nova.instances.get(NOVA_ID)?.host).toBe("compute-01");
   });
 
+  it("a Keystone that accepts the connection but never answers: the request times out, no move", async () => {
+    novaVm({ kind: "ok", polls: 1 });
+    const sockets: Array<{ destroy(): void }> = [];
+    const silent = createServer((sock) => void sockets.push(sock)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      writeFileSync(join(dir, "p.yaml"), readFileSync(platformsFile({ authUrl: `http://127.0.0.1:${port}/identity/v3` }), "utf8").replace("request_timeout: 5", "request_timeout: 0.5"));
+      const r = await run(join(dir, "p.yaml"));
+      expect(r.code).toBe(4);
+      expect(r.outcome?.reason).toMatch(/Keystone did not answer within 0\.5 s \(POST http:\/\/127\.0\.0\.1:\d+\/identity\/v3\/auth\/tokens\)/);
+      expect(nova.instances.get(NOVA_ID)?.host).toBe("compute-01");
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it("without openstack: in the platforms file, apply refuses the plan with one reason per VM and moves nothing", async () => {
     novaVm({ kind: "ok", polls: 1 });
     await expect(run(platformsFile({ openstack: false }))).rejects.toThrow(
