@@ -77,7 +77,7 @@ export function vmMatches(d: Pick<DomainNow, "domain" | "uuid" | "platform">, qu
   return q.split(/\s+/).every((w) => hay.some((x) => x.toLowerCase().includes(w)));
 }
 
-function platformNow(v: unknown): PlatformNow | null {
+export function platformNow(v: unknown): PlatformNow | null {
   if (!isObj(v) || typeof v.kind !== "string") return null;
   const extra: Array<[string, string]> = [];
   for (const [k, x] of Object.entries(v)) {
