@@ -16,7 +16,7 @@ export function renderDomainInfo(domains: readonly DomainSample[], openMetrics: 
     const key = `${d.domain.name}\u0000${d.domain.uuid ?? ""}`;
     if (seen.has(key)) continue; // a VM restarted between sweeps shows once
     seen.add(key);
-    const labels = [["domain", d.domain.name], ["uuid", d.domain.uuid ?? ""], ...identityLabels(d.domain.platform)];
+    const labels = [["domain", d.domain.name], ["uuid", d.domain.uuid ?? ""], ...identityLabels(d.domain.platform, d.domain.source)];
     lines.push(`vsteal_domain_info{${labels.map(([k, v]) => `${k}="${escapeLabelValue(v ?? "")}"`).join(",")}} 1\n`);
   }
   return lines.join("");

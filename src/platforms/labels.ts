@@ -23,9 +23,12 @@ export const INFO_LABELS = [
   "cpuunits",
 ] as const;
 
-/** Label name → value for an identity; empty values left out. `undefined`: libvirt alone. */
-export function identityLabels(p: PlatformIdentity | undefined): Array<[string, string]> {
-  if (!p) return [["platform", "libvirt"]];
+/**
+ * Label name → value for an identity; empty values left out. `undefined`: nothing known, and
+ * `platform` says who runs the VM (`libvirt`, or `qemu` for a plain QEMU process).
+ */
+export function identityLabels(p: PlatformIdentity | undefined, unknown: "libvirt" | "qemu" = "libvirt"): Array<[string, string]> {
+  if (!p) return [["platform", unknown]];
   const v: Record<(typeof INFO_LABELS)[number], string | number | undefined> = {
     platform: p.kind,
     instance_id: p.id,
