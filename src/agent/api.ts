@@ -62,6 +62,8 @@ function domainJson(d: DomainRates) {
     vcpu_current: d.domain.vcpuCurrent,
     vcpu_maximum: d.domain.vcpuMaximum,
     ...resourcesJson(d.domain),
+    /** Who it is on its platform (src/platforms), null when libvirt alone knows it. */
+    platform: d.domain.platform ?? null,
     /** Averages over the domain's vCPUs (fractions of one vCPU's wall time). */
     usage: sum("usage") / n,
     steal: sum("delay") / n,

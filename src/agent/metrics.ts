@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { Counter, Gauge, Registry, type RegistryContentType } from "prom-client";
 import type { Collector } from "./collector.js";
+import { renderDomainInfo } from "./domain-info.js";
 import { renderVcpuFamilies } from "./exposition.js";
 import { renderFactFamilies } from "./facts-exposition.js";
 
@@ -95,7 +96,7 @@ export class Exporter {
       if (!plain || plain.generation !== gen) {
         which.fill(this.collector);
         const domains = this.collector.latest?.domains ?? [];
-        const vcpus = renderVcpuFamilies(domains, openMetrics) + renderFactFamilies(this.collector.facts, domains, openMetrics);
+        const vcpus = renderVcpuFamilies(domains, openMetrics) + renderFactFamilies(this.collector.facts, domains, openMetrics) + renderDomainInfo(domains, openMetrics);
         plain = {
           generation: gen,
           // OpenMetrics ends with "# EOF": the vCPU families go before the registry's text.

@@ -30,6 +30,7 @@ const EXPORTED = new Set([
   "vsteal_host_cpus",
   "vsteal_host_vcpu_demand_cores",
   "vsteal_host_vcpus_allocated",
+  "vsteal_domain_info",
 ]);
 const metricsIn = (expr: string): string[] => [...expr.matchAll(/\b(?:libvirt|vsteal)_[a-z_]+\b/g)].map((m) => m[0]);
 
@@ -71,6 +72,14 @@ describe("deploy/prometheus/vsteal-alerts.rules.yml", () => {
       const used = metricsIn(r.expr);
       expect(used.length).toBeGreaterThan(0);
       for (const m of used) expect(EXPORTED, `${r.alert} uses ${m}`).toContain(m);
+    }
+  });
+
+  it("the VM alerts carry the VM's platform identity: a group_left join on vsteal_domain_info, with a fallback for VMs without it", async () => {
+    const file = rulesFile.parse(parse(await readFile(RULES, "utf8")));
+    const byName = new Map(file.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
+    for (const a of ["VcpuContentionStealHigh", "DomainContentionStealHigh"]) {
+      expect(byName.get(a)).toMatch(/\* on \(instance, job, domain, uuid\) group_left \(platform, instance_name, project_name, namespace\)\s+vsteal_domain_info\s+or on \(instance, job, domain, uuid/);
     }
   });
 
@@ -155,6 +164,12 @@ describe("deploy/grafana/vsteal-dashboard.json", () => {
         if (!t.expr.includes("vsteal_host_")) expect(t.expr, p.title).toContain('domain=~"$domain"');
       }
     }
+  });
+
+  it("shows who each VM is on its platform: panels join vsteal_domain_info with group_left", async () => {
+    const d = await load();
+    const joined = d.panels.filter((p) => p.targets.some((t) => /group_left \(platform, instance_name, project_name, namespace\)\s+max by \(instance, domain, uuid, platform, instance_name, project_name, namespace\) \(vsteal_domain_info/.test(t.expr)));
+    expect(joined.map((p) => p.title)).toEqual(["Top 10 vCPUs by steal", "Contention steal per VM"]);
   });
 
   it("has PromQL that promtool parses, in every panel and variable", async (ctx) => {

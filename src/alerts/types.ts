@@ -1,5 +1,5 @@
 /** What the alert engine reads and what it emits. */
-import type { RatesSample } from "../model/types.js";
+import type { PlatformIdentity, RatesSample } from "../model/types.js";
 import type { AlertSeverity } from "./rules.js";
 
 /** Host-wide figures of one evaluation, in cores. */
@@ -24,6 +24,8 @@ export interface AlertSubject {
   domain?: string;
   uuid?: string;
   vcpu?: number;
+  /** Who the VM is on its platform (OpenStack, Proxmox, KubeVirt), when known. */
+  platform?: PlatformIdentity;
 }
 
 export type AlertEventState = "firing" | "resolved";

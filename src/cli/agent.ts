@@ -12,6 +12,7 @@ import { formatCpuList } from "../procfs/cpulist.js";
 import { readHostFacts, type HostFacts } from "../collect/host-facts.js";
 import { hostNameProblem } from "../model/host-name.js";
 import { hostname } from "node:os";
+import { parseMetadataPick } from "../platforms/metadata-picks.js";
 import type { Io } from "./io.js";
 
 export interface AgentOptions {
@@ -31,6 +32,8 @@ export interface AgentOptions {
   alertsConfig?: string;
   /** Where history persists; "" keeps it in memory only. */
   historyDir: string;
+  /** `--domain-metadata KEY={NS}PATH` specs. */
+  domainMetadata?: string[];
 }
 
 /** `vsteal agent`: samples every interval and serves /metrics, the JSON API and the dashboard. */
@@ -41,11 +44,12 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
   const web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : null;
   const hostFacts = hostFactsReader(opts);
   const facts = hostFacts();
+  const metadataPicks = (opts.domainMetadata ?? []).map(parseMetadataPick); // refused before anything starts
   const rules: readonly AlertRule[] = opts.alertsConfig ? await loadAlertConfig(opts.alertsConfig) : DEFAULT_RULES;
   const alerts = new AlertEngine(rules);
   const notifier = new Notifier({ rules, log: process.stderr });
   const history = await openHistory(opts, io);
-  const source = await openSource({ source: opts.source, uri: opts.connect });
+  const source = await openSource({ source: opts.source, uri: opts.connect, metadataPicks: metadataPicks });
   const collector = new Collector({
     source,
     intervalS: opts.interval,

@@ -5,6 +5,7 @@ import { processIo } from "./io.js";
 
 interface ApplyFlags {
   hosts: string;
+  platforms?: string;
   yes?: boolean;
   dryRun?: boolean;
   recheck: boolean;
@@ -28,6 +29,7 @@ export function registerApply(program: Command): void {
     .description("carry out a plan's moves by live migration through libvirt (asks first; --dry-run to see what would happen)")
     .argument("<plan>", "plan JSON (vsteal plan --json, or a controller audit)")
     .requiredOption("--hosts <file>", "migration hosts file (YAML): libvirt URI of every host, limits, timeout (see docs/migrate.md)")
+    .option("--platforms <file>", "platforms file (YAML): OpenStack and Proxmox APIs and credentials, to move the VMs they own through them (see docs/platforms.md)")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .option("--dry-run", "check hosts, domains and the recheck, migrate nothing")
     .option("--prometheus <url>", "recheck every move right before it starts on a fresh snapshot from this Prometheus")
@@ -56,6 +58,7 @@ Exit codes: 0 all moves done (or skipped by the recheck, or dry run); 1 error; 2
           plan,
           {
             hosts: o.hosts,
+            platforms: o.platforms,
             yes: o.yes,
             dryRun: o.dryRun,
             recheck: o.recheck,

@@ -16,6 +16,9 @@ import { executePlan, planId, type ExecuteResult, type Recheck } from "../migrat
 import { loadMigrateHosts } from "../migrate/hosts.js";
 import { progressLine } from "../migrate/jobinfo.js";
 import { snapshotRecheck } from "../migrate/recheck.js";
+import { loadPlatformsConfig } from "../platforms/config.js";
+import { PlatformWiring } from "../platforms/drivers.js";
+import { withPlatformHosts } from "../platforms/route.js";
 import type { Io } from "./io.js";
 import { safeText } from "../util/safe-text.js";
 
@@ -23,6 +26,8 @@ export const DEFAULT_AUDIT_LOG = "/var/log/vsteal/migrations.jsonl";
 
 export interface ApplyCliOptions {
   hosts: string;
+  /** The platforms file: how to move VMs that OpenStack or Proxmox own (docs/platforms.md). */
+  platforms?: string;
   yes?: boolean;
   dryRun?: boolean;
   /** false: --no-recheck. */
@@ -42,6 +47,9 @@ export interface ApplyCliOptions {
 
 export interface ApplyDeps {
   driver?: MigrationDriver;
+  /** The platforms' HTTP (tests: a local stand-in). */
+  fetch?: typeof fetch;
+  pollMs?: number;
   /** Terminal or not (stdin and stderr); tests set it. */
   tty?: boolean;
   /** Asks the question, resolves with the answer. */
@@ -92,9 +100,16 @@ async function askTty(question: string): Promise<string> {
 
 export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: ApplyDeps = {}): Promise<number> {
   const plan = readPlan(file);
-  const hosts = loadMigrateHosts(o.hosts);
-  const unknown = unknownPlanHosts(plan, (h) => hosts.endpoint(h) !== null, `the hosts file ${o.hosts}: add it under hosts: or set uri_template`);
+  const libvirtHosts = loadMigrateHosts(o.hosts);
+  const platforms = new PlatformWiring(o.platforms ? loadPlatformsConfig(o.platforms) : null, { libvirt: deps.driver ?? virshDriver(), fetch: deps.fetch, pollMs: deps.pollMs, probe: deps.driver === undefined });
+  // A VM a platform owns moves through that platform, never through plain libvirt.
+  const refused = platforms.refusals(plan);
+  if (refused.length > 0) throw new ApplyError(`refusing the plan, nothing done:\n  ${refused.join("\n  ")}`);
+  const owned = (vm: string): boolean => plan.moves.some((m) => m.vm === vm && m.platform !== undefined && m.platform.kind !== "libvirt");
+  // Every host of a libvirt move needs a libvirt URI (a VM a platform owns: its platform knows the hosts).
+  const unknown = unknownPlanHosts(plan, (h) => libvirtHosts.endpoint(h) !== null || plan.moves.every((m) => (m.from !== h && m.to !== h) || owned(m.vm)), `the hosts file ${o.hosts}: add it under hosts: or set uri_template`);
   if (unknown.length > 0) throw new ApplyError(`${file}: ${new FleetValidationError("plan", unknown).message}`);
+  const hosts = platforms.configured.size > 0 ? withPlatformHosts(libvirtHosts) : libvirtHosts;
   let recheck: Recheck | null = null;
   if (o.recheck) {
     if (!o.prometheus) {
@@ -127,7 +142,7 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
     }
   }
 
-  const audit = new FileAuditLog(o.auditLog);
+  const routed = platforms.forPlan(plan, new FileAuditLog(o.auditLog));
   let drawn = false;
   const clear = (): void => {
     if (drawn) process.stderr.write("\r\x1b[2K");
@@ -137,8 +152,8 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
   const res: ExecuteResult = await executePlan(plan, {
     planId: id,
     hosts,
-    driver: deps.driver ?? virshDriver(),
-    audit,
+    driver: routed.driver,
+    audit: routed.audit,
     actor: actorName(),
     dryRun: o.dryRun,
     recheck,

@@ -14,6 +14,9 @@ import { loadMigrateHosts } from "../migrate/hosts.js";
 import { loadControllerState, saveControllerState } from "../controller/state-file.js";
 import { reconcile } from "../controller/reconcile.js";
 import type { AuditRecord } from "../controller/controller.js";
+import { loadPlatformsConfig } from "../platforms/config.js";
+import { PlatformWiring } from "../platforms/drivers.js";
+import { markUnmovable, withPlatformHosts } from "../platforms/route.js";
 import type { Io } from "./io.js";
 
 export interface ControllerCliOptions {
@@ -40,6 +43,8 @@ export interface ControllerCliOptions {
   apply?: {
     migrateHostsFile: string;
     tokenFile?: string;
+    /** The platforms file (docs/platforms.md): VMs that OpenStack or Proxmox own move through them. */
+    platformsFile?: string;
     approveOver: number;
     auditLog: string;
     minGain?: number;
@@ -54,14 +59,19 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
   const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
-  const snapshot = () =>
-    buildSnapshot(client, {
+  const platforms = o.apply ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: virshDriver() }) : null;
+  const snapshot = async () => {
+    const b = await buildSnapshot(client, {
       windowS: o.windowS,
       selector: o.selector ?? "",
       hosts,
       hostsFile: o.hostsFile ?? null,
       staleAfterS: o.staleAfterS,
     });
+    // Apply mode: a VM whose owner has no driver here is planned around, never moved.
+    if (platforms) b.snapshot.notes.push(...markUnmovable(b.snapshot, platforms.configured));
+    return b;
+  };
   const stateFile = o.once ? "" : (o.stateFile ?? "");
   const loaded = stateFile ? loadControllerState(stateFile) : { state: null, warning: null };
   if (loaded.warning) io.err(`vsteal controller: warning: ${loaded.warning}`);
@@ -87,8 +97,9 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     const sink = new FileAuditLog(a.auditLog);
     auditSink = sink;
     const applier = new PlanApplier({
-      hosts: migrate,
+      hosts: platforms && platforms.configured.size > 0 ? withPlatformHosts(migrate) : migrate,
       driver,
+      platforms: platforms ?? undefined,
       audit: sink,
       approveOver: a.approveOver,
       freshSnapshot: async () => (await snapshot()).snapshot,

@@ -85,6 +85,7 @@ export function registerFleet(program: Command): void {
     .option("--once", "run one audit, print it as JSON and exit (exit code 3 when there is no plan)")
     .option("--apply", "apply mode: carry out plans by live migration (each move rechecked on fresh data first)")
     .option("--migrate-hosts <file>", "apply mode: migration hosts file (libvirt URI of every host, limits, timeout), as vsteal apply --hosts")
+    .option("--platforms <file>", "apply mode: platforms file (OpenStack, Proxmox APIs and credentials) to move the VMs they own through them (docs/platforms.md)")
     .option("--token-file <file>", "apply mode: bearer token for POST /api/v1/plans/ID/approve (first line; default $VSTEAL_CONTROLLER_TOKEN)")
     .option("--approve-over <n>", "apply mode: plans with more moves than this wait for approval (0: every plan)", nonNegativeInt, 0)
     .option("--audit-log <file>", "apply mode: JSON-lines audit log of every action", "/var/log/vsteal/migrations.jsonl")
@@ -129,6 +130,7 @@ metrics at /metrics.`,
               ? {
                   migrateHostsFile: requireFlag(o.migrateHosts as string | undefined, "--apply needs --migrate-hosts FILE: how to reach each host's libvirt"),
                   tokenFile: o.tokenFile as string | undefined,
+                  platformsFile: o.platforms as string | undefined,
                   approveOver: o.approveOver as number,
                   auditLog: o.auditLog as string,
                   minGain: o.minGain as number | undefined,

@@ -50,6 +50,7 @@ program
   .option("--discovery-interval <seconds>", "how often to look for new or gone VMs and threads", positiveNumber, 30)
   .option("--history.dir <dir>", 'where history is kept across restarts ("" = memory only)', "/var/lib/vsteal")
   .option("--alerts.config <file>", "alert rules (YAML); default: contention steal > 5 % for 3 min, host demand > capacity for 2 min")
+  .option("--domain-metadata <KEY={NS}PATH>", "also report this element of each domain's <metadata> (repeatable; see docs/platforms.md)", (v: string, acc: string[]) => [...acc, v], [] as string[])
   .action((o: Record<string, unknown>) =>
     run(async () => {
       const { agent } = await import("./agent.js");
@@ -68,6 +69,7 @@ program
           discoveryInterval: o.discoveryInterval as number,
           alertsConfig: o["alerts.config"] as string | undefined,
           historyDir: o["history.dir"] as string,
+          domainMetadata: o.domainMetadata as string[],
         },
         processIo,
       );

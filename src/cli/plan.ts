@@ -7,6 +7,8 @@
  * `runPlan` as an object — that is the hook for `vsteal plan --prometheus URL`.
  */
 import { LIMITS, readTextFileBounded } from "../util/bounded-read.js";
+import { readFileSync } from "node:fs";
+import { identitySummary } from "../platforms/labels.js";
 import { FleetValidationError, formatPlanJson, parseSnapshotJson, type Plan } from "../model/fleet.js";
 import { parsePlanOptions, type PolicyName } from "../planner/options.js";
 import { planValidated } from "../planner/plan.js";
@@ -66,7 +68,7 @@ export function formatPlanText(raw: Plan, width = 100): string {
   // Names and reasons come from the snapshot: nothing in them may drive the terminal.
   const plan: Plan = {
     ...raw,
-    moves: raw.moves.map((m) => ({ vm: safeText(m.vm), from: safeText(m.from), to: safeText(m.to), reason: safeText(m.reason) })),
+    moves: raw.moves.map((m) => ({ ...m, vm: safeText(m.vm), from: safeText(m.from), to: safeText(m.to), reason: safeText(m.reason) })),
     explanation: safeText(raw.explanation),
   };
   let out = `Predicted contention (Σ vCPU wait for other load): ${plan.predicted.steal_before.toFixed(2)} → ${plan.predicted.steal_after.toFixed(2)} cores\n\n`;
@@ -77,9 +79,12 @@ export function formatPlanText(raw: Plan, width = 100): string {
     const wf = w("from", "FROM");
     const wt = w("to", "TO");
     const num = String(plan.moves.length).length;
-    out += `${"#".padStart(num)}  ${"VM".padEnd(wv)}  ${"FROM".padEnd(wf)}  ${"TO".padEnd(wt)}\n`;
+    // Who owns each VM (platform and its name for it), when any move has an owner.
+    const owners = plan.moves.map((m) => (m.platform && m.platform.kind !== "libvirt" ? `${m.platform.kind} ${identitySummary(m.platform)}`.trim() : ""));
+    const owned = owners.some((o) => o !== "");
+    out += `${"#".padStart(num)}  ${"VM".padEnd(wv)}  ${"FROM".padEnd(wf)}  ${"TO".padEnd(wt)}${owned ? "  OWNER" : ""}\n`;
     plan.moves.forEach((m, i) => {
-      out += `${String(i + 1).padStart(num)}  ${m.vm.padEnd(wv)}  ${m.from.padEnd(wf)}  ${m.to.padEnd(wt)}\n`;
+      out += `${String(i + 1).padStart(num)}  ${m.vm.padEnd(wv)}  ${m.from.padEnd(wf)}  ${owned ? `${m.to.padEnd(wt)}  ${owners[i]}`.trimEnd() : m.to.padEnd(wt)}\n`;
       const pad = " ".repeat(num + 2);
       out += `${pad}${wrap(m.reason, width - pad.length, pad)}\n`;
     });

@@ -10,6 +10,7 @@ import type { HostSummary } from "../analysis/host.js";
 import { noisyNeighbours } from "../analysis/neighbours.js";
 import type { VcpuAverage } from "../analysis/window.js";
 import { domainKey } from "../collect/sampler.js";
+import { identitySummary } from "../platforms/labels.js";
 import type { DomainThreads, RatesSample, VcpuRates } from "../model/types.js";
 
 export type SortKey = "steal" | "contention" | "throttled" | "cpu" | "name";
@@ -28,6 +29,8 @@ export interface VmRow {
   /** Identity of the domain instance (domainKey): survives re-sorting and name changes. */
   key: string;
   name: string;
+  /** Who it is on its platform ("web-1 (project shop)"), "" when libvirt alone knows it. */
+  identity?: string;
   /** Online vCPUs. */
   vcpuCount: number;
   /** Means over the sampled vCPUs, fractions 0..1; null when no vCPU has a rate yet. */
@@ -117,6 +120,7 @@ export function vmRows(
     rows.push({
       key: domainKey(d.domain),
       name: d.domain.name,
+      identity: identitySummary(d.domain.platform),
       vcpuCount: d.domain.vcpuCurrent,
       usage: mean(vcpus, (v) => v.usage),
       steal: mean(vcpus, (v) => v.delay),
@@ -331,6 +335,9 @@ const NUM_WIDTH = NUM_COLUMNS.reduce((s, c) => s + 1 + c.width, 0);
 const NAME_MIN = 8;
 const NEIGHBOUR_TITLE = "NEIGHBOUR";
 
+/** The NAME cell: libvirt's name, then the platform's in brackets. */
+const rowName = (r: VmRow): string => (r.identity ? `${safeText(r.name)} [${safeText(r.identity)}]` : safeText(r.name));
+
 const neighbourText = (n: TopNeighbour | null): string => (n ? `${safeText(n.name)} ${Math.round(n.share * 100)}%` : "");
 
 const vcpuLabel = (c: VcpuRates): string => `  vcpu ${c.vcpu} tid ${c.tid}`;
@@ -347,7 +354,7 @@ function layout(rows: readonly VmRow[], view: TopView): Layout {
   let vmName = 4;
   let label = 0;
   for (const r of rows) {
-    vmName = Math.max(vmName, visibleWidth(safeText(r.name)));
+    vmName = Math.max(vmName, visibleWidth(rowName(r)));
     if (isExpanded(r, view)) for (const c of r.vcpus) label = Math.max(label, vcpuLabel(c).length);
   }
   const nameWant = Math.max(vmName, label);
@@ -461,7 +468,7 @@ export function renderTop(frame: TopFrame, view: TopView): string[] {
     body.push(
       tableLine(
         {
-          name: safeText(r.name),
+          name: rowName(r),
           vcpus: String(r.vcpuCount),
           usage: r.usage,
           steal: r.steal,

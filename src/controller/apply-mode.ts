@@ -31,6 +31,8 @@ export interface ApplyRecord {
 export interface ApplyModeOptions {
   hosts: MigrateHosts;
   driver: MigrationDriver;
+  /** Routes each plan's moves to the VM's owner (src/platforms); without it, everything goes to `driver`. */
+  platforms?: { forPlan(plan: Plan, audit: AuditSink): { driver: MigrationDriver; audit: AuditSink } };
   audit: AuditSink;
   /** Plans with more moves than this wait for approval (0: every plan). */
   approveOver: number;
@@ -90,11 +92,12 @@ export class PlanApplier {
     const expect = made ? expectations(made, plan.moves) : null;
     rec.approved_by = by;
     this.set(rec, "applying", "");
+    const routed = this.o.platforms?.forPlan(plan, this.o.audit) ?? { driver: this.o.driver, audit: this.o.audit };
     this.busy = executePlan(plan, {
       planId: rec.id,
       hosts: this.o.hosts,
-      driver: this.o.driver,
-      audit: this.o.audit,
+      driver: routed.driver,
+      audit: routed.audit,
       actor: by,
       recheck: snapshotRecheck(this.o.freshSnapshot, { minGain: this.o.minGain }),
       timeoutMs: this.o.timeoutMs,

@@ -6,7 +6,7 @@
  * contention wait, in cores — what the VMs would run if nothing held them back (a cap's
  * throttling is not demand the host could serve).
  */
-import { contentionOf, type FleetSnapshot } from "../model/fleet.js";
+import { contentionOf, type FleetSnapshot, type FleetVm } from "../model/fleet.js";
 
 export interface HostSummary {
   name: string;
@@ -39,6 +39,8 @@ export interface VmSummary {
   max_contention: number;
   cap: number | null;
   migratable: boolean;
+  /** Who owns it (the snapshot's platform), when not libvirt alone. */
+  platform?: FleetVm["platform"];
 }
 
 const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
@@ -67,6 +69,7 @@ export function summarizeVms(s: FleetSnapshot): VmSummary[] {
       max_contention: r4(max),
       cap: vm.cap,
       migratable: vm.migratable,
+      ...(vm.platform ? { platform: vm.platform } : {}),
     };
   });
 }

@@ -18,6 +18,7 @@ export const METRIC = {
   hostVmMemory: "vsteal_host_vm_memory_bytes",
   vmMaxMemory: "libvirt_domain_info_maximum_memory_bytes",
   vmCap: "vsteal_domain_vcpu_cap_cores",
+  domainInfo: "vsteal_domain_info",
 } as const;
 
 /** A VM whose vCPU series vanished less than this long ago is in transit (or just stopped), not forgotten. */
@@ -57,7 +58,8 @@ export type QueryName =
   | "vm_max_memory"
   | "vm_cap"
   | "vcpu_samples"
-  | "vm_recent";
+  | "vm_recent"
+  | "domain_info";
 
 /** The instant queries of one snapshot, all evaluated at the same time. */
 export function snapshotQueries(windowS: number, selector = ""): Record<QueryName, string> {
@@ -94,6 +96,8 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     vcpu_samples: `count_over_time(${s(METRIC.vcpuDelay)}[${w}])`,
     // VMs running a moment ago: one missing now is in transit (or stopped), never silently gone.
     vm_recent: `last_over_time(${s(METRIC.vcpuCurrent)}[${range(Math.min(TRANSIT_S, windowS))}]) and on (instance, job, uuid) last_over_time(${s(METRIC.vcpuDelay)}[${range(Math.min(TRANSIT_S, windowS))}])`,
+    // Who owns each VM (OpenStack, Proxmox, KubeVirt): the snapshot's optional `platform`.
+    domain_info: s(METRIC.domainInfo),
   };
 }
 

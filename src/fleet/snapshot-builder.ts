@@ -29,6 +29,7 @@ import { PrometheusError, type Labels, type MatrixSeries, type PrometheusClient,
 import { METRIC, rawCountersQuery, snapshotQueries, TRANSIT_S, type QueryName } from "./queries.js";
 import { formatCpuList, parseCpuList } from "../procfs/cpulist.js";
 import type { FleetHost, FleetSnapshot, FleetVm } from "../model/fleet.js";
+import { platformFromInfoLabels } from "../platforms/snapshot.js";
 
 export interface SnapshotOptions {
   /** Rates are averaged over this many seconds. */
@@ -355,6 +356,11 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     }
     return m;
   };
+  const platforms = new Map<string, NonNullable<FleetVm["platform"]>>();
+  for (const s of r.domain_info) {
+    const p = platformFromInfoLabels(s.labels);
+    if (p) platforms.set(vmKeyOf(hostOf(s.labels), s.labels), p);
+  }
   const usage = perVcpu(r.usage);
   const delay = perVcpu(r.delay);
   const throttled = perVcpu(r.throttled);
@@ -468,6 +474,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       cap: conf?.cap !== undefined ? conf.cap : (vmCap.get(key) ?? null),
       migratable: vm.inTransit ? false : (conf?.migratable ?? cfg?.defaults?.migratable ?? true),
       ...(vm.inTransit ? { in_transit: true } : {}),
+      ...(platforms.has(key) ? { platform: platforms.get(key)! } : {}),
     });
     if (agentMem === undefined && conf?.memory_mib === undefined) memoryUnknown++;
     vmHosts.set(vm.name, [...(vmHosts.get(vm.name) ?? []), vm.host]);

@@ -47,6 +47,11 @@ export interface MigrationDriver {
   find(h: HostEndpoint, name: string): Promise<DomainRef | null>;
   /** The domain's XML in its migratable form: the running VM's, or (inactive) its persistent definition. */
   domainXml(h: HostEndpoint, uuid: string, inactive: boolean): Promise<string>;
+  /**
+   * true when the VM's platform (Nova, Proxmox) places it on the target itself: vsteal then
+   * never rewrites its XML. Absent: libvirt alone, vsteal places it.
+   */
+  managesPlacement?(uuid: string): boolean;
   /** Starts the live migration; with `xml`, the VM gets that XML on the target (live and persistent). */
   migrate(dom: DomainRef, from: HostEndpoint, to: HostEndpoint, xml?: TargetXml): MigrationHandle;
   /** The running job of the domain, null when none or unknown. */

@@ -138,7 +138,7 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
       const cpus = to.vmCpus ?? o.vmCpus?.(m.to) ?? null;
       let xml: TargetXml | null = null;
       let placed: string | null = null;
-      if (cpus !== null) {
+      if (cpus !== null && !o.driver.managesPlacement?.(dom.uuid)) {
         try {
           placed = canonicalCpus(cpus, `VM CPU set of ${m.to}`);
           const [live, persistent] = await Promise.all([o.driver.domainXml(from, dom.uuid, false), o.driver.domainXml(from, dom.uuid, true)]);

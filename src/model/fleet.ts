@@ -26,6 +26,20 @@ export interface FleetHost {
   vm_cpus?: string;
 }
 
+/**
+ * Who owns a VM and must be asked to move it (the snapshot's optional `platform` field):
+ * `{"kind": "openstack", "id": "<nova instance uuid>", "name": "web-1", "project": "shop"}`,
+ * `{"kind": "proxmox", "id": "104", "name": "db"}`, `{"kind": "kubevirt", "namespace": "prod",
+ * "name": "vm-a"}`; absent or `{"kind": "libvirt"}` for VMs libvirt alone owns.
+ */
+export interface FleetPlatform {
+  kind: "openstack" | "proxmox" | "kubevirt" | "libvirt";
+  id?: string;
+  name?: string;
+  project?: string;
+  namespace?: string;
+}
+
 export interface FleetVm {
   name: string;
   uuid: string | null;
@@ -42,6 +56,8 @@ export interface FleetVm {
   /** Per-vCPU cap as a fraction of a core, or null. */
   cap: number | null;
   migratable: boolean;
+  /** Who owns it, when not libvirt alone (optional). */
+  platform?: FleetPlatform;
 }
 
 export interface FleetConstraints {
@@ -66,6 +82,8 @@ export interface PlanMove {
   to: string;
   /** Why, with numbers a person can check. */
   reason: string;
+  /** The VM's owner, copied from the snapshot: a platform VM moves only through its platform. */
+  platform?: FleetPlatform;
 }
 
 export interface Plan {
@@ -154,6 +172,19 @@ const hostSchema = z.object({
     .optional(),
 });
 
+const platformSchema = z
+  .object({
+    kind: z.enum(["openstack", "proxmox", "kubevirt", "libvirt"]),
+    id: z.string().min(1).optional(),
+    name: z.string().optional(),
+    project: z.string().optional(),
+    namespace: z.string().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.kind === "proxmox" && !(p.id && /^\d{1,9}$/.test(p.id))) ctx.addIssue({ code: "custom", path: ["id"], message: `a proxmox VM needs its VMID as id (digits), got ${describeValue(p.id)}`, input: p.id });
+    if (p.kind === "kubevirt" && !(p.namespace && p.name)) ctx.addIssue({ code: "custom", path: [p.namespace ? "name" : "namespace"], message: "a kubevirt VM needs namespace and name", input: p });
+  });
+
 const vmSchema = z.object({
   name,
   uuid: z.string().nullable().default(null),
@@ -165,6 +196,7 @@ const vmSchema = z.object({
   throttled: z.array(rate).max(FLEET_BOUNDS.vmVcpus).optional(),
   cap: z.number().gt(0).nullable().default(null),
   migratable: z.boolean().default(true),
+  platform: platformSchema.optional(),
 });
 
 const constraintsSchema = z.object({
@@ -229,7 +261,7 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
 
 const planSchema = z.object({
   version: z.literal(1),
-  moves: z.array(z.object({ vm: name, from: hostNameSchema, to: hostNameSchema, reason: name })).max(FLEET_BOUNDS.maxMoves),
+  moves: z.array(z.object({ vm: name, from: hostNameSchema, to: hostNameSchema, reason: name, platform: platformSchema.optional() })).max(FLEET_BOUNDS.maxMoves),
   predicted: z.object({ steal_before: nonNegative, steal_after: nonNegative }),
   explanation: z.string(),
 });
@@ -331,6 +363,7 @@ export function parseSnapshot(value: unknown): FleetSnapshot {
       throttled: v.throttled ?? v.delay.map(() => 0),
       cap: v.cap,
       migratable: v.migratable,
+      ...(v.platform ? { platform: cleanPlatform(v.platform) } : {}),
     })),
     constraints: { max_moves: s.constraints.max_moves, anti_affinity: s.constraints.anti_affinity },
   };
@@ -342,7 +375,7 @@ export function parsePlan(value: unknown): Plan {
   if (!r.success) throw new FleetValidationError("plan", toFleetIssues(r.error.issues, value));
   return {
     version: 1,
-    moves: r.data.moves.map((m) => ({ vm: m.vm, from: m.from, to: m.to, reason: m.reason })),
+    moves: r.data.moves.map((m) => ({ vm: m.vm, from: m.from, to: m.to, reason: m.reason, ...(m.platform ? { platform: cleanPlatform(m.platform) } : {}) })),
     predicted: { steal_before: r.data.predicted.steal_before, steal_after: r.data.predicted.steal_after },
     explanation: r.data.explanation,
   };
@@ -359,6 +392,13 @@ export function unknownPlanHosts(plan: Plan, known: (host: string) => boolean, w
       if (!known(m[k])) out.push({ field: `moves[${i}].${k}`, reason: `unknown host ${describeValue(m[k])} (not in ${where})` });
     }
   });
+  return out;
+}
+
+/** A platform with only the fields the format knows, in a fixed order. */
+export function cleanPlatform(p: FleetPlatform): FleetPlatform {
+  const out: FleetPlatform = { kind: p.kind };
+  for (const k of ["id", "name", "project", "namespace"] as const) if (p[k] !== undefined) out[k] = p[k];
   return out;
 }
 
@@ -383,7 +423,7 @@ export function contentionOf(vm: FleetVm, i: number): number {
 export function formatPlanJson(plan: Plan): string {
   const ordered: Plan = {
     version: 1,
-    moves: plan.moves.map((m) => ({ vm: m.vm, from: m.from, to: m.to, reason: m.reason })),
+    moves: plan.moves.map((m) => ({ vm: m.vm, from: m.from, to: m.to, reason: m.reason, ...(m.platform ? { platform: cleanPlatform(m.platform) } : {}) })),
     predicted: { steal_before: round4(plan.predicted.steal_before), steal_after: round4(plan.predicted.steal_after) },
     explanation: plan.explanation,
   };

@@ -19,6 +19,39 @@ export type DomainState =
   | "pmsuspended"
   | "unknown";
 
+/** Who owns a VM and must be asked to move it ("libvirt": libvirt alone). */
+export type PlatformKind = "openstack" | "proxmox" | "kubevirt" | "libvirt";
+
+/**
+ * Who a VM is on the platform that owns it, from what the host already has (the domain XML's
+ * `<metadata>`, the QEMU command line, Proxmox's VM config), read once at discovery. Every
+ * value is bounded and free of control characters (src/platforms/values.ts).
+ */
+export interface PlatformIdentity {
+  kind: PlatformKind;
+  /** The platform's own id: Nova instance UUID, Proxmox VMID. */
+  id?: string;
+  /** The platform's name for it: Nova display name, Proxmox name, KubeVirt VMI name. */
+  name?: string;
+  /** OpenStack project (name and id) and user (name and id). */
+  project?: string;
+  project_id?: string;
+  user?: string;
+  user_id?: string;
+  /** Nova flavor: name, vCPUs, memory. */
+  flavor?: string;
+  flavor_vcpus?: number;
+  flavor_memory_mib?: number;
+  /** KubeVirt namespace. */
+  namespace?: string;
+  /** Proxmox tags, cpulimit (cores, 0 = none) and cpuunits (CPU weight). */
+  tags?: string[];
+  cpulimit?: number;
+  cpuunits?: number;
+  /** Elements of `<metadata>` chosen by namespace and path (`--domain-metadata`), by key. */
+  metadata?: Record<string, string>;
+}
+
 /** A VM as discovery sees it. */
 export interface DomainInfo {
   name: string;
@@ -34,6 +67,8 @@ export interface DomainInfo {
   /** QEMU process id, null when the domain is not running. */
   pid: number | null;
   source: SourceKind;
+  /** Who owns it, when the host knows (absent: nothing known, libvirt alone). */
+  platform?: PlatformIdentity;
   /** What the VM was given, read at discovery (running domains only). */
   resources?: DomainResources;
 }

@@ -38,6 +38,8 @@ export function planValidated(snapshot: FleetSnapshot, options: PlanOptions): Pl
     from: snapshot.vms[m.v]!.host,
     to: snapshot.hosts[m.t]!.name,
     reason: m.reason,
+    // Who must be asked to move it (a platform VM never moves through plain libvirt).
+    ...(snapshot.vms[m.v]!.platform ? { platform: snapshot.vms[m.v]!.platform } : {}),
   }));
   fixFromHosts(moves, snapshot);
   const head =

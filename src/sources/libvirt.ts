@@ -1,9 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { DomainThreads, SampleProblem } from "../model/types.js";
+import type { DomainThreads, PlatformIdentity, SampleProblem } from "../model/types.js";
+import { identityFromDomainXml } from "../platforms/identity.js";
+import type { MetadataPick } from "../platforms/metadata-picks.js";
 import { LibvirtUnavailableError, SourceError } from "./errors.js";
 import { parseDominfoBatch, parseUuidList, type DominfoRecord } from "./libvirt-parse.js";
 import { findQemuProcesses } from "./qemu.js";
+import { dumpDomainXmls } from "./platform-identity.js";
 import { parseQemuCmdline } from "./qemu-cmdline.js";
 import type { Discovery, DomainSource } from "./source.js";
 import { DomainResourceReader } from "./domain-resources.js";
@@ -18,6 +21,8 @@ export interface LibvirtSourceOptions {
   runDir?: string;
   virsh?: string;
   timeoutMs?: number;
+  /** Elements of each domain's `<metadata>` to report (`--domain-metadata`). */
+  metadataPicks?: readonly MetadataPick[];
 }
 
 /** Is this URI one whose VMs run on this machine (so /proc shows their threads)? */
@@ -55,6 +60,8 @@ export class LibvirtSource implements DomainSource {
   private readonly runDir: string;
   private readonly threads: VcpuThreadFinder;
   private readonly resources: DomainResourceReader;
+  /** Platform identity per domain instance (`uuid|id`), read once from its XML. */
+  private identities = new Map<string, PlatformIdentity | undefined>();
 
   constructor(private readonly opts: LibvirtSourceOptions = {}) {
     this.uri = opts.uri ?? DEFAULT_URI;
@@ -130,8 +137,36 @@ export class LibvirtSource implements DomainSource {
     return (await byUuid()).get(rec.uuid) ?? null;
   }
 
+  /**
+   * Platform identity of each domain, from its XML, read once per domain instance (a restart
+   * gets a new id and is read again): one batch of `virsh dumpxml` for the new ones.
+   */
+  private async platformOf(records: readonly DominfoRecord[], problems: SampleProblem[]): Promise<Map<string, PlatformIdentity | undefined>> {
+    const keyOf = (r: DominfoRecord): string => `${r.uuid}|${r.id ?? "-"}`;
+    const fresh = records.filter((r) => !this.identities.has(keyOf(r)));
+    if (fresh.length > 0) {
+      let xmls = new Map<string, string>();
+      try {
+        xmls = await dumpDomainXmls((args) => this.virsh(args), fresh.map((r) => r.uuid));
+      } catch (e) {
+        problems.push({ domain: "*", message: `platform metadata not read: ${(e as Error).message}` });
+      }
+      for (const r of fresh) {
+        const xml = xmls.get(r.uuid);
+        if (xml === undefined) continue; // vanished, or virsh failed: try again next discovery
+        const id = identityFromDomainXml(xml, this.opts.metadataPicks);
+        for (const w of id.warnings) problems.push({ domain: r.name, message: w });
+        this.identities.set(keyOf(r), id.platform);
+      }
+    }
+    const live = new Set(records.map(keyOf));
+    for (const k of [...this.identities.keys()]) if (!live.has(k)) this.identities.delete(k);
+    return new Map(records.map((r) => [r.uuid, this.identities.get(keyOf(r))]));
+  }
+
   async discover(): Promise<Discovery> {
     const { records, problems } = await this.listDomains();
+    const platforms = await this.platformOf(records, problems);
     let qemuByUuid: Promise<Map<string, number>> | null = null;
     const byUuid = (): Promise<Map<string, number>> => {
       qemuByUuid ??= findQemuProcesses(this.procRoot).then((ps) => {
@@ -158,6 +193,8 @@ export class LibvirtSource implements DomainSource {
         source: "libvirt",
         vcpus: [],
       };
+      const platform = platforms.get(rec.uuid);
+      if (platform) base.platform = platform;
       if (active) {
         const pid = await this.pidOf(rec, byUuid);
         if (pid === null) {

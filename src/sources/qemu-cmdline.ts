@@ -82,6 +82,16 @@ function positiveInt(s: string | undefined | null): number | null {
   return n > 0 ? n : null;
 }
 
+/** `uuid=` of the first `-smbios type=1,…`, or null. */
+function smbiosUuid(argv: readonly string[]): string | null {
+  for (let i = 1; i < argv.length - 1; i++) {
+    if (argv[i] !== "-smbios" && argv[i] !== "--smbios") continue;
+    const { keys } = parseQemuOptValue(argv[i + 1] ?? "");
+    if (keys.get("type") === "1" && keys.has("uuid")) return keys.get("uuid") ?? null;
+  }
+  return null;
+}
+
 export function parseQemuCmdline(argv: readonly string[]): QemuIdentity {
   let name: string | null = null;
   const nameOpt = optValue(argv, "-name");
@@ -89,7 +99,8 @@ export function parseQemuCmdline(argv: readonly string[]): QemuIdentity {
     const { implied, keys } = parseQemuOptValue(nameOpt);
     name = keys.get("guest") ?? implied;
   }
-  const uuidOpt = optValue(argv, "-uuid");
+  // Proxmox gives the UUID as `-smbios type=1,uuid=…` only.
+  const uuidOpt = optValue(argv, "-uuid") ?? smbiosUuid(argv);
   const uuid = uuidOpt !== null && /^[0-9a-fA-F-]{36}$/.test(uuidOpt) ? uuidOpt.toLowerCase() : null;
   const id = positiveInt(optValue(argv, "-id"));
 

@@ -1,8 +1,10 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { DomainThreads, SampleProblem } from "../model/types.js";
+import type { DomainThreads, PlatformIdentity, SampleProblem } from "../model/types.js";
+import { identityFromQemuArgv, withProxmoxConfig } from "../platforms/identity.js";
 import { parseCmdline } from "../procfs/cmdline.js";
 import { isQemuArgv0, parseQemuCmdline } from "./qemu-cmdline.js";
+import { readPveConfig } from "./platform-identity.js";
 import type { Discovery, DomainSource } from "./source.js";
 import { DomainResourceReader } from "./domain-resources.js";
 import { VcpuThreadFinder } from "./threads.js";
@@ -57,8 +59,14 @@ export class QemuSource implements DomainSource {
   readonly description: string;
   private readonly threads: VcpuThreadFinder;
   private readonly resources: DomainResourceReader;
+  /** Platform identity per QEMU process, read once when the process is first seen. */
+  private identities = new Map<number, PlatformIdentity | undefined>();
 
-  constructor(readonly procRoot = "/proc") {
+  /** `pveRoot`: where Proxmox's cluster filesystem is mounted (its VM configs). */
+  constructor(
+    private readonly procRoot = "/proc",
+    private readonly pveRoot = "/etc/pve",
+  ) {
     this.description = `QEMU processes in ${procRoot}`;
     this.threads = new VcpuThreadFinder(procRoot);
     this.resources = new DomainResourceReader(procRoot);
@@ -76,6 +84,8 @@ export class QemuSource implements DomainSource {
     for (const p of procs) {
       const ident = parseQemuCmdline(p.argv);
       const name = ident.name ?? (ident.id !== null ? String(ident.id) : `qemu-${p.pid}`);
+      if (!this.identities.has(p.pid)) this.identities.set(p.pid, await this.identify(p, ident.id, ident.name, name, problems));
+      const platform = this.identities.get(p.pid);
       try {
         const unreadable: Array<{ tid: number; message: string }> = [];
         const vcpus = this.threads.find(p.pid, unreadable);
@@ -92,12 +102,31 @@ export class QemuSource implements DomainSource {
           vcpus,
           // Without libvirt the balloon is unknown: -m is both the current and the maximum memory.
           resources: this.resources.read(p.pid, vcpus, { current: ident.memoryBytes ?? null, maximum: ident.memoryBytes ?? null }),
+          ...(platform ? { platform } : {}),
         });
       } catch (e) {
         problems.push({ domain: name, message: `QEMU process ${p.pid} vanished: ${(e as Error).message}` });
       }
     }
     this.threads.retain(procs.map((p) => p.pid));
+    const live = new Set(procs.map((p) => p.pid));
+    for (const pid of [...this.identities.keys()]) if (!live.has(pid)) this.identities.delete(pid);
     return { domains, problems };
+  }
+
+  private async identify(p: QemuProcess, vmid: number | null, qemuName: string | null, name: string, problems: SampleProblem[]): Promise<PlatformIdentity | undefined> {
+    const id = identityFromQemuArgv(p.argv, { name, vmid, qemuName });
+    let platform = id.platform;
+    const warnings = [...id.warnings];
+    if (platform?.kind === "proxmox" && vmid !== null) {
+      const conf = await readPveConfig(this.pveRoot, vmid);
+      if (conf !== null) {
+        const c = withProxmoxConfig(platform, conf);
+        platform = c.platform;
+        warnings.push(...c.warnings);
+      }
+    }
+    for (const w of warnings) problems.push({ domain: name, message: w });
+    return platform;
   }
 }

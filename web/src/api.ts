@@ -42,8 +42,57 @@ export interface VcpuNow {
   throttled: number;
 }
 
+/** Who a VM is on the platform that owns it (src/platforms), as the API gives it. */
+export interface PlatformNow {
+  kind: string;
+  id: string | null;
+  name: string | null;
+  project: string | null;
+  namespace: string | null;
+  /** Every other text field (user, flavor, tags, metadata picks), for search and the VM view. */
+  extra: Array<[string, string]>;
+}
+
+/** One line for people: "openstack web-1 · project shop", "proxmox 104 db", "kubevirt prod/vm-a". */
+export function platformText(p: PlatformNow | null): string {
+  if (!p || p.kind === "libvirt") return p && p.extra.length ? p.extra.map(([k, v]) => `${k} ${v}`).join(" · ") : "";
+  switch (p.kind) {
+    case "openstack":
+      return [`openstack ${p.name ?? p.id ?? ""}`.trim(), p.project ? `project ${p.project}` : ""].filter((x) => x).join(" · ");
+    case "proxmox":
+      return ["proxmox", p.id ?? "", p.name ?? ""].filter((x) => x).join(" ");
+    case "kubevirt":
+      return `kubevirt ${p.namespace ?? "?"}/${p.name ?? "?"}`;
+    default:
+      return [p.kind, p.name ?? p.id ?? ""].filter((x) => x).join(" ");
+  }
+}
+
+/** Does a VM match what was typed in the filter (its name, UUID or anything its platform says)? */
+export function vmMatches(d: Pick<DomainNow, "domain" | "uuid" | "platform">, query: string): boolean {
+  const q = query.trim().toLowerCase();
+  if (q === "") return true;
+  const p = d.platform;
+  const hay = [d.domain, d.uuid ?? "", ...(p ? [p.kind, p.id ?? "", p.name ?? "", p.project ?? "", p.namespace ?? "", ...p.extra.map(([, v]) => v)] : [])];
+  return q.split(/\s+/).every((w) => hay.some((x) => x.toLowerCase().includes(w)));
+}
+
+export function platformNow(v: unknown): PlatformNow | null {
+  if (!isObj(v) || typeof v.kind !== "string") return null;
+  const extra: Array<[string, string]> = [];
+  for (const [k, x] of Object.entries(v)) {
+    if (["kind", "id", "name", "project", "namespace"].includes(k)) continue;
+    if (typeof x === "string" || typeof x === "number") extra.push([k, String(x)]);
+    else if (Array.isArray(x)) extra.push([k, x.filter((t) => typeof t === "string").join(", ")]);
+    else if (isObj(x)) for (const [mk, mv] of Object.entries(x)) if (typeof mv === "string") extra.push([mk, mv]);
+  }
+  return { kind: v.kind, id: strOrNull(v, "id"), name: strOrNull(v, "name"), project: strOrNull(v, "project"), namespace: strOrNull(v, "namespace"), extra };
+}
+
 export interface DomainNow {
   domain: string;
+  /** Who it is on its platform; null when libvirt alone knows it. */
+  platform: PlatformNow | null;
   uuid: string | null;
   id: number | null;
   state: string;
@@ -200,6 +249,7 @@ function domainNow(v: unknown): DomainNow {
   const o = obj(v);
   return {
     domain: str(o, "domain"),
+    platform: platformNow(o.platform),
     uuid: strOrNull(o, "uuid"),
     id: numOrNull(o, "id"),
     state: str(o, "state", "unknown"),

@@ -16,6 +16,7 @@ export interface Attrs {
   id?: string;
   tabindex?: number;
   "aria-label"?: string;
+  placeholder?: string;
   "aria-live"?: "polite" | "assertive" | "off";
   "aria-pressed"?: "true" | "false";
   "aria-current"?: "page" | "true" | "false";
@@ -39,7 +40,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs | 
     if (attrs.type) el.setAttribute("type", attrs.type);
     if (attrs.id) el.id = attrs.id;
     if (attrs.tabindex !== undefined) el.tabIndex = attrs.tabindex;
-    for (const k of ["aria-label", "aria-live", "aria-pressed", "aria-current", "aria-hidden"] as const) {
+    for (const k of ["aria-label", "aria-live", "aria-pressed", "aria-current", "aria-hidden", "placeholder"] as const) {
       const v = attrs[k];
       if (v !== undefined) el.setAttribute(k, v);
     }

@@ -69,7 +69,7 @@ describe("fleet figures", () => {
       { name: "hv01", demand: 7, capacity: 4 },
       { name: "hv02", demand: 1, capacity: 16 },
     ].map((x) => ({ ...x, cpus: x.capacity, reservedCpus: 0, acceptsVms: true, vms: 0, vcpus: 0, usage: 0, contention: 0, throttled: 0 }));
-    const vms = [{ name: "web", host: "hv01", vcpus: 4, usage: 2, demand: 3, contention: 1, throttled: 0, maxContention: 0.3, cap: null, migratable: true }];
+    const vms = [{ name: "web", host: "hv01", vcpus: 4, usage: 2, demand: 3, contention: 1, throttled: 0, maxContention: 0.3, cap: null, migratable: true, platform: null }];
     const after = demandAfter(hosts, vms, [{ vm: "web", from: "hv01", to: "hv02", reason: "" }]);
     expect(after.get("hv01")).toBe(4);
     expect(after.get("hv02")).toBe(4);

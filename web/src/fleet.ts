@@ -2,7 +2,7 @@
  * The fleet controller's JSON API (src/controller/{api,fleet-api,apply-mode}.ts) as the fleet
  * view reads it, checked field by field like the agent's, and the pure figures the view draws.
  */
-import { isObj, list, num, numOrNull, obj, str, strOrNull, type Obj } from "./api.js";
+import { isObj, list, num, numOrNull, obj, platformNow, str, strOrNull, type Obj, type PlatformNow } from "./api.js";
 import type { Pt } from "./series.js";
 
 export interface ControllerHealth {
@@ -93,6 +93,8 @@ export interface VmNow {
   maxContention: number;
   cap: number | null;
   migratable: boolean;
+  /** Who owns it (OpenStack, Proxmox, KubeVirt), null when libvirt alone. */
+  platform: PlatformNow | null;
 }
 
 export interface FleetData {
@@ -230,6 +232,7 @@ export const parseFleet = {
                 maxContention: num(x, "max_contention"),
                 cap: numOrNull(x, "cap"),
                 migratable: bool(x, "migratable", true),
+                platform: platformNow(x.platform),
               };
             }),
           }

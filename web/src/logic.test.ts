@@ -1,6 +1,6 @@
 /** The dashboard's pure parts: parsing the API, series, binning, colours, formats. */
 import { describe, expect, it } from "vitest";
-import { parse } from "./api.js";
+import { parse, platformText, vmMatches } from "./api.js";
 import { cpus, duration, pct } from "./format.js";
 import { combine, LiveStore, regroupHistory, waitingSince, type Pt } from "./series.js";
 import { bin, intensity } from "./views/heatmap.js";
@@ -32,7 +32,7 @@ describe("parse", () => {
 describe("series", () => {
   it("LiveStore keeps one point per sample time, per domain and per vCPU", () => {
     const s = new LiveStore();
-    const dom = { domain: "a", uuid: "u", id: 1, state: "running", source: "libvirt", vcpuCurrent: 1, vcpuMaximum: 1, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0, vcpus: [{ vcpu: 3, tid: 9, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0 }] };
+    const dom = { domain: "a", platform: null, uuid: "u", id: 1, state: "running", source: "libvirt", vcpuCurrent: 1, vcpuMaximum: 1, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0, vcpus: [{ vcpu: 3, tid: 9, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0 }] };
     s.add({ time: 1000, intervalS: 1, domains: [dom] }, null);
     s.add({ time: 1000, intervalS: 1, domains: [dom] }, null); // the same sweep polled twice
     s.add({ time: 2000, intervalS: 1, domains: [{ ...dom, domain: "a-renamed" }] }, null);
@@ -129,5 +129,24 @@ describe("format", () => {
     expect(duration(2 * 86_400_000)).toBe("2 d");
     expect(cpus(2)).toBe("2");
     expect(cpus(1.5)).toBe("1.50");
+  });
+});
+
+describe("platform identity in the dashboard", () => {
+  const d = (platform: unknown) => parse.domains({ domains: [{ domain: "instance-0000a1b2", uuid: "0b7c1e2d-3f4a-4b5c-8d9e-0f1a2b3c4d5e", platform }] }).domains[0]!;
+  it("reads the API's platform and says it in one line", () => {
+    const nova = d({ kind: "openstack", id: "0b7c…", name: "web-1", project: "shop", user: "alice", flavor: "m1.small", flavor_vcpus: 1 });
+    expect(platformText(nova.platform)).toBe("openstack web-1 · project shop");
+    expect(platformText(d({ kind: "proxmox", id: "104", name: "db", tags: ["prod", "db"] }).platform)).toBe("proxmox 104 db");
+    expect(platformText(d({ kind: "kubevirt", namespace: "prod", name: "vm-a" }).platform)).toBe("kubevirt prod/vm-a");
+    expect(platformText(d({ kind: "libvirt", metadata: { team: "storage" } }).platform)).toBe("team storage");
+    expect(d(null).platform).toBeNull();
+    expect(d({ kind: 5 }).platform).toBeNull(); // garbage is no identity, not an exception
+  });
+  it("the filter finds a VM by its name, UUID or anything its platform says", () => {
+    const nova = d({ kind: "openstack", name: "web-1", project: "shop", user: "alice", tags: ["prod"] });
+    for (const q of ["", "instance-0000", "WEB-1", "shop", "alice", "openstack web", "0b7c1e2d"]) expect(vmMatches(nova, q), q).toBe(true);
+    for (const q of ["billing", "web-2", "shop billing"]) expect(vmMatches(nova, q), q).toBe(false);
+    expect(vmMatches(d(null), "shop")).toBe(false);
   });
 });

@@ -5,6 +5,7 @@
  * reasons — or why there is none. A row or bar click shows that host: its series and its VMs.
  * Host and VM names come from libvirt and Prometheus labels: always text.
  */
+import { platformText } from "../api.js";
 import { TimeChart } from "../chart.js";
 import { h, replace, setText, syncKeyed } from "../dom.js";
 import { demandAfter, fleetWindow, hostPt, orderHosts, type AuditView, type FleetData, type FleetHost, type HostNow, type Move, type VmNow } from "../fleet.js";
@@ -594,7 +595,13 @@ export class FleetView implements View {
     return h(
       "tr",
       { class: v.maxContention >= 0.05 ? "hot" : "", data: { vm: v.name } },
-      h("td", { class: "name-cell", title: v.name }, h("span", { class: "vm-name" }, v.name), v.migratable ? null : h("span", { class: "badge", title: "migratable: false" }, "pinned")),
+      h(
+        "td",
+        { class: "name-cell", title: v.name },
+        h("span", { class: "vm-name" }, v.name),
+        platformText(v.platform) ? h("span", { class: "vm-platform muted" }, ` ${platformText(v.platform)}`) : null,
+        v.migratable ? null : h("span", { class: "badge", title: "migratable: false (its platform has no driver here, or the hosts file says so)" }, "pinned"),
+      ),
       h("td", { class: "num" }, String(v.vcpus)),
       h("td", { class: "num" }, `${cores(v.demand)} cores`),
       h("td", { class: "num" }, `${cores(v.contention)} cores`),

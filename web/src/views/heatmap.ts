@@ -3,7 +3,7 @@
  * load), violet is throttling (the VM's own cap); mixed waiting mixes the two. Drag or the
  * arrows pan, Ctrl+wheel or +/− zoom, double-click or "Whole range" resets; a row click opens the VM.
  */
-import type { DomainNow } from "../api.js";
+import { platformText, vmMatches, type DomainNow } from "../api.js";
 import { h, replace, setText, syncKeyed } from "../dom.js";
 import { clock, dateTime, pct } from "../format.js";
 import { combine, domainKey, type Pt } from "../series.js";
@@ -101,6 +101,8 @@ export function tickStep(span: number, n: number): number {
 interface Row {
   el: HTMLDivElement;
   name: HTMLSpanElement;
+  /** Who it is on its platform (Nova instance, Proxmox VMID, KubeVirt namespace/name). */
+  platform: HTMLSpanElement;
   now: HTMLSpanElement;
   canvas: HTMLCanvasElement;
   cells: Array<Cell | null>;
@@ -137,6 +139,11 @@ export class HeatmapView implements View {
       this.sort = sortSel.selectedIndex === 1 ? "name" : "steal";
       this.update();
     });
+    const filter = h("input", { type: "search", class: "small hm-filter", placeholder: "Filter VMs: name, instance, project…", title: "Show only VMs whose name, UUID or platform identity (instance, project, namespace, tags) contain these words", "aria-label": "Filter VMs" });
+    filter.addEventListener("input", () => {
+      this.filter = filter.value;
+      this.update();
+    });
     const toolbar = h(
       "div",
       { class: "hm-toolbar" },
@@ -148,6 +155,7 @@ export class HeatmapView implements View {
       this.spanLabel,
       h("span", { class: "hm-hint muted" }, "Drag to pan · Ctrl+wheel to zoom · double-click to reset"),
       h("span", { class: "spacer" }),
+      filter,
       sortSel,
     );
     const legend = this.legend();
@@ -337,7 +345,10 @@ export class HeatmapView implements View {
     this.tooltip.style.top = `${e.clientY - box.top + body.scrollTop + 14}px`;
   }
 
-  private order(domains: readonly DomainNow[], series: Map<string, Pt[]>): DomainNow[] {
+  private filter = "";
+
+  private order(all: readonly DomainNow[], series: Map<string, Pt[]>): DomainNow[] {
+    const domains = all.filter((d) => vmMatches(d, this.filter));
     const mean = (d: DomainNow): number => {
       const s = series.get(domainKey(d)) ?? [];
       return s.length ? s.reduce((a, p) => a + p.steal, 0) / s.length : d.steal;
@@ -385,8 +396,10 @@ export class HeatmapView implements View {
           r.domain = d.domain;
           setText(r.name, d.domain);
           row.dataset.domain = d.domain;
-          row.title = d.domain;
         }
+        const who = platformText(d.platform);
+        setText(r.platform, who);
+        row.title = who ? `${d.domain} — ${who}` : d.domain;
         setText(r.now, pct(d.steal));
         r.now.classList.toggle("hot", d.steal >= 0.05);
         r.now.classList.toggle("throttled", d.throttled > d.contention);
@@ -405,18 +418,19 @@ export class HeatmapView implements View {
 
   private makeRow(d: DomainNow): HTMLDivElement {
     const name = h("span", { class: "hm-name" }, d.domain);
+    const platform = h("span", { class: "hm-platform muted" }, platformText(d.platform));
     const now = h("span", { class: "hm-now" });
     const canvas = document.createElement("canvas");
     canvas.className = "hm-cells";
     canvas.height = ROW_H;
-    const label = h("a", { class: "hm-label", href: vmHash(d.domain) }, name, now);
+    const label = h("a", { class: "hm-label", href: vmHash(d.domain) }, name, platform, now);
     const el = h("div", { class: "hm-row", role: "listitem", title: d.domain, data: { domain: d.domain } }, label, canvas);
     el.addEventListener("click", (e) => {
       if (e.target instanceof Element && e.target.closest("a")) return; // the link navigates itself
       const r = this.rows.get(domainKey(d));
       this.ctx.navigate(vmHash(r?.domain ?? d.domain));
     });
-    this.rows.set(domainKey(d), { el, name, now, canvas, cells: [], domain: d.domain });
+    this.rows.set(domainKey(d), { el, name, platform, now, canvas, cells: [], domain: d.domain });
     return el;
   }
 

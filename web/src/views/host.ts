@@ -1,5 +1,5 @@
 /** Host view: demand against capacity, steal now and over time, the VMs that wait most and why. */
-import type { DomainNow, NoisyNeighbours } from "../api.js";
+import { platformText, type DomainNow, type NoisyNeighbours } from "../api.js";
 import { TimeChart } from "../chart.js";
 import { h, replace, setText, syncKeyed } from "../dom.js";
 import { clock, cores, cpus, duration, pct } from "../format.js";
@@ -185,13 +185,17 @@ export class HostView implements View {
       (d) => domainKey(d),
       (d) => {
         const tr = h("tr", { data: { domain: d.domain } });
-        tr.append(h("td", { class: "name-cell" }, vmLink(d.domain)), ...Array.from({ length: 7 }, (_, i) => h("td", { class: i < 5 ? "num" : "" })));
+        tr.append(h("td", { class: "name-cell" }, vmLink(d.domain), h("span", { class: "vm-platform muted" })), ...Array.from({ length: 7 }, (_, i) => h("td", { class: i < 5 ? "num" : "" })));
         return tr;
       },
       (tr, d) => {
         const cells = tr.cells;
         const link = cells[0]?.firstElementChild;
-        if (link && link.textContent !== d.domain) replace(cells[0] as HTMLElement, vmLink(d.domain));
+        if (link && link.textContent !== d.domain) replace(cells[0] as HTMLElement, vmLink(d.domain), h("span", { class: "vm-platform muted" }));
+        // Who it is on its platform, beside libvirt's name.
+        const who = platformText(d.platform);
+        const whoEl = cells[0]?.querySelector(".vm-platform");
+        if (whoEl) setText(whoEl, who ? ` ${who}` : "");
         setText(cells[1] as Node, `${d.vcpuCurrent}`);
         setText(cells[2] as Node, pct(d.steal));
         setText(cells[3] as Node, pct(d.contention));

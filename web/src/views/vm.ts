@@ -3,7 +3,7 @@
  * are the share of wall time the vCPU wanted to run), with the alert thresholds; its alerts;
  * the VMs that use the host CPUs it may run on.
  */
-import { getJson, HttpError, parse, type AlertsResponse, type DomainDetail, type DomainNow } from "../api.js";
+import { getJson, HttpError, parse, platformText, type AlertsResponse, type DomainDetail, type DomainNow } from "../api.js";
 import { TimeChart } from "../chart.js";
 import { h, replace, setText } from "../dom.js";
 import { cores, dateTime, duration, pct } from "../format.js";
@@ -133,7 +133,9 @@ export class VmView implements View {
     else replace(this.empty);
 
     if (d) {
-      setText(this.facts, `${d.state} · ${d.vcpuCurrent} of ${d.vcpuMaximum} vCPUs online · ${d.uuid ? `uuid ${d.uuid}` : "no uuid"}${d.id !== null ? ` · id ${d.id}` : ""} · source ${d.source}`);
+      const who = platformText(d.platform);
+      const more = d.platform ? d.platform.extra.map(([k, v]) => `${k} ${v}`) : [];
+      setText(this.facts, `${who ? `${who} · ` : ""}${d.state} · ${d.vcpuCurrent} of ${d.vcpuMaximum} vCPUs online · ${d.uuid ? `uuid ${d.uuid}` : "no uuid"}${d.id !== null ? ` · id ${d.id}` : ""} · source ${d.source}${d.platform?.kind !== "libvirt" && more.length ? ` · ${more.join(" · ")}` : ""}`);
       const key = domainKey(d);
       const { from, to } = timeWindow(app);
       const since = waitingSince(combine(app.history.kind === "ok" ? app.history.data.domains.get(key)?.agg : undefined, app.live.domains.get(key)?.agg, from, to));
