@@ -7,7 +7,6 @@
  * `runPlan` as an object — that is the hook for `vsteal plan --prometheus URL`.
  */
 import { LIMITS, readTextFileBounded } from "../util/bounded-read.js";
-import { readFileSync } from "node:fs";
 import { identitySummary } from "../platforms/labels.js";
 import { FleetValidationError, formatPlanJson, parseSnapshotJson, type Plan } from "../model/fleet.js";
 import { parsePlanOptions, type PolicyName } from "../planner/options.js";
