@@ -8,8 +8,7 @@ import { registerFleet } from "./fleet-command.js";
 import { registerPlan } from "./plan-command.js";
 import { registerTop } from "./top-command.js";
 
-const require = createRequire(import.meta.url);
-const { version } = require("../../package.json") as { version: string };
+const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
 const program = new Command()
   .name("vsteal")
