@@ -7,7 +7,7 @@
 // dist/web) are the same as from tsc's output. The rest of dist/ (the library) stays tsc's.
 //
 //   node scripts/build-cli.mjs
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -20,6 +20,8 @@ for (const f of readdirSync(outdir, { withFileTypes: true })) {
   if (f.isFile() && /^bundle-.*\.js(\.map)?$/.test(f.name)) rmSync(join(outdir, f.name));
 }
 
+const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+
 await build({
   absWorkingDir: root,
   entryPoints: { main: join(root, "src", "cli", "main.ts") },
@@ -31,6 +33,7 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
+  define: { VSTEAL_VERSION: JSON.stringify(version) },
   // Packages written as CommonJS (prom-client) call require(): give the bundle a real one.
   banner: { js: 'import { createRequire as __vstealCreateRequire } from "node:module";\nconst require = __vstealCreateRequire(import.meta.url);' },
   legalComments: "none",
