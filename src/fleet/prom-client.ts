@@ -6,6 +6,7 @@
  * Every answer is validated; every failure is a PrometheusError whose `kind` says what went
  * wrong (unreachable, timeout, HTTP error, query error, answer not understood).
  */
+import { DecodeError, decodeStreaming, Interner } from "./prom-decode.js";
 import { responseBody, type QueryData } from "./prom-schema.js";
 
 export type PrometheusErrorKind = "unreachable" | "timeout" | "http" | "query" | "invalid_response";
@@ -62,9 +63,53 @@ export interface PrometheusClientOptions {
   /** POST form (default; long queries fit) or GET. A 405 to POST falls back to GET. */
   method?: "POST" | "GET";
   headers?: Record<string, string>;
+  /**
+   * The largest answer read, bytes (decompressed). Default 1 GiB. Answers are decoded as they
+   * stream in and never held whole, so memory follows the series, not the body.
+   */
+  maxResponseBytes?: number;
   /** For tests: a fetch to use instead of the global one. */
   fetch?: typeof fetch;
 }
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
+
+const isPair = (p: unknown): p is [number, string] => Array.isArray(p) && p.length === 2 && typeof p[0] === "number" && typeof p[1] === "string";
+
+/**
+ * A series of a vector or matrix in its compact form, as it streams in: the label object JSON.parse
+ * made, its values interned; the value parsed. Anything else is returned as it is, for the
+ * schema to judge; a malformed series throws.
+ */
+function compactElement(e: unknown, intern: Interner, index: number): unknown {
+  if (typeof e !== "object" || e === null || Array.isArray(e)) return e;
+  const o = e as { metric?: unknown; value?: unknown; values?: unknown };
+  const m = o.metric;
+  if (typeof m !== "object" || m === null || Array.isArray(m)) throw new DecodeError("malformed", `data.result.${index}.metric: expected an object of labels`);
+  const labels = m as Record<string, unknown>;
+  for (const k of Object.keys(labels)) {
+    const v = labels[k];
+    if (typeof v !== "string") throw new DecodeError("malformed", `data.result.${index}.metric.${k}: expected a string`);
+    labels[k] = intern.get(v);
+  }
+  if (o.value !== undefined) {
+    if (!isPair(o.value)) throw new DecodeError("malformed", `data.result.${index}.value: expected [time, "value"]`);
+    return { kind: VECTOR, sample: { labels: labels as Labels, t: o.value[0], v: parseSampleValue(o.value[1]) } };
+  }
+  if (Array.isArray(o.values)) {
+    const points = o.values.map((p, j) => {
+      if (!isPair(p)) throw new DecodeError("malformed", `data.result.${index}.values.${j}: expected [time, "value"]`);
+      return { t: p[0], v: parseSampleValue(p[1]) };
+    });
+    return { kind: MATRIX, series: { labels: labels as Labels, points } };
+  }
+  throw new DecodeError("malformed", `data.result.${index}: expected "value" or "values"`);
+}
+
+const VECTOR = 1;
+const MATRIX = 2;
+type Compact = { kind: typeof VECTOR; sample: VectorSample } | { kind: typeof MATRIX; series: MatrixSeries };
+const isCompact = (x: unknown): x is Compact => typeof x === "object" && x !== null && "kind" in x && ((x as Compact).kind === VECTOR || (x as Compact).kind === MATRIX);
 
 /** "NaN", "+Inf", "-Inf" as Prometheus writes them; Number() alone does not read "+Inf". */
 export function parseSampleValue(s: string): number {
@@ -109,6 +154,7 @@ export class PrometheusClient {
   private method: "POST" | "GET";
   private readonly headers: Record<string, string>;
   private readonly fetchFn: typeof fetch;
+  private readonly maxResponseBytes: number;
 
   constructor(opts: PrometheusClientOptions) {
     let u: URL;
@@ -132,6 +178,7 @@ export class PrometheusClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.method = opts.method ?? "POST";
     this.fetchFn = opts.fetch ?? fetch;
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
   /** Instant query at `time` (default: the server's now). */
@@ -163,21 +210,42 @@ export class PrometheusClient {
       this.method = "GET";
       res = await this.send(target, form, what);
     }
-    let text: string;
+    if (!res.ok && ![400, 422, 500, 503].includes(res.status)) {
+      // Not an API answer (proxy error page, 404 of a wrong path): its first line says why.
+      const snippet = await this.snippet(res);
+      throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`, null, res.status);
+    }
+    let decoded: Awaited<ReturnType<typeof decodeStreaming>>;
+    const intern = new Interner();
+    let index = 0;
     try {
-      text = await res.text();
+      if (!res.body) throw new DecodeError("truncated", "the answer has no body");
+      decoded = await decodeStreaming(res.body, this.maxResponseBytes, (e) => compactElement(e, intern, index++));
     } catch (e) {
+      if (e instanceof DecodeError) {
+        await res.body?.cancel().catch(() => undefined);
+        if (e.kind === "too_large") {
+          throw new PrometheusError("invalid_response", `${what}: ${e.message} (query: ${params.query}); narrow the query with --selector, or split the fleet`, null, res.status);
+        }
+        if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
+        if (e.kind === "truncated") throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} ${e.message.replace(/^the answer /, "")}`, null, res.status);
+        throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} is not understood: ${e.message} (is this the Prometheus API?)`, null, res.status);
+      }
       throw this.transportError(e, what);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      const snippet = text.replace(/\s+/g, " ").trim().slice(0, 200);
-      if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`, null, res.status);
-      throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} is not JSON (is this the Prometheus API? got: ${snippet || "nothing"})`, null, res.status);
+    const skeleton = decoded.skeleton as { data?: { resultType?: unknown; result?: unknown } } | null;
+    const elements = decoded.elements;
+    let compact: Compact[] | null = null;
+    if (elements !== null && skeleton && typeof skeleton === "object" && skeleton.data && typeof skeleton.data === "object") {
+      const type = skeleton.data.resultType;
+      if ((type === "vector" || type === "matrix") && elements.every(isCompact)) {
+        compact = elements as Compact[];
+        skeleton.data.result = [];
+      } else {
+        skeleton.data.result = elements.map((x) => (isCompact(x) ? (x.kind === VECTOR ? { metric: x.sample.labels, value: [x.sample.t, String(x.sample.v)] } : { metric: x.series.labels, values: [] }) : x));
+      }
     }
-    const parsed = responseBody.safeParse(json);
+    const parsed = responseBody.safeParse(skeleton);
     if (!parsed.success) {
       if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
       const issue = parsed.error.issues[0];
@@ -188,7 +256,30 @@ export class PrometheusClient {
       const kind = body.errorType === "timeout" ? "timeout" : "query";
       throw new PrometheusError(kind, `${what}: ${body.errorType}: ${body.error} (query: ${params.query})`, body.errorType, res.status);
     }
-    return { result: convert(body.data), warnings: [...(body.warnings ?? [])], partial: body.isPartial === true };
+    let result: QueryResult;
+    if (compact !== null && body.data.resultType === "vector") {
+      if (!compact.every((c) => c.kind === VECTOR)) throw new PrometheusError("invalid_response", `${what}: a vector answer to /api/v1/${endpoint} holds matrix series`, null, res.status);
+      result = { type: "vector", samples: compact.map((c) => (c as Extract<Compact, { kind: 1 }>).sample) };
+    } else if (compact !== null && body.data.resultType === "matrix") {
+      if (!compact.every((c) => c.kind === MATRIX)) throw new PrometheusError("invalid_response", `${what}: a matrix answer to /api/v1/${endpoint} holds vector samples`, null, res.status);
+      result = { type: "matrix", series: compact.map((c) => (c as Extract<Compact, { kind: 2 }>).series) };
+    } else {
+      result = convert(body.data);
+    }
+    return { result, warnings: [...(body.warnings ?? [])], partial: body.isPartial === true };
+  }
+
+  /** The first 200 characters of an error page, read with the same limit as any answer. */
+  private async snippet(res: Response): Promise<string> {
+    try {
+      const reader = res.body?.getReader();
+      if (!reader) return "";
+      const { value } = await reader.read();
+      await reader.cancel().catch(() => undefined);
+      return new TextDecoder().decode(value ?? new Uint8Array()).replace(/\s+/g, " ").trim().slice(0, 200);
+    } catch {
+      return "";
+    }
   }
 
   private async send(target: string, form: URLSearchParams, what: string): Promise<Response> {
