@@ -55,7 +55,8 @@ async function rawQueries(url: string): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const sizes = await Promise.all(
     [q.usage, q.delay, q.throttled].map(async (query) => {
-      const r = await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query }) });
+      // Uncompressed, as vsteal asks: the engine's own time, not gzip's.
+      const r = await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query }), headers: { "accept-encoding": "identity" } });
       return (await r.arrayBuffer()).byteLength;
     }),
   );
@@ -109,9 +110,9 @@ for (const hosts of values.hosts.split(",").map(Number)) {
   const shape = fleetShape({ hosts, vms: Number(values.vms), seed: 1 });
   const dir = mkdtempSync(join(tmpdir(), "vsteal-bench-fleet-"));
   const nowS = Math.floor(Date.now() / 1000);
-  // Scrapes every 60 s from before the window to well after now: the data stays current
-  // while every measurement of this size runs.
-  const times = scrapeTimes(nowS - windowS - 120, nowS + 1800, 60);
+  // Scrapes every 60 s from before the window to after now, long enough that the data is
+  // current (its newest sample is "now") for as long as loading and measuring this size take.
+  const times = scrapeTimes(nowS - windowS - 120, nowS + 300 + Math.ceil(0.6 * hosts), 60);
   try {
     for (const name of wanted) {
       const t0 = performance.now();

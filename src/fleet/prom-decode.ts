@@ -48,7 +48,8 @@ export async function decodeStreaming(
   maxBytes: number,
   onElement: (e: unknown) => unknown = (e) => e,
 ): Promise<DecodedBody> {
-  const decoder = new TextDecoder("utf-8", { fatal: false });
+  const decoder = new TextDecoder("utf-8", { fatal: false }); // the skeleton, streamed
+  const batchDecoder = new TextDecoder("utf-8", { fatal: false }); // whole batches
   const skeletonParts: string[] = [];
   const elements: unknown[] = [];
   let streamed = false;
@@ -71,7 +72,7 @@ export async function decodeStreaming(
     const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
     batch = [];
     batchBytes = 0;
-    let text = decoder.decode(buf);
+    let text = batchDecoder.decode(buf);
     text = text.replace(/^[\s,]+/, "");
     if (text === "") return;
     let arr: unknown[];
@@ -133,14 +134,14 @@ export async function decodeStreaming(
           if (inResult && stack.length === 3 && c === RBRACE) {
             // An element ended: cut the batch here when it is big enough.
             if (batchBytes + (i + 1 - segStart) >= BATCH_BYTES) {
-              batch.push(chunk.slice(segStart, i + 1));
+              batch.push(chunk.subarray(segStart, i + 1));
               batchBytes += i + 1 - segStart;
               segStart = i + 1;
               flushBatch();
             }
           } else if (inResult && stack.length === 2) {
             // data.result closed: the rest is skeleton again.
-            batch.push(chunk.slice(segStart, i));
+            batch.push(chunk.subarray(segStart, i));
             batchBytes += i - segStart;
             flushBatch();
             segStart = i;
@@ -151,7 +152,7 @@ export async function decodeStreaming(
     }
     if (segStart < chunk.length) {
       if (inResult) {
-        batch.push(chunk.slice(segStart));
+        batch.push(chunk.subarray(segStart));
         batchBytes += chunk.length - segStart;
       } else {
         skeletonParts.push(decoder.decode(chunk.subarray(segStart), { stream: true }));
@@ -176,6 +177,7 @@ export async function decodeStreaming(
 export class Interner {
   private readonly pool = new Map<string, string>();
   get(s: string): string {
+    if (s.length <= 10) return s; // V8's JSON.parse already shares strings this short
     const have = this.pool.get(s);
     if (have !== undefined) return have;
     this.pool.set(s, s);
