@@ -1,6 +1,6 @@
 import { listen } from "../agent/server.js";
 import { loadHostsConfig, type HostsConfig } from "../fleet/hosts-config.js";
-import { PrometheusClient } from "../fleet/prom-client.js";
+import { FLEET_QUERY_CONCURRENCY, PrometheusClient } from "../fleet/prom-client.js";
 import { buildSnapshot } from "../fleet/snapshot-builder.js";
 import { Controller } from "../controller/controller.js";
 import { buildControllerApp } from "../controller/server.js";
@@ -45,7 +45,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   if (o.apply && o.once) throw new Error("--once runs one dry-run audit and exits: it cannot be combined with --apply");
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
-  const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
+  const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000, maxConcurrency: FLEET_QUERY_CONCURRENCY });
   const snapshot = () =>
     buildSnapshot(client, {
       windowS: o.windowS,

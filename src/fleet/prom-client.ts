@@ -74,11 +74,20 @@ export interface PrometheusClientOptions {
    * inflate; turn it on where the link, not the CPU, is the bottleneck.
    */
   compression?: boolean;
+  /**
+   * At most this many queries in flight at once (default: no limit). The CLI and the
+   * controller use FLEET_QUERY_CONCURRENCY: VictoriaMetrics answers more than
+   * -search.maxConcurrentRequests (default 4) with 503 once they have queued 10 s, and a
+   * fleet's queries are heavy enough that more in parallel only share the server's CPUs.
+   */
+  maxConcurrency?: number;
   /** For tests: a fetch to use instead of the global one. */
   fetch?: typeof fetch;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
+/** Queries in flight at once from the CLI and the controller (VictoriaMetrics' default limit). */
+export const FLEET_QUERY_CONCURRENCY = 4;
 
 const isPair = (p: unknown): p is [number, string] => Array.isArray(p) && p.length === 2 && typeof p[0] === "number" && typeof p[1] === "string";
 
@@ -161,6 +170,9 @@ export class PrometheusClient {
   private readonly headers: Record<string, string>;
   private readonly fetchFn: typeof fetch;
   private readonly maxResponseBytes: number;
+  private readonly maxConcurrency: number;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(opts: PrometheusClientOptions) {
     let u: URL;
@@ -185,6 +197,21 @@ export class PrometheusClient {
     this.method = opts.method ?? "POST";
     this.fetchFn = opts.fetch ?? fetch;
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxConcurrency = Math.max(1, opts.maxConcurrency ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Runs f when fewer than maxConcurrency calls are in flight. */
+  private async limited<T>(f: () => Promise<T>): Promise<T> {
+    // A finished call hands its slot straight to the next waiting one.
+    if (this.inFlight >= this.maxConcurrency) await new Promise<void>((r) => this.waiting.push(r));
+    else this.inFlight++;
+    try {
+      return await f();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
+    }
   }
 
   /** Instant query at `time` (default: the server's now). */
@@ -207,7 +234,11 @@ export class PrometheusClient {
     return { ...a, result: a.result };
   }
 
-  private async call(endpoint: "query" | "query_range", params: Record<string, string>): Promise<QueryAnswer> {
+  private call(endpoint: "query" | "query_range", params: Record<string, string>): Promise<QueryAnswer> {
+    return this.limited(() => this.callNow(endpoint, params));
+  }
+
+  private async callNow(endpoint: "query" | "query_range", params: Record<string, string>): Promise<QueryAnswer> {
     const form = new URLSearchParams({ ...params, timeout: `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s` });
     const target = `${this.url}/api/v1/${endpoint}`;
     const what = `Prometheus at ${this.displayUrl}`;
@@ -216,7 +247,8 @@ export class PrometheusClient {
       this.method = "GET";
       res = await this.send(target, form, what);
     }
-    if (!res.ok && ![400, 422, 500, 503].includes(res.status)) {
+    const json = (res.headers.get("content-type") ?? "application/json").includes("json");
+    if (!res.ok && (!json || ![400, 422, 500, 503].includes(res.status))) {
       // Not an API answer (proxy error page, 404 of a wrong path): its first line says why.
       const snippet = await this.snippet(res);
       throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`, null, res.status);

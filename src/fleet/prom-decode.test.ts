@@ -86,3 +86,30 @@ describe("Prometheus client on bad answers", () => {
     expect(a.result.samples.every((s) => s.v === 0.5 && s.labels.host === "h-1")).toBe(true);
   });
 });
+
+describe("Prometheus client limits", () => {
+  it("keeps at most maxConcurrency queries in flight", async () => {
+    let now = 0;
+    let peak = 0;
+    const c = new PrometheusClient({
+      url: "http://prometheus.test",
+      maxConcurrency: 2,
+      fetch: (async () => {
+        peak = Math.max(peak, ++now);
+        await new Promise((r) => setTimeout(r, 5));
+        now--;
+        return new Response('{"status":"success","data":{"resultType":"vector","result":[]}}', { headers: { "content-type": "application/json" } });
+      }) as typeof fetch,
+    });
+    await Promise.all(Array.from({ length: 9 }, () => c.vector("up")));
+    expect(peak).toBe(2);
+  });
+
+  it("VictoriaMetrics' 503 (too many concurrent requests, text/plain) is an HTTP error quoting the server", async () => {
+    const c = new PrometheusClient({
+      url: "http://vm.test",
+      fetch: (async () => new Response("couldn't start executing the request in 10 seconds, since -search.maxConcurrentRequests=4 concurrent requests are executed", { status: 503, headers: { "content-type": "text/plain" } })) as typeof fetch,
+    });
+    await expect(c.query("up")).rejects.toMatchObject({ kind: "http", status: 503, message: expect.stringMatching(/maxConcurrentRequests=4/) });
+  });
+});
