@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Context, Hono } from "hono";
@@ -51,6 +52,10 @@ interface WebFile {
  * another file; symbolic links and subdirectories are skipped. Returns null when the root is missing.
  */
 export function loadWebFiles(root: string): Map<string, WebFile> | null {
+  if (root === DEFAULT_WEB_ROOT) {
+    const embedded = embeddedWebFiles();
+    if (embedded) return embedded;
+  }
   let names: string[];
   try {
     names = readdirSync(root);
@@ -59,18 +64,59 @@ export function loadWebFiles(root: string): Map<string, WebFile> | null {
   }
   const files = new Map<string, WebFile>();
   for (const name of names) {
-    const type = CONTENT_TYPES.get(extname(name).toLowerCase());
-    if (!type || !SAFE_NAME.test(name) || name.includes("..")) continue;
+    const type = webFileType(name);
+    if (!type) continue;
     const path = join(root, name);
     const st = lstatSync(path, { throwIfNoEntry: false });
     if (!st?.isFile() || st.size > MAX_FILE_BYTES) continue; // symlinks are not files to lstat
-    const body = new Uint8Array(readFileSync(path));
-    files.set(name, {
-      body,
-      type,
-      etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`,
-      cacheControl: HASHED_NAME.test(name) ? "public, max-age=31536000, immutable" : "no-cache",
-    });
+    files.set(name, webFile(name, type, new Uint8Array(readFileSync(path))));
+  }
+  return files;
+}
+
+function webFileType(name: string): string | null {
+  const type = CONTENT_TYPES.get(extname(name).toLowerCase());
+  return type && SAFE_NAME.test(name) && !name.includes("..") ? type : null;
+}
+
+function webFile(name: string, type: string, body: Uint8Array<ArrayBuffer>): WebFile {
+  return {
+    body,
+    type,
+    etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`,
+    cacheControl: HASHED_NAME.test(name) ? "public, max-age=31536000, immutable" : "no-cache",
+  };
+}
+
+interface SeaModule {
+  isSea(): boolean;
+  getAsset(key: string, encoding?: string): ArrayBuffer | string;
+}
+
+/**
+ * The dashboard a single executable carries (the .deb's /usr/bin/vsteal, scripts/package.mjs):
+ * node:sea assets `web/<name>`, listed one a line in the asset `web/.files`. Null when not one.
+ */
+function embeddedWebFiles(): Map<string, WebFile> | null {
+  let sea: SeaModule;
+  try {
+    sea = createRequire(import.meta.url)("node:sea") as SeaModule;
+    if (!sea.isSea()) return null;
+  } catch {
+    return null; // Node before 20.12: no single executables
+  }
+  let list: string;
+  try {
+    list = sea.getAsset("web/.files", "utf8") as string;
+  } catch {
+    return null;
+  }
+  const files = new Map<string, WebFile>();
+  for (const name of list.split("\n")) {
+    const type = webFileType(name);
+    if (!type) continue;
+    const body = new Uint8Array(sea.getAsset(`web/${name}`) as ArrayBuffer);
+    if (body.length <= MAX_FILE_BYTES) files.set(name, webFile(name, type, body));
   }
   return files;
 }

@@ -1,7 +1,7 @@
 import { listen } from "../agent/server.js";
 import { safeText } from "../util/safe-text.js";
 import { loadHostsConfig, type HostsConfig } from "../fleet/hosts-config.js";
-import { PrometheusClient } from "../fleet/prom-client.js";
+import { FLEET_QUERY_CONCURRENCY, PrometheusClient } from "../fleet/prom-client.js";
 import { buildSnapshot } from "../fleet/snapshot-builder.js";
 import { Controller } from "../controller/controller.js";
 import { buildControllerApp } from "../controller/server.js";
@@ -58,7 +58,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   if (o.apply && o.once) throw new Error("--once runs one dry-run audit and exits: it cannot be combined with --apply");
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
-  const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
+  const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000, maxConcurrency: FLEET_QUERY_CONCURRENCY });
   const platforms = o.apply ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: virshDriver() }) : null;
   const snapshot = async () => {
     const b = await buildSnapshot(client, {

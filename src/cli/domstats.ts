@@ -1,8 +1,10 @@
 import type { DomainSample, RatesSample, Sample } from "../model/types.js";
 import { computeRates } from "../collect/rates.js";
 import { Sampler } from "../collect/sampler.js";
-import { openSource, type SourceName } from "../sources/auto.js";
-import { UnknownDomainError } from "../sources/errors.js";
+import type { SourceName } from "../sources/auto.js";
+import { LibvirtUnavailableError, SourceError, UnknownDomainError } from "../sources/errors.js";
+import { LibvirtSource } from "../sources/libvirt.js";
+import { QemuSource } from "../sources/qemu.js";
 import { domstatsRecords, formatDomstatsJson, formatDomstatsText } from "./domstats-format.js";
 import { reportProblems, type Io } from "./io.js";
 
@@ -26,11 +28,45 @@ function matches(d: DomainSample, arg: string): boolean {
  * code: 0 when everything asked for was printed, 1 when a named domain is unknown (the others
  * are still printed).
  */
-export async function domstats(names: readonly string[], opts: DomstatsOptions, io: Io): Promise<number> {
-  const source = await openSource({ source: opts.source, uri: opts.connect, procRoot: opts.procRoot });
-  const sampler = new Sampler({ source, procRoot: opts.procRoot, readWait: true, discoveryIntervalMs: Number.POSITIVE_INFINITY });
+/** libvirt is absent or does not answer: where `--source auto` falls back to plain QEMU. */
+function isUnavailable(e: unknown): boolean {
+  return e instanceof LibvirtUnavailableError || (e instanceof SourceError && /virsh not found/.test(e.message));
+}
+
+/**
+ * A sampler with its first discovery done. Named domains are discovered in one virsh run, and
+ * `--source auto` does not ping libvirt first: it falls back to plain QEMU when that run finds
+ * libvirt unavailable (one virsh process per call, as `virsh domstats` itself is one).
+ */
+async function discoveredSampler(names: readonly string[], opts: DomstatsOptions): Promise<Sampler> {
+  const make = (source: LibvirtSource | QemuSource): Sampler =>
+    new Sampler({ source, procRoot: opts.procRoot, readWait: true, discoveryIntervalMs: Number.POSITIVE_INFINITY });
+  const which = opts.source ?? "auto";
+  if (which !== "qemu") {
+    const sampler = make(
+      new LibvirtSource({ uri: opts.connect, procRoot: opts.procRoot, domains: names.length > 0 ? names : undefined }),
+    );
+    try {
+      await sampler.refresh();
+      return sampler;
+    } catch (e) {
+      sampler.close();
+      if (which === "libvirt" || !isUnavailable(e)) throw e;
+    }
+  }
+  const sampler = make(new QemuSource(opts.procRoot));
   try {
     await sampler.refresh();
+  } catch (e) {
+    sampler.close();
+    throw e;
+  }
+  return sampler;
+}
+
+export async function domstats(names: readonly string[], opts: DomstatsOptions, io: Io): Promise<number> {
+  const sampler = await discoveredSampler(names, opts);
+  try {
     const first = sampler.sweep();
     let last: Sample = first;
     let rates: RatesSample | undefined;

@@ -30,13 +30,13 @@ export interface SnapshotFromPrometheusOptions {
  * then there must be no plan — and ConfigError for a bad hosts file.
  */
 export async function snapshotFromPrometheus(url: string, window: string | number = "5m", opts: SnapshotFromPrometheusOptions = {}): Promise<BuiltSnapshot> {
-  const [{ PrometheusClient }, { buildSnapshot }, { loadHostsConfig }] = await Promise.all([
+  const [{ PrometheusClient, FLEET_QUERY_CONCURRENCY }, { buildSnapshot }, { loadHostsConfig }] = await Promise.all([
     import("../fleet/prom-client.js"),
     import("../fleet/snapshot-builder.js"),
     import("../fleet/hosts-config.js"),
   ]);
   const windowS = typeof window === "number" ? window : durationSeconds(window);
-  const client = new PrometheusClient({ url, timeoutMs: (opts.timeoutS ?? 30) * 1000 });
+  const client = new PrometheusClient({ url, timeoutMs: (opts.timeoutS ?? 30) * 1000, maxConcurrency: FLEET_QUERY_CONCURRENCY });
   const built = await buildSnapshot(client, {
     windowS,
     selector: opts.selector ?? "",

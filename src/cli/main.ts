@@ -8,8 +8,10 @@ import { registerFleet } from "./fleet-command.js";
 import { registerPlan } from "./plan-command.js";
 import { registerTop } from "./top-command.js";
 
-const require = createRequire(import.meta.url);
-const { version } = require("../../package.json") as { version: string };
+/** The bundles (scripts/build-cli.mjs, the single executable) set this at build time. */
+declare const VSTEAL_VERSION: string | undefined;
+const version =
+  typeof VSTEAL_VERSION === "string" ? VSTEAL_VERSION : (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
 const program = new Command()
   .name("vsteal")

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { nonNegativeInt, nonNegativeNumber, refuseIdleOptions, run } from "./args.js";
 import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
-import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/options.js";
+import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/policy-names.js";
 
 interface PlanCommandOptions {
   snapshot?: string;

@@ -6,6 +6,7 @@
  * Every answer is validated; every failure is a PrometheusError whose `kind` says what went
  * wrong (unreachable, timeout, HTTP error, query error, answer not understood).
  */
+import { DecodeError, decodeStreaming, Interner } from "./prom-decode.js";
 import { responseBody, type QueryData } from "./prom-schema.js";
 
 export type PrometheusErrorKind = "unreachable" | "timeout" | "http" | "query" | "invalid_response";
@@ -62,9 +63,68 @@ export interface PrometheusClientOptions {
   /** POST form (default; long queries fit) or GET. A 405 to POST falls back to GET. */
   method?: "POST" | "GET";
   headers?: Record<string, string>;
+  /**
+   * The largest answer read, bytes (decompressed). Default 1 GiB. Answers are decoded as they
+   * stream in and never held whole, so memory follows the series, not the body.
+   */
+  maxResponseBytes?: number;
+  /**
+   * Ask for gzip-compressed answers (default false). Compressing a fleet's answers costs the
+   * server more time than sending them uncompressed over a LAN, and costs vsteal time to
+   * inflate; turn it on where the link, not the CPU, is the bottleneck.
+   */
+  compression?: boolean;
+  /**
+   * At most this many queries in flight at once (default: no limit). The CLI and the
+   * controller use FLEET_QUERY_CONCURRENCY: VictoriaMetrics answers more than
+   * -search.maxConcurrentRequests (default 4) with 503 once they have queued 10 s, and a
+   * fleet's queries are heavy enough that more in parallel only share the server's CPUs.
+   */
+  maxConcurrency?: number;
   /** For tests: a fetch to use instead of the global one. */
   fetch?: typeof fetch;
 }
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
+/** Queries in flight at once from the CLI and the controller (VictoriaMetrics' default limit). */
+export const FLEET_QUERY_CONCURRENCY = 4;
+
+const isPair = (p: unknown): p is [number, string] => Array.isArray(p) && p.length === 2 && typeof p[0] === "number" && typeof p[1] === "string";
+
+/**
+ * A series of a vector or matrix in its compact form, as it streams in: the label object JSON.parse
+ * made, its values interned; the value parsed. Anything else is returned as it is, for the
+ * schema to judge; a malformed series throws.
+ */
+function compactElement(e: unknown, intern: Interner, index: number): unknown {
+  if (typeof e !== "object" || e === null || Array.isArray(e)) return e;
+  const o = e as { metric?: unknown; value?: unknown; values?: unknown };
+  const m = o.metric;
+  if (typeof m !== "object" || m === null || Array.isArray(m)) throw new DecodeError("malformed", `data.result.${index}.metric: expected an object of labels`);
+  const labels = m as Record<string, unknown>;
+  for (const k of Object.keys(labels)) {
+    const v = labels[k];
+    if (typeof v !== "string") throw new DecodeError("malformed", `data.result.${index}.metric.${k}: expected a string`);
+    labels[k] = intern.get(v);
+  }
+  if (o.value !== undefined) {
+    if (!isPair(o.value)) throw new DecodeError("malformed", `data.result.${index}.value: expected [time, "value"]`);
+    return { kind: VECTOR, sample: { labels: labels as Labels, t: o.value[0], v: parseSampleValue(o.value[1]) } };
+  }
+  if (Array.isArray(o.values)) {
+    const points = o.values.map((p, j) => {
+      if (!isPair(p)) throw new DecodeError("malformed", `data.result.${index}.values.${j}: expected [time, "value"]`);
+      return { t: p[0], v: parseSampleValue(p[1]) };
+    });
+    return { kind: MATRIX, series: { labels: labels as Labels, points } };
+  }
+  throw new DecodeError("malformed", `data.result.${index}: expected "value" or "values"`);
+}
+
+const VECTOR = 1;
+const MATRIX = 2;
+type Compact = { kind: typeof VECTOR; sample: VectorSample } | { kind: typeof MATRIX; series: MatrixSeries };
+const isCompact = (x: unknown): x is Compact => typeof x === "object" && x !== null && "kind" in x && ((x as Compact).kind === VECTOR || (x as Compact).kind === MATRIX);
 
 /** "NaN", "+Inf", "-Inf" as Prometheus writes them; Number() alone does not read "+Inf". */
 export function parseSampleValue(s: string): number {
@@ -109,6 +169,10 @@ export class PrometheusClient {
   private method: "POST" | "GET";
   private readonly headers: Record<string, string>;
   private readonly fetchFn: typeof fetch;
+  private readonly maxResponseBytes: number;
+  private readonly maxConcurrency: number;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(opts: PrometheusClientOptions) {
     let u: URL;
@@ -118,7 +182,7 @@ export class PrometheusClient {
       throw new PrometheusError("invalid_response", `--prometheus ${JSON.stringify(opts.url)}: not a URL (expected e.g. http://prometheus:9090)`);
     }
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new PrometheusError("invalid_response", `--prometheus ${JSON.stringify(opts.url)}: expected an http:// or https:// URL`);
-    this.headers = { accept: "application/json", ...opts.headers };
+    this.headers = { accept: "application/json", "accept-encoding": opts.compression ? "gzip" : "identity", ...opts.headers };
     if (u.username || u.password) {
       const cred = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
       this.headers.authorization ??= `Basic ${Buffer.from(cred).toString("base64")}`;
@@ -132,6 +196,22 @@ export class PrometheusClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.method = opts.method ?? "POST";
     this.fetchFn = opts.fetch ?? fetch;
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxConcurrency = Math.max(1, opts.maxConcurrency ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Runs f when fewer than maxConcurrency calls are in flight. */
+  private async limited<T>(f: () => Promise<T>): Promise<T> {
+    // A finished call hands its slot straight to the next waiting one.
+    if (this.inFlight >= this.maxConcurrency) await new Promise<void>((r) => this.waiting.push(r));
+    else this.inFlight++;
+    try {
+      return await f();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
+    }
   }
 
   /** Instant query at `time` (default: the server's now). */
@@ -154,7 +234,11 @@ export class PrometheusClient {
     return { ...a, result: a.result };
   }
 
-  private async call(endpoint: "query" | "query_range", params: Record<string, string>): Promise<QueryAnswer> {
+  private call(endpoint: "query" | "query_range", params: Record<string, string>): Promise<QueryAnswer> {
+    return this.limited(() => this.callNow(endpoint, params));
+  }
+
+  private async callNow(endpoint: "query" | "query_range", params: Record<string, string>): Promise<QueryAnswer> {
     const form = new URLSearchParams({ ...params, timeout: `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s` });
     const target = `${this.url}/api/v1/${endpoint}`;
     const what = `Prometheus at ${this.displayUrl}`;
@@ -163,21 +247,43 @@ export class PrometheusClient {
       this.method = "GET";
       res = await this.send(target, form, what);
     }
-    let text: string;
+    const json = (res.headers.get("content-type") ?? "application/json").includes("json");
+    if (!res.ok && (!json || ![400, 422, 500, 503].includes(res.status))) {
+      // Not an API answer (proxy error page, 404 of a wrong path): its first line says why.
+      const snippet = await this.snippet(res);
+      throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`, null, res.status);
+    }
+    let decoded: Awaited<ReturnType<typeof decodeStreaming>>;
+    const intern = new Interner();
+    let index = 0;
     try {
-      text = await res.text();
+      if (!res.body) throw new DecodeError("truncated", "the answer has no body");
+      decoded = await decodeStreaming(res.body, this.maxResponseBytes, (e) => compactElement(e, intern, index++));
     } catch (e) {
+      if (e instanceof DecodeError) {
+        await res.body?.cancel().catch(() => undefined);
+        if (e.kind === "too_large") {
+          throw new PrometheusError("invalid_response", `${what}: ${e.message} (query: ${params.query}); narrow the query with --selector, or split the fleet`, null, res.status);
+        }
+        if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
+        if (e.kind === "truncated") throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} ${e.message.replace(/^the answer /, "")}`, null, res.status);
+        throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} is not understood: ${e.message} (is this the Prometheus API?)`, null, res.status);
+      }
       throw this.transportError(e, what);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      const snippet = text.replace(/\s+/g, " ").trim().slice(0, 200);
-      if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`, null, res.status);
-      throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} is not JSON (is this the Prometheus API? got: ${snippet || "nothing"})`, null, res.status);
+    const skeleton = decoded.skeleton as { data?: { resultType?: unknown; result?: unknown } } | null;
+    const elements = decoded.elements;
+    let compact: Compact[] | null = null;
+    if (elements !== null && skeleton && typeof skeleton === "object" && skeleton.data && typeof skeleton.data === "object") {
+      const type = skeleton.data.resultType;
+      if ((type === "vector" || type === "matrix") && elements.every(isCompact)) {
+        compact = elements as Compact[];
+        skeleton.data.result = [];
+      } else {
+        skeleton.data.result = elements.map((x) => (isCompact(x) ? (x.kind === VECTOR ? { metric: x.sample.labels, value: [x.sample.t, String(x.sample.v)] } : { metric: x.series.labels, values: [] }) : x));
+      }
     }
-    const parsed = responseBody.safeParse(json);
+    const parsed = responseBody.safeParse(skeleton);
     if (!parsed.success) {
       if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
       const issue = parsed.error.issues[0];
@@ -188,7 +294,30 @@ export class PrometheusClient {
       const kind = body.errorType === "timeout" ? "timeout" : "query";
       throw new PrometheusError(kind, `${what}: ${body.errorType}: ${body.error} (query: ${params.query})`, body.errorType, res.status);
     }
-    return { result: convert(body.data), warnings: [...(body.warnings ?? [])], partial: body.isPartial === true };
+    let result: QueryResult;
+    if (compact !== null && body.data.resultType === "vector") {
+      if (!compact.every((c) => c.kind === VECTOR)) throw new PrometheusError("invalid_response", `${what}: a vector answer to /api/v1/${endpoint} holds matrix series`, null, res.status);
+      result = { type: "vector", samples: compact.map((c) => (c as Extract<Compact, { kind: 1 }>).sample) };
+    } else if (compact !== null && body.data.resultType === "matrix") {
+      if (!compact.every((c) => c.kind === MATRIX)) throw new PrometheusError("invalid_response", `${what}: a matrix answer to /api/v1/${endpoint} holds vector samples`, null, res.status);
+      result = { type: "matrix", series: compact.map((c) => (c as Extract<Compact, { kind: 2 }>).series) };
+    } else {
+      result = convert(body.data);
+    }
+    return { result, warnings: [...(body.warnings ?? [])], partial: body.isPartial === true };
+  }
+
+  /** The first 200 characters of an error page, read with the same limit as any answer. */
+  private async snippet(res: Response): Promise<string> {
+    try {
+      const reader = res.body?.getReader();
+      if (!reader) return "";
+      const { value } = await reader.read();
+      await reader.cancel().catch(() => undefined);
+      return new TextDecoder().decode(value ?? new Uint8Array()).replace(/\s+/g, " ").trim().slice(0, 200);
+    } catch {
+      return "";
+    }
   }
 
   private async send(target: string, form: URLSearchParams, what: string): Promise<Response> {

@@ -2,18 +2,10 @@
 import { z } from "zod";
 import { formatPath } from "../config/yaml.js";
 import { FleetValidationError, toFleetIssues, type FleetIssue } from "../model/fleet.js";
+import { POLICIES, type PolicyName } from "./policy-names.js";
 
-export const POLICIES = ["contention", "none", "balance-utilisation", "hottest-host", "optimal"] as const;
-export type PolicyName = (typeof POLICIES)[number];
-
-export const POLICY_DESCRIPTIONS: Readonly<Record<PolicyName, string>> = {
-  contention: "ours: move VMs off hosts where vCPUs wait for other load, where the contention model predicts the fleet waits less",
-  none: "no action (the do-nothing baseline)",
-  "balance-utilisation": "DRS / Watcher workload_stabilization style: move VMs to even out CPU use across hosts",
-  "hottest-host": "Watcher workload_balance style: one VM off the hottest host per round",
-  optimal: "the exact optimum of the contention objective by exhaustive search (small fleets only)",
-};
-
+// The names live in their own module so the CLI can list them without loading zod.
+export { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "./policy-names.js";
 export interface PlanOptions {
   policy: PolicyName;
   /** A move must lower the fleet's predicted contention by at least this much, cores. */

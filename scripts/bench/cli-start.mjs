@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// Whole-process cost of `vsteal domstats --vcpu` against `virsh domstats --vcpu`, on one domain
+// and on 20, as a script calling either per VM would see it (fork, exec, start, answer, exit).
+// Runs are interleaved (virsh, vsteal, virsh, ...) so a busy machine slows both alike; medians.
+//
+//   npm run bench:cli [-- --runs 30 --prefix vsteal-test- --uri qemu:///system]
+//
+// Needs 20 libvirt domains whose names start with the prefix (scripts/testbed up 20 makes them;
+// paused ones do, and spare the CPU). Prints the ratios vsteal / virsh (< 1: vsteal is faster),
+// and the floor: `node` starting an empty file.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const CLI = join(ROOT, "dist", "cli", "main.js");
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "25" },
+    prefix: { type: "string", default: process.env.VSTEAL_TESTBED_PREFIX ?? "vsteal-test-" },
+    uri: { type: "string", default: "qemu:///system" },
+    json: { type: "boolean", default: false },
+  },
+});
+const runs = Number(values.runs);
+if (!existsSync(CLI)) {
+  console.error("bench-cli: dist/cli/main.js is missing: run npm run build (npm run bench:cli does)");
+  process.exit(1);
+}
+
+const list = spawnSync("virsh", ["-q", "-c", values.uri, "list", "--all", "--name"], { encoding: "utf8" });
+if (list.status !== 0) {
+  console.error(`bench-cli: virsh list failed: ${list.stderr.trim()}: is libvirtd running?`);
+  process.exit(1);
+}
+const domains = list.stdout
+  .split("\n")
+  .map((l) => l.trim())
+  .filter((n) => n.startsWith(values.prefix))
+  .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+if (domains.length < 20) {
+  console.error(`bench-cli: needs 20 domains named ${values.prefix}*, found ${domains.length}: VSTEAL_TESTBED_PREFIX=${values.prefix} scripts/testbed up 20`);
+  process.exit(1);
+}
+
+function once(cmd, args) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr.trim()}`);
+  return ms;
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+function compare(names) {
+  const virsh = [];
+  const vsteal = [];
+  const virshArgs = ["-c", values.uri, "domstats", "--vcpu", ...names];
+  const vstealArgs = [CLI, "domstats", "--vcpu", "--source", "libvirt", "-c", values.uri, ...names];
+  once("virsh", virshArgs); // warm both: page cache, libvirt's connection code
+  once(process.execPath, vstealArgs);
+  for (let i = 0; i < runs; i++) {
+    virsh.push(once("virsh", virshArgs));
+    vsteal.push(once(process.execPath, vstealArgs));
+  }
+  return { virshMs: median(virsh), vstealMs: median(vsteal) };
+}
+
+// virsh asks each domain's QEMU for its vCPU counters: spinning vCPUs slow QEMU's answer, paused
+// domains answer at once. Say which it was.
+const states = spawnSync("virsh", ["-q", "-c", values.uri, "domstate", "--domain", domains[0]], { encoding: "utf8" }).stdout.trim();
+const running = domains.slice(0, 20).filter((d) => spawnSync("virsh", ["-q", "-c", values.uri, "domstate", "--domain", d], { encoding: "utf8" }).stdout.trim() === "running").length;
+
+const floor = [];
+for (let i = 0; i < runs; i++) floor.push(once(process.execPath, ["-e", "0"]));
+const one = compare(domains.slice(0, 1));
+const twenty = compare(domains.slice(0, 20));
+const result = {
+  runs,
+  runningDomains: running,
+  firstDomainState: states,
+  nodeEmptyStartMs: median(floor),
+  nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS !== undefined,
+  oneDomain: { ...one, ratio: one.vstealMs / one.virshMs },
+  twentyDomains: { ...twenty, ratio: twenty.vstealMs / twenty.virshMs, speedup: twenty.virshMs / twenty.vstealMs },
+};
+if (values.json) {
+  console.log(JSON.stringify(result, null, 2));
+} else {
+  const f = (x) => x.toFixed(1).padStart(7);
+  console.log(`bench-cli: medians of ${runs} interleaved runs, whole process (fork to exit); ${running} of the 20 domains running (spinning), the rest paused or off`);
+  console.log(`  node -e 0 (the floor of any Node program)    ${f(result.nodeEmptyStartMs)} ms${result.nodeExtraCaCerts ? "  (NODE_EXTRA_CA_CERTS is set: Node parses that file at every start)" : ""}`);
+  console.log(`  1 domain:   virsh ${f(one.virshMs)} ms   vsteal ${f(one.vstealMs)} ms   vsteal/virsh ${result.oneDomain.ratio.toFixed(2)} (goal <= 1)`);
+  console.log(`  20 domains: virsh ${f(twenty.virshMs)} ms   vsteal ${f(twenty.vstealMs)} ms   virsh/vsteal ${result.twentyDomains.speedup.toFixed(2)} (goal >= 5)`);
+}
