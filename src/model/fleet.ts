@@ -21,6 +21,8 @@ export interface FleetHost {
   reserved_cpus: number;
   /** false: may be emptied, receives nothing (maintenance). */
   accepts_vms: boolean;
+  /** true: every migratable VM must leave (maintenance mode); implies accepts_vms false. Absent: false. */
+  drain?: boolean;
 }
 
 export interface FleetVm {
@@ -106,6 +108,7 @@ const hostSchema = z.object({
   memory_mib: nonNegative,
   reserved_cpus: wholeAtLeast(0).default(0),
   accepts_vms: z.boolean().default(true),
+  drain: z.boolean().optional(),
 });
 
 const vmSchema = z.object({
@@ -266,7 +269,14 @@ export function parseSnapshot(value: unknown): FleetSnapshot {
     version: 1,
     time: s.time,
     window_s: s.window_s,
-    hosts: s.hosts.map((h) => ({ name: h.name, cpus: h.cpus, memory_mib: h.memory_mib, reserved_cpus: h.reserved_cpus, accepts_vms: h.accepts_vms })),
+    hosts: s.hosts.map((h) => ({
+      name: h.name,
+      cpus: h.cpus,
+      memory_mib: h.memory_mib,
+      reserved_cpus: h.reserved_cpus,
+      // drain implies accepts_vms false (the format says so).
+      ...(h.drain === true ? { accepts_vms: false, drain: true } : { accepts_vms: h.accepts_vms }),
+    })),
     vms: s.vms.map((v) => ({
       name: v.name,
       uuid: v.uuid,
