@@ -85,7 +85,7 @@ export function actorName(): string {
   return `${sudo && sudo !== user ? `${sudo} (as ${user})` : user}@${hostname()}`;
 }
 
-async function askTty(question: string): Promise<string> {
+export async function askTty(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return await rl.question(question);

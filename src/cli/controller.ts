@@ -10,6 +10,8 @@ import { loadTokenDigest } from "../controller/auth.js";
 import { FileAuditLog } from "../migrate/audit-log.js";
 import { virshDriver } from "../migrate/driver.js";
 import { loadMigrateHosts } from "../migrate/hosts.js";
+import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
+import { withMaintenance } from "../maintenance/apply.js";
 import type { Io } from "./io.js";
 
 export interface ControllerCliOptions {
@@ -26,6 +28,8 @@ export interface ControllerCliOptions {
   staleAfterS: number;
   timeoutS: number;
   history: number;
+  /** Which hosts are drained (vsteal drain); default DEFAULT_MAINTENANCE_FILE. */
+  maintenanceFile?: string;
   /** One audit, the result as JSON on stdout, then exit (0: a plan; 3: no plan). */
   once?: boolean;
   /** Apply mode: plans are carried out by live migration (with approval above approveOver moves). */
@@ -46,15 +50,21 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
   const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000 });
-  const snapshot = () =>
-    buildSnapshot(client, {
-      windowS: o.windowS,
-      selector: o.selector ?? "",
-      hosts,
-      hostsFile: o.hostsFile ?? null,
-      staleAfterS: o.staleAfterS,
-    });
-  let apply: { applier: PlanApplier; tokenDigest: Buffer } | undefined;
+  const maintenanceFile = o.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE;
+  // Every audit (and every recheck) plans with the maintenance file as it is now: drained hosts
+  // receive nothing and are emptied (docs/maintenance.md).
+  const snapshot = async () =>
+    withMaintenance(
+      await buildSnapshot(client, {
+        windowS: o.windowS,
+        selector: o.selector ?? "",
+        hosts,
+        hostsFile: o.hostsFile ?? null,
+        staleAfterS: o.staleAfterS,
+      }),
+      maintenanceFile,
+    );
+  let apply: Parameters<typeof buildControllerApp>[2];
   if (o.apply) {
     const a = o.apply;
     const tokenDigest = loadTokenDigest(a.tokenFile);
@@ -69,7 +79,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
       timeoutMs: a.timeoutS !== undefined ? a.timeoutS * 1000 : undefined,
       log: (l) => io.err(`vsteal controller: ${l}`),
     });
-    apply = { applier, tokenDigest };
+    apply = { applier, tokenDigest, maintenance: { file: maintenanceFile, freshSnapshot: async () => (await snapshot()).snapshot } };
   }
   const c = new Controller({
     snapshot,

@@ -10,6 +10,7 @@ function requireFlag(v: string | undefined, message: string): string {
 
 
 import { processIo } from "./io.js";
+import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
 /** A Prometheus-style duration ("90s", "5m", "1h30m") or plain seconds ("60"), in seconds. */
 export function durationSeconds(v: string): number {
@@ -90,6 +91,7 @@ export function registerFleet(program: Command): void {
     .addOption(new Option("--stale-after <duration>", "a host whose newest sample is older than this counts as missing").argParser(durationSeconds).default(120, "2m"))
     .addOption(new Option("--timeout <duration>", "timeout of each Prometheus query").argParser(durationSeconds).default(30, "30s"))
     .option("--history <n>", "audits kept for /api/v1/plans", positiveInt, 100)
+    .option("--maintenance-file <file>", "which hosts are drained (vsteal drain): read at every audit; they receive nothing and are emptied", DEFAULT_MAINTENANCE_FILE)
     .option("--once", "run one audit, print it as JSON and exit (exit code 3 when there is no plan)")
     .option("--apply", "apply mode: carry out plans by live migration (each move rechecked on fresh data first)")
     .option("--migrate-hosts <file>", "apply mode: migration hosts file (libvirt URI of every host, limits, timeout), as vsteal apply --hosts")
@@ -129,6 +131,7 @@ metrics at /metrics.`,
             timeoutS: o.timeout,
             history: o.history,
             once: o.once,
+            maintenanceFile: o.maintenanceFile as string,
             apply: o.apply
               ? {
                   migrateHostsFile: requireFlag(o.migrateHosts as string | undefined, "--apply needs --migrate-hosts FILE: how to reach each host's libvirt"),

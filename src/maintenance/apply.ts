@@ -4,7 +4,7 @@
  * `notes` say so. Pure.
  */
 import type { FleetSnapshot } from "../model/fleet.js";
-import type { MaintenanceState } from "./state-file.js";
+import { readMaintenance, type MaintenanceState } from "./state-file.js";
 
 export function applyMaintenance<S extends FleetSnapshot & { notes?: string[] }>(snapshot: S, state: MaintenanceState, file?: string): S {
   const drained = state.hosts;
@@ -23,4 +23,9 @@ export function applyMaintenance<S extends FleetSnapshot & { notes?: string[] }>
     hosts: snapshot.hosts.map((h) => (Object.hasOwn(drained, h.name) ? { ...h, accepts_vms: false, drain: true } : h)),
     ...(snapshot.notes !== undefined || notes.length > 0 ? { notes } : {}),
   };
+}
+
+/** A snapshot build with the maintenance file applied to its snapshot (read now: a bad file fails the audit). */
+export function withMaintenance<B extends { snapshot: FleetSnapshot & { notes?: string[] } }>(build: B, file: string): B {
+  return { ...build, snapshot: applyMaintenance(build.snapshot, readMaintenance(file), file) };
 }

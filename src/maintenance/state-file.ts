@@ -20,7 +20,7 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import { describeValue, formatPath } from "../config/yaml.js";
 
-export const DEFAULT_MAINTENANCE_FILE = "/var/lib/vsteal/maintenance.json";
+export { DEFAULT_MAINTENANCE_FILE } from "./defaults.js";
 /** Far more than any fleet's drained hosts need; a bigger file is refused, not read. */
 export const MAX_BYTES = 1024 * 1024;
 /** A lock older than this is left over by a crashed process and is broken. */

@@ -108,7 +108,7 @@ describe("the regular planner honours drain: true", () => {
   it("moves a draining host's VMs although nothing is contended, and never moves anything onto it", () => {
     const s = fleet((x) => {
       (x.hosts as Array<Record<string, unknown>>)[0]!.drain = true;
-      x.constraints.max_moves = 5 as never;
+      (x.constraints as Record<string, unknown>).max_moves = 5;
     });
     const parsed = parseSnapshot(s);
     expect(parsed.hosts[0]).toMatchObject({ name: "A", accepts_vms: false, drain: true });
@@ -198,9 +198,9 @@ describe("planDrain properties", () => {
           expect(m.to).not.toBe(host);
         }
         // The planner's own rules, move by move on the placement the earlier ones leave.
-        const c = checkPlan(markDraining(snapshot, [host]), r.plan);
-        const allowed = headroom ? [] : c.problems.filter((p) => / would be oversubscribed /.test(p));
-        expect(c.problems).toEqual(allowed);
+        // (CPU headroom only when asked for: a drain may load a busy target.)
+        const c = checkPlan(markDraining(snapshot, [host]), r.plan, "bursty", { cpuHeadroom: headroom });
+        expect(c.problems).toEqual([]);
         expect(r.plan.predicted.steal_after).toBeCloseTo(c.stealAfter, 3);
         // A non-migratable VM is never moved; a migratable one is left only with a reason that names hosts.
         for (const u of r.unplaced) {

@@ -1,0 +1,48 @@
+/**
+ * The recheck before each move of a drain, on fresh data: the drained host is still drained
+ * (an undrain stops the drain), the target is not drained now, the VM is still on the host, and
+ * the target still takes it by the drain's rules (memory, anti-affinity, width, accepts_vms;
+ * CPU headroom only when asked). Unlike a rebalancing move, a drain's move needs no gain.
+ */
+import type { FleetSnapshot } from "../model/fleet.js";
+import type { Recheck } from "../migrate/executor.js";
+import { checkPlan } from "../planner/check.js";
+import { applyMaintenance } from "./apply.js";
+import type { MaintenanceState } from "./state-file.js";
+
+export interface DrainRecheckOptions {
+  /** The host being drained. */
+  host: string;
+  /** The maintenance state now (re-read before every move). */
+  maintenance: () => MaintenanceState;
+  /** A fresh snapshot, or null for no snapshot check (--no-recheck: only the maintenance state is rechecked). */
+  fresh: (() => Promise<FleetSnapshot>) | null;
+  requireHeadroom?: boolean;
+}
+
+export function drainRecheck(o: DrainRecheckOptions): Recheck {
+  return async (move) => {
+    let state: MaintenanceState;
+    try {
+      state = o.maintenance();
+    } catch (e) {
+      return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+    }
+    if (!Object.hasOwn(state.hosts, o.host)) return { ok: false, reason: `${o.host} is no longer drained (vsteal undrain): the drain stops` };
+    if (Object.hasOwn(state.hosts, move.to)) return { ok: false, reason: `${move.to} is drained now: it receives nothing` };
+    if (!o.fresh) return { ok: true, note: `${o.host} still drained (no fresh snapshot: --no-recheck)` };
+    let snap: FleetSnapshot;
+    try {
+      snap = applyMaintenance(await o.fresh(), state);
+    } catch (e) {
+      return { ok: false, reason: `no fresh data: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    const vm = snap.vms.find((v) => v.name === move.vm);
+    if (!vm) return { ok: false, reason: `${move.vm} is not in the fresh snapshot (${snap.time})` };
+    if (vm.host !== move.from) return { ok: false, reason: `${move.vm} is on ${vm.host} now, not ${move.from}` };
+    if (!snap.hosts.some((h) => h.name === move.to)) return { ok: false, reason: `${move.to} is not in the fresh snapshot (${snap.time})` };
+    const c = checkPlan(snap, { version: 1, moves: [move], predicted: { steal_before: 0, steal_after: 0 }, explanation: "" }, "bursty", { cpuHeadroom: o.requireHeadroom ?? false });
+    if (c.problems.length > 0) return { ok: false, reason: `target no longer takes it: ${c.problems.map((p) => p.replace(/^moves\[0\] \([^)]*\): /, "")).join("; ")}` };
+    return { ok: true, note: `still drained; ${move.to} takes it; predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores (snapshot ${snap.time})` };
+  };
+}
