@@ -4,6 +4,7 @@
  * the target still takes it by the drain's rules (memory, anti-affinity, width, accepts_vms;
  * CPU headroom only when asked). Unlike a rebalancing move, a drain's move needs no gain.
  */
+import { SnapshotError } from "../fleet/errors.js";
 import type { FleetSnapshot } from "../model/fleet.js";
 import type { Recheck } from "../migrate/executor.js";
 import { checkPlan } from "../planner/check.js";
@@ -18,6 +19,9 @@ export interface DrainRecheckOptions {
   /** A fresh snapshot, or null for no snapshot check (--no-recheck: only the maintenance state is rechecked). */
   fresh: (() => Promise<FleetSnapshot>) | null;
   requireHeadroom?: boolean;
+  /** A snapshot with partial data (a VM just moved) is built again this often, retryDelayMs apart. Default 5, 2000 ms. */
+  partialRetries?: number;
+  retryDelayMs?: number;
 }
 
 export function drainRecheck(o: DrainRecheckOptions): Recheck {
@@ -31,11 +35,17 @@ export function drainRecheck(o: DrainRecheckOptions): Recheck {
     if (!Object.hasOwn(state.hosts, o.host)) return { ok: false, reason: `${o.host} is no longer drained (vsteal undrain): the drain stops` };
     if (Object.hasOwn(state.hosts, move.to)) return { ok: false, reason: `${move.to} is drained now: it receives nothing` };
     if (!o.fresh) return { ok: true, note: `${o.host} still drained (no fresh snapshot: --no-recheck)` };
-    let snap: FleetSnapshot;
-    try {
-      snap = applyMaintenance(await o.fresh(), state);
-    } catch (e) {
-      return { ok: false, reason: `no fresh data: ${e instanceof Error ? e.message : String(e)}` };
+    let snap: FleetSnapshot | null = null;
+    // A VM the drain just moved is missing from the snapshot until its target's agent has
+    // reported it twice (partial data): wait for that a little, rather than skip the next move.
+    for (let attempt = 0; snap === null; attempt++) {
+      try {
+        snap = applyMaintenance(await o.fresh(), state);
+      } catch (e) {
+        const transient = e instanceof SnapshotError && e.reason === "partial_data";
+        if (!transient || attempt >= (o.partialRetries ?? 5)) return { ok: false, reason: `no fresh data: ${e instanceof Error ? e.message : String(e)}` };
+        await new Promise((r) => setTimeout(r, o.retryDelayMs ?? 2000));
+      }
     }
     const vm = snap.vms.find((v) => v.name === move.vm);
     if (!vm) return { ok: false, reason: `${move.vm} is not in the fresh snapshot (${snap.time})` };
