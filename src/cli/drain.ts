@@ -23,6 +23,7 @@ import { drainRecheck } from "../maintenance/drain-recheck.js";
 import { checkHostName, drainHost, readMaintenance, undrainHost } from "../maintenance/state-file.js";
 import { planDrain, type DrainResult } from "../planner/drain.js";
 import { actorName, askTty, ApplyError } from "./apply.js";
+import { readToken } from "../controller/auth.js";
 import type { Io } from "./io.js";
 
 export interface DrainCliOptions {
@@ -230,21 +231,8 @@ interface ControllerDrainReply {
   apply: { id: string; state: string; reason: string; result: ExecuteResult | null } | null;
 }
 
-function readToken(file: string | undefined): string {
-  let token: string | undefined;
-  if (file) {
-    try {
-      token = readFileSync(file, "utf8").split("\n")[0]?.trim();
-    } catch (e) {
-      throw new ApplyError(`cannot read the token file ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`);
-    }
-  } else token = process.env.VSTEAL_CONTROLLER_TOKEN?.trim();
-  if (!token) throw new ApplyError("--controller needs the controller's bearer token: --token-file FILE or $VSTEAL_CONTROLLER_TOKEN");
-  return token;
-}
-
 async function callController(base: string, tokenFile: string | undefined, path: string, body: unknown, deps: DrainDeps, method = "POST"): Promise<{ status: number; body: unknown }> {
-  const token = readToken(tokenFile);
+  const token = readToken(tokenFile, process.env, "--controller needs the controller's bearer token");
   const url = `${base.replace(/\/+$/, "")}${path}`;
   let r: Response;
   try {
@@ -289,5 +277,5 @@ async function drainViaController(host: string, o: DrainCliOptions, io: Io, deps
   }
   if (rec && rec.state === "skipped") io.err(`vsteal drain: not carried out now: ${rec.reason}; ${host} stays drained, and the controller's audits move its VMs`);
   const res = rec?.result ?? null;
-  return report(io, { ...o, auditLog: "the controller's audit log" }, host, started.drain, res, true);
+  return report(io, { ...o, auditLog: "kept by the controller (its --audit-log)", maintenanceFile: "kept by the controller (its --maintenance-file)" }, host, started.drain, res, true);
 }

@@ -4,11 +4,13 @@
  * its plan never moves anything onto it; undrain → it may receive again. libvirt is the
  * in-memory FakeDriver; the real migrations are in test/e2e/drain.test.ts.
  */
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FakeDriver } from "../../test/support/fake-driver.js";
+import { listen } from "../agent/server.js";
+import { drain, undrain } from "../cli/drain.js";
 import { withMaintenance } from "../maintenance/apply.js";
 import { MemoryAuditLog } from "../migrate/audit-log.js";
 import { migrateHosts } from "../migrate/hosts.js";
@@ -99,5 +101,34 @@ describe("controller API: host maintenance", () => {
     expect((await post("/hosts/hv01/drain", { dry_run: "yes" })).status).toBe(400);
     expect((await post("/hosts/hv01/drain", { surprise: 1 })).status).toBe(400);
     expect(existsSync(file)).toBe(false);
+  });
+
+  it("vsteal drain --controller: previews, asks, drains through the API and follows the apply record to its end", async () => {
+    const { file, driver, app } = setup();
+    const { server, url } = await listen(app, "127.0.0.1:0", null);
+    try {
+      const tokenFile = join(mkdtempSync(join(tmpdir(), "vsteal-token-")), "token");
+      writeFileSync(tokenFile, `${TOKEN}\n`);
+      let out = "";
+      let err = "";
+      const io = { out: (t: string) => (out += t), err: (l: string) => (err += `${l}\n`) };
+      const o = { controller: url, tokenFile, maintenanceFile: "unused", recheck: true, windowS: 300, auditLog: "unused", json: true };
+      // No terminal, no --yes: the preview is shown, nothing is done.
+      expect(await drain("hv02", o, io, { tty: false })).toBe(2);
+      expect(err).toMatch(/hv02: 1 move\(s\)\n {2}1\. app-1: hv02 → hv03/);
+      expect(existsSync(file)).toBe(false);
+      expect(await drain("hv02", { ...o, yes: true }, io, { tty: false })).toBe(0);
+      expect(driver.log).toEqual(["start app-1 hv02->hv03"]);
+      expect(JSON.parse(out)).toMatchObject({ host: "hv02", drained: true, moves: [{ vm: "app-1", from: "hv02", to: "hv03", result: "ok" }], unplaced: [] });
+      expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).hosts)).toEqual(["hv02"]);
+      expect(await undrain("hv02", { maintenanceFile: "unused", controller: url, tokenFile }, io)).toBe(0);
+      expect(err).toMatch(/vsteal undrain: hv02 may receive VMs again/);
+      expect(JSON.parse(readFileSync(file, "utf8")).hosts).toEqual({});
+      // A wrong token: one line that says so.
+      writeFileSync(tokenFile, "wrong-token-wrong-token\n");
+      await expect(drain("hv02", { ...o, yes: true }, io, { tty: false })).rejects.toThrow(/refused the token \(401\): check --token-file/);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -17,7 +17,7 @@
  * test's VMs only, so what else runs on the machine changes nothing asserted here. Host B is
  * never taken down (others may use it); only this test's domains are removed.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +29,7 @@ import { readMaintenance } from "../../src/maintenance/state-file.js";
 import type { FleetSnapshot, Plan } from "../../src/model/fleet.js";
 import { plan } from "../../src/planner/index.js";
 import { describeE2E } from "./env.js";
+import { startAgentOnSecondHost, type SecondHostAgent } from "./second-host.js";
 import { CLI, TESTBED, startAgent, type RunningAgent } from "./virsh.js";
 
 const PREFIX = "vsteal-dr-";
@@ -61,35 +62,6 @@ function cli(...args: string[]): { code: number; stdout: string; stderr: string 
   }
 }
 
-async function startAgentInB(pid: string): Promise<{ child: ChildProcess; url: string; stop: () => Promise<void> }> {
-  const child = spawn("nsenter", ["-t", pid, "-m", "-u", process.execPath, CLI, "agent", "--web.listen-address", "127.0.0.1:0", "--source", "libvirt", "--connect", "qemu:///system", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent B did not start:\n${err}`)), 60_000);
-    child.stderr!.on("data", (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (http\S+) /.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`agent B exited with ${code}:\n${err}`)));
-  });
-  return {
-    child,
-    url,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
 describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", () => {
   let uriB = "";
   let dir = "";
@@ -98,7 +70,7 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
   let maintenance = "";
   let auditLog = "";
   let agentA: RunningAgent | null = null;
-  let agentB: Awaited<ReturnType<typeof startAgentInB>> | null = null;
+  let agentB: SecondHostAgent | null = null;
   let prom: LabPrometheus | null = null;
 
   /** A fresh snapshot from Prometheus in which `ok` holds (others' VMs starting or stopping may fail one). */
@@ -146,7 +118,7 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
       testbed("define", vm, "1");
     }
     agentA = await startAgent(["--source", "libvirt", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""]);
-    agentB = await startAgentInB(readFileSync(PID_FILE, "utf8").trim());
+    agentB = await startAgentOnSecondHost(readFileSync(PID_FILE, "utf8").trim());
     prom = await LabPrometheus.start({
       targets: [
         { address: new URL(agentA.url).host, host: "hostA" },
