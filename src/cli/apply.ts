@@ -16,6 +16,8 @@ import { executePlan, planId, type ExecuteResult, type Recheck } from "../migrat
 import { loadMigrateHosts } from "../migrate/hosts.js";
 import { progressLine } from "../migrate/jobinfo.js";
 import { snapshotRecheck } from "../migrate/recheck.js";
+import { notOntoDrained, refuseDrainedTargets } from "../maintenance/drain-recheck.js";
+import { readMaintenance } from "../maintenance/state-file.js";
 import type { Io } from "./io.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/vsteal/migrations.jsonl";
@@ -37,6 +39,8 @@ export interface ApplyCliOptions {
   auditLog: string;
   keepGoing?: boolean;
   json?: boolean;
+  /** Drained hosts receive nothing (docs/maintenance.md); the CLI's default is DEFAULT_MAINTENANCE_FILE. */
+  maintenanceFile?: string;
 }
 
 export interface ApplyDeps {
@@ -100,6 +104,9 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
   for (const m of plan.moves) {
     for (const h of [m.from, m.to]) if (!hosts.endpoint(h)) throw new ApplyError(`host ${h} (move of ${m.vm}) has no libvirt URI in ${o.hosts}: add it under hosts: or set uri_template`);
   }
+  // The CLI always passes one (by default /var/lib/vsteal/maintenance.json); a library caller may not.
+  const maintenanceFile = o.maintenanceFile;
+  if (maintenanceFile !== undefined) refuseDrainedTargets(plan.moves, readMaintenance(maintenanceFile), maintenanceFile);
   let recheck: Recheck | null = null;
   if (o.recheck) {
     if (!o.prometheus) {
@@ -110,6 +117,7 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
     const url = o.prometheus;
     const { snapshotFromPrometheus } = await import("./fleet-command.js");
     recheck = snapshotRecheck(() => snapshotFromPrometheus(url, o.windowS, { hostsFile: o.fleetHosts, selector: o.selector }), { minGain: o.minGain });
+    if (maintenanceFile !== undefined) recheck = notOntoDrained(recheck, () => readMaintenance(maintenanceFile));
   }
   const id = await planId(plan);
   const tty = deps.tty ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);

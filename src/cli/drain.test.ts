@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FakeDriver } from "../../test/support/fake-driver.js";
 import { readMaintenance, undrainHost } from "../maintenance/state-file.js";
+import { apply } from "./apply.js";
 import { drain, undrain, type DrainCliOptions } from "./drain.js";
 import type { Io } from "./io.js";
 
@@ -118,5 +119,21 @@ describe("vsteal drain", () => {
     await expect(drain("hostA", { ...t.o, snapshot: undefined }, t.io, { driver: t.driver })).rejects.toThrow(/--prometheus URL .* or --snapshot FILE/);
     await expect(drain("host\u0007A", t.o, t.io)).rejects.toThrow(/must not contain control characters/);
     await expect(drain("hostA", { ...t.o, controller: "http://127.0.0.1:9", tokenFile: join(t.dir, "nope") }, t.io)).rejects.toThrow(/cannot read the token file/);
+  });
+
+  it("vsteal apply refuses a plan that moves a VM onto a drained host, before anything starts", async () => {
+    const t = setup();
+    expect(await drain("hostB", { ...t.o, yes: true }, t.io, { driver: t.driver, tty: false })).toBe(0);
+    const planFile = join(t.dir, "plan.json");
+    writeFileSync(planFile, JSON.stringify({ version: 1, moves: [{ vm: "vm-1", from: "hostA", to: "hostB", reason: "test" }], predicted: { steal_before: 1, steal_after: 0 }, explanation: "" }));
+    const before = t.driver.log.length;
+    const o = { hosts: t.o.hosts!, yes: true, recheck: false, windowS: 300, auditLog: t.o.auditLog, maintenanceFile: t.o.maintenanceFile };
+    await expect(apply(planFile, o, t.io, { driver: t.driver, tty: false })).rejects.toThrow(
+      /^move 1 \(vm-1 hostA→hostB\): hostB is drained \(since .* by .*; .*maintenance\.json\): it receives no VM until vsteal undrain hostB; leave the move out$/,
+    );
+    expect(t.driver.log.length).toBe(before);
+    await undrain("hostB", { maintenanceFile: t.o.maintenanceFile }, t.io);
+    expect(await apply(planFile, o, t.io, { driver: t.driver, tty: false })).toBe(0);
+    expect(t.driver.at.get("vm-1")!.host).toBe("hostB");
   });
 });

@@ -5,11 +5,11 @@
  * CPU headroom only when asked). Unlike a rebalancing move, a drain's move needs no gain.
  */
 import { SnapshotError } from "../fleet/errors.js";
-import type { FleetSnapshot } from "../model/fleet.js";
+import type { FleetSnapshot, PlanMove } from "../model/fleet.js";
 import type { Recheck } from "../migrate/executor.js";
 import { checkPlan } from "../planner/check.js";
 import { applyMaintenance } from "./apply.js";
-import type { MaintenanceState } from "./state-file.js";
+import { MaintenanceError, type MaintenanceState } from "./state-file.js";
 
 export interface DrainRecheckOptions {
   /** The host being drained. */
@@ -54,5 +54,27 @@ export function drainRecheck(o: DrainRecheckOptions): Recheck {
     const c = checkPlan(snap, { version: 1, moves: [move], predicted: { steal_before: 0, steal_after: 0 }, explanation: "" }, "bursty", { cpuHeadroom: o.requireHeadroom ?? false });
     if (c.problems.length > 0) return { ok: false, reason: `target no longer takes it: ${c.problems.map((p) => p.replace(/^moves\[0\] \([^)]*\): /, "")).join("; ")}` };
     return { ok: true, note: `still drained; ${move.to} takes it; predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores (snapshot ${snap.time})` };
+  };
+}
+
+/** For plans made without the maintenance file (`vsteal apply`): a move onto a drained host is refused before anything starts. */
+export function refuseDrainedTargets(moves: readonly PlanMove[], state: MaintenanceState, file: string): void {
+  for (const [i, m] of moves.entries()) {
+    const e = state.hosts[m.to];
+    if (e && Object.hasOwn(state.hosts, m.to)) {
+      throw new MaintenanceError(`move ${i + 1} (${m.vm} ${m.from}→${m.to}): ${m.to} is drained (since ${e.since} by ${e.by}; ${file}): it receives no VM until vsteal undrain ${m.to}; leave the move out`);
+    }
+  }
+}
+
+/** A recheck that first skips a move onto a host drained since the plan was made. */
+export function notOntoDrained(recheck: Recheck, maintenance: () => MaintenanceState): Recheck {
+  return async (move, index) => {
+    try {
+      if (Object.hasOwn(maintenance().hosts, move.to)) return { ok: false, reason: `${move.to} is drained now (maintenance): it receives nothing` };
+    } catch (e) {
+      return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+    }
+    return recheck(move, index);
   };
 }
