@@ -11,19 +11,22 @@
  *    fresh snapshot) never moves anything onto the drained A.
  * 3. After `vsteal undrain hostA` the plan moves one back to A, and `vsteal apply` does it:
  *    libvirt shows it running on A.
+ * 4. The same through the controller's API (apply mode, bearer token): `vsteal drain hostA
+ *    --controller URL` moves that VM back to B (libvirt shows it there), 401 without the token,
+ *    and `vsteal undrain --controller` ends it.
  *
  * Other engineers' VMs may run on either host at the same time: the fleet hosts file makes
  * every VM but this test's own not migratable, and the plans of step 2 and 3 are made on this
  * test's VMs only, so what else runs on the machine changes nothing asserted here. Host B is
  * never taken down (others may use it); only this test's domains are removed.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { snapshotFromPrometheus } from "../../src/cli/fleet-command.js";
-import { LabPrometheus } from "../../src/fleet/lab-prometheus.js";
+import { LabPrometheus, freePort } from "../../src/fleet/lab-prometheus.js";
 import { applyMaintenance } from "../../src/maintenance/apply.js";
 import { readMaintenance } from "../../src/maintenance/state-file.js";
 import type { FleetSnapshot, Plan } from "../../src/model/fleet.js";
@@ -72,6 +75,7 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
   let agentA: RunningAgent | null = null;
   let agentB: SecondHostAgent | null = null;
   let prom: LabPrometheus | null = null;
+  let controller: ChildProcess | null = null;
 
   /** A fresh snapshot from Prometheus in which `ok` holds (others' VMs starting or stopping may fail one). */
   const snapshotWhere = async (ok: (s: FleetSnapshot) => boolean, what: string): Promise<FleetSnapshot> => {
@@ -136,6 +140,11 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
   }, 300_000);
 
   afterAll(async () => {
+    if (controller && controller.exitCode === null && controller.signalCode === null) {
+      const exited = new Promise((r) => controller!.once("exit", r));
+      controller.kill("SIGTERM");
+      await exited;
+    }
     await prom?.stop();
     await agentA?.stop();
     await agentB?.stop();
@@ -223,5 +232,56 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
     const vm = back.moves[0]!.vm;
     expect(running("qemu:///system")).toContain(vm);
     expect(defined(uriB)).not.toContain(vm);
+  }, 300_000);
+
+  it("the same through the controller's API: vsteal drain --controller moves the VM left on A to B (libvirt says so); 401 without the token", async () => {
+    // The VM the previous test moved back to A must be on A in the controller's fresh snapshot.
+    const onA = await snapshotWhere((s) => s.vms.some((v) => VMS.includes(v.name) && v.host === "hostA" && v.usage[0]! + v.delay[0]! > 0.5), "a VM of this test on hostA");
+    const vm = onA.vms.find((v) => VMS.includes(v.name) && v.host === "hostA")!.name;
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, `${"d".repeat(32)}\n`, { mode: 0o600 });
+    const controllerLog = join(dir, "controller-audit.jsonl");
+    const port = await freePort();
+    // --interval 1h and --approve-over 0: its own plans wait for approval; only the drain moves.
+    controller = spawn(
+      process.execPath,
+      [CLI, "controller", "--prometheus", prom!.url, "--window", WINDOW, "--interval", "1h", "--hosts", fleetHosts, "--apply", "--migrate-hosts", migrateHosts, "--token-file", tokenFile, "--approve-over", "0", "--audit-log", controllerLog, "--maintenance-file", maintenance, "--web.listen-address", `127.0.0.1:${port}`],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let err = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`controller did not start:\n${err}`)), 60_000);
+      controller!.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+        const m = /listening on (http\S+) /.exec(err);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      controller!.once("exit", (code) => reject(new Error(`controller exited with ${code}:\n${err}`)));
+    });
+
+    const unauth = await fetch(`${url}/api/v1/hosts/hostA/drain`, { method: "POST", body: "{}" });
+    expect(unauth.status).toBe(401);
+    expect(readMaintenance(maintenance).hosts).toEqual({});
+
+    const r = cli("drain", "hostA", "--controller", url, "--token-file", tokenFile, "--reason", "e2e via API", "--yes", "--json");
+    expect([0, 5], `${r.stderr}\n${err}`).toContain(r.code);
+    const out = JSON.parse(r.stdout) as { drained: boolean; moves: Array<{ vm: string; from: string; to: string; result: string }> };
+    expect(out.drained).toBe(true);
+    expect(out.moves.map((m) => [m.vm, m.from, m.to, m.result])).toEqual([[vm, "hostA", "hostB", "ok"]]);
+    expect(running(uriB)).toContain(vm);
+    expect(defined("qemu:///system")).not.toContain(vm);
+    expect(readMaintenance(maintenance).hosts.hostA).toMatchObject({ by: "api (bearer token)", reason: "e2e via API" });
+    const log = readFileSync(controllerLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { action: string; actor: string; vm: string | null; result: string });
+    expect(log.find((e) => e.action === "drain")).toMatchObject({ actor: "api (bearer token)", result: "ok" });
+    expect(log.filter((e) => e.action === "migrate" && e.result === "ok").map((e) => e.vm)).toEqual([vm]);
+
+    expect((await fetch(`${url}/api/v1/hosts/hostA/undrain`, { method: "POST" })).status).toBe(401);
+    expect(Object.keys(readMaintenance(maintenance).hosts)).toEqual(["hostA"]);
+    const u = cli("undrain", "hostA", "--controller", url, "--token-file", tokenFile);
+    expect(u.code, u.stderr).toBe(0);
+    expect(readMaintenance(maintenance).hosts).toEqual({});
   }, 300_000);
 });
