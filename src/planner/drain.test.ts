@@ -93,6 +93,16 @@ describe("planDrain", () => {
     const r = planDrain(fleet(), "A", { maxMoves: 1 });
     expect(r.plan.moves.map((m) => m.vm)).toEqual(["big"]);
     expect(r.unplaced.find((u) => u.vm === "small")!.reason).toMatch(/^max_moves \(1\) reached before small/);
+    // A host the snapshot already marks drain: true receives nothing, and is not emptied by another host's drain.
+    const alreadyB = planDrain(
+      fleet((x) => {
+        (x.hosts as Array<Record<string, unknown>>)[1]!.drain = true;
+      }),
+      "A",
+    );
+    expect(alreadyB.hosts).toEqual(["A"]);
+    expect(alreadyB.plan.moves.map((m) => [m.vm, m.from, m.to])).toEqual([["small", "A", "C"]]);
+    expect(alreadyB.unplaced.find((u) => u.vm === "big")!.reason).toBe("no host can take big: B accepts no VMs; C has 4096 MiB free, big needs 8192; D accepts no VMs");
     const two = planDrain(fleet(), ["A", "B"]);
     expect(two.plan.moves.every((m) => m.to === "C")).toBe(true);
     expect(two.unplaced.find((u) => u.vm === "big")!.reason).toBe("no host can take big: B is being drained; C has 4096 MiB free, big needs 8192; D accepts no VMs");

@@ -67,7 +67,7 @@ export function markDraining(snapshot: FleetSnapshot, hosts: readonly string[]):
 
 /**
  * Plans draining `host` (or several). The snapshot (any value) is validated first; an unknown
- * host throws DrainError. Hosts the snapshot already marks `drain: true` are drained too.
+ * host throws DrainError. Other hosts the snapshot marks `drain: true` receive nothing.
  */
 export function planDrain(snapshot: unknown, host: string | readonly string[], options: DrainOptions = {}): DrainResult {
   const snap = parseSnapshot(snapshot);
@@ -75,7 +75,8 @@ export function planDrain(snapshot: unknown, host: string | readonly string[], o
   for (const h of asked) {
     if (!snap.hosts.some((x) => x.name === h)) throw new DrainError(`host ${JSON.stringify(h)} is not in the snapshot (hosts: ${snap.hosts.map((x) => x.name).join(", ") || "none"})`);
   }
-  const hosts = [...new Set([...asked, ...snap.hosts.filter((h) => h.drain === true).map((h) => h.name)])];
+  // Other hosts the snapshot marks drain: true receive nothing (accepts_vms false) but are not emptied here.
+  const hosts = [...new Set(asked)];
   const marked = markDraining(snap, hosts);
   const state = new FleetState(marked, options.mode ?? "bursty");
   const drained = hosts.map((h) => state.hostIndex.get(h)!);
