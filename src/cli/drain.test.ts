@@ -118,6 +118,7 @@ describe("vsteal drain", () => {
     await expect(drain("hostA", { ...t.o, hosts: undefined }, t.io, { driver: t.driver })).rejects.toThrow(/needs --hosts FILE/);
     await expect(drain("hostA", { ...t.o, snapshot: undefined }, t.io, { driver: t.driver })).rejects.toThrow(/--prometheus URL .* or --snapshot FILE/);
     await expect(drain("host\u0007A", t.o, t.io)).rejects.toThrow(/must not contain control characters/);
+    await expect(drain("hostA", { ...t.o, prometheus: "http://127.0.0.1:9" }, t.io)).rejects.toThrow("give one of --prometheus URL or --snapshot FILE, not both");
     await expect(drain("hostA", { ...t.o, controller: "http://127.0.0.1:9", tokenFile: join(t.dir, "nope") }, t.io)).rejects.toThrow(/cannot read the token file/);
   });
 

@@ -133,6 +133,7 @@ export async function drain(host: string, o: DrainCliOptions, io: Io, deps: Drai
   checkHostName(host);
   if (o.controller) return drainViaController(host, o, io, deps);
   if (!o.hosts) throw new ApplyError("vsteal drain needs --hosts FILE (the migration hosts file: how to reach each host's libvirt), or --controller URL to let the controller drain");
+  if (o.prometheus && o.snapshot) throw new ApplyError("give one of --prometheus URL or --snapshot FILE, not both");
   const hosts = loadMigrateHosts(o.hosts);
   const maintenance = readMaintenance(o.maintenanceFile);
   let fresh: (() => Promise<FleetSnapshot>) | null = deps.freshSnapshot ?? null;
