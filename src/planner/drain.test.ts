@@ -4,6 +4,7 @@ import { parseSnapshot, type FleetSnapshot } from "../model/fleet.js";
 import { checkPlan } from "./check.js";
 import { DrainError, markDraining, planDrain } from "./drain.js";
 import { plan } from "./plan.js";
+import { FleetState } from "./state.js";
 
 /** Spinning vCPUs (demand exactly 1) make the model's numbers exact: k vCPUs on C cores wait max(0, k − C). */
 const spin = (name: string, host: string, vcpus: number, memory_mib: number, extra: Record<string, unknown> = {}) => ({
@@ -218,8 +219,16 @@ describe("planDrain properties", () => {
           if (!vm.migratable) expect(u.reason).toMatch(/not migratable/);
           else expect(u.reason).toMatch(/^no host can take /);
         }
-        // Placement is the least added waiting: no allowed alternative target was strictly better at its turn.
-        for (const p of r.placements) expect(p.added_waiting).toBeGreaterThanOrEqual(-1e-9);
+        // Each placement is the least added waiting: replayed in order, no other allowed target was better at its turn.
+        const st = new FleetState(markDraining(snapshot, [host]), "bursty");
+        for (const m of r.plan.moves) {
+          const v = st.vmIndex.get(m.vm)!;
+          const cost = (t: number) => st.stealWith(t, v) - st.hostSteal(t);
+          const chosen = cost(st.hostIndex.get(m.to)!);
+          for (let t = 0; t < st.hostCount; t++) if (st.refusal(v, t, headroom) === null) expect(cost(t)).toBeGreaterThanOrEqual(chosen - 1e-9);
+          expect(r.placements.find((p) => p.vm === m.vm)!.added_waiting).toBeCloseTo(chosen, 3);
+          st.apply(v, st.hostIndex.get(m.to)!);
+        }
       }),
       { numRuns: 300 },
     );
