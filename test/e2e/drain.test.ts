@@ -15,9 +15,11 @@
  *    --controller URL` moves that VM back to B (libvirt shows it there), 401 without the token,
  *    and `vsteal undrain --controller` ends it.
  *
- * Other engineers' VMs may run on either host at the same time: the fleet hosts file makes
- * every VM but this test's own not migratable, and the plans of step 2 and 3 are made on this
- * test's VMs only, so what else runs on the machine changes nothing asserted here. Host B is
+ * Other engineers' VMs may run on either host at the same time: the test's Prometheus keeps
+ * the series of this test's VMs only (metric relabelling on the domain label; host series are
+ * kept), the fleet hosts file makes every VM but this test's own not migratable, and the plans
+ * of step 2 and 3 are made on this test's VMs only, so what else runs on the machine changes
+ * nothing asserted here. Host B is
  * never taken down (others may use it); only this test's domains are removed.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -135,6 +137,8 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
         { address: new URL(agentA.url).host, host: "hostA" },
         { address: new URL(agentB.url).host, host: "hostB" },
       ],
+      // Only this test's VMs: others' (migrating between A and B, starting, stopping) never make a snapshot partial.
+      keepDomains: `${PREFIX}.*`,
     });
     await prom.waitForTargets(2);
   }, 300_000);
@@ -174,13 +178,11 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
     // (Runnable all the time: run + wait ≈ 1 whatever else loads the machine.)
     await snapshotWhere((s) => VMS.every((n) => s.vms.some((v) => v.name === n && v.host === "hostA" && v.usage[0]! + v.delay[0]! > 0.5)), "both VMs spinning on hostA");
     const r = cli("drain", "hostA", "--hosts", migrateHosts, "--prometheus", prom!.url, "--window", WINDOW, "--fleet-hosts", fleetHosts, "--maintenance-file", maintenance, "--audit-log", auditLog, "--reason", "e2e", "--yes", "--json");
-    // 0, or 5 when other engineers' (not migratable) VMs stay on A.
-    expect([0, 5], r.stderr).toContain(r.code);
+    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
     const out = JSON.parse(r.stdout) as { drained: boolean; moves: Array<{ vm: string; from: string; to: string; result: string }>; unplaced: Array<{ vm: string; reason: string }> };
     expect(out.drained).toBe(true);
     expect(out.moves.map((m) => [m.vm, m.from, m.to, m.result]).sort()).toEqual(VMS.map((v) => [v, "hostA", "hostB", "ok"]));
-    expect(out.unplaced.filter((u) => VMS.includes(u.vm))).toEqual([]);
-    for (const u of out.unplaced) expect(u.reason).toMatch(/not migratable/);
+    expect(out.unplaced).toEqual([]);
     // libvirt, not vsteal, says where they are.
     for (const vm of VMS) {
       expect(running(uriB)).toContain(vm);
@@ -267,7 +269,7 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
     expect(readMaintenance(maintenance).hosts).toEqual({});
 
     const r = cli("drain", "hostA", "--controller", url, "--token-file", tokenFile, "--reason", "e2e via API", "--yes", "--json");
-    expect([0, 5], `${r.stderr}\n${err}`).toContain(r.code);
+    expect(r.code, `${r.stderr}\n${r.stdout}\n${err}`).toBe(0);
     const out = JSON.parse(r.stdout) as { drained: boolean; moves: Array<{ vm: string; from: string; to: string; result: string }> };
     expect(out.drained).toBe(true);
     expect(out.moves.map((m) => [m.vm, m.from, m.to, m.result])).toEqual([[vm, "hostA", "hostB", "ok"]]);
