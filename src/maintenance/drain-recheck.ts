@@ -19,7 +19,7 @@ export interface DrainRecheckOptions {
   /** A fresh snapshot, or null for no snapshot check (--no-recheck: only the maintenance state is rechecked). */
   fresh: (() => Promise<FleetSnapshot>) | null;
   requireHeadroom?: boolean;
-  /** A snapshot with partial data (a VM just moved) is built again this often, retryDelayMs apart. Default 5, 2000 ms. */
+  /** A snapshot with partial or inconsistent data (a VM just moved) is built again this often, retryDelayMs apart. Default 5, 2000 ms. */
   partialRetries?: number;
   retryDelayMs?: number;
 }
@@ -37,12 +37,13 @@ export function drainRecheck(o: DrainRecheckOptions): Recheck {
     if (!o.fresh) return { ok: true, note: `${o.host} still drained (no fresh snapshot: --no-recheck)` };
     let snap: FleetSnapshot | null = null;
     // A VM the drain just moved is missing from the snapshot until its target's agent has
-    // reported it twice (partial data): wait for that a little, rather than skip the next move.
+    // reported it twice (partial data), or is seen on both hosts for a moment (inconsistent
+    // data): wait for that a little, rather than skip the next move.
     for (let attempt = 0; snap === null; attempt++) {
       try {
         snap = applyMaintenance(await o.fresh(), state);
       } catch (e) {
-        const transient = e instanceof SnapshotError && e.reason === "partial_data";
+        const transient = e instanceof SnapshotError && (e.reason === "partial_data" || e.reason === "inconsistent_data");
         if (!transient || attempt >= (o.partialRetries ?? 5)) return { ok: false, reason: `no fresh data: ${e instanceof Error ? e.message : String(e)}` };
         await new Promise((r) => setTimeout(r, o.retryDelayMs ?? 2000));
       }
