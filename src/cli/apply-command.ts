@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import { nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
 import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
+import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
 interface ApplyFlags {
   hosts: string;
@@ -20,6 +21,7 @@ interface ApplyFlags {
   auditLog: string;
   keepGoing?: boolean;
   json?: boolean;
+  maintenanceFile: string;
 }
 
 /** Adds `vsteal apply`; its code is loaded only when it runs. */
@@ -44,6 +46,7 @@ export function registerApply(program: Command): void {
     .option("--audit-log <file>", "JSON-lines audit log, appended and fsync'ed", "/var/log/vsteal/migrations.jsonl")
     .option("--keep-going", "start later moves even after one failed")
     .option("--json", "the outcome of every move as JSON on stdout")
+    .option("--maintenance-file <file>", "drained hosts (vsteal drain): a move onto one is refused", DEFAULT_MAINTENANCE_FILE)
     .addHelpText(
       "after",
       `
@@ -73,6 +76,7 @@ Exit codes: 0 all moves done (or skipped by the recheck, or dry run); 1 error; 2
             auditLog: o.auditLog,
             keepGoing: o.keepGoing,
             json: o.json,
+            maintenanceFile: o.maintenanceFile,
           },
           processIo,
         );

@@ -19,6 +19,8 @@ import { snapshotRecheck } from "../migrate/recheck.js";
 import { loadPlatformsConfig } from "../platforms/config.js";
 import { PlatformWiring } from "../platforms/drivers.js";
 import { withPlatformHosts } from "../platforms/route.js";
+import { notOntoDrained, refuseDrainedTargets } from "../maintenance/drain-recheck.js";
+import { readMaintenance } from "../maintenance/state-file.js";
 import type { Io } from "./io.js";
 import { safeText } from "../util/safe-text.js";
 
@@ -43,6 +45,8 @@ export interface ApplyCliOptions {
   auditLog: string;
   keepGoing?: boolean;
   json?: boolean;
+  /** Drained hosts receive nothing (docs/maintenance.md); the CLI's default is DEFAULT_MAINTENANCE_FILE. */
+  maintenanceFile?: string;
 }
 
 export interface ApplyDeps {
@@ -89,7 +93,7 @@ export function actorName(): string {
   return `${sudo && sudo !== user ? `${sudo} (as ${user})` : user}@${hostname()}`;
 }
 
-async function askTty(question: string): Promise<string> {
+export async function askTty(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return await rl.question(question);
@@ -110,6 +114,9 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
   const unknown = unknownPlanHosts(plan, (h) => libvirtHosts.endpoint(h) !== null || plan.moves.every((m) => (m.from !== h && m.to !== h) || owned(m.vm)), `the hosts file ${o.hosts}: add it under hosts: or set uri_template`);
   if (unknown.length > 0) throw new ApplyError(`${file}: ${new FleetValidationError("plan", unknown).message}`);
   const hosts = platforms.configured.size > 0 ? withPlatformHosts(libvirtHosts) : libvirtHosts;
+  // The CLI always passes one (by default /var/lib/vsteal/maintenance.json); a library caller may not.
+  const maintenanceFile = o.maintenanceFile;
+  if (maintenanceFile !== undefined) refuseDrainedTargets(plan.moves, readMaintenance(maintenanceFile), maintenanceFile);
   let recheck: Recheck | null = null;
   if (o.recheck) {
     if (!o.prometheus) {
@@ -120,6 +127,7 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
     const url = o.prometheus;
     const { snapshotFromPrometheus } = await import("./fleet-command.js");
     recheck = snapshotRecheck(() => snapshotFromPrometheus(url, o.windowS, { hostsFile: o.fleetHosts, selector: o.selector }), { minGain: o.minGain });
+    if (maintenanceFile !== undefined) recheck = notOntoDrained(recheck, () => readMaintenance(maintenanceFile));
   }
   const id = await planId(plan);
   const tty = deps.tty ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);

@@ -17,6 +17,8 @@ import type { AuditRecord } from "../controller/controller.js";
 import { loadPlatformsConfig } from "../platforms/config.js";
 import { PlatformWiring } from "../platforms/drivers.js";
 import { markUnmovable, withPlatformHosts } from "../platforms/route.js";
+import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
+import { withMaintenance } from "../maintenance/apply.js";
 import type { Io } from "./io.js";
 
 export interface ControllerCliOptions {
@@ -33,6 +35,8 @@ export interface ControllerCliOptions {
   staleAfterS: number;
   timeoutS: number;
   history: number;
+  /** Which hosts are drained (vsteal drain); default DEFAULT_MAINTENANCE_FILE. */
+  maintenanceFile?: string;
   /** One audit, the result as JSON on stdout, then exit (0: a plan; 3: no plan). */
   once?: boolean;
   /** Cooldowns, cycle history, move verdicts and blocked pairs across restarts ("" = none). */
@@ -60,14 +64,20 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   const planOptions = parsePlanOptions({ policy: o.policy });
   const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000, maxConcurrency: FLEET_QUERY_CONCURRENCY });
   const platforms = o.apply ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: virshDriver() }) : null;
+  const maintenanceFile = o.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE;
+  // Every audit (and every recheck) plans with the maintenance file as it is now: drained hosts
+  // receive nothing and are emptied (docs/maintenance.md).
   const snapshot = async () => {
-    const b = await buildSnapshot(client, {
-      windowS: o.windowS,
-      selector: o.selector ?? "",
-      hosts,
-      hostsFile: o.hostsFile ?? null,
-      staleAfterS: o.staleAfterS,
-    });
+    const b = await withMaintenance(
+      await buildSnapshot(client, {
+        windowS: o.windowS,
+        selector: o.selector ?? "",
+        hosts,
+        hostsFile: o.hostsFile ?? null,
+        staleAfterS: o.staleAfterS,
+      }),
+      maintenanceFile,
+    );
     // Apply mode: a VM whose owner has no driver here is planned around, never moved.
     if (platforms) b.snapshot.notes.push(...markUnmovable(b.snapshot, platforms.configured));
     return b;
@@ -85,7 +95,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
       io.err(`vsteal controller: warning: could not write the state file ${stateFile}: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
-  let apply: { applier: PlanApplier; tokenDigest: Buffer; pairs: { unblock: (from: string, to: string, by: string) => boolean } } | undefined;
+  let apply: Parameters<typeof buildControllerApp>[2];
   let auditSink: FileAuditLog | null = null;
   let migrateHosts: ReturnType<typeof loadMigrateHosts> | null = null;
   const driver = virshDriver();
@@ -122,7 +132,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
         return true;
       },
     };
-    apply = { applier, tokenDigest, pairs };
+    apply = { applier, tokenDigest, pairs, maintenance: { file: maintenanceFile, freshSnapshot: async () => (await snapshot()).snapshot } };
   }
   // Every judged move goes to the audit log (apply mode) with its measured effect.
   const recordEffects = (a: AuditRecord): void => {

@@ -9,6 +9,7 @@ function requireFlag(v: string | undefined, message: string): string {
 
 
 import { processIo } from "./io.js";
+import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
 export { durationSeconds } from "./args.js";
 
@@ -82,6 +83,7 @@ export function registerFleet(program: Command): void {
     .option("--history <n>", "audits kept for /api/v1/plans", positiveInt, 100)
     .option("--state-file <file>", 'cooldowns, cycle history, move verdicts and blocked pairs across restarts ("" = memory only)', "/var/lib/vsteal/controller-state.json")
     .addOption(new Option("--settle <duration>", "a move is judged on the first snapshot whose window starts this long after it ended").argParser(durationSeconds).default(10, "10s"))
+    .option("--maintenance-file <file>", "which hosts are drained (vsteal drain): read at every audit; they receive nothing and are emptied", DEFAULT_MAINTENANCE_FILE)
     .option("--once", "run one audit, print it as JSON and exit (exit code 3 when there is no plan)")
     .option("--apply", "apply mode: carry out plans by live migration (each move rechecked on fresh data first)")
     .option("--migrate-hosts <file>", "apply mode: migration hosts file (libvirt URI of every host, limits, timeout), as vsteal apply --hosts")
@@ -126,6 +128,7 @@ metrics at /metrics.`,
             once: o.once,
             stateFile: o.stateFile as string,
             settleS: o.settle as number,
+            maintenanceFile: o.maintenanceFile as string,
             apply: o.apply
               ? {
                   migrateHostsFile: requireFlag(o.migrateHosts as string | undefined, "--apply needs --migrate-hosts FILE: how to reach each host's libvirt"),

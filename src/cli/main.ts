@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { nonNegativeInt, positiveInt, positiveNumber, run, sourceOption } from "./args.js";
 import { processIo } from "./io.js";
 import { registerApply } from "./apply-command.js";
+import { registerDrain } from "./drain-command.js";
 import { registerFleet } from "./fleet-command.js";
 import { registerPlan } from "./plan-command.js";
 import { registerTop } from "./top-command.js";
@@ -95,6 +96,7 @@ registerTop(program);
 registerPlan(program);
 registerFleet(program);
 registerApply(program);
+registerDrain(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);

@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { nonNegativeInt, nonNegativeNumber, refuseIdleOptions, run } from "./args.js";
 import { durationSeconds } from "./fleet-command.js";
 import { processIo } from "./io.js";
+import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/policy-names.js";
 
 interface PlanCommandOptions {
@@ -15,6 +16,7 @@ interface PlanCommandOptions {
   policy: PolicyName;
   minGain?: number;
   maxMoves?: number;
+  maintenanceFile: string;
 }
 
 interface SimulateCommandOptions {
@@ -49,6 +51,7 @@ export function registerPlan(program: Command): void {
     .addOption(new Option("--policy <name>", "rebalancing policy").choices([...POLICIES]).default("contention"))
     .option("--min-gain <cores>", "a move must lower the predicted contention by this many cores (default 0.05)", nonNegativeNumber)
     .option("--max-moves <n>", "at most this many moves (the snapshot's max_moves still applies)", nonNegativeInt)
+    .option("--maintenance-file <file>", "with --prometheus: drained hosts (vsteal drain) receive nothing and are emptied", DEFAULT_MAINTENANCE_FILE)
     .addHelpText("after", `\nPolicies:\n${policyHelp}\n\nExit codes: 0 a plan (maybe without moves); 1 bad input; 3 no plan: Prometheus unreachable or data missing.\n`)
     .action((o: PlanCommandOptions, cmd: Command) =>
       run(async () => {
@@ -63,7 +66,8 @@ export function registerPlan(program: Command): void {
         const { SnapshotError } = await import("../fleet/errors.js");
         try {
           const snapshot = await snapshotFromPrometheus(o.prometheus!, o.window, { hostsFile: o.hosts, selector: o.selector, staleAfterS: o.staleAfter });
-          return runPlan(snapshot, planOpts, processIo);
+          const { withMaintenance } = await import("../maintenance/apply.js");
+          return runPlan(withMaintenance({ snapshot }, o.maintenanceFile).snapshot, planOpts, processIo);
         } catch (e) {
           if (!(e instanceof SnapshotError)) throw e;
           // No plan on missing or partial data: say why, one line per problem; exit 3 as controller --once.

@@ -68,7 +68,7 @@ describe("command registration", () => {
     registerPlan(program);
     expect(program.commands.map((c) => c.name())).toEqual(["plan", "simulate"]);
     const plan = program.commands[0]!;
-    expect(plan.options.map((o) => o.long)).toEqual(["--snapshot", "--prometheus", "--window", "--hosts", "--selector", "--stale-after", "--json", "--policy", "--min-gain", "--max-moves"]);
+    expect(plan.options.map((o) => o.long)).toEqual(["--snapshot", "--prometheus", "--window", "--hosts", "--selector", "--stale-after", "--json", "--policy", "--min-gain", "--max-moves", "--maintenance-file"]);
     let out = "";
     vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
       out += String(chunk);

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import type { FleetSnapshot, Plan } from "../model/fleet.js";
 import type { AuditSink } from "../migrate/audit-log.js";
 import type { MigrationDriver } from "../migrate/driver.js";
-import { executePlan, type ExecuteResult } from "../migrate/executor.js";
+import { executePlan, type ExecuteResult, type Recheck } from "../migrate/executor.js";
 import type { MigrateHosts } from "../migrate/hosts.js";
 import { snapshotRecheck } from "../migrate/recheck.js";
 import { requireBearer } from "./auth.js";
@@ -82,7 +82,21 @@ export class PlanApplier {
     return { status: 202, body: rec };
   }
 
-  private start(rec: ApplyRecord, by: string): void {
+  /**
+   * Carries out a plan made elsewhere (a drain: src/controller/maintenance-api.ts) the way an
+   * approved plan is, with its own recheck; `skipped` if another plan is being applied.
+   */
+  submit(id: string, plan: Plan, by: string, recheck: Recheck): ApplyRecord {
+    // audit 0: not from an audit.
+    const rec: ApplyRecord = { id, audit: 0, state: "waiting_approval", moves: plan.moves.length, reason: "", approved_by: null, result: null };
+    this.records.set(id, rec);
+    this.plans.set(id, plan);
+    this.prune();
+    this.start(rec, by, recheck);
+    return rec;
+  }
+
+  private start(rec: ApplyRecord, by: string, recheck?: Recheck): void {
     if (this.busy) {
       this.set(rec, "skipped", "another plan is being applied");
       return;
@@ -99,7 +113,7 @@ export class PlanApplier {
       driver: routed.driver,
       audit: routed.audit,
       actor: by,
-      recheck: snapshotRecheck(this.o.freshSnapshot, { minGain: this.o.minGain }),
+      recheck: recheck ?? snapshotRecheck(this.o.freshSnapshot, { minGain: this.o.minGain }),
       timeoutMs: this.o.timeoutMs,
       log: (l) => this.o.log?.(`apply ${rec.id}: ${l}`),
       vmCpus: (h) => made?.hosts.find((x) => x.name === h)?.vm_cpus ?? null,

@@ -16,6 +16,17 @@ export class TokenError extends Error {}
 
 /** The token from `file` (first line, trimmed), else from $VSTEAL_CONTROLLER_TOKEN; kept only as its digest. */
 export function loadTokenDigest(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const token = readToken(file, env, "apply mode needs a bearer token for its approval endpoint");
+  if (token.length < 16) throw new TokenError("the bearer token is too short: use at least 16 characters (e.g. openssl rand -hex 32)");
+  // A token a client cannot send in "Authorization: Bearer TOKEN" would lock everyone out.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new TokenError(`the bearer token${file ? ` in ${file}` : ""} holds spaces or characters a header cannot carry: use printable ASCII without spaces (e.g. openssl rand -hex 32)`);
+  }
+  return sha256(token);
+}
+
+/** The token itself (for a client of the controller's API); `needed` says what for when there is none. */
+export function readToken(file: string | undefined, env: NodeJS.ProcessEnv, needed: string): string {
   let token: string | undefined;
   if (file) {
     try {
@@ -27,13 +38,8 @@ export function loadTokenDigest(file: string | undefined, env: NodeJS.ProcessEnv
   } else {
     token = env[TOKEN_ENV]?.trim();
   }
-  if (!token) throw new TokenError(`apply mode needs a bearer token for its approval endpoint: --token-file FILE or $${TOKEN_ENV}`);
-  if (token.length < 16) throw new TokenError("the bearer token is too short: use at least 16 characters (e.g. openssl rand -hex 32)");
-  // A token a client cannot send in "Authorization: Bearer TOKEN" would lock everyone out.
-  if (!/^[\x21-\x7e]+$/.test(token)) {
-    throw new TokenError(`the bearer token${file ? ` in ${file}` : ""} holds spaces or characters a header cannot carry: use printable ASCII without spaces (e.g. openssl rand -hex 32)`);
-  }
-  return sha256(token);
+  if (!token) throw new TokenError(`${needed}: --token-file FILE or $${TOKEN_ENV}`);
+  return token;
 }
 
 export function tokenMatches(header: string | undefined, digest: Buffer): boolean {

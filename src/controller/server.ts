@@ -4,13 +4,19 @@ import type { Controller } from "./controller.js";
 import { controllerMetrics } from "./metrics.js";
 import { applyApi, type PairUnblocker, type PlanApplier } from "./apply-mode.js";
 import { fleetApi } from "./fleet-api.js";
+import { maintenanceApi, type MaintenanceApiOptions } from "./maintenance-api.js";
 import { notFoundFor } from "../agent/server.js";
 import { mountDashboard } from "../agent/static.js";
 
 export const DEFAULT_CONTROLLER_LISTEN = "127.0.0.1:9978";
 
 /** The controller's HTTP app: /metrics, /api/v1/… and the dashboard at /. */
-export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: { applier: PlanApplier; tokenDigest: Buffer; pairs?: PairUnblocker }, opts: { webRoot?: string } = {}): Hono {
+export function buildControllerApp(
+  c: Controller,
+  info: ControllerInfo,
+  apply?: { applier: PlanApplier; tokenDigest: Buffer; pairs?: PairUnblocker; maintenance?: Omit<MaintenanceApiOptions, "applier" | "tokenDigest"> },
+  opts: { webRoot?: string } = {},
+): Hono {
   const app = new Hono();
   const registry = controllerMetrics(c);
   app.use("*", async (ctx, next) => {
@@ -19,6 +25,7 @@ export function buildControllerApp(c: Controller, info: ControllerInfo, apply?: 
   });
   app.get("/metrics", async (ctx) => ctx.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
   // Apply mode first: its POST routes (bearer token) must not fall into the read-only API's 404.
+  if (apply?.maintenance) app.route("/api/v1", maintenanceApi({ ...apply.maintenance, applier: apply.applier, tokenDigest: apply.tokenDigest }));
   if (apply) app.route("/api/v1", applyApi(apply.applier, apply.tokenDigest, apply.pairs));
   app.route("/api/v1", fleetApi(c, info.interval_s));
   app.route("/api/v1", controllerApi(c, info));

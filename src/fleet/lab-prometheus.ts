@@ -23,6 +23,11 @@ export interface LabPrometheusOptions {
   port?: number;
   /** Where Prometheus' own log goes (default: discarded). */
   log?: (line: string) => void;
+  /**
+   * Keep only the VM series whose `domain` label matches this regex (host series, without the
+   * label, are always kept): a test sees its own VMs only, whatever else runs on the machine.
+   */
+  keepDomains?: string;
 }
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
@@ -38,7 +43,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function prometheusConfig(targets: LabTarget[], scrapeIntervalS = 1): string {
+export function prometheusConfig(targets: LabTarget[], scrapeIntervalS = 1, keepDomains?: string): string {
   const lines = [
     "global:",
     `  scrape_interval: ${scrapeIntervalS}s`,
@@ -49,6 +54,9 @@ export function prometheusConfig(targets: LabTarget[], scrapeIntervalS = 1): str
   ];
   for (const t of targets) {
     lines.push(`      - targets: [${JSON.stringify(t.address)}]`, `        labels: { host: ${JSON.stringify(t.host)} }`);
+  }
+  if (keepDomains !== undefined) {
+    lines.push("    metric_relabel_configs:", "      - source_labels: [domain]", `        regex: ${JSON.stringify(`|${keepDomains}`)}`, "        action: keep");
   }
   return `${lines.join("\n")}\n`;
 }
@@ -64,7 +72,7 @@ export class LabPrometheus {
   static async start(opts: LabPrometheusOptions): Promise<LabPrometheus> {
     const dir = mkdtempSync(join(tmpdir(), "vsteal-lab-prometheus-"));
     const port = opts.port ?? (await freePort());
-    writeFileSync(join(dir, "prometheus.yml"), prometheusConfig(opts.targets, opts.scrapeIntervalS ?? 1));
+    writeFileSync(join(dir, "prometheus.yml"), prometheusConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.keepDomains));
     const proc = spawn(
       opts.binary ?? "prometheus",
       [

@@ -22,6 +22,8 @@ export interface FleetHost {
   reserved_cpus: number;
   /** false: may be emptied, receives nothing (maintenance). */
   accepts_vms: boolean;
+  /** true: every migratable VM must leave (maintenance mode); implies accepts_vms false. Absent: false. */
+  drain?: boolean;
   /** The host CPUs its VMs may run on (a Linux CPU list), when known: a VM moved here is placed on them. */
   vm_cpus?: string;
 }
@@ -170,6 +172,7 @@ const hostSchema = z.object({
     .string()
     .regex(/^[0-9]{1,7}(-[0-9]{1,7})?(,[0-9]{1,7}(-[0-9]{1,7})?)*$/, "must be a Linux CPU list such as 2-31 or 0,4-7")
     .optional(),
+  drain: z.boolean().optional(),
 });
 
 const platformSchema = z
@@ -351,7 +354,15 @@ export function parseSnapshot(value: unknown): FleetSnapshot {
     version: 1,
     time: s.time,
     window_s: s.window_s,
-    hosts: s.hosts.map((h) => ({ name: h.name, cpus: h.cpus, memory_mib: h.memory_mib, reserved_cpus: h.reserved_cpus, accepts_vms: h.accepts_vms, ...(h.vm_cpus !== undefined ? { vm_cpus: h.vm_cpus } : {}) })),
+    hosts: s.hosts.map((h) => ({
+      name: h.name,
+      cpus: h.cpus,
+      memory_mib: h.memory_mib,
+      reserved_cpus: h.reserved_cpus,
+      // drain implies accepts_vms false (the format says so).
+      ...(h.drain === true ? { accepts_vms: false, drain: true } : { accepts_vms: h.accepts_vms }),
+      ...(h.vm_cpus !== undefined ? { vm_cpus: h.vm_cpus } : {}),
+    })),
     vms: s.vms.map((v) => ({
       name: v.name,
       uuid: v.uuid,

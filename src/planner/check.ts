@@ -16,7 +16,8 @@ export interface PlanCheck {
   stealAfter: number;
 }
 
-export function checkPlan(snapshot: FleetSnapshot, plan: Plan, mode: ModelMode = "bursty"): PlanCheck {
+/** `cpuHeadroom: false`: a drain's plan, whose targets may be busy (see drain.ts). */
+export function checkPlan(snapshot: FleetSnapshot, plan: Plan, mode: ModelMode = "bursty", opts: { cpuHeadroom?: boolean } = {}): PlanCheck {
   const state = new FleetState(snapshot, mode);
   const stealBefore = state.totalSteal();
   const problems: string[] = [];
@@ -30,7 +31,7 @@ export function checkPlan(snapshot: FleetSnapshot, plan: Plan, mode: ModelMode =
     if (t === undefined) return problems.push(`${where}: unknown host ${m.to}`);
     const at = state.hostName(state.vmHost[v]!);
     if (at !== m.from) return problems.push(`${where}: the VM is on ${at}`);
-    const refusal = state.refusal(v, t);
+    const refusal = state.refusal(v, t, opts.cpuHeadroom ?? true);
     if (refusal !== null) return problems.push(`${where}: ${refusal}`);
     state.apply(v, t);
     return undefined;

@@ -10,6 +10,7 @@ import { balancePolicy, hottestHostPolicy, nonePolicy } from "./policies/baselin
 import { contentionPolicy } from "./policies/contention.js";
 import { optimalPolicy } from "./policies/optimal.js";
 import { FleetState, fmt } from "./state.js";
+import { drainFirst } from "./drain.js";
 
 const POLICY_IMPL: Readonly<Record<PolicyName, Policy>> = {
   contention: contentionPolicy,
@@ -30,7 +31,11 @@ export function planValidated(snapshot: FleetSnapshot, options: PlanOptions): Pl
   const before = state.totalSteal();
   const limits = [snapshot.constraints.max_moves, options.maxMoves].filter((x): x is number => x !== null);
   const maxMoves = limits.length > 0 ? Math.min(...limits) : Number.POSITIVE_INFINITY;
-  const result = POLICY_IMPL[options.policy](state, { options, maxMoves });
+  // Draining hosts (maintenance) are emptied first, even when no contention asks for it.
+  const drain = drainFirst(state, maxMoves);
+  const result = POLICY_IMPL[options.policy](state, { options, maxMoves: maxMoves - drain.moves.length });
+  result.moves.unshift(...drain.moves);
+  result.notes.unshift(...drain.notes);
   const after = state.totalSteal();
   const moves = result.moves.map((m) => ({
     vm: snapshot.vms[m.v]!.name,

@@ -151,9 +151,10 @@ export class FleetState {
    * Why VM v may not move to host t now, or null when it may: migratable, another host that
    * accepts VMs, memory, CPU (the target's demand stays within its capacity; the VM is not
    * wider than the host), anti-affinity (no new pair of group members on one host, unless the
-   * move removes more such pairs than it makes).
+   * move removes more such pairs than it makes). `cpuHeadroom: false` drops the CPU headroom
+   * rule (not the VM's width): a drain must empty its host even onto busy targets.
    */
-  refusal(v: number, t: number): string | null {
+  refusal(v: number, t: number, cpuHeadroom = true): string | null {
     const vm = this.vm(v);
     const s = this.vmHost[v]!;
     const host = this.snapshot.hosts[t]!;
@@ -164,7 +165,7 @@ export class FleetState {
       return `${host.name} has ${fmt(host.memory_mib - this.hostMemUsed[t]!, 0)} MiB free, ${vm.name} needs ${vm.memory_mib}`;
     }
     if (vm.vcpus > this.hostCapacity[t]!) return `${vm.name} has ${vm.vcpus} vCPUs, ${host.name} only ${this.hostCapacity[t]} cores for VMs`;
-    if (this.hostDemand(t) + this.vmDemand[v]! > this.hostCapacity[t]! + 1e-9) {
+    if (cpuHeadroom && this.hostDemand(t) + this.vmDemand[v]! > this.hostCapacity[t]! + 1e-9) {
       return `${host.name} would be oversubscribed (demand ${fmt(this.hostDemand(t) + this.vmDemand[v]!, 1)} of ${this.hostCapacity[t]} cores)`;
     }
     for (const group of this.vmGroups[v]!) {
