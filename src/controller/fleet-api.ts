@@ -38,6 +38,12 @@ export function fleetView(c: Controller, intervalS: number) {
     interval_s: intervalS,
     audits: c.history.map((a) => ({ id: a.id, time: Date.parse(a.time), status: a.status, reason: a.error?.reason ?? null, message: a.error?.message ?? null })),
     hosts: [...hosts.values()],
+    // Moves done and what they did (measured once settled), and the pairs blocked by them.
+    effects: {
+      pending: c.effects.pending.map((p) => ({ plan_id: p.plan_id, vm: p.vm, from: p.from, to: p.to, done: p.done_ms })),
+      judged: c.effects.judged.slice(-20).reverse(),
+      blocked_pairs: c.effects.blocked,
+    },
     current: snap && last && newest?.audit === last.id ? { audit: last.id, time: Date.parse(snap.time), window_s: snap.window_s, hosts: newest.hosts, vms: c.snapshotVms } : null,
   };
 }

@@ -55,6 +55,22 @@ describe("the controller's API", () => {
       { t: 2000, demand: 0, capacity: 4, contention: 0, throttled: 0, usage: 0 },
     ]);
     expect(f.current).toBeNull();
+    expect(f.effects).toEqual({ moves: [], blocked: [] });
+  });
+
+  it("reads the moves' effects: settling ones first, verdicts with their figures, blocked pairs; junk dropped to nulls", () => {
+    const f = parseFleet.fleet({
+      effects: {
+        pending: [{ plan_id: "audit-3", vm: "b", from: "hv01", to: "hv02", done: 9 }],
+        judged: [{ plan_id: "audit-1", vm: "a", from: "hv01", to: "hv02", done_ms: 5, verdict: "helped", before: { from: 1, to: 0 }, after: { from: 0.02, to: 0.01 }, predicted: { from: 0, to: "x" }, reason: "fell" }],
+        blocked_pairs: [{ from: "hv01", to: "hv03", reason: "did not help" }],
+      },
+    });
+    expect(f.effects.moves.map((m) => [m.vm, m.verdict, m.before, m.after, m.predicted])).toEqual([
+      ["b", null, null, null, null],
+      ["a", "helped", { from: 1, to: 0 }, { from: 0.02, to: 0.01 }, null],
+    ]);
+    expect(f.effects.blocked).toEqual([{ from: "hv01", to: "hv03", reason: "did not help" }]);
   });
 });
 
@@ -86,6 +102,7 @@ describe("fleet figures", () => {
         { name: "c", cpus: 4, reservedCpus: 0, capacity: 4, acceptsVms: true, points: [] },
       ],
       current: null,
+      effects: { moves: [], blocked: [] },
     };
     expect(fleetWindow(f, 1_030_000)).toEqual({ from: 1_030_000 - 600_000, to: 1_030_000 });
     expect(orderHosts(f.hosts).map((x) => x.name)).toEqual(["a", "b", "c"]);

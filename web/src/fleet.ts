@@ -103,6 +103,26 @@ export interface FleetData {
   audits: Array<{ id: number; timeMs: number; ok: boolean; reason: string | null; message: string | null }>;
   hosts: FleetHost[];
   current: { audit: number; timeMs: number; windowS: number; hosts: HostNow[]; vms: VmNow[] } | null;
+  effects: EffectsData;
+}
+
+/** A move done, and (once settled) what it did: contention measured on its source and target, cores. */
+export interface MoveEffectView {
+  planId: string;
+  vm: string;
+  from: string;
+  to: string;
+  doneMs: number;
+  verdict: string | null;
+  before: { from: number; to: number } | null;
+  after: { from: number; to: number } | null;
+  predicted: { from: number; to: number } | null;
+  reason: string;
+}
+
+export interface EffectsData {
+  moves: MoveEffectView[];
+  blocked: Array<{ from: string; to: string; reason: string }>;
 }
 
 export interface ApplyRecord {
@@ -148,6 +168,26 @@ function hostNow(v: unknown): HostNow {
     contention: num(o, "contention"),
     throttled: num(o, "throttled"),
   };
+}
+
+const pair = (v: unknown): { from: number; to: number } | null => {
+  if (!isObj(v)) return null;
+  const from = num(v, "from", NaN);
+  const to = num(v, "to", NaN);
+  return Number.isFinite(from) && Number.isFinite(to) ? { from, to } : null;
+};
+
+function effects(v: unknown): EffectsData {
+  const o = obj(v);
+  const judged = list(o, "judged").map((x) => {
+    const e = obj(x);
+    return { planId: str(e, "plan_id"), vm: str(e, "vm"), from: str(e, "from"), to: str(e, "to"), doneMs: num(e, "done_ms"), verdict: str(e, "verdict") || null, before: pair(e.before), after: pair(e.after), predicted: pair(e.predicted), reason: str(e, "reason") };
+  });
+  const pending = list(o, "pending").map((x) => {
+    const e = obj(x);
+    return { planId: str(e, "plan_id"), vm: str(e, "vm"), from: str(e, "from"), to: str(e, "to"), doneMs: num(e, "done"), verdict: null, before: null, after: null, predicted: null, reason: "" };
+  });
+  return { moves: [...pending, ...judged], blocked: list(o, "blocked_pairs").map((x) => ({ from: str(obj(x), "from"), to: str(obj(x), "to"), reason: str(obj(x), "reason") })) };
 }
 
 export const parseFleet = {
@@ -213,6 +253,7 @@ export const parseFleet = {
             .map((p) => ({ t: p[0] ?? 0, demand: p[1] || 0, capacity: p[2] || 0, contention: p[3] || 0, throttled: p[4] || 0, usage: p[5] || 0 })),
         };
       }),
+      effects: effects(o.effects),
       current: cur
         ? {
             audit: num(cur, "audit"),

@@ -389,7 +389,7 @@ export class FleetView implements View {
 
   private updatePlan(a: AuditView | null, d: FleetData | null): void {
     const apply = this.ctx.app.fleet.apply;
-    const sig = JSON.stringify([a?.audit, a?.status, apply, d?.current?.audit]);
+    const sig = JSON.stringify([a?.audit, a?.status, apply, d?.current?.audit, d?.effects]);
     if (sig === this.planSig) return;
     this.planSig = sig;
     if (!a) {
@@ -468,6 +468,36 @@ export class FleetView implements View {
           : h("p", { class: "muted small" }, "No plan applied or waiting yet."),
         waiting.length ? h("p", { class: "muted small" }, "Approve with ", code("POST /api/v1/plans/ID/approve"), " and the controller's bearer token; this page only shows them.") : null,
       );
+    }
+    const fx = d?.effects;
+    if (fx && fx.moves.length) {
+      const c2 = (p: { from: number; to: number } | null): string => (p ? `${cores(p.from + p.to)} (${cores(p.from)} + ${cores(p.to)})` : "–");
+      parts.push(
+        h("h3", null, "Moves and what they did"),
+        table(
+          [["VM"], ["From → to"], ["Verdict"], ["Contention before", true], ["After", true], ["Predicted", true]],
+          fx.moves.slice(0, 10).map((m) =>
+            h(
+              "tr",
+              { data: { verdict: m.verdict ?? "settling" }, title: m.reason },
+              h("td", null, h("span", { class: "vm-name" }, m.vm)),
+              h("td", { class: "move-hosts" }, hostText(m.from), " → ", hostText(m.to)),
+              h("td", null, h("span", { class: `badge verdict-${m.verdict ?? "settling"}` }, (m.verdict ?? "settling").replace(/_/g, " "))),
+              h("td", { class: "num" }, c2(m.before)),
+              h("td", { class: "num" }, c2(m.after)),
+              h("td", { class: "num" }, c2(m.predicted)),
+            ),
+          ),
+          "small-table effects-table",
+        ),
+        h("p", { class: "muted small" }, "Contention in cores on source + target, measured in the snapshot the plan was made on, once the move settled, and as the model predicted."),
+      );
+      if (fx.blocked.length) {
+        parts.push(
+          h("p", { class: "plan-verdict bad", data: { state: "blocked" } }, `Blocked: ${fx.blocked.map((b) => `${b.from} → ${b.to}`).join(", ")}`),
+          h("p", { class: "muted small" }, "A move there did not help, so the pair is not used again until cleared with ", code("DELETE /api/v1/blocked-pairs/FROM/TO"), "."),
+        );
+      }
     }
     replace(this.planBody, ...parts);
   }
