@@ -4,7 +4,7 @@
  * up-second-host). A spinning VM goes A → B → A through `vsteal apply` while an agent on each
  * host measures it; then two migrations made to fail (B refuses; timeout) leave it on A.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +13,8 @@ import { apply } from "../../src/cli/apply.js";
 import type { Io } from "../../src/cli/io.js";
 import type { AuditEntry } from "../../src/migrate/audit-log.js";
 import { describeE2E } from "./env.js";
-import { CLI, startAgent, testbed, virsh, type RunningAgent } from "./virsh.js";
+import { startAgentOnSecondHost } from "./second-host.js";
+import { startAgent, testbed, virsh, type RunningAgent } from "./virsh.js";
 
 const VM = "vsteal-mig-e2e";
 const PID_FILE = "/var/lib/vsteal-testbed/second-host.pid";
@@ -24,32 +25,6 @@ interface RateSample {
   usage: number[];
   steal: number[];
   contention: number[];
-}
-
-async function startAgentInB(pid: string): Promise<{ child: ChildProcess; url: string; stop: () => Promise<void> }> {
-  const child = spawn("nsenter", ["-t", pid, "-m", "-u", process.execPath, CLI, "agent", "--web.listen-address", "127.0.0.1:0", "--source", "libvirt", "--connect", "qemu:///system", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent B did not start:\n${err}`)), 60_000);
-    child.stderr!.on("data", (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (http\S+) /.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`agent B exited with ${code}:\n${err}`)));
-  });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
-  };
-  return { child, url, stop };
 }
 
 const capture = (): Io & { text: () => string } => {
@@ -63,7 +38,7 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
   let hostsFile = "";
   let auditLog = "";
   let agentA: RunningAgent | null = null;
-  let agentB: Awaited<ReturnType<typeof startAgentInB>> | null = null;
+  let agentB: Awaited<ReturnType<typeof startAgentOnSecondHost>> | null = null;
   const samples: RateSample[] = [];
   let polling = false;
   let poller: Promise<void> | null = null;
@@ -98,7 +73,7 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
     writeFileSync(hostsFile, `hosts:\n  hostA: { uri: "qemu:///system", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  hostB: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\n`);
     testbed("define", VM, "1");
     agentA = await startAgent(["--source", "libvirt", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""]);
-    agentB = await startAgentInB(readFileSync(PID_FILE, "utf8").trim());
+    agentB = await startAgentOnSecondHost(readFileSync(PID_FILE, "utf8").trim());
     polling = true;
     poller = (async () => {
       while (polling) {

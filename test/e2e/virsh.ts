@@ -55,10 +55,14 @@ export interface RunningAgent {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** Starts `vsteal agent` on a free loopback port (port 0) and resolves once it listens. */
-export async function startAgent(args: string[]): Promise<RunningAgent> {
+/**
+ * Starts `vsteal agent` on a free loopback port (port 0) and resolves once it listens;
+ * `wrap` runs it under another command (e.g. nsenter into the second host's namespaces).
+ */
+export async function startAgent(args: string[], wrap: string[] = []): Promise<RunningAgent> {
   const { spawn } = await import("node:child_process");
-  const child = spawn(process.execPath, [CLI, "agent", "--web.listen-address", "127.0.0.1:0", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const argv = [...wrap, process.execPath, CLI, "agent", "--web.listen-address", "127.0.0.1:0", ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not start:\n${err}`)), 60_000);
