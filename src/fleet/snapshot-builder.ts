@@ -1,5 +1,5 @@
 /**
- * Builds a fleet snapshot (shared/formats/fleet-snapshot.md) from what the hosts' agents
+ * Builds a fleet snapshot (docs/fleet-snapshot.md) from what the hosts' agents
  * export, as Prometheus stored it over a window.
  *
  * - Hosts come from `vsteal_host_cpus`, one per target; a host is named by the name its agent

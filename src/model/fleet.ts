@@ -1,6 +1,6 @@
 /**
  * The fleet snapshot (the planner's input) and the plan (its output), exactly as
- * /work/shared/formats/fleet-snapshot.md describes them, with their zod schemas.
+ * docs/fleet-snapshot.md describes them, with their zod schemas.
  *
  * Readers ignore fields they do not know. Every problem is reported with the field it is in:
  * `vms[3].delay[1]: must be ≥ 0, got -0.2`.
