@@ -105,6 +105,12 @@ export const FLEET_BOUNDS = {
   hostCpus: 8192,
   /** KVM's largest KVM_MAX_VCPUS (x86). */
   vmVcpus: 4096,
+  /**
+   * Σ vCPUs of the VMs on one host. The contention model is quadratic in a host's vCPUs:
+   * 4096 one-vCPU VMs on one crowded host plan in ~2.5 s with max_moves 5, ~40 s unlimited
+   * (scripts/bench/hostile-bounds.mjs); 64 × 4096 ran for more than 5 minutes.
+   */
+  hostVcpus: 4096,
   /** 16 PiB. */
   memoryMib: 2 ** 34,
   hosts: 10_000,
@@ -215,6 +221,14 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
         ctx.addIssue({ code: "custom", path: ["vms", i, "throttled", j], message: `must not exceed delay[${j}] (${d}), got ${t}`, input: t });
       }
     });
+  });
+  const perHost = new Map<string, number>();
+  for (const vm of s.vms) perHost.set(vm.host, (perHost.get(vm.host) ?? 0) + vm.vcpus);
+  s.hosts.forEach((h, i) => {
+    const n = perHost.get(h.name) ?? 0;
+    if (n > FLEET_BOUNDS.hostVcpus) {
+      ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `host ${describeValue(h.name)} carries ${n} vCPUs (its VMs' vcpus), more than ${FLEET_BOUNDS.hostVcpus}`, input: n });
+    }
   });
   if (totalVcpus > FLEET_BOUNDS.totalVcpus) {
     ctx.addIssue({ code: "custom", path: ["vms"], message: `at most ${FLEET_BOUNDS.totalVcpus} vCPUs in all, got ${totalVcpus}`, input: totalVcpus });

@@ -52,6 +52,11 @@ describe("a snapshot with impossible numbers is refused, naming the field", () =
     expect(issuesOf(snap({ vm: { vcpus: n, usage: [0.5], delay: [0.1] } }))[0]).toBe(`vms[0].vcpus: must be ≤ ${FLEET_BOUNDS.vmVcpus}, got ${n}`);
   });
 
+  it("more vCPUs on one host than keep the planner's time bounded", () => {
+    const vms = Array.from({ length: 2 }, (_, i) => ({ name: `big${i}`, host: "hv01", vcpus: 4096, memory_mib: 0, usage: Array(4096).fill(0.5), delay: Array(4096).fill(0) }));
+    expect(issuesOf({ ...snap(), vms })).toEqual([`hosts[0].name: host "hv01" carries 8192 vCPUs (its VMs' vcpus), more than ${FLEET_BOUNDS.hostVcpus}`]);
+  });
+
   it("rates below 0 or above 1 per vCPU", () => {
     expect(issuesOf(snap({ vm: { usage: [1.7] } }))).toEqual(["vms[0].usage[0]: must be ≤ 1.05, got 1.7"]);
     expect(issuesOf(snap({ vm: { delay: [-0.1] } }))).toEqual(["vms[0].delay[0]: must be ≥ 0, got -0.1"]);
