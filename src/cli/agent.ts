@@ -120,7 +120,7 @@ async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
   const report = await history.open();
   for (const p of report.problems) io.err(`vsteal agent: warning: history ${p.op}: ${p.message}`);
   for (const f of [report.snapshot, report.journal]) {
-    if (f.status === "set-aside") io.err(`vsteal agent: warning: ${f.path} was damaged (${f.reason ?? "?"}); set aside as ${f.movedTo ?? "?"}, starting without it`);
+    if (f.status === "set-aside") io.err(`vsteal agent: warning: ${f.path} ${f.movedTo?.includes(".unreadable-") ? "could not be read" : "was damaged"} (${f.reason ?? "?"}); set aside as ${f.movedTo ?? "?"}, starting without it`);
   }
   io.err(`vsteal agent: history ${history.dir !== null ? `in ${history.dir}` : "in memory only"}: ${report.series} series loaded`);
   return history;

@@ -269,7 +269,7 @@ export class Sampler {
             domain: t.domain.name,
             vcpu: t.vcpu,
             tid: t.tid,
-            message: `vCPU ${t.vcpu} thread ${t.tid} is gone (${describeFsError(e)}); dropped`,
+            message: `vCPU ${t.vcpu} thread ${t.tid} is gone (${(e as NodeJS.ErrnoException).code ?? describeFsError(e)}); dropped`,
           });
           this.dropTrack(t);
           this.needDiscovery = true;

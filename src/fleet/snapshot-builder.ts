@@ -488,6 +488,11 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     const head = m.length ? `missing or stale data for host${m.length > 1 ? "s" : ""} ${m.join(", ")}` : "incomplete VM data";
     throw new SnapshotError("partial_data", `no snapshot: ${head}: ${problems.join("; ")}`, problems, m);
   }
+  const vcpusOn = new Map<string, number>();
+  for (const v of outVms) vcpusOn.set(v.host, (vcpusOn.get(v.host) ?? 0) + v.vcpus);
+  for (const [host, n] of vcpusOn) {
+    if (n > FLEET_BOUNDS.hostVcpus) inconsistent.push(`host ${host} reports ${n} vCPUs of running VMs, more than ${FLEET_BOUNDS.hostVcpus}`);
+  }
   for (const h of hosts.values()) {
     const own = cfg?.hosts?.[h.name]?.reserved_cpus;
     const reserved = own ?? cfg?.defaults?.reserved_cpus;

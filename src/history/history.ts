@@ -428,11 +428,11 @@ export class History {
    * overwritten. Returns whether the file was set aside.
    */
   private async putAside(path: string, r: { status: string; movedTo?: string }, what: string, reason: string, label: "corrupt" | "unreadable" = "corrupt"): Promise<boolean> {
-    const state = label === "corrupt" ? `is damaged (${reason})` : `exists but cannot be read (${reason})`;
+    const state = label === "corrupt" ? `is damaged (${reason})` : `exists but cannot be read: ${reason}`;
     try {
       r.movedTo = await setAside(path, this.now(), this.keepCorrupt, label);
       r.status = "set-aside";
-      this.problem({ op: "open", message: `the ${what} ${path} ${state}: moved to ${r.movedTo}; starting without it`, path });
+      this.problem({ op: "open", message: `the ${what} ${path} ${state}; moved to ${r.movedTo}, starting without it`, path });
       return true;
     } catch (e) {
       r.status = "unreadable";
@@ -441,7 +441,7 @@ export class History {
       this.journal = null;
       this.problem({
         op: "open",
-        message: `the ${what} ${path} ${state} and cannot be moved aside (${describeFsError(e)}): history is kept in memory only, the file is left as it is; give the agent's user that directory and its files (chown), or move the file away`,
+        message: `the ${what} ${path} ${state}; nor can it be moved aside: ${describeFsError(e)}; history is kept in memory only, the file is left as it is: give the agent's user that directory and its files (chown), or move the file away`,
         ...codeOf(e),
         path,
       });

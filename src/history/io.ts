@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { describeFsErrorAt } from "../util/bounded-read.js";
 
 export interface HistoryIo {
   /** Writes all of `buf` at `position` of a snapshot being written. */
@@ -42,7 +43,9 @@ export function errCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** A message for people: system errors in words ("no space left on the device: PATH"), not "ENOSPC: …". */
 export function errMessage(e: unknown): string {
+  if (errCode(e) !== undefined && (e as NodeJS.ErrnoException).syscall !== undefined) return describeFsErrorAt(e);
   return e instanceof Error ? e.message : String(e);
 }
 

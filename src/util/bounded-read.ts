@@ -60,17 +60,26 @@ const FS_ERRORS: Readonly<Record<string, string>> = {
   EROFS: "the file system is read-only",
   EDQUOT: "disk quota exceeded",
   ENAMETOOLONG: "the path is too long",
+  ESRCH: "no such process",
 };
 
 /**
- * A file-system error as a person reads it: "permission denied", not
- * "EACCES: permission denied, open '/etc/x'". Unknown errors keep their message without the code.
+ * A file-system error as a person reads it: "permission denied (EACCES)", not
+ * "EACCES: permission denied, open '/etc/x'" (the code stays, last, for searching).
+ * Unknown errors keep their message.
  */
 export function describeFsError(e: unknown): string {
   const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (typeof code === "string" && FS_ERRORS[code] !== undefined) return FS_ERRORS[code];
+  if (typeof code === "string" && FS_ERRORS[code] !== undefined) return `${FS_ERRORS[code]} (${code})`;
   const msg = e instanceof Error ? e.message : String(e);
   return msg.replace(/^[A-Z][A-Z0-9_]+: /, "").replace(/, \w+ '[^']*'$/, "");
+}
+
+/** describeFsError with the path the error names, when it names one: "no space left on the device: /var/lib/vsteal/x". */
+export function describeFsErrorAt(e: unknown): string {
+  const path = (e as NodeJS.ErrnoException | null)?.path;
+  const text = describeFsError(e);
+  return typeof path === "string" && !text.includes(path) ? `${text}: ${path}` : text;
 }
 
 /**

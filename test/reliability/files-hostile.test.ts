@@ -31,7 +31,7 @@ describeIf(rootMissing)("history owned by root, agent running as nobody", () => 
     const agent = await spawnAgent(["--source", "qemu", "--interval", "1", "--history.dir", h], { wrap: NOBODY });
     try {
       await waitHealth(agent.url, () => true, "an answer");
-      expect(agent.stderr()).toMatch(/the snapshot \S+history\.snapshot exists but cannot be read \(permission denied\) and cannot be moved aside \(permission denied\): history is kept in memory only/);
+      expect(agent.stderr()).toMatch(/the snapshot \S+history\.snapshot exists but cannot be read: permission denied \(EACCES\); nor can it be moved aside: permission denied \(EACCES\); history is kept in memory only/);
     } finally {
       await agent.stop();
     }
@@ -53,7 +53,7 @@ describeIf(rootMissing)("history owned by root, agent running as nobody", () => 
     const aside = readdirSync(h).filter((f) => f.startsWith("history.snapshot.unreadable-"));
     expect(aside.length).toBe(1);
     expect(readFileSync(join(h, aside[0]!), "utf8")).toBe("root's snapshot bytes");
-    expect(agent.stderr()).toMatch(/the snapshot \S+ exists but cannot be read \(permission denied\): moved to \S+history\.snapshot\.unreadable-/);
+    expect(agent.stderr()).toMatch(/the snapshot \S+ exists but cannot be read: permission denied \(EACCES\); moved to \S+history\.snapshot\.unreadable-/);
   });
 });
 

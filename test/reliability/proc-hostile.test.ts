@@ -122,7 +122,7 @@ describe("task directories that vanish between discovery and the sampler's open"
       expect(vcpusOf(x, HEALTHY)).toEqual([0, 1, 3]);
       expect(vcpusOf(x, GARBAGE)).toEqual([]);
       expect(x.problems.filter((p) => p.domain === HEALTHY)).toEqual([
-        { domain: HEALTHY, vcpu: 2, tid: 7203, message: expect.stringMatching(/cannot open .*\/7200\/task\/7203\/schedstat: ENOENT/) },
+        { domain: HEALTHY, vcpu: 2, tid: 7203, message: expect.stringMatching(/cannot open .*\/7200\/task\/7203\/schedstat: no such file \(ENOENT\)/) },
       ]);
       expect(problemVcpus(x, GARBAGE)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       const y = await s.sample();
@@ -169,7 +169,7 @@ describe("files that deny access (chmod 000)", () => {
       expect(r.vcpus).toEqual([0, 2]);
       // vCPU 1: schedstat unreadable. vCPU 3: its whole task directory is unreadable, so not
       // even its name can be read: it must be reported too, not silently left out.
-      expect(r.problems.find((p) => p.vcpu === 1 && p.tid === 7202)?.message).toMatch(/cannot open .*7202\/schedstat: EACCES/);
+      expect(r.problems.find((p) => p.vcpu === 1 && p.tid === 7202)?.message).toMatch(/cannot open .*7202\/schedstat: permission denied \(EACCES\)/);
       const dir = r.problems.filter((p) => p.tid === 7204 || /7204/.test(p.message));
       expect(dir, `no problem reported for thread 7204 (task dir mode 000); problems: ${JSON.stringify(r.problems)}`).toHaveLength(1);
       expect(dir[0]?.message).toMatch(/EACCES/);

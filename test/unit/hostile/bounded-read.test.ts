@@ -45,7 +45,7 @@ describe("bounded file reads", () => {
 
   it("an unreadable file says so in words, not with the system's error code", () => {
     expect(() => readFileBounded(join(dir, "nope"), 10, "the plan")).toThrow(`cannot read the plan ${join(dir, "nope")}: no such file`);
-    expect(() => readFileBounded(dir, 10, "the plan")).toThrow(/: it is a directory$/);
+    expect(() => readFileBounded(dir, 10, "the plan")).toThrow(/: it is a directory \(EISDIR\)$/);
     expect(describeFsError(Object.assign(new Error("EMFILE: too many open files, open '/x'"), { code: "EMFILE" }))).toMatch(/^too many open files in this process/);
     expect(describeFsError(Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" }))).toMatch(/^input\/output error/);
   });

@@ -112,7 +112,7 @@ describe("history files that exist but cannot be read", () => {
     const aside = readdirSync(d).filter((f) => f.startsWith(`${SNAPSHOT_FILE}.unreadable-`));
     expect(aside.length).toBe(1);
     expect(readFileSync(join(d, aside[0]!, "keep-me"), "utf8")).toBe("x");
-    expect(report.problems.map((p) => p.message).join("\n")).toMatch(/the snapshot \S+ exists but cannot be read \(not a regular file\): moved to \S+unreadable-/);
+    expect(report.problems.map((p) => p.message).join("\n")).toMatch(/the snapshot \S+ exists but cannot be read: not a regular file; moved to \S+unreadable-/);
     h.close();
   });
 });

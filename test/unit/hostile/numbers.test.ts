@@ -52,8 +52,13 @@ describe("a snapshot with impossible numbers is refused, naming the field", () =
     expect(issuesOf(snap({ vm: { vcpus: n, usage: [0.5], delay: [0.1] } }))[0]).toBe(`vms[0].vcpus: must be ≤ ${FLEET_BOUNDS.vmVcpus}, got ${n}`);
   });
 
+  it("more vCPUs on one host than keep the planner's time bounded", () => {
+    const vms = Array.from({ length: 2 }, (_, i) => ({ name: `big${i}`, host: "hv01", vcpus: 4096, memory_mib: 0, usage: Array(4096).fill(0.5), delay: Array(4096).fill(0) }));
+    expect(issuesOf({ ...snap(), vms })).toEqual([`hosts[0].name: host "hv01" carries 8192 vCPUs (its VMs' vcpus), more than ${FLEET_BOUNDS.hostVcpus}`]);
+  });
+
   it("rates below 0 or above 1 per vCPU", () => {
-    expect(issuesOf(snap({ vm: { usage: [1.7] } }))).toEqual(["vms[0].usage[0]: must be ≤ 1.05, got 1.7"]);
+    expect(issuesOf(snap({ vm: { usage: [1.7] } }))).toEqual(["vms[0].usage[0]: must be ≤ 1.25, got 1.7"]);
     expect(issuesOf(snap({ vm: { delay: [-0.1] } }))).toEqual(["vms[0].delay[0]: must be ≥ 0, got -0.1"]);
   });
 
@@ -73,7 +78,7 @@ describe("a snapshot with impossible numbers is refused, naming the field", () =
           hosts: hosts.map((h, i) => ({ name: `hv${i}`, cpus: h.cpus, memory_mib: 0, reserved_cpus: Math.min(h.reserved, h.cpus) })),
           vms: vms.map((v, i) => ({ name: `vm${i}`, host: `hv${v.host % hosts.length}`, vcpus: v.vcpus, memory_mib: 0, usage: Array(v.vcpus).fill(v.u), delay: Array(v.vcpus).fill(v.d) })),
         };
-        const impossible = vms.some((v) => v.u < 0 || v.u > 1.05 || v.d < 0 || v.d > 1.05);
+        const impossible = vms.some((v) => v.u < 0 || v.u > 1.25 || v.d < 0 || v.d > 1.25);
         let s;
         try {
           s = parseSnapshot(value);
