@@ -28,8 +28,12 @@ export interface CollectorHealth {
 const EVENT_DEBOUNCE_MS = 100;
 /** Longest an event waits for the burst to end, ms. */
 const EVENT_MAX_WAIT_MS = 300;
-/** One more discovery this long after an event: a QEMU just started may not have all its vCPU threads, cgroups and pinning yet, ms. */
-const EVENT_FOLLOW_UP_MS = 1000;
+/**
+ * More discoveries this long after an event's: a QEMU just started may not have all its vCPU
+ * threads, cgroups and pinning yet, and a QEMU that is ending (migrated away, destroyed) may
+ * still be there when libvirt's last event comes, ms.
+ */
+const EVENT_FOLLOW_UPS_MS = [300, 1000];
 
 export interface CollectorOptions {
   source: DomainSource;
@@ -104,7 +108,7 @@ export class Collector {
   private unwatch: (() => void) | null = null;
   private eventTimer: NodeJS.Timeout | null = null;
   private eventFirstMs = 0;
-  private followUpTimer: NodeJS.Timeout | null = null;
+  private followUpTimers: NodeJS.Timeout[] = [];
   /** An event came while a discovery ran (which may predate it): run another after it. */
   private eventAgain = false;
 
@@ -174,19 +178,18 @@ export class Collector {
 
   private eventRefresh(followUp: boolean): void {
     if (this.stopped) return;
+    // Follow-ups first: also when this event finds a discovery running (whose result may be
+    // the state just before the change), the later looks must still happen.
+    if (followUp) {
+      for (const t of this.followUpTimers) clearTimeout(t);
+      this.followUpTimers = EVENT_FOLLOW_UPS_MS.map((ms) => setTimeout(() => this.eventRefresh(false), ms));
+    }
     if (this.refreshing) {
       this.eventAgain = true;
       return;
     }
     this.health.eventDiscoveries++;
     void this.startRefresh().then(() => this.publish());
-    if (followUp) {
-      if (this.followUpTimer) clearTimeout(this.followUpTimer);
-      this.followUpTimer = setTimeout(() => {
-        this.followUpTimer = null;
-        this.eventRefresh(false);
-      }, EVENT_FOLLOW_UP_MS);
-    }
   }
 
   /**
@@ -281,7 +284,7 @@ export class Collector {
     if (this.timer) clearTimeout(this.timer);
     this.unwatch?.();
     if (this.eventTimer) clearTimeout(this.eventTimer);
-    if (this.followUpTimer) clearTimeout(this.followUpTimer);
+    for (const t of this.followUpTimers) clearTimeout(t);
     await this.refreshing;
     this.sampler.close();
   }
