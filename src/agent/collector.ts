@@ -242,7 +242,7 @@ export class Collector {
     await this.startRefresh();
     if (this.stopped) return;
     this.tick();
-    if (this.opts.watchSource !== false && this.opts.source.watch) this.unwatch = this.opts.source.watch(this.onSourceEvent);
+    if (this.opts.watchSource !== false && this.opts.source.watch) this.unwatch = this.opts.source.watch(this.onSourceEvent, (message) => this.opts.onProblem?.({ domain: "*", message }));
     const intervalMs = this.opts.intervalS * 1000;
     let next = Date.now() + intervalMs;
     const loop = (): void => {
