@@ -5,7 +5,7 @@ import { noisyNeighbours, type NoisyNeighbours } from "../analysis/neighbours.js
 import { RateWindow } from "../analysis/window.js";
 import type { RatesSample, Sample, SampleProblem } from "../model/types.js";
 import { hostCpuCount, schedstatsEnabled } from "../collect/host-info.js";
-import type { HostFacts } from "../collect/host-facts.js";
+import { fixedHostFacts, type HostFacts } from "../collect/host-facts.js";
 import { hostname } from "node:os";
 import type { DomainSource } from "../sources/source.js";
 
@@ -56,21 +56,6 @@ export interface CollectorOptions {
   watchSource?: boolean;
 }
 
-function defaultFacts(cpus: number, reservedCpus: number): HostFacts {
-  const all = Array.from({ length: cpus }, (_, i) => i);
-  return {
-    hostName: hostname(),
-    onlineCpus: all,
-    vmCpus: all,
-    vmCpusFrom: "online",
-    reservedCpus,
-    capacityCores: Math.max(cpus - reservedCpus, 0),
-    memTotalBytes: null,
-    memAvailableBytes: null,
-    vmMemoryBytes: null,
-    reservedMemoryBytes: 0,
-  };
-}
 
 /**
  * The agent's sampling loop. Sweeps every interval; discovery (which may wait on libvirt)
@@ -121,7 +106,7 @@ export class Collector {
     });
     this.cpus = opts.cpus ?? hostCpuCount();
     this.window = new RateWindow(opts.windowS ?? 300);
-    this.facts = opts.hostFacts ? opts.hostFacts() : defaultFacts(this.cpus, opts.reservedCpus ?? 0);
+    this.facts = opts.hostFacts ? opts.hostFacts() : fixedHostFacts({ hostName: hostname(), cpus: this.cpus, reservedCpus: opts.reservedCpus ?? 0 });
     this.host = this.summary(null);
   }
 

@@ -155,3 +155,26 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
     reservedMemoryBytes,
   };
 }
+
+/**
+ * Facts given rather than read (simulated hosts, tests): CPUs 0..cpus-1, all for VMs; memory as
+ * given or unknown.
+ */
+export function fixedHostFacts(o: { hostName: string; cpus: number; reservedCpus?: number; memTotalBytes?: number; reservedMemoryBytes?: number }): HostFacts {
+  const all = Array.from({ length: o.cpus }, (_, i) => i);
+  const reservedCpus = o.reservedCpus ?? 0;
+  const reservedMemoryBytes = o.reservedMemoryBytes ?? 0;
+  const total = o.memTotalBytes ?? null;
+  return {
+    hostName: o.hostName,
+    onlineCpus: all,
+    vmCpus: all,
+    vmCpusFrom: "online",
+    reservedCpus,
+    capacityCores: Math.max(o.cpus - reservedCpus, 0),
+    memTotalBytes: total,
+    memAvailableBytes: total,
+    vmMemoryBytes: total === null ? null : total - reservedMemoryBytes,
+    reservedMemoryBytes,
+  };
+}
