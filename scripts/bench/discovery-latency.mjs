@@ -4,9 +4,12 @@
 // every 300 s and periodic discovery every 600 s, so that only the events (inotify on libvirt's
 // run directory; a poll of /proc's pids for plain QEMU) can do it. Also the agent's idle CPU with
 // the watch on (no sweep in the measured window).
-//   node scripts/bench/discovery-latency.mjs [--rounds 5] [--idle-seconds 30] [--source libvirt|qemu|both]
+//   node scripts/bench/discovery-latency.mjs [--rounds 5] [--idle-seconds 30] [--source libvirt|qemu|migrate|all]
 // Prints one JSON object: per source, start and stop latencies (ms: min, median, max), measured
-// from the command issued (virsh start/destroy; spawn/kill for plain QEMU) and from its return.
+// from the command issued (virsh start/destroy; spawn/kill for plain QEMU) and from its return;
+// `migrate` (the testbed's second host, started if needed, never stopped): a live migration
+// A → B and back, with an agent on each host, until the VM is on the target's /metrics and
+// gone from the source's.
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +22,7 @@ const args = process.argv.slice(2);
 const arg = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
 const rounds = Number(arg("--rounds", "5"));
 const idleSeconds = Number(arg("--idle-seconds", "30"));
-const which = arg("--source", "both");
+const which = arg("--source", "all");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PREFIX = "vsteal-ag-";
 const DOM = `${PREFIX}bench`;
@@ -30,8 +33,9 @@ function stats(xs) {
   return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
 }
 
-async function startAgent(source) {
-  const child = spawn(process.execPath, [join(root, "dist", "cli", "main.js"), "agent", "--source", source, "--interval", "300", "--discovery-interval", "600", "--history.dir", "", "--web.listen-address", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+async function startAgent(source, wrap = []) {
+  const argv = [...wrap, process.execPath, join(root, "dist", "cli", "main.js"), "agent", "--source", source];
+  const child = spawn(argv[0], [...argv.slice(1), "--interval", "300", "--discovery-interval", "600", "--history.dir", "", "--web.listen-address", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   const url = await new Promise((resolve, reject) => {
     child.stderr.on("data", (d) => {
@@ -154,7 +158,47 @@ function summarize(start, stop, idle) {
   };
 }
 
+async function migrateBench() {
+  const testbedEnv = { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0" };
+  const up = execFileSync(join(root, "scripts", "testbed"), ["up-second-host"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: testbedEnv });
+  const uriB = /qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system/.exec(up)[0];
+  const pidB = readFileSync(join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"), "utf8").trim();
+  const name = `${PREFIX}bench-migrate`;
+  execFileSync(join(root, "scripts", "testbed"), ["define", name, "1"], { stdio: ["ignore", "ignore", "inherit"], env: testbedEnv });
+  const a = await startAgent("libvirt");
+  const b = await startAgent("libvirt", ["nsenter", "-t", pidB, "-m", "-u"]);
+  const virshAt = (uri, ...x) => new Promise((resolve, reject) => {
+    const c = spawn("virsh", ["-q", "-c", uri, ...x], { stdio: "ignore" });
+    c.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`virsh ${x.join(" ")}: exit ${code}`))));
+  });
+  /** Migrates, then measures from the command's return until the target shows it and the source does not. */
+  const move = async (from, to, act) => {
+    await act();
+    const t = Date.now();
+    const arrived = await seenAt(to.url, name, true);
+    const left = await seenAt(from.url, name, false);
+    return { arrived: arrived - t, left: left - t };
+  };
+  const there = [];
+  const back = [];
+  try {
+    await seenAt(a.url, name, true);
+    for (let i = 0; i < rounds; i++) {
+      there.push(await move(a, b, () => virshAt(URI, "migrate", "--live", "--p2p", name, uriB, "--migrateuri", "tcp://127.0.0.1")));
+      back.push(await move(b, a, () => virshAt(uriB, "migrate", "--live", name, URI, "--migrateuri", "tcp://127.0.0.1")));
+    }
+  } finally {
+    a.stop();
+    b.stop();
+    await virshAt(uriB, "destroy", name).catch(() => {});
+    execFileSync(join(root, "scripts", "testbed"), ["undefine", name], { stdio: "ignore", env: testbedEnv });
+  }
+  const all = [...there, ...back];
+  return { on_target_ms_after_return: stats(all.map((x) => x.arrived)), gone_from_source_ms_after_return: stats(all.map((x) => x.left)) };
+}
+
 const out = { rounds, idle_seconds: idleSeconds };
-if (which === "both" || which === "libvirt") out.libvirt = await libvirtBench();
-if (which === "both" || which === "qemu") out.qemu = await qemuBench();
+if (which === "all" || which === "libvirt") out.libvirt = await libvirtBench();
+if (which === "all" || which === "qemu") out.qemu = await qemuBench();
+if (which === "all" || which === "migrate") out.migrate = await migrateBench();
 console.log(JSON.stringify(out));

@@ -5,7 +5,7 @@ import { noisyNeighbours, type NoisyNeighbours } from "../analysis/neighbours.js
 import { RateWindow } from "../analysis/window.js";
 import type { RatesSample, Sample, SampleProblem } from "../model/types.js";
 import { hostCpuCount, schedstatsEnabled } from "../collect/host-info.js";
-import type { HostFacts } from "../collect/host-facts.js";
+import { fixedHostFacts, type HostFacts } from "../collect/host-facts.js";
 import { hostname } from "node:os";
 import type { DomainSource } from "../sources/source.js";
 
@@ -28,8 +28,12 @@ export interface CollectorHealth {
 const EVENT_DEBOUNCE_MS = 100;
 /** Longest an event waits for the burst to end, ms. */
 const EVENT_MAX_WAIT_MS = 300;
-/** One more discovery this long after an event: a QEMU just started may not have all its vCPU threads, cgroups and pinning yet, ms. */
-const EVENT_FOLLOW_UP_MS = 1000;
+/**
+ * More discoveries this long after an event's: a QEMU just started may not have all its vCPU
+ * threads, cgroups and pinning yet, and a QEMU that is ending (migrated away, destroyed) may
+ * still be there when libvirt's last event comes, ms.
+ */
+const EVENT_FOLLOW_UPS_MS = [300, 1000];
 
 export interface CollectorOptions {
   source: DomainSource;
@@ -52,21 +56,6 @@ export interface CollectorOptions {
   watchSource?: boolean;
 }
 
-function defaultFacts(cpus: number, reservedCpus: number): HostFacts {
-  const all = Array.from({ length: cpus }, (_, i) => i);
-  return {
-    hostName: hostname(),
-    onlineCpus: all,
-    vmCpus: all,
-    vmCpusFrom: "online",
-    reservedCpus,
-    capacityCores: Math.max(cpus - reservedCpus, 0),
-    memTotalBytes: null,
-    memAvailableBytes: null,
-    vmMemoryBytes: null,
-    reservedMemoryBytes: 0,
-  };
-}
 
 /**
  * The agent's sampling loop. Sweeps every interval; discovery (which may wait on libvirt)
@@ -104,7 +93,7 @@ export class Collector {
   private unwatch: (() => void) | null = null;
   private eventTimer: NodeJS.Timeout | null = null;
   private eventFirstMs = 0;
-  private followUpTimer: NodeJS.Timeout | null = null;
+  private followUpTimers: NodeJS.Timeout[] = [];
   /** An event came while a discovery ran (which may predate it): run another after it. */
   private eventAgain = false;
 
@@ -120,7 +109,7 @@ export class Collector {
       throw new RangeError(`--reserved-cpus ${opts.reservedCpus}: this host has only ${this.cpus} online CPUs; reserve at most ${this.cpus}`);
     }
     this.window = new RateWindow(opts.windowS ?? 300);
-    this.facts = opts.hostFacts ? opts.hostFacts() : defaultFacts(this.cpus, opts.reservedCpus ?? 0);
+    this.facts = opts.hostFacts ? opts.hostFacts() : fixedHostFacts({ hostName: hostname(), cpus: this.cpus, reservedCpus: opts.reservedCpus ?? 0 });
     this.host = this.summary(null);
   }
 
@@ -177,19 +166,18 @@ export class Collector {
 
   private eventRefresh(followUp: boolean): void {
     if (this.stopped) return;
+    // Follow-ups first: also when this event finds a discovery running (whose result may be
+    // the state just before the change), the later looks must still happen.
+    if (followUp) {
+      for (const t of this.followUpTimers) clearTimeout(t);
+      this.followUpTimers = EVENT_FOLLOW_UPS_MS.map((ms) => setTimeout(() => this.eventRefresh(false), ms));
+    }
     if (this.refreshing) {
       this.eventAgain = true;
       return;
     }
     this.health.eventDiscoveries++;
     void this.startRefresh().then(() => this.publish());
-    if (followUp) {
-      if (this.followUpTimer) clearTimeout(this.followUpTimer);
-      this.followUpTimer = setTimeout(() => {
-        this.followUpTimer = null;
-        this.eventRefresh(false);
-      }, EVENT_FOLLOW_UP_MS);
-    }
   }
 
   /**
@@ -242,7 +230,7 @@ export class Collector {
     await this.startRefresh();
     if (this.stopped) return;
     this.tick();
-    if (this.opts.watchSource !== false && this.opts.source.watch) this.unwatch = this.opts.source.watch(this.onSourceEvent);
+    if (this.opts.watchSource !== false && this.opts.source.watch) this.unwatch = this.opts.source.watch(this.onSourceEvent, (message) => this.opts.onProblem?.({ domain: "*", message }));
     const intervalMs = this.opts.intervalS * 1000;
     let next = Date.now() + intervalMs;
     const loop = (): void => {
@@ -284,7 +272,7 @@ export class Collector {
     if (this.timer) clearTimeout(this.timer);
     this.unwatch?.();
     if (this.eventTimer) clearTimeout(this.eventTimer);
-    if (this.followUpTimer) clearTimeout(this.followUpTimer);
+    for (const t of this.followUpTimers) clearTimeout(t);
     await this.refreshing;
     this.sampler.close();
   }

@@ -29,7 +29,7 @@ const domains: DomainSample[] = [
 ];
 
 describe("renderFactFamilies", () => {
-  const text = renderFactFamilies(facts, domains, false);
+  const text = renderFactFamilies(facts, domains);
 
   it("writes the host's name, VM CPU set and memory", () => {
     expect(text).toContain('vsteal_host_info{host_name="hv1.example.com"} 1\n');
@@ -53,16 +53,17 @@ describe("renderFactFamilies", () => {
   });
 
   it("leaves out memory it does not know", () => {
-    const t = renderFactFamilies({ ...facts, memTotalBytes: null, memAvailableBytes: null, vmMemoryBytes: null }, [], false);
+    const t = renderFactFamilies({ ...facts, memTotalBytes: null, memAvailableBytes: null, vmMemoryBytes: null }, []);
     expect(t).not.toContain("memory");
     expect(t).toContain("vsteal_host_info{");
   });
 
-  it("uses the info type in OpenMetrics", () => {
-    const om = renderFactFamilies(facts, domains, true);
-    expect(om).toContain("# TYPE vsteal_host info\n");
-    expect(om).toContain("# TYPE vsteal_domain_cpus info\n");
-    expect(om).toContain('vsteal_host_info{host_name="hv1.example.com"} 1\n');
+  it("declares every family once, as a gauge, so vsteal_host_vm_cpus and vsteal_host_vm_cpus_info stay two families in OpenMetrics too", () => {
+    const types = text.split("\n").filter((l) => l.startsWith("# TYPE "));
+    expect(types.every((l) => l.endsWith(" gauge"))).toBe(true);
+    expect(new Set(types).size).toBe(types.length);
+    expect(types).toContain("# TYPE vsteal_host_vm_cpus gauge");
+    expect(types).toContain("# TYPE vsteal_host_vm_cpus_info gauge");
   });
 
   it.skipIf(!existsSync("/usr/bin/promtool"))("passes promtool check metrics", () => {

@@ -13,7 +13,11 @@ import { escapeLabelValue } from "./exposition.js";
 interface FactFamily {
   name: string;
   help: string;
-  /** "info": a `_info` series whose value is always 1 (OpenMetrics type info, a gauge in Prometheus text). */
+  /**
+   * "info": a `_info` series whose value is always 1. Written as a gauge in both formats, as
+   * client_golang writes node_uname_info: an OpenMetrics `info` family would be named without
+   * `_info`, and `vsteal_host_vm_cpus` would then be two families.
+   */
   type: "gauge" | "info";
 }
 
@@ -30,20 +34,16 @@ const F = {
   domCpus: { name: "vsteal_domain_cpus_info", type: "info", help: "Host CPUs the domain's vCPU threads may run on (union of their Cpus_allowed_list)." },
 } as const satisfies Record<string, FactFamily>;
 
-function header(f: FactFamily, openMetrics: boolean): string {
-  if (f.type === "info" && openMetrics) {
-    const family = f.name.replace(/_info$/, "");
-    return `# HELP ${family} ${f.help}\n# TYPE ${family} info\n`;
-  }
+function header(f: FactFamily): string {
   return `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} gauge\n`;
 }
 
 /** Renders the host and per-domain fact families; only running domains have per-domain facts. */
-export function renderFactFamilies(facts: HostFacts, domains: readonly DomainSample[], openMetrics: boolean): string {
+export function renderFactFamilies(facts: HostFacts, domains: readonly DomainSample[]): string {
   const parts: string[] = [];
   const one = (f: FactFamily, value: number | null, labels = ""): void => {
     if (value === null) return;
-    parts.push(header(f, openMetrics), `${f.name}${labels ? `{${labels}}` : ""} ${value}\n`);
+    parts.push(header(f), `${f.name}${labels ? `{${labels}}` : ""} ${value}\n`);
   };
   one(F.hostInfo, 1, `host_name="${escapeLabelValue(facts.hostName)}"`);
   one(F.vmCpusInfo, 1, `cpus="${formatCpuList(facts.vmCpus)}"`);
@@ -60,7 +60,7 @@ export function renderFactFamilies(facts: HostFacts, domains: readonly DomainSam
       const r = row(i);
       if (r !== null) rows.push(r);
     }
-    if (rows.length > 0) parts.push(header(f, openMetrics), ...rows);
+    if (rows.length > 0) parts.push(header(f), ...rows);
   };
   const gauge = (f: FactFamily, value: (d: DomainSample) => number | null | undefined): void =>
     family(f, (i) => {

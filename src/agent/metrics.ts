@@ -96,7 +96,7 @@ export class Exporter {
       if (!plain || plain.generation !== gen) {
         which.fill(this.collector);
         const domains = this.collector.latest?.domains ?? [];
-        const vcpus = renderVcpuFamilies(domains, openMetrics) + renderFactFamilies(this.collector.facts, domains, openMetrics) + renderDomainInfo(domains, openMetrics);
+        const vcpus = renderVcpuFamilies(domains, openMetrics) + renderFactFamilies(this.collector.facts, domains) + renderDomainInfo(domains, openMetrics);
         plain = {
           generation: gen,
           // OpenMetrics ends with "# EOF": the vCPU families go before the registry's text.

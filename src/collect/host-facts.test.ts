@@ -54,7 +54,8 @@ describe("readHostFacts", () => {
     };
     expect(err({ vmCpus: "2-3", reservedCpus: 2 })).toMatch(/^--reserved-cpus 2: not below the 2 CPUs VMs may use \(2-3, from --vm-cpus\)/);
     expect(err({ reservedCpus: 8 })).toMatch(/^--reserved-cpus 8: not below the 8 CPUs/);
-    expect(err({ vmCpus: "6-9" })).toMatch(/^--vm-cpus 6-9: CPU 8-9 not online \(online: 0-7\)/);
+    expect(err({ vmCpus: "3", reservedCpus: 1 })).toMatch(/^--reserved-cpus 1: not below the 1 CPU VMs may use \(3, from --vm-cpus\)/);
+    expect(err({ vmCpus: "6-9" })).toMatch(/^--vm-cpus 6-9: CPUs 8-9 not online \(online: 0-7\)/);
     expect(err({ vmCpus: "two" })).toMatch(/^--vm-cpus: bad CPU list item "two".*give a CPU list like 2-31/);
     expect(err({ vmCpus: "" })).toMatch(/^--vm-cpus "": names no CPU/);
     expect(err({ reservedMemoryMiB: 10_000_000 })).toMatch(/^--reserved-memory 10000000: not below the host's 24105 MiB/);

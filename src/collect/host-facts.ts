@@ -108,7 +108,7 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
     if (online) {
       const on = new Set(online);
       const off = vmCpus.filter((c) => !on.has(c));
-      if (off.length > 0) throw new HostFactsError(`--vm-cpus ${opts.vmCpus}: CPU ${formatCpuList(off)} not online (online: ${formatCpuList(online)}); name online CPUs only`);
+      if (off.length > 0) throw new HostFactsError(`--vm-cpus ${opts.vmCpus}: ${off.length === 1 ? "CPU" : "CPUs"} ${formatCpuList(off)} not online (online: ${formatCpuList(online)}); name online CPUs only`);
     }
   } else {
     const mounts = readCgroupMounts(procRoot);
@@ -125,7 +125,7 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
   }
   if (opts.reservedCpus >= vmCpus.length) {
     throw new HostFactsError(
-      `--reserved-cpus ${opts.reservedCpus}: not below the ${vmCpus.length} CPUs VMs may use (${formatCpuList(vmCpus)}${vmCpusFrom === "flag" ? ", from --vm-cpus" : vmCpusFrom === "machine-cgroup" ? ", libvirt's machine cgroup" : ", online"}); reserve fewer or pass --vm-cpus`,
+      `--reserved-cpus ${opts.reservedCpus}: not below the ${vmCpus.length} ${vmCpus.length === 1 ? "CPU" : "CPUs"} VMs may use (${formatCpuList(vmCpus)}${vmCpusFrom === "flag" ? ", from --vm-cpus" : vmCpusFrom === "machine-cgroup" ? ", libvirt's machine cgroup" : ", online"}); reserve fewer or pass --vm-cpus`,
     );
   }
   let total: number | null = null;
@@ -151,6 +151,29 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
     capacityCores: vmCpus.length - opts.reservedCpus,
     memTotalBytes: total,
     memAvailableBytes: available,
+    vmMemoryBytes: total === null ? null : total - reservedMemoryBytes,
+    reservedMemoryBytes,
+  };
+}
+
+/**
+ * Facts given rather than read (simulated hosts, tests): CPUs 0..cpus-1, all for VMs; memory as
+ * given or unknown.
+ */
+export function fixedHostFacts(o: { hostName: string; cpus: number; reservedCpus?: number; memTotalBytes?: number; reservedMemoryBytes?: number }): HostFacts {
+  const all = Array.from({ length: o.cpus }, (_, i) => i);
+  const reservedCpus = o.reservedCpus ?? 0;
+  const reservedMemoryBytes = o.reservedMemoryBytes ?? 0;
+  const total = o.memTotalBytes ?? null;
+  return {
+    hostName: o.hostName,
+    onlineCpus: all,
+    vmCpus: all,
+    vmCpusFrom: "online",
+    reservedCpus,
+    capacityCores: Math.max(o.cpus - reservedCpus, 0),
+    memTotalBytes: total,
+    memAvailableBytes: total,
     vmMemoryBytes: total === null ? null : total - reservedMemoryBytes,
     reservedMemoryBytes,
   };

@@ -11,7 +11,7 @@ import { parseQemuCmdline } from "./qemu-cmdline.js";
 import type { Discovery, DomainSource } from "./source.js";
 import { DomainResourceReader } from "./domain-resources.js";
 import { VcpuThreadFinder } from "./threads.js";
-import { watchDirectory } from "./watch.js";
+import { watchDirectory, watchQemuProcesses } from "./watch.js";
 import { DEFAULT_URI, runVirsh, throwIfUnreachable, virshErrorLine } from "./virsh.js";
 
 export interface LibvirtSourceOptions {
@@ -96,8 +96,21 @@ export class LibvirtSource implements DomainSource {
    * migration), removes it when it ends, and rewrites the status `<name>.xml` on every state
    * change: watching that directory (inotify) sees every start, stop, arrival and departure.
    */
-  watch(onChange: () => void): () => void {
-    return watchDirectory(this.runDir, onChange, { names: (n) => n.endsWith(".pid") || n.endsWith(".xml") });
+  watch(onChange: () => void, onNote?: (message: string) => void): () => void {
+    let procs: (() => void) | null = null;
+    const dir = watchDirectory(this.runDir, onChange, {
+      names: (n) => n.endsWith(".pid") || n.endsWith(".xml"),
+      // Root-only on some distributions: then QEMU processes coming and going are seen in /proc
+      // (starts, stops and migrations; a live pinning or cap change waits for the period).
+      onDenied: (code) => {
+        onNote?.(`cannot watch ${this.runDir} (${code}): watching /proc for QEMU processes instead; run as a user who may read it for pinning and cap changes at once`);
+        procs = watchQemuProcesses(this.procRoot, onChange);
+      },
+    });
+    return () => {
+      dir();
+      procs?.();
+    };
   }
 
   private virsh(args: string[]) {

@@ -8,7 +8,7 @@ import { readPveConfig } from "./platform-identity.js";
 import type { Discovery, DomainSource } from "./source.js";
 import { DomainResourceReader } from "./domain-resources.js";
 import { VcpuThreadFinder } from "./threads.js";
-import { watchProcesses } from "./watch.js";
+import { watchQemuProcesses } from "./watch.js";
 
 export interface QemuProcess {
   pid: number;
@@ -74,7 +74,7 @@ export class QemuSource implements DomainSource {
 
   /** /proc cannot be watched: a QEMU process coming or going is seen by a cheap poll of /proc's pids. */
   watch(onChange: () => void): () => void {
-    return watchProcesses(this.procRoot, onChange, { isCandidate: (comm) => /^qemu/.test(comm) || comm === "kvm" });
+    return watchQemuProcesses(this.procRoot, onChange);
   }
 
   async discover(): Promise<Discovery> {

@@ -16,7 +16,7 @@ export interface DomainSource {
   /**
    * Calls `onChange` soon after a VM may have started, stopped, arrived or left, so that discovery
    * can run at once instead of at its next period; returns what stops watching. Absent: periodic
-   * discovery only.
+   * discovery only. `onNote` hears, once, when the watch falls back to a lesser mechanism.
    */
-  watch?(onChange: () => void): () => void;
+  watch?(onChange: () => void, onNote?: (message: string) => void): () => void;
 }

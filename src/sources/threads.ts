@@ -65,8 +65,10 @@ export class VcpuThreadFinder {
       let vcpu = entry.threads.get(tid);
       if (vcpu === undefined) {
         const commFile = join(taskDir, t, "comm");
+        let comm: string;
         try {
-          vcpu = vcpuIndexFromComm(readFileSync(commFile, "utf8"));
+          comm = readFileSync(commFile, "utf8");
+          vcpu = vcpuIndexFromComm(comm);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           // ENOENT/ESRCH: the thread exited between readdir and here. Anything else is reported
@@ -74,7 +76,10 @@ export class VcpuThreadFinder {
           if (code !== "ENOENT" && code !== "ESRCH") unreadable?.push({ tid, message: `cannot read ${commFile}: ${describeFsError(e)}` });
           continue;
         }
-        entry.threads.set(tid, vcpu);
+        // A thread QEMU has just created still has the process's name until QEMU names it
+        // ("CPU 0/KVM"): seen that early (an event-driven discovery right at start), it is not
+        // remembered as a non-vCPU thread, so the next discovery reads its name again.
+        if (vcpu !== null || tid === pid || comm !== this.mainComm(pid)) entry.threads.set(tid, vcpu);
       }
       if (vcpu === null) continue;
       if (refreshAffinity || !entry.affinity.has(tid)) {
@@ -95,6 +100,15 @@ export class VcpuThreadFinder {
     }
     out.sort((a, b) => a.vcpu - b.vcpu);
     return out;
+  }
+
+  /** The main thread's name (the process's), or null when it cannot be read. */
+  private mainComm(pid: number): string | null {
+    try {
+      return readFileSync(join(this.procRoot, String(pid), "comm"), "utf8");
+    } catch {
+      return null;
+    }
   }
 
   /** Forgets processes not in `pids` (call after each discovery). */

@@ -55,6 +55,20 @@ describe("watchDirectory", () => {
     writeFileSync(join(dir, "b.pid"), "2\n");
     await until(() => n > back, "a file in the directory made again");
   });
+
+  it("gives up, once, on a directory it may not watch, so that the caller can watch otherwise", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vsteal-watch-"));
+    const denied: string[] = [];
+    let tries = 0;
+    const eacces = (): never => {
+      tries++;
+      throw Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
+    };
+    stops.push(watchDirectory(dir, () => undefined, { names: () => true, retryMs: 20, onDenied: (c) => denied.push(c), watchFn: eacces }));
+    await settle();
+    expect(denied).toEqual(["EACCES"]);
+    expect(tries).toBe(1);
+  });
 });
 
 describe("watchProcesses", () => {

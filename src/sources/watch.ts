@@ -9,6 +9,13 @@ export interface DirectoryWatchOptions {
   names: (name: string) => boolean;
   /** How often to look again for a directory that does not exist (yet), ms. */
   retryMs?: number;
+  /**
+   * The directory is there but may not be watched (EACCES, EPERM: an unprivileged agent and a
+   * root-only directory). Called once; the watch then gives up, and the caller may watch otherwise.
+   */
+  onDenied?: (code: string) => void;
+  /** fs.watch, or a stand-in for tests. */
+  watchFn?: (dir: string, opts: { persistent: boolean }) => FSWatcher;
 }
 
 /**
@@ -48,11 +55,12 @@ export function watchDirectory(dir: string, onChange: () => void, opts: Director
     }, retryMs);
     retry.unref();
   };
+  let denied = false;
   const open = (): boolean => {
     const ino = inodeNow();
-    if (ino === null) return false;
+    if (ino === null || denied) return false;
     try {
-      const w = watch(dir, { persistent: false });
+      const w = (opts.watchFn ?? watch)(dir, { persistent: false });
       w.on("change", (event, name) => {
         const file = typeof name === "string" ? name : null;
         // The directory itself removed (inotify IN_DELETE_SELF shows as a rename of its own name).
@@ -68,8 +76,14 @@ export function watchDirectory(dir: string, onChange: () => void, opts: Director
       watcher = w;
       inode = ino;
       return true;
-    } catch {
-      return false; // removed between the stat and the watch, or no inotify instances left
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "";
+      if ((code === "EACCES" || code === "EPERM") && opts.onDenied) {
+        denied = true;
+        stopped = true;
+        opts.onDenied(code);
+      }
+      return false; // else removed between the stat and the watch, or no inotify instances left
     }
   };
 
@@ -130,4 +144,9 @@ export function watchProcesses(procRoot: string, onChange: () => void, opts: Pro
   const timer = setInterval(() => poll(false), intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** QEMU processes (comm `qemu…` or Proxmox's `kvm`) appearing or exiting in procRoot. */
+export function watchQemuProcesses(procRoot: string, onChange: () => void): StopWatching {
+  return watchProcesses(procRoot, onChange, { isCandidate: (comm) => /^qemu/.test(comm) || comm === "kvm" });
 }

@@ -27,7 +27,15 @@ function dominfoMemory(dom: string): { used: number; max: number } {
 
 describeE2E("vsteal agent: event-driven discovery on the real testbed", () => {
   let agent: RunningAgent | null = null;
-  const metrics = async () => (await fetch(`${agent!.url}/metrics`)).text();
+  // virsh runs synchronously here and may block this process long enough for the agent to close
+  // an idle keep-alive connection that fetch then reuses: that one failure is retried.
+  const metrics = async () => {
+    try {
+      return await (await fetch(`${agent!.url}/metrics`)).text();
+    } catch {
+      return (await fetch(`${agent!.url}/metrics`)).text();
+    }
+  };
   const seriesOf = (text: string, family: string) => text.split("\n").filter((l) => l.startsWith(`${family}{domain="${DOM}",`));
 
   beforeAll(async () => {

@@ -17,10 +17,30 @@ const env = { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT
 const testbed = (...args: string[]) => execFileSync(TESTBED, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env });
 const virshAt = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", env });
 
+let logs = (): string => "";
+
+/**
+ * GET /metrics. A migration run with execFileSync blocks this process for seconds, long enough
+ * for the agent to close an idle keep-alive connection that fetch then reuses ("other side
+ * closed"): that one failure is retried on a new connection.
+ */
+async function metricsOf(agent: RunningAgent): Promise<string> {
+  try {
+    return await (await fetch(`${agent.url}/metrics`)).text();
+  } catch {
+    return (await fetch(`${agent.url}/metrics`, { keepalive: false })).text();
+  }
+}
+
 async function until(cond: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}\n${logs()}`);
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}\n${logs()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -56,7 +76,7 @@ describeE2E("vsteal agents on two testbed hosts: a migration shows at once on bo
   let b: RunningAgent | null = null;
   let uriB = "";
   const vcpuSeries = async (agent: RunningAgent) =>
-    (await (await fetch(`${agent.url}/metrics`)).text()).split("\n").filter((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${DOM}",`)).length;
+    (await metricsOf(agent)).split("\n").filter((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${DOM}",`)).length;
   const runsOn = (uri: string) => virshAt(uri, "list", "--name", "--state-running").split("\n").includes(DOM);
 
   beforeAll(async () => {
@@ -67,6 +87,7 @@ describeE2E("vsteal agents on two testbed hosts: a migration shows at once on bo
     const args = ["--source", "libvirt", "--interval", "300", "--discovery-interval", "600", "--history.dir", ""];
     a = await agentUnder([], [...args, "--host-name", "hv-a"]);
     b = await agentUnder(["nsenter", "-t", pidB, "-m", "-u"], [...args, "--vm-cpus", "1"]);
+    logs = () => `host A's agent:\n${a?.stderr() ?? ""}\nhost B's agent:\n${b?.stderr() ?? ""}`;
     await until(async () => (await vcpuSeries(a!)) === 1, `${DOM} on host A's agent`);
   });
 
@@ -86,7 +107,7 @@ describeE2E("vsteal agents on two testbed hosts: a migration shows at once on bo
   });
 
   it("host B's agent names its host from its own namespace", async () => {
-    const text = await (await fetch(`${b!.url}/metrics`)).text();
+    const text = await metricsOf(b!);
     expect(text).toMatch(/^vsteal_host_info\{host_name="vsteal-second-host"\} 1$/m);
     expect(text).toMatch(/^vsteal_host_vm_cpus_info\{cpus="1"\} 1$/m);
   });
