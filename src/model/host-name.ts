@@ -9,6 +9,7 @@
  *
  * Pure: no I/O.
  */
+import { isIPv6 } from "node:net";
 import { z } from "zod";
 
 /** Longest host name accepted, with its port. */
@@ -30,6 +31,9 @@ export function hostNameProblem(s: string): string | null {
   if (!HOST_NAME_RE.test(s)) {
     return `must be a host name (letters, digits, "-", "_" and dots, or [IPv6], optionally with :port), got ${JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)}`;
   }
+  // The brackets must hold an IPv6 address, not just its characters ("[.b]" is no host).
+  const v6 = /^\[([^\]]*)\]/.exec(s);
+  if (v6 && !isIPv6(v6[1]!)) return `must be a host name or [IPv6 address], got ${JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)}`;
   const port = /:(\d+)$/.exec(s);
   if (port && Number(port[1]) > 65535) return `port must be at most 65535, got ${port[1]}`;
   return null;

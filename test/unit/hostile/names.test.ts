@@ -38,6 +38,11 @@ describe("host names", () => {
     }
   });
 
+  it("brackets must hold an IPv6 address (fast-check found [.b], which no URL parser takes)", () => {
+    for (const h of ["[.b]", "[aa.]", "[.bb1]", "[:]"]) expect(hostNameProblem(h), h).toMatch(/IPv6/);
+    expect(hostNameProblem("[::ffff:10.0.0.1]:16509")).toBeNull();
+  });
+
   it("fast-check: whatever the string, a host name accepted into a URI template adds no user, path, query or fragment", () => {
     const anyText = fc.oneof(
       fc.string({ maxLength: 40 }),
