@@ -96,8 +96,18 @@ export async function victoriaMetricsImported(shape: FleetShape, times: readonly
   );
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/health`, proc, "victoria-metrics");
+  // Pulled chunk by chunk as the upload goes (Node 20's Readable.toWeb would buffer it all).
   // Node's fetch streams a body only with duplex: "half".
-  const init = { method: "POST", body: Readable.toWeb(Readable.from(fleetText(shape, times, { ms: true }))) as ReadableStream, duplex: "half" } as RequestInit;
+  const chunks = fleetText(shape, times, { ms: true });
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      const n = chunks.next();
+      if (n.done) c.close();
+      else c.enqueue(encoder.encode(n.value));
+    },
+  });
+  const init = { method: "POST", body, duplex: "half" } as RequestInit;
   const res = await fetch(`${url}/api/v1/import/prometheus`, init);
   if (!res.ok) throw new Error(`victoria-metrics import: HTTP ${res.status}: ${await res.text()}`);
   await fetch(`${url}/internal/force_flush`);
