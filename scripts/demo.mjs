@@ -139,10 +139,13 @@ async function down() {
       }
     }
   }
-  for (const vm of VMS) {
-    for (const uri of [A.uri, st?.uriB].filter(Boolean)) {
-      tryVirsh(uri, "destroy", vm);
-      tryVirsh(uri, "undefine", vm);
+  // Every demo domain (the benchmark adds more than the two of the demo), on both hosts.
+  for (const uri of [A.uri, st?.uriB].filter(Boolean)) {
+    for (const line of (tryVirsh(uri, "list", "--all", "--uuid", "--name") ?? "").split("\n")) {
+      const m = /^([0-9a-f-]{36}) (.*)$/.exec(line.trim());
+      if (!m || !m[2].startsWith(PREFIX)) continue;
+      tryVirsh(uri, "destroy", m[1]);
+      tryVirsh(uri, "undefine", m[1]);
     }
   }
   for (const uuid of st?.suspended ?? []) tryVirsh(A.uri, "resume", uuid);
