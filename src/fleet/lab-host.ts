@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Collector } from "../agent/collector.js";
+import { fixedHostFacts } from "../collect/host-facts.js";
 import { buildApp, listen } from "../agent/server.js";
 import type { DomainThreads } from "../model/types.js";
 import type { Discovery, DomainSource } from "../sources/source.js";
@@ -91,7 +92,16 @@ export class LabHost {
       discover: (): Promise<Discovery> => Promise.resolve({ domains: self ? self.discover() : [], problems: [] }),
     };
     const intervalS = opts.intervalS ?? 1;
-    const collector = new Collector({ source, intervalS, procRoot: root, discoveryIntervalS: intervalS, reservedCpus: opts.reservedCpus ?? 0, cpus: opts.cpus });
+    const collector = new Collector({
+      source,
+      intervalS,
+      procRoot: root,
+      discoveryIntervalS: intervalS,
+      reservedCpus: opts.reservedCpus ?? 0,
+      cpus: opts.cpus,
+      // A simulated host is called by its own name, not by the machine's.
+      hostFacts: () => fixedHostFacts({ hostName: opts.name, cpus: opts.cpus, reservedCpus: opts.reservedCpus ?? 0 }),
+    });
     const app = buildApp({ collector, telemetryPath: "/metrics", web: null, startedMs: Date.now() });
     const { server, url, port } = await listen(app, opts.listenAddress ?? "127.0.0.1:0", null);
     const host = new LabHost(opts.name, root, collector, server, url, port);

@@ -118,6 +118,14 @@ describe("snapshot: what the agents report for planning", () => {
     expect(snapshot.vms[0]!.memory_mib).toBe(7);
   });
 
+  it("a host label set by the scrape config wins over the agent's own name", async () => {
+    const a = host("10.0.0.1:9977", { name: "machine-7", cpus: 2, vms: {} });
+    for (const k of Object.keys(a) as QueryName[]) a[k] = a[k]!.map((x) => ({ ...x, labels: { ...x.labels, host: "hv01" } }));
+    const { client } = prometheus(a);
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
+    expect(snapshot.hosts.map((h) => h.name)).toEqual(["hv01"]);
+  });
+
   it("a host name that is not one is refused, naming the target", async () => {
     const { client } = prometheus(host("10.0.0.1:9977", { name: "hv?netcat=x", cpus: 2, vms: {} }));
     await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(/target 10\.0\.0\.1:9977: vsteal_host_info has host_name "hv\?netcat=x", not a host name/);
@@ -135,6 +143,22 @@ describe("snapshot: no blind spots", () => {
     const moving = snapshot.vms.find((v) => v.name === "moving");
     expect(moving).toMatchObject({ host: "hv-a", migratable: false, in_transit: true, usage: [0.5], delay: [0.5] });
     expect(snapshot.notes.join("\n")).toMatch(/in transit \(running within the last 60 s, on no host now\): moving \(last on hv-a\)/);
+  });
+
+  it("one VM on two hosts (a live migration under way) counts where it runs, is not moved, and the snapshot is still made", async () => {
+    const a = host("10.0.0.1:9977", { name: "hv-a", cpus: 1, vms: { moving: { vcpus: 1, usage: 0.5, delay: 0.5 } } });
+    // The target's copy is paused until the switch-over: no usage, no delay.
+    const b = host("10.0.0.2:9977", { name: "hv-b", cpus: 1, vms: { moving: { vcpus: 1, usage: 0, delay: 0 } } });
+    const { client } = prometheus(merge(a, b));
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
+    expect(snapshot.vms).toHaveLength(1);
+    expect(snapshot.vms[0]).toMatchObject({ name: "moving", host: "hv-a", migratable: false, in_transit: true, usage: [0.5] });
+    expect(snapshot.notes.join("\n")).toMatch(/migrating now \(one UUID on two hosts\): moving \(runs on hv-a; also on hv-b\)/);
+    // Two different VMs of one name are still refused.
+    const c = host("10.0.0.2:9977", { name: "hv-b", cpus: 1, vms: { moving: { vcpus: 1, usage: 0, delay: 0 } } });
+    for (const k of Object.keys(c) as QueryName[]) c[k] = c[k]!.map((x) => (x.labels.uuid ? { ...x, labels: { ...x.labels, uuid: "other-uuid" } } : x));
+    const two = prometheus(merge(host("10.0.0.1:9977", { name: "hv-a", cpus: 1, vms: { moving: { vcpus: 1, usage: 0.5, delay: 0.5 } } }), c));
+    await expect(buildSnapshot(two.client, { windowS: W, nowMs: NOW })).rejects.toThrow(/VM moving is on hv-a and hv-b at once, with different UUIDs/);
   });
 
   it("a VM that arrived within the window is rated over its own samples, not diluted by the window", async () => {

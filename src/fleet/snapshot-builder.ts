@@ -2,9 +2,10 @@
  * Builds a fleet snapshot (docs/fleet-snapshot.md) from what the hosts' agents
  * export, as Prometheus stored it over a window.
  *
- * - Hosts come from `vsteal_host_cpus`, one per target; a host is named by the name its agent
- *   reports (`vsteal_host_info{host_name}`, the name the migration hosts file uses), else by
- *   the target's `host` label when it is scraped with one, else by its `instance`.
+ * - Hosts come from `vsteal_host_cpus`, one per target; a host is named by the target's `host`
+ *   label when the scrape config sets one, else by the name its agent reports
+ *   (`vsteal_host_info{host_name}`, the name the migration hosts file uses), else by its
+ *   `instance`.
  * - A host's capacity is the CPUs its VMs may use (`vsteal_host_vm_cpus`, minus reserved),
  *   its memory what VMs may use (`vsteal_host_vm_memory_bytes`); a VM's memory is its maximum
  *   (`libvirt_domain_info_maximum_memory_bytes`), its cap `vsteal_domain_vcpu_cap_cores`. The
@@ -188,7 +189,8 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     }
     infoName.set(targetOf(s.labels), n);
   }
-  const hostOf = (l: Labels): string => infoName.get(targetOf(l)) ?? l.host ?? l.instance ?? "";
+  // A `host` label the scrape config sets is the operator's word; else the agent's own name.
+  const hostOf = (l: Labels): string => l.host ?? infoName.get(targetOf(l)) ?? l.instance ?? "";
 
   // ---- hosts -------------------------------------------------------------------------
   const missing = new Set<string>();
@@ -479,9 +481,25 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     if (agentMem === undefined && conf?.memory_mib === undefined) memoryUnknown++;
     vmHosts.set(vm.name, [...(vmHosts.get(vm.name) ?? []), vm.host]);
   }
+  const inFlight: string[] = [];
   for (const [name, on] of vmHosts) {
-    if (on.length > 1) inconsistent.push(`VM ${name} is on ${on.join(" and ")} at once (migrating, or two VMs share a name: plans name VMs, names must be unique)`);
+    if (on.length < 2) continue;
+    const copies = outVms.filter((v) => v.name === name);
+    const uuids = new Set(copies.map((v) => v.uuid));
+    // One VM (one UUID) on two hosts: a live migration under way, the target's copy paused
+    // until the switch-over. It counts where it runs (the copy that uses CPU), stays out of
+    // plans, and the others are dropped; two different VMs of one name are refused.
+    if (uuids.size !== 1 || copies[0]!.uuid === "") {
+      inconsistent.push(`VM ${name} is on ${on.join(" and ")} at once, with ${uuids.size > 1 ? "different UUIDs" : "no UUID"} (two VMs share a name: plans name VMs, names must be unique)`);
+      continue;
+    }
+    const load = (v: FleetVm): number => v.usage.reduce((x, y) => x + y, 0) + v.delay.reduce((x, y) => x + y, 0);
+    const keep = copies.reduce((a, b) => (load(b) > load(a) ? b : a));
+    for (const c of copies) if (c !== keep) outVms.splice(outVms.indexOf(c), 1);
+    Object.assign(keep, { migratable: false, in_transit: true });
+    inFlight.push(`${name} (runs on ${keep.host}; also on ${on.filter((h) => h !== keep.host).join(", ")})`);
   }
+  if (inFlight.length > 0) notes.push(`migrating now (one UUID on two hosts): ${inFlight.join("; ")}; counted where it runs, not moved`);
 
   if (problems.length > 0 || missing.size > 0) {
     const m = [...missing].sort();
