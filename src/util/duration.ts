@@ -68,7 +68,9 @@ export function formatDuration(ms: number): string {
 
 function shown(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  return String(v);
+  if (v === null || typeof v === "number" || typeof v === "boolean" || v === undefined) return String(v);
+  // Never String() an object: one with a "toString" key that is not a function throws.
+  return Array.isArray(v) ? "a list" : "a mapping";
 }
 
 /** A limit as a person reads it: TIMER_MAX_MS → "24d20h31m23s (Node's timer limit)". */

@@ -16,7 +16,9 @@ import { describeE2E } from "./env.js";
 import { CLI, ROOT } from "./virsh.js";
 
 const HOSTILE_VM = "<img src=x onerror=alert(1)>";
-const HOSTILE_HOST = "hv03 <b onmouseover=alert(2)>";
+// A host name that is markup never gets this far: the snapshot builder refuses it (no snapshot,
+// test/unit/hostile/names.test.ts). VM names may be anything libvirt takes.
+const HOSTILE_HOST = "hv03.lab_2";
 const SHOTS = join(ROOT, "test-results", "screenshots");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

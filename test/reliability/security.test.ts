@@ -322,7 +322,7 @@ describe("flags that would start but could not work are refused at start", () =>
     [["--web.telemetry-path", "/api/v1/host"], /--web\.telemetry-path "\/api\/v1\/host": would shadow the JSON API/],
     [["--web.telemetry-path", "/metrics?x=1"], /--web\.telemetry-path "\/metrics\?x=1": must be a path only/],
     [["--interval", "30d"], /--interval.*must be at most 24d20h31m23s/],
-    [["--reserved-cpus", "100000"], /--reserved-cpus 100000: this host has only \d+ online CPUs/],
+    [["--reserved-cpus", "100000"], /--reserved-cpus 100000: not below the \d+ CPUs? VMs may use/],
   ] as const) {
     it(args.join(" "), async () => {
       const r = await agentRefuses([...args, "--source", "qemu"]);

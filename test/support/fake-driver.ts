@@ -52,7 +52,8 @@ export class FakeDriver implements MigrationDriver {
       if (!b.hang)
         setTimeout(() => {
           if (b.fail) return finish({ ok: false, error: b.fail });
-          const d = this.at.get(dom.name)!;
+          const d = this.at.get(dom.name);
+          if (!d) return finish({ ok: false, error: "operation failed: domain is not running" }); // destroyed meanwhile
           d.host = to.name;
           if (xml) d.cpus = sharedCpuSet(placementOf(xml.live));
           finish({ ok: true, error: "" });

@@ -17,6 +17,13 @@ import { TIMER_MAX_MS, checkDuration, formatDuration, parseDurationMs } from "..
 const dir = mkdtempSync(join(tmpdir(), "vsteal-hostile-dur-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe("a duration that is a mapping or a list", () => {
+  it("is refused with words, never a TypeError (fast-check found {toString: []})", () => {
+    expect(checkDuration({ toString: [] })).toEqual({ ok: false, reason: "expected a duration like 30s, 5m or 1h30m, or seconds like 0.5, got a mapping" });
+    expect(checkDuration([1])).toMatchObject({ ok: false, reason: expect.stringMatching(/got a list$/) });
+  });
+});
+
 describe("one duration syntax, bounded", () => {
   it("reads Prometheus durations and plain seconds alike", () => {
     expect(parseDurationMs("90s")).toBe(90_000);
