@@ -128,7 +128,7 @@ describe("snapshot: what the agents report for planning", () => {
 
   it("a host name that is not one is refused, naming the target", async () => {
     const { client } = prometheus(host("10.0.0.1:9977", { name: "hv?netcat=x", cpus: 2, vms: {} }));
-    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(/target 10\.0\.0\.1:9977: vsteal_host_info has host_name "hv\?netcat=x", not a host name/);
+    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(/target 10\.0\.0\.1:9977: vsteal_host_info host_name must be a host name .*got "hv\?netcat=x": fix the agent's --host-name/);
   });
 });
 

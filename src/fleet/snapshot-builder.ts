@@ -99,8 +99,6 @@ type VcpuMap = Map<number, number>;
 
 const targetOf = (l: Labels): string => `${l.job ?? ""}\u0000${l.instance ?? ""}`;
 const vmKeyOf = (host: string, l: Labels): string => `${host}\u0000${l.uuid || l.domain || ""}`;
-/** RFC 1123 host names (labels of letters, digits and hyphens), as hosts files and libvirt URIs take them. */
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function fmtAge(s: number): string {
   return s >= 120 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`;
@@ -183,8 +181,9 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   const infoName = new Map<string, string>();
   for (const s of r.host_info) {
     const n = s.labels.host_name ?? "";
-    if (!HOST_NAME.test(n)) {
-      problems.push(`target ${s.labels.instance ?? "?"}: vsteal_host_info has host_name ${JSON.stringify(n.slice(0, 80))}, not a host name (letters, digits, hyphens and dots): fix the agent's --host-name`);
+    const bad = hostNameProblem(n);
+    if (bad !== null) {
+      problems.push(`target ${s.labels.instance ?? "?"}: vsteal_host_info host_name ${bad}: fix the agent's --host-name`);
       continue;
     }
     infoName.set(targetOf(s.labels), n);
