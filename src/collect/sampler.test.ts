@@ -28,7 +28,8 @@ describe("Sampler on real /proc", () => {
       // The spinning main thread ran or waited nearly all the time.
       const main = vcpus.reduce((a, b) => (a.usage + a.delay > b.usage + b.delay ? a : b));
       expect(main.usage + main.delay).toBeGreaterThan(0.8);
-      expect(main.usage + main.delay).toBeLessThanOrEqual(1);
+      // Within float rounding (seen: 1.0000000000000002).
+      expect(main.usage + main.delay).toBeLessThanOrEqual(1 + 1e-9);
       sampler.close();
     } finally {
       child.kill("SIGKILL");
