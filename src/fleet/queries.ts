@@ -93,7 +93,9 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     vm_cap: s(METRIC.vmCap),
     // Samples of each vCPU's delay series in the window: a series with fewer than its host's
     // is younger than the window (VM started, arrived, or came back) or has a gap.
-    vcpu_samples: `count_over_time(${s(METRIC.vcpuDelay)}[${w}])`,
+    // Per VM (the fewest of its vCPUs'), aggregated in PromQL: a fleet's answer has one series
+    // a VM, not one a vCPU.
+    vcpu_samples: `min without (vcpu) (count_over_time(${s(METRIC.vcpuDelay)}[${w}]))`,
     // VMs running a moment ago: one missing now is in transit (or stopped), never silently gone.
     vm_recent: `last_over_time(${s(METRIC.vcpuCurrent)}[${range(Math.min(TRANSIT_S, windowS))}]) and on (instance, job, uuid) last_over_time(${s(METRIC.vcpuDelay)}[${range(Math.min(TRANSIT_S, windowS))}])`,
     // Who owns each VM (OpenStack, Proxmox, KubeVirt): the snapshot's optional `platform`.
