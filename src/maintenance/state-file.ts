@@ -14,11 +14,11 @@
  * - Changes are read-modify-write under a lock file (`FILE.lock`, O_EXCL), so a drain from the
  *   CLI and one through the controller's API never lose each other's host.
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { describeValue, formatPath } from "../config/yaml.js";
+import { SafeWriteError, writeFileAtomic } from "../util/safe-write.js";
 
 export { DEFAULT_MAINTENANCE_FILE } from "./defaults.js";
 /** Far more than any fleet's drained hosts need; a bigger file is refused, not read. */
@@ -116,44 +116,13 @@ export function readMaintenance(file: string): MaintenanceState {
   }
 }
 
-/** Writes the state atomically (temp file, fsync, rename, fsync of the directory). */
+/** Writes the state atomically (temp file, fsync, rename, fsync of the directory; never through a link). */
 export function writeMaintenance(file: string, state: MaintenanceState): void {
-  const dir = dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const text = `${JSON.stringify(state, null, 2)}\n`;
-  let fd: number;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, "the maintenance file", 0o644);
   } catch (e) {
-    throw new MaintenanceError(`cannot write the maintenance file ${file}: ${errMsg(e)}`);
-  }
-  try {
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    // rename replaces the name itself: a symlink at `file` is replaced, never followed.
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already renamed or gone */
-    }
-    throw new MaintenanceError(`cannot write the maintenance file ${file}: ${errMsg(e)}`);
-  }
-  try {
-    const d = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
-  } catch {
-    /* a directory that cannot be fsync'ed (some filesystems): the rename is done */
+    throw new MaintenanceError(e instanceof SafeWriteError ? e.message : `cannot write the maintenance file ${file}: ${errMsg(e)}`);
   }
 }
 

@@ -12,7 +12,7 @@ import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writ
 import { dirname, basename, join } from "node:path";
 import { describeFsError } from "./bounded-read.js";
 
-const { O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_TRUNC } = constants;
+const { O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_TRUNC, O_RDONLY, O_DIRECTORY } = constants;
 
 export type NoFollowMode = "append" | "update" | "create-new" | "truncate";
 
@@ -50,6 +50,17 @@ export function openNoFollow(path: string, mode: NoFollowMode, what: string, per
     return openSync(path, FLAGS[mode], perm);
   } catch (e) {
     throw new SafeWriteError(`cannot write ${what} ${path}: ${reason(e)}`, (e as NodeJS.ErrnoException).code);
+  }
+  // The rename itself survives a crash only once the directory is on disk.
+  try {
+    const d = openSync(dirname(path), O_RDONLY | O_DIRECTORY);
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  } catch {
+    /* a directory that cannot be fsync'ed (some file systems): the rename is done */
   }
 }
 
