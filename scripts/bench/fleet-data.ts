@@ -5,19 +5,10 @@
 //
 // Written as OpenMetrics (seconds; for `promtool tsdb create-blocks-from openmetrics`) or as
 // the Prometheus text format with millisecond timestamps (VictoriaMetrics' /api/v1/import/prometheus).
+import { prng } from "../../src/sim/scenario.js";
 
 const CPUS = 32;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number | string, w: number): string => String(n).padStart(w, "0");
 
@@ -32,7 +23,7 @@ export interface FleetShape {
 }
 
 export function fleetShape({ hosts, vms = 40, seed = 1 }: { hosts: number; vms?: number; seed?: number }): FleetShape {
-  const rnd = mulberry32(seed);
+  const rnd = prng(seed);
   const vmVcpus = new Uint8Array(hosts * vms);
   let total = 0;
   for (let i = 0; i < vmVcpus.length; i++) {

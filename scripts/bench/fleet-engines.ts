@@ -4,12 +4,14 @@
 // engines-agree test; nothing here ships.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { fleetText, type FleetShape } from "./fleet-data.js";
+import { freePort } from "../../src/fleet/lab-prometheus.js";
+
+export { freePort };
 
 const run = promisify(execFile);
 
@@ -19,16 +21,6 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 async function waitHttp(url: string, proc: ChildProcess, what: string, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;

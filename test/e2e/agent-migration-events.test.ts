@@ -1,9 +1,9 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeE2E } from "./env.js";
-import { CLI, TESTBED, URI, type RunningAgent } from "./virsh.js";
+import { TESTBED, URI, startAgent, type RunningAgent } from "./virsh.js";
 
 /**
  * A live migration between the testbed's two hosts, each with its own agent (host B's inside
@@ -45,31 +45,6 @@ async function until(cond: () => Promise<boolean>, what: string, ms = 60_000): P
   }
 }
 
-/** Starts an agent, optionally under a wrapper (nsenter into host B). */
-async function agentUnder(wrap: string[], args: string[]): Promise<RunningAgent> {
-  const argv = [...wrap, process.execPath, CLI, "agent", "--web.listen-address", "127.0.0.1:0", ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not start:\n${err}`)), 60_000);
-    child.stderr!.on("data", (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (http\S+) /.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`agent exited with ${code}:\n${err}`)));
-  });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
-  };
-  return { child, url, stderr: () => err, sweeps: () => Promise.resolve(), stop };
-}
 
 describeE2E("vsteal agents on two testbed hosts: a migration shows at once on both", () => {
   let a: RunningAgent | null = null;
@@ -85,8 +60,8 @@ describeE2E("vsteal agents on two testbed hosts: a migration shows at once on bo
     const pidB = readFileSync(join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"), "utf8").trim();
     testbed("define", DOM, "1");
     const args = ["--source", "libvirt", "--interval", "300", "--discovery-interval", "600", "--history.dir", ""];
-    a = await agentUnder([], [...args, "--host-name", "hv-a"]);
-    b = await agentUnder(["nsenter", "-t", pidB, "-m", "-u"], [...args, "--vm-cpus", "1"]);
+    a = await startAgent([...args, "--host-name", "hv-a"]);
+    b = await startAgent([...args, "--vm-cpus", "1"], ["nsenter", "-t", pidB, "-m", "-u"]);
     logs = () => `host A's agent:\n${a?.stderr() ?? ""}\nhost B's agent:\n${b?.stderr() ?? ""}`;
     await until(async () => (await vcpuSeries(a!)) === 1, `${DOM} on host A's agent`);
   });

@@ -1,11 +1,11 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeE2E } from "./env.js";
 import { ROOT, virshDomstats } from "./virsh.js";
+import { freePort } from "../../src/fleet/lab-prometheus.js";
 
 // `npm run package` on this machine, then what an admin does with it: the npm tarball runs as
 // unpacked; the .deb installs with dpkg, runs the agent as user vsteal exactly as the unit's
@@ -20,16 +20,6 @@ const INSTALLED = ["/usr/bin/vsteal", UNIT, "/etc/vsteal/alerts.yaml", "/usr/sha
 const has = (cmd: string, ...args: string[]): boolean => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
 const userExists = (): boolean => has("getent", "passwd", "vsteal");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 /** The unit's ExecStart, its continuation lines joined, split into argv (it has no quoting). */
 function execStart(unit: string): string[] {
