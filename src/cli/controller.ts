@@ -63,7 +63,9 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
   const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000, maxConcurrency: FLEET_QUERY_CONCURRENCY });
-  const platforms = o.apply ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: virshDriver() }) : null;
+  // One libvirt driver for moves, platform routing and the reconciliation after a crash.
+  const driver = virshDriver();
+  const platforms = o.apply ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: driver }) : null;
   const maintenanceFile = o.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE;
   // Every audit (and every recheck) plans with the maintenance file as it is now: drained hosts
   // receive nothing and are emptied (docs/maintenance.md).
@@ -98,7 +100,6 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   let apply: Parameters<typeof buildControllerApp>[2];
   let auditSink: FileAuditLog | null = null;
   let migrateHosts: ReturnType<typeof loadMigrateHosts> | null = null;
-  const driver = virshDriver();
   if (o.apply) {
     const a = o.apply;
     const tokenDigest = loadTokenDigest(a.tokenFile);
