@@ -11,6 +11,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { chromium } from "playwright-core";
 import type { AuditEntry } from "../../src/migrate/audit-log.js";
 import { describeE2E } from "./env.js";
 import { TESTBED } from "./virsh.js";
@@ -129,6 +130,21 @@ describeE2E("closed loop: the controller relieves a crowded host by itself (two 
     expect(verify[0]!.reason).toMatch(/^contention fell by \d+\.\d\d cores/);
     expect(r.verdict).toBe("helped");
   });
+
+  it("the fleet view (real Chromium) shows the move and its verdict", async () => {
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${r.controller_url}/`);
+      const row = page.locator(".effects-table tr[data-verdict]").first();
+      await row.waitFor({ timeout: 30_000 });
+      expect(await row.getAttribute("data-verdict")).toBe("helped");
+      expect(await row.locator(".vm-name").textContent()).toBe(r.vm);
+      expect(await row.locator(".move-hosts").textContent()).toMatch(/hv-a\s*→\s*hv-b/);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   it("nothing moves back during the cooldown", async () => {
     const before = audit().length;
