@@ -17,7 +17,12 @@ export default tseslint.config(
     rules: {
       "no-restricted-properties": [
         "error",
-        ...["innerHTML", "outerHTML", "insertAdjacentHTML", "write", "writeln", "createContextualFragment"].map((property) => ({ property, message: "Build DOM with h()/textContent (web/src/dom.ts): data must never be parsed as HTML." })),
+        ...["innerHTML", "outerHTML", "insertAdjacentHTML", "write", "writeln", "createContextualFragment"].map(
+          (property) => ({
+            property,
+            message: "Build DOM with h()/textContent (web/src/dom.ts): data must never be parsed as HTML.",
+          }),
+        ),
       ],
     },
   },

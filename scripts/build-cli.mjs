@@ -35,7 +35,9 @@ await build({
   target: "node20",
   define: { VSTEAL_VERSION: JSON.stringify(version) },
   // Packages written as CommonJS (prom-client) call require(): give the bundle a real one.
-  banner: { js: 'import { createRequire as __vstealCreateRequire } from "node:module";\nconst require = __vstealCreateRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __vstealCreateRequire } from "node:module";\nconst require = __vstealCreateRequire(import.meta.url);',
+  },
   legalComments: "none",
   sourcemap: false,
   logLevel: "warning",

@@ -51,7 +51,9 @@ const js = outputs.find((p) => p.endsWith(".js"));
 const css = outputs.find((p) => p.endsWith(".css"));
 if (!js || !css) throw new Error(`build-web: expected a .js and a .css output, got ${outputs.join(", ")}`);
 
-const html = readFileSync(join(web, "index.html"), "utf8").replace("{{APP_JS}}", basename(js)).replace("{{APP_CSS}}", basename(css));
+const html = readFileSync(join(web, "index.html"), "utf8")
+  .replace("{{APP_JS}}", basename(js))
+  .replace("{{APP_CSS}}", basename(css));
 if (html.includes("{{")) throw new Error("build-web: web/index.html has a placeholder left");
 writeFileSync(join(outdir, "index.html"), html);
 copyFileSync(join(web, "favicon.svg"), join(outdir, "favicon.svg"));
@@ -64,6 +66,10 @@ for (const f of [join(outdir, "index.html"), js, css, join(outdir, "favicon.svg"
   const gz = gzipSync(body, { level: 9 }).length;
   total += body.length;
   totalGz += gz;
-  lines.push(`  ${relative(root, f).padEnd(40)} ${(body.length / 1024).toFixed(1).padStart(7)} KiB  ${(gz / 1024).toFixed(1).padStart(6)} KiB gzip`);
+  lines.push(
+    `  ${relative(root, f).padEnd(40)} ${(body.length / 1024).toFixed(1).padStart(7)} KiB  ${(gz / 1024).toFixed(1).padStart(6)} KiB gzip`,
+  );
 }
-console.log(`build-web: dashboard in ${relative(root, outdir) || "."}\n${lines.join("\n")}\n  ${"total".padEnd(40)} ${(total / 1024).toFixed(1).padStart(7)} KiB  ${(totalGz / 1024).toFixed(1).padStart(6)} KiB gzip`);
+console.log(
+  `build-web: dashboard in ${relative(root, outdir) || "."}\n${lines.join("\n")}\n  ${"total".padEnd(40)} ${(total / 1024).toFixed(1).padStart(7)} KiB  ${(totalGz / 1024).toFixed(1).padStart(6)} KiB gzip`,
+);

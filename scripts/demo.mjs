@@ -35,7 +35,12 @@ const die = (m) => {
   log(`error: ${m}`);
   process.exit(1);
 };
-const sh = (cmd, args, env = {}) => execFileSync(cmd, args, { encoding: "utf8", env: { ...process.env, LC_ALL: "C", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+const sh = (cmd, args, env = {}) =>
+  execFileSync(cmd, args, {
+    encoding: "utf8",
+    env: { ...process.env, LC_ALL: "C", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 const virsh = (uri, ...args) => sh("virsh", ["-q", "-c", uri, ...args]);
 const tryVirsh = (uri, ...args) => {
   try {
@@ -88,12 +93,20 @@ async function waitFor(what, fn, timeoutMs = 60_000) {
 }
 
 /** The agent's URL, from the "listening on URL" line of its log. */
-const agentUrl = (dir, name) => waitFor(`agent ${name}`, () => /listening on (http\S+) /.exec(readFileSync(join(dir, `${name}.log`), "utf8"))?.[1]);
+const agentUrl = (dir, name) =>
+  waitFor(`agent ${name}`, () => /listening on (http\S+) /.exec(readFileSync(join(dir, `${name}.log`), "utf8"))?.[1]);
 
 /** Σ delay (ns, bigint) per demo VM on host A, from libvirt's own counters. */
 function delaysOnA() {
   const out = new Map();
-  const text = tryVirsh(A.uri, "domstats", "--vcpu", "--raw", ...VMS.filter((v) => tryVirsh(A.uri, "domstate", v)?.trim() === "running")) ?? "";
+  const text =
+    tryVirsh(
+      A.uri,
+      "domstats",
+      "--vcpu",
+      "--raw",
+      ...VMS.filter((v) => tryVirsh(A.uri, "domstate", v)?.trim() === "running"),
+    ) ?? "";
   let dom = null;
   for (const line of text.split("\n")) {
     const d = /^Domain: '(.*)'$/.exec(line.trim());
@@ -169,7 +182,9 @@ async function demo(keep, crash) {
   const st = { pids: {}, suspended: [], secondWasUp: false, uriB: null };
   saveState(st);
 
-  st.secondWasUp = existsSync(join(TB_DIR, "second-host.pid")) && tryVirsh(`qemu+tcp://127.0.0.1:${process.env.VSTEAL_TESTBED_SECOND_PORT ?? 16609}/system`, "uri") !== null;
+  st.secondWasUp =
+    existsSync(join(TB_DIR, "second-host.pid")) &&
+    tryVirsh(`qemu+tcp://127.0.0.1:${process.env.VSTEAL_TESTBED_SECOND_PORT ?? 16609}/system`, "uri") !== null;
   const uriB = sh(TESTBED, ["up-second-host"]).trim().split("\n").pop();
   st.uriB = uriB;
   const pidB = readFileSync(join(TB_DIR, "second-host.pid"), "utf8").trim();
@@ -182,10 +197,27 @@ async function demo(keep, crash) {
     if (tryVirsh(A.uri, "suspend", uuid) !== null) st.suspended.push(uuid);
   }
   saveState(st);
-  if (st.suspended.length) log(`paused ${st.suspended.length} other running domain(s) on host A for the demo (resumed by demo-down)`);
+  if (st.suspended.length)
+    log(`paused ${st.suspended.length} other running domain(s) on host A for the demo (resumed by demo-down)`);
 
   // Agents (A here, B in its namespace) and Prometheus, before the VMs start.
-  const agentArgs = (h) => ["agent", "--web.listen-address", "127.0.0.1:0", "--source", "libvirt", "--interval", "1", "--discovery-interval", "5", "--history.dir", "", "--host-name", h.name, "--vm-cpus", h.cpus];
+  const agentArgs = (h) => [
+    "agent",
+    "--web.listen-address",
+    "127.0.0.1:0",
+    "--source",
+    "libvirt",
+    "--interval",
+    "1",
+    "--discovery-interval",
+    "5",
+    "--history.dir",
+    "",
+    "--host-name",
+    h.name,
+    "--vm-cpus",
+    h.cpus,
+  ];
   st.pids.agentA = start("agent-a", process.execPath, [CLI, ...agentArgs(A)], dir);
   st.pids.agentB = start("agent-b", "nsenter", ["-t", pidB, "-m", "-u", process.execPath, CLI, ...agentArgs(B)], dir);
   saveState(st);
@@ -195,15 +227,28 @@ async function demo(keep, crash) {
     join(dir, "prometheus.yml"),
     `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: vsteal\n    static_configs:\n      - targets: ["${new URL(urlA).host}", "${new URL(urlB).host}"]\n`,
   );
-  st.pids.prometheus = start("prometheus", "prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${promPort}`, "--storage.tsdb.retention.time=2h"], dir);
+  st.pids.prometheus = start(
+    "prometheus",
+    "prometheus",
+    [
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "tsdb")}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      "--storage.tsdb.retention.time=2h",
+    ],
+    dir,
+  );
   saveState(st);
   const promUrl = `http://127.0.0.1:${promPort}`;
   await waitFor("Prometheus", async () => (await fetch(`${promUrl}/-/ready`)).ok);
 
   // The crowd: two spinning 1-vCPU VMs confined to host A's CPU 0.
-  for (const vm of VMS) sh(TESTBED, ["define", vm, "1"], { VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_CPUS: A.cpus });
+  for (const vm of VMS)
+    sh(TESTBED, ["define", vm, "1"], { VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_CPUS: A.cpus });
   const t0 = Date.now();
-  log(`${VMS.join(" and ")} spin on ${A.name}'s CPU ${A.cpus}; measuring ${MEASURE_S} s of steal from libvirt's counters`);
+  log(
+    `${VMS.join(" and ")} spin on ${A.name}'s CPU ${A.cpus}; measuring ${MEASURE_S} s of steal from libvirt's counters`,
+  );
   const s0 = delaysOnA();
   await sleep(MEASURE_S * 1000);
   const before = stealBetween(s0, delaysOnA());
@@ -211,16 +256,47 @@ async function demo(keep, crash) {
 
   // The controller, in apply mode.
   const ctlPort = await freePort();
-  writeFileSync(join(dir, "hosts.yaml"), `hosts:\n  ${A.name}: { uri: "${A.uri}", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  ${B.name}: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\ntimeout: 300\n`);
+  writeFileSync(
+    join(dir, "hosts.yaml"),
+    `hosts:\n  ${A.name}: { uri: "${A.uri}", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  ${B.name}: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\ntimeout: 300\n`,
+  );
   writeFileSync(join(dir, "token"), `${randomBytes(16).toString("hex")}\n`, { mode: 0o600 });
   const auditLog = join(dir, "migrations.jsonl");
-  const ctlArgs = [CLI, "controller", "--prometheus", promUrl, "--interval", "5s", "--window", `${MEASURE_S}s`, "--apply", "--approve-over", "5", "--migrate-hosts", join(dir, "hosts.yaml"), "--token-file", join(dir, "token"), "--audit-log", auditLog, "--state-file", join(dir, "controller-state.json"), "--settle", "5s", "--web.listen-address", `127.0.0.1:${ctlPort}`];
+  const ctlArgs = [
+    CLI,
+    "controller",
+    "--prometheus",
+    promUrl,
+    "--interval",
+    "5s",
+    "--window",
+    `${MEASURE_S}s`,
+    "--apply",
+    "--approve-over",
+    "5",
+    "--migrate-hosts",
+    join(dir, "hosts.yaml"),
+    "--token-file",
+    join(dir, "token"),
+    "--audit-log",
+    auditLog,
+    "--state-file",
+    join(dir, "controller-state.json"),
+    "--settle",
+    "5s",
+    "--web.listen-address",
+    `127.0.0.1:${ctlPort}`,
+  ];
   const t1 = Date.now();
   st.pids.controller = start("controller", process.execPath, ctlArgs, dir);
   saveState(st);
 
   let restarted = false;
-  const startedEntry = await waitFor("the controller to start a migration", () => auditEntries(auditLog).find((e) => e.action === "migrate" && e.result === "started"), 180_000);
+  const startedEntry = await waitFor(
+    "the controller to start a migration",
+    () => auditEntries(auditLog).find((e) => e.action === "migrate" && e.result === "started"),
+    180_000,
+  );
   const detected = Date.parse(startedEntry.time);
   if (crash) {
     // The audit log has the move as started (fsync'ed before virsh runs): kill now, while the
@@ -232,7 +308,18 @@ async function demo(keep, crash) {
     saveState(st);
     restarted = true;
   }
-  const ok = await waitFor("the move to finish", () => auditEntries(auditLog).find((e) => e.action === "migrate" && e.move === startedEntry.move && e.plan_id === startedEntry.plan_id && e.result !== "started"), 420_000);
+  const ok = await waitFor(
+    "the move to finish",
+    () =>
+      auditEntries(auditLog).find(
+        (e) =>
+          e.action === "migrate" &&
+          e.move === startedEntry.move &&
+          e.plan_id === startedEntry.plan_id &&
+          e.result !== "started",
+      ),
+    420_000,
+  );
   if (ok.result !== "ok") die(`the move ended ${ok.result}: ${ok.reason}`);
   const relieved = Date.parse(ok.time);
   log(`${ok.vm} ${ok.from}→${ok.to}: ${ok.reason}`);
@@ -242,7 +329,11 @@ async function demo(keep, crash) {
   await sleep(MEASURE_S * 1000);
   const after = stealBetween(s1, delaysOnA());
   log(`${A.name}: steal ${after.toFixed(2)} cores after the move (libvirt vcpu.N.delay)`);
-  const verdict = await waitFor("the controller's verdict on the move", () => auditEntries(auditLog).find((e) => e.action === "verify" && e.vm === ok.vm), 180_000);
+  const verdict = await waitFor(
+    "the controller's verdict on the move",
+    () => auditEntries(auditLog).find((e) => e.action === "verify" && e.vm === ok.vm),
+    180_000,
+  );
   log(`verdict: ${verdict.result}: ${verdict.reason}`);
 
   const result = {

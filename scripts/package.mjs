@@ -10,7 +10,17 @@
 // The single executable follows Node's documented recipe (nodejs.org/api/single-executable-applications.html):
 // one CommonJS bundle, `node --experimental-sea-config`, a copy of the node binary, `postject`.
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +46,10 @@ mkdirSync(out, { recursive: true });
 // ---------------------------------------------------------------- npm tarball --
 if (wantNpm) {
   for (const f of readdirSync(out)) if (f.endsWith(".tgz")) rmSync(join(out, f));
-  const name = execFileSync("npm", ["pack", "--silent", "--pack-destination", out], { cwd: root, encoding: "utf8" }).trim().split("\n").pop();
+  const name = execFileSync("npm", ["pack", "--silent", "--pack-destination", out], { cwd: root, encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .pop();
   console.log(`package: ${join("dist", "pkg", name)} (${(statSync(join(out, name)).size / 1024).toFixed(0)} KiB)`);
 }
 
@@ -76,16 +89,22 @@ if (wantDeb) {
     join(work, "sea-config.json"),
     JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, assets }, null, 2),
   );
-  execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-config.json")], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-config.json")], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 
   // 3. A copy of this node with the blob injected.
   const exe = join(work, "vsteal");
   copyFileSync(process.execPath, exe);
   chmodSync(exe, 0o755);
   const postject = createRequire(import.meta.url).resolve("postject/dist/cli.js");
-  execFileSync(process.execPath, [postject, exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  execFileSync(
+    process.execPath,
+    [postject, exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
   const v = execFileSync(exe, ["--version"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } }).trim();
   if (v !== pkg.version) fail(`the single executable says version ${JSON.stringify(v)}, expected ${pkg.version}`);
 
@@ -106,8 +125,14 @@ if (wantDeb) {
   put(exe, "usr/bin/vsteal", 0o755);
   put(join(root, "deploy", "systemd", "vsteal-agent.service"), "lib/systemd/system/vsteal-agent.service");
   put(join(root, "src", "alerts", "default-rules.yaml"), "usr/share/vsteal/alerts/default-rules.yaml");
-  put(join(root, "deploy", "prometheus", "vsteal-alerts.rules.yml"), "usr/share/vsteal/prometheus/vsteal-alerts.rules.yml");
-  put(join(root, "deploy", "prometheus", "vsteal-alerts.rules.test.yml"), "usr/share/vsteal/prometheus/vsteal-alerts.rules.test.yml");
+  put(
+    join(root, "deploy", "prometheus", "vsteal-alerts.rules.yml"),
+    "usr/share/vsteal/prometheus/vsteal-alerts.rules.yml",
+  );
+  put(
+    join(root, "deploy", "prometheus", "vsteal-alerts.rules.test.yml"),
+    "usr/share/vsteal/prometheus/vsteal-alerts.rules.test.yml",
+  );
   put(join(root, "deploy", "grafana", "vsteal-dashboard.json"), "usr/share/vsteal/grafana/vsteal-dashboard.json");
   // The unit's ExecStart reads /etc/vsteal/alerts.yaml: the defaults, for the admin to edit.
   put(join(root, "src", "alerts", "default-rules.yaml"), "etc/vsteal/alerts.yaml");
@@ -133,7 +158,9 @@ if (wantDeb) {
   mkdirSync(join(tree, "usr/share/doc/vsteal"), { recursive: true });
   writeFileSync(join(tree, "usr/share/doc/vsteal/changelog.Debian.gz"), gzipSync(changelog, { level: 9 }));
 
-  const installedKb = Math.ceil(Number(execFileSync("du", ["-sk", "--exclude=DEBIAN", tree], { encoding: "utf8" }).split("\t")[0]));
+  const installedKb = Math.ceil(
+    Number(execFileSync("du", ["-sk", "--exclude=DEBIAN", tree], { encoding: "utf8" }).split("\t")[0]),
+  );
   const control = [
     "Package: vsteal",
     `Version: ${pkg.version}`,
@@ -210,7 +237,11 @@ exit 0
 
   for (const f of readdirSync(out)) if (f.endsWith(".deb")) rmSync(join(out, f));
   const deb = join(out, `vsteal_${pkg.version}_amd64.deb`);
-  execFileSync("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, deb], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, deb], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   rmSync(work, { recursive: true, force: true });
-  console.log(`package: ${join("dist", "pkg", `vsteal_${pkg.version}_amd64.deb`)} (${(statSync(deb).size / 1024 / 1024).toFixed(1)} MiB)`);
+  console.log(
+    `package: ${join("dist", "pkg", `vsteal_${pkg.version}_amd64.deb`)} (${(statSync(deb).size / 1024 / 1024).toFixed(1)} MiB)`,
+  );
 }

@@ -75,9 +75,14 @@ for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130)
 execFileSync("gcc", ["-O2", "-o", join(work, "threads"), join(here, "bench", "threads.c"), "-lpthread"]);
 const fake = join(work, "qemu-system-x86_64");
 copyFileSync(join(work, "threads"), fake);
-const uuidOf = (i) => `50a50a50-0000-4000-8000-${String(process.pid % 1e6).padStart(6, "0")}${String(i).padStart(6, "0")}`;
+const uuidOf = (i) =>
+  `50a50a50-0000-4000-8000-${String(process.pid % 1e6).padStart(6, "0")}${String(i).padStart(6, "0")}`;
 for (let i = 0; i < vms; i++) {
-  const c = spawn(fake, ["-name", `guest=soak-${process.pid}-${i},debug-threads=on`, "-uuid", uuidOf(i), "-smp", String(vcpus)], { stdio: ["ignore", "pipe", "inherit"] });
+  const c = spawn(
+    fake,
+    ["-name", `guest=soak-${process.pid}-${i},debug-threads=on`, "-uuid", uuidOf(i), "-smp", String(vcpus)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   children.push(c);
   await new Promise((r) => c.stdout.once("data", r));
 }
@@ -86,15 +91,37 @@ log(`${vms} fake VMs × ${vcpus} vCPUs started`);
 // week: otherwise its rings fill during the soak and RSS grows for a reason that is no leak.
 if (fullHistory) {
   const { prefillHistory } = await import("./bench/prefill-history.mjs");
-  await prefillHistory({ root, dir: join(work, "history"), intervalS: interval, vms, vcpus, nameOf: (i) => `soak-${process.pid}-${i}`, uuidOf });
+  await prefillHistory({
+    root,
+    dir: join(work, "history"),
+    intervalS: interval,
+    vms,
+    vcpus,
+    nameOf: (i) => `soak-${process.pid}-${i}`,
+    uuidOf,
+  });
   log("history prefilled: 7 days + 1 hour for every vCPU");
 }
 
 // ---- the agent ----------------------------------------------------------------------------
 agent = spawn(
   process.execPath,
-  [cli, "agent", "--source", "qemu", "--interval", String(interval), "--web.listen-address", "127.0.0.1:0", "--history.dir", join(work, "history")],
-  { stdio: ["ignore", "ignore", "pipe"], env: { MALLOC_ARENA_MAX: "2", ...process.env, NODE_OPTIONS: "--max-semi-space-size=2" } }, // as deploy/systemd sets them
+  [
+    cli,
+    "agent",
+    "--source",
+    "qemu",
+    "--interval",
+    String(interval),
+    "--web.listen-address",
+    "127.0.0.1:0",
+    "--history.dir",
+    join(work, "history"),
+  ],
+  {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { MALLOC_ARENA_MAX: "2", ...process.env, NODE_OPTIONS: "--max-semi-space-size=2" },
+  }, // as deploy/systemd sets them
 );
 let agentErr = "";
 agent.stderr.on("data", (d) => (agentErr += d));
@@ -120,7 +147,8 @@ for (let i = 0; i < 150; i++) {
   }
   await sleep(200);
 }
-if (!h0 || h0.vcpus < vms * vcpus) throw new Error(`agent sees ${h0?.vcpus} vCPU threads, expected at least ${vms * vcpus}:\n${agentErr}`);
+if (!h0 || h0.vcpus < vms * vcpus)
+  throw new Error(`agent sees ${h0?.vcpus} vCPU threads, expected at least ${vms * vcpus}:\n${agentErr}`);
 log(`agent at ${base}, ${h0.vcpus} vCPU threads (${h0.domains} domains on this host), sampling every ${interval} s`);
 
 // ---- load ---------------------------------------------------------------------------------
@@ -157,7 +185,9 @@ const wrks = endpoints.map((ep) => {
   const done = new Promise((resolve) => c.once("exit", (code) => resolve({ code, out })));
   return { ep, done };
 });
-log(`wrk: ${endpoints.length} endpoints × ${connections} connections, ${delayMs} ms between requests per connection (target ${rate} req/s), for ${minutes} min`);
+log(
+  `wrk: ${endpoints.length} endpoints × ${connections} connections, ${delayMs} ms between requests per connection (target ${rate} req/s), for ${minutes} min`,
+);
 
 // ---- watch --------------------------------------------------------------------------------
 const pid = agent.pid;
@@ -171,10 +201,18 @@ agent.once("exit", (code, sig) => (agentDied = `agent exited (${code ?? sig}) du
 const takeSample = async () => {
   if (agentDied) return;
   const h = await healthNow().catch(() => null);
-  const s = { t_s: Math.round((Date.now() - t0) / 100) / 10, rss_kb: rssKb(), fds: fds(), sweeps: h?.sweeps ?? null, heap_used_kb: h ? Math.round(h.memory.heapUsed / 1024) : null };
+  const s = {
+    t_s: Math.round((Date.now() - t0) / 100) / 10,
+    rss_kb: rssKb(),
+    fds: fds(),
+    sweeps: h?.sweeps ?? null,
+    heap_used_kb: h ? Math.round(h.memory.heapUsed / 1024) : null,
+  };
   if (h) maxSweepS = Math.max(maxSweepS, h.lastSweepSeconds);
   samples.push(s);
-  log(`t=${s.t_s}s rss=${Math.round(s.rss_kb / 1024)}MB fds=${s.fds} sweeps=${s.sweeps} heap=${Math.round((s.heap_used_kb ?? 0) / 1024)}MB`);
+  log(
+    `t=${s.t_s}s rss=${Math.round(s.rss_kb / 1024)}MB fds=${s.fds} sweeps=${s.sweeps} heap=${Math.round((s.heap_used_kb ?? 0) / 1024)}MB`,
+  );
 };
 await takeSample();
 const watcher = setInterval(() => void takeSample(), sampleS * 1000);
@@ -231,7 +269,14 @@ for (const [i, r] of results.entries()) {
     requests_per_s: Math.round((w.requests / durS) * 10) / 10,
     failed,
     errors: w.errors,
-    latency_ms: { p50: w.p50_us / 1000, p90: w.p90_us / 1000, p99: w.p99_us / 1000, p99_9: w.p999_us / 1000, max: w.max_us / 1000, mean: Math.round(w.mean_us) / 1000 },
+    latency_ms: {
+      p50: w.p50_us / 1000,
+      p90: w.p90_us / 1000,
+      p99: w.p99_us / 1000,
+      p99_9: w.p999_us / 1000,
+      max: w.max_us / 1000,
+      mean: Math.round(w.mean_us) / 1000,
+    },
     mb_per_s: Math.round((w.bytes / durS / 1048576) * 10) / 10,
   };
 }
@@ -245,8 +290,16 @@ const summary = {
   vcpu_threads: h0.vcpus,
   domains_on_host: h0.domains,
   interval_s: interval,
-  history: fullHistory ? "persisted (temp dir), prefilled with 7 days + 1 hour" : "persisted (temp dir), empty at start",
-  load: { endpoints: endpoints.map((e) => e.path), connections_per_endpoint: connections, delay_ms_per_connection: delayMs, metrics_gzip: gzip, target_requests_per_s: rate },
+  history: fullHistory
+    ? "persisted (temp dir), prefilled with 7 days + 1 hour"
+    : "persisted (temp dir), empty at start",
+  load: {
+    endpoints: endpoints.map((e) => e.path),
+    connections_per_endpoint: connections,
+    delay_ms_per_connection: delayMs,
+    metrics_gzip: gzip,
+    target_requests_per_s: rate,
+  },
   requests: totalReq,
   failed_requests: totalFailed,
   achieved_requests_per_s: achieved,
@@ -254,7 +307,12 @@ const summary = {
   rss_mb: rssSeries,
   open_fds: fdSeries,
   heap_used_mb: series("heap_used_kb", 1024, "MB"),
-  sweeps: { done: sweepsDone, due: Math.floor(elapsedS / interval), max_last_sweep_ms: Math.round(maxSweepS * 1e5) / 100, collector_errors: hEnd?.errors ?? null },
+  sweeps: {
+    done: sweepsDone,
+    due: Math.floor(elapsedS / interval),
+    max_last_sweep_ms: Math.round(maxSweepS * 1e5) / 100,
+    collector_errors: hEnd?.errors ?? null,
+  },
   samples_every_s: sampleS,
   samples: samples.length,
   agent_warnings: agentErr.split("\n").filter((l) => /warning/.test(l)).length,
@@ -266,7 +324,11 @@ summary.ok = {
   agent_alive: agentDied === null,
   // A leak grows: fds never above the first sample (+2), RSS not rising after the warm-up
   // minute by more than 10 MB/h (the heap's GC sawtooth is ±20 MB around a flat line).
-  fds_flat: fdSeries.last !== null && fdSeries.first !== null && fdSeries.max <= fdSeries.first + 2 && fdSeries.last <= fdSeries.first + 2,
+  fds_flat:
+    fdSeries.last !== null &&
+    fdSeries.first !== null &&
+    fdSeries.max <= fdSeries.first + 2 &&
+    fdSeries.last <= fdSeries.first + 2,
   rss_flat: rssSeries.slope_per_hour_after_1min !== null && rssSeries.slope_per_hour_after_1min <= 10,
 };
 console.log(JSON.stringify(summary, null, 2));

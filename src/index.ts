@@ -53,10 +53,14 @@ export async function* sampleRates(opts: SampleRatesOptions = {}): AsyncGenerato
     for (let n = 0; opts.count === undefined || n < opts.count; n++) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, intervalMs);
-        opts.signal?.addEventListener("abort", () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
+        opts.signal?.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
       if (opts.signal?.aborted) return;
       const cur = await sampler.sample();

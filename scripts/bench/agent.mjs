@@ -36,22 +36,44 @@ const uuidOf = (i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
 const historyDir = join(work, "history");
 if (fullHistory) {
   const { prefillHistory } = await import("./prefill-history.mjs");
-  await prefillHistory({ root, dir: historyDir, intervalS: Number(interval), vms, vcpus, nameOf: (i) => `bench-${i}`, uuidOf });
+  await prefillHistory({
+    root,
+    dir: historyDir,
+    intervalS: Number(interval),
+    vms,
+    vcpus,
+    nameOf: (i) => `bench-${i}`,
+    uuidOf,
+  });
 }
 
 const children = [];
 for (let i = 0; i < vms; i++) {
-  const c = spawn(fake, ["-name", `guest=bench-${i},debug-threads=on`, "-uuid", uuidOf(i), "-smp", String(vcpus)], { stdio: ["ignore", "pipe", "inherit"] });
+  const c = spawn(fake, ["-name", `guest=bench-${i},debug-threads=on`, "-uuid", uuidOf(i), "-smp", String(vcpus)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   children.push(c);
   await new Promise((r) => c.stdout.once("data", r));
 }
-const agentArgs = [join(root, "dist", "cli", "main.js"), "agent", "--source", "qemu", "--interval", interval, "--web.listen-address", `127.0.0.1:${port}`];
+const agentArgs = [
+  join(root, "dist", "cli", "main.js"),
+  "agent",
+  "--source",
+  "qemu",
+  "--interval",
+  interval,
+  "--web.listen-address",
+  `127.0.0.1:${port}`,
+];
 agentArgs.push("--history.dir", fullHistory ? historyDir : "");
 const nodeFlags = args.includes("--cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${join(work, "prof")}`] : [];
 if (nodeFlags.length) console.error(`CPU profile will be written to ${join(work, "prof")}`);
 // As deploy/systemd/vsteal-agent.service runs it: a small young generation keeps RSS down.
 const nodeOptions = arg("--node-options", "--max-semi-space-size=2");
-const agent = spawn(process.execPath, [...nodeFlags, ...agentArgs], { stdio: ["ignore", "ignore", "pipe"], env: { MALLOC_ARENA_MAX: "2", ...process.env, NODE_OPTIONS: nodeOptions } }); // as deploy/systemd sets them
+const agent = spawn(process.execPath, [...nodeFlags, ...agentArgs], {
+  stdio: ["ignore", "ignore", "pipe"],
+  env: { MALLOC_ARENA_MAX: "2", ...process.env, NODE_OPTIONS: nodeOptions },
+}); // as deploy/systemd sets them
 let agentErr = "";
 agent.stderr.on("data", (d) => (agentErr += d));
 const cleanup = () => {
@@ -89,14 +111,23 @@ try {
   // Scrapes: 10 concurrent connections.
   let wrk = null;
   try {
-    const out = execFileSync("wrk", ["-t2", "-c10", `-d${wrkSeconds}s`, "--latency", `http://127.0.0.1:${port}/metrics`], { encoding: "utf8" });
+    const out = execFileSync(
+      "wrk",
+      ["-t2", "-c10", `-d${wrkSeconds}s`, "--latency", `http://127.0.0.1:${port}/metrics`],
+      { encoding: "utf8" },
+    );
     const lat = (p) => {
       const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(out);
-      return m ? Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 }[m[2]]) : null;
+      return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : null;
     };
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
     const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-    wrk = { p50_ms: lat(50), p99_ms: lat(99), requests_per_s: rps ? Number(rps[1]) : null, non_2xx: errors ? Number(errors[1]) : 0 };
+    wrk = {
+      p50_ms: lat(50),
+      p99_ms: lat(99),
+      requests_per_s: rps ? Number(rps[1]) : null,
+      non_2xx: errors ? Number(errors[1]) : 0,
+    };
   } catch (e) {
     wrk = { error: `wrk failed or missing (apt-get install wrk): ${e.message.split("\n")[0]}` };
   }
@@ -115,7 +146,9 @@ try {
     last_sweep_ms: Math.round(h.lastSweepSeconds * 1e5) / 100,
     idle_cpu_percent_of_a_core: Math.round(idleCpu * 100) / 100,
     rss_mb_sampling: Math.round(rssIdle),
-    memory_mb_sampling: Object.fromEntries(Object.entries(h.memory ?? {}).map(([k, v]) => [k, Math.round(v / 1048576)])),
+    memory_mb_sampling: Object.fromEntries(
+      Object.entries(h.memory ?? {}).map(([k, v]) => [k, Math.round(v / 1048576)]),
+    ),
     rss_mb_after_scrapes: Math.round(rssMb()),
     metrics_bytes: metricsBytes,
     scrape: wrk,

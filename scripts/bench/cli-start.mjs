@@ -41,7 +41,9 @@ const domains = list.stdout
   .filter((n) => n.startsWith(values.prefix))
   .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
 if (domains.length < 20) {
-  console.error(`bench-cli: needs 20 domains named ${values.prefix}*, found ${domains.length}: VSTEAL_TESTBED_PREFIX=${values.prefix} scripts/testbed up 20`);
+  console.error(
+    `bench-cli: needs 20 domains named ${values.prefix}*, found ${domains.length}: VSTEAL_TESTBED_PREFIX=${values.prefix} scripts/testbed up 20`,
+  );
   process.exit(1);
 }
 
@@ -73,8 +75,16 @@ function compare(names) {
 
 // virsh asks each domain's QEMU for its vCPU counters: spinning vCPUs slow QEMU's answer, paused
 // domains answer at once. Say which it was.
-const states = spawnSync("virsh", ["-q", "-c", values.uri, "domstate", "--domain", domains[0]], { encoding: "utf8" }).stdout.trim();
-const running = domains.slice(0, 20).filter((d) => spawnSync("virsh", ["-q", "-c", values.uri, "domstate", "--domain", d], { encoding: "utf8" }).stdout.trim() === "running").length;
+const states = spawnSync("virsh", ["-q", "-c", values.uri, "domstate", "--domain", domains[0]], {
+  encoding: "utf8",
+}).stdout.trim();
+const running = domains
+  .slice(0, 20)
+  .filter(
+    (d) =>
+      spawnSync("virsh", ["-q", "-c", values.uri, "domstate", "--domain", d], { encoding: "utf8" }).stdout.trim() ===
+      "running",
+  ).length;
 
 const floor = [];
 for (let i = 0; i < runs; i++) floor.push(once(process.execPath, ["-e", "0"]));
@@ -93,8 +103,16 @@ if (values.json) {
   console.log(JSON.stringify(result, null, 2));
 } else {
   const f = (x) => x.toFixed(1).padStart(7);
-  console.log(`bench-cli: medians of ${runs} interleaved runs, whole process (fork to exit); ${running} of the 20 domains running (spinning), the rest paused or off`);
-  console.log(`  node -e 0 (the floor of any Node program)    ${f(result.nodeEmptyStartMs)} ms${result.nodeExtraCaCerts ? "  (NODE_EXTRA_CA_CERTS is set: Node parses that file at every start)" : ""}`);
-  console.log(`  1 domain:   virsh ${f(one.virshMs)} ms   vsteal ${f(one.vstealMs)} ms   vsteal/virsh ${result.oneDomain.ratio.toFixed(2)} (goal <= 1)`);
-  console.log(`  20 domains: virsh ${f(twenty.virshMs)} ms   vsteal ${f(twenty.vstealMs)} ms   virsh/vsteal ${result.twentyDomains.speedup.toFixed(2)} (goal >= 5)`);
+  console.log(
+    `bench-cli: medians of ${runs} interleaved runs, whole process (fork to exit); ${running} of the 20 domains running (spinning), the rest paused or off`,
+  );
+  console.log(
+    `  node -e 0 (the floor of any Node program)    ${f(result.nodeEmptyStartMs)} ms${result.nodeExtraCaCerts ? "  (NODE_EXTRA_CA_CERTS is set: Node parses that file at every start)" : ""}`,
+  );
+  console.log(
+    `  1 domain:   virsh ${f(one.virshMs)} ms   vsteal ${f(one.vstealMs)} ms   vsteal/virsh ${result.oneDomain.ratio.toFixed(2)} (goal <= 1)`,
+  );
+  console.log(
+    `  20 domains: virsh ${f(twenty.virshMs)} ms   vsteal ${f(twenty.vstealMs)} ms   virsh/vsteal ${result.twentyDomains.speedup.toFixed(2)} (goal >= 5)`,
+  );
 }

@@ -21,11 +21,23 @@ const STATE = join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TICK = BigInt(Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()));
 
-const demo = JSON.parse(execFileSync(TESTBED, ["demo", "--keep"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop());
+const demo = JSON.parse(
+  execFileSync(TESTBED, ["demo", "--keep"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim()
+    .split("\n")
+    .pop(),
+);
 try {
-  execFileSync(TESTBED, ["define", "vsteal-demo-3", "1"], { env: { ...process.env, VSTEAL_TESTBED_PREFIX: "vsteal-demo-", VSTEAL_TESTBED_CPUS: "0" }, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(TESTBED, ["define", "vsteal-demo-3", "1"], {
+    env: { ...process.env, VSTEAL_TESTBED_PREFIX: "vsteal-demo-", VSTEAL_TESTBED_CPUS: "0" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const pid = JSON.parse(readFileSync(STATE, "utf8")).pids.controller;
-  const entries = () => readFileSync(demo.audit_log, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const entries = () =>
+    readFileSync(demo.audit_log, "utf8")
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l));
   const movesBefore = entries().filter((e) => e.action === "migrate" && e.result !== "started").length;
   const cpu = () => {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -43,7 +55,9 @@ try {
     minRss = Math.min(minRss, r);
   }
   const cpuS = Number(cpu() - c0) / Number(TICK);
-  const moves = entries().filter((e) => e.action === "migrate" && e.result !== "started").slice(movesBefore);
+  const moves = entries()
+    .filter((e) => e.action === "migrate" && e.result !== "started")
+    .slice(movesBefore);
   const log = readFileSync(join(dirname(STATE), "controller.log"), "utf8");
   const auditMs = [...log.matchAll(/\[(\d+) ms\]$/gm)].map((m) => Number(m[1]));
   process.stdout.write(
@@ -53,7 +67,11 @@ try {
       moves_during_steady_overload: moves.map((e) => `${e.vm} ${e.from}→${e.to} ${e.result}`),
       controller_cpu_percent_of_a_core: Math.round((10000 * cpuS) / ((Date.now() - t0) / 1000)) / 100,
       controller_rss_mb: { min: Math.round(minRss / 1e5) / 10, max: Math.round(maxRss / 1e5) / 10 },
-      audit_ms: { n: auditMs.length, median: auditMs.sort((a, b) => a - b)[auditMs.length >> 1] ?? null, max: auditMs.at(-1) ?? null },
+      audit_ms: {
+        n: auditMs.length,
+        median: auditMs.sort((a, b) => a - b)[auditMs.length >> 1] ?? null,
+        max: auditMs.at(-1) ?? null,
+      },
     })}\n`,
   );
 } finally {

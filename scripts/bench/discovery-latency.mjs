@@ -35,7 +35,21 @@ function stats(xs) {
 
 async function startAgent(source, wrap = []) {
   const argv = [...wrap, process.execPath, join(root, "dist", "cli", "main.js"), "agent", "--source", source];
-  const child = spawn(argv[0], [...argv.slice(1), "--interval", "300", "--discovery-interval", "600", "--history.dir", "", "--web.listen-address", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    argv[0],
+    [
+      ...argv.slice(1),
+      "--interval",
+      "300",
+      "--discovery-interval",
+      "600",
+      "--history.dir",
+      "",
+      "--web.listen-address",
+      "127.0.0.1:0",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let err = "";
   const url = await new Promise((resolve, reject) => {
     child.stderr.on("data", (d) => {
@@ -87,13 +101,17 @@ async function measure(agent, name, present, act) {
   return { fromIssued: seen - t0, fromReturned: Math.max(0, seen - returned) };
 }
 
-const virsh = (...a) => new Promise((resolve, reject) => {
-  const c = spawn("virsh", ["-q", "-c", URI, ...a], { stdio: "ignore" });
-  c.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`virsh ${a.join(" ")}: exit ${code}`))));
-});
+const virsh = (...a) =>
+  new Promise((resolve, reject) => {
+    const c = spawn("virsh", ["-q", "-c", URI, ...a], { stdio: "ignore" });
+    c.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`virsh ${a.join(" ")}: exit ${code}`))));
+  });
 
 async function libvirtBench() {
-  execFileSync(join(root, "scripts", "testbed"), ["define", DOM, "1"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0" } });
+  execFileSync(join(root, "scripts", "testbed"), ["define", DOM, "1"], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0" },
+  });
   await virsh("destroy", DOM);
   const agent = await startAgent("libvirt");
   const start = [];
@@ -109,7 +127,10 @@ async function libvirtBench() {
     return summarize(start, stop, idle);
   } finally {
     agent.stop();
-    execFileSync(join(root, "scripts", "testbed"), ["undefine", DOM], { stdio: "ignore", env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX } });
+    execFileSync(join(root, "scripts", "testbed"), ["undefine", DOM], {
+      stdio: "ignore",
+      env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX },
+    });
   }
 }
 
@@ -127,7 +148,9 @@ async function qemuBench() {
       let child = null;
       start.push(
         await measure(agent, name, true, () => {
-          child = spawn(fake, ["-name", `guest=${name},debug-threads=on`, "-smp", "2"], { stdio: ["ignore", "pipe", "ignore"] });
+          child = spawn(fake, ["-name", `guest=${name},debug-threads=on`, "-smp", "2"], {
+            stdio: ["ignore", "pipe", "ignore"],
+          });
           return new Promise((r) => child.stdout.once("data", r)); // prints its pid once its threads exist
         }),
       );
@@ -160,17 +183,28 @@ function summarize(start, stop, idle) {
 
 async function migrateBench() {
   const testbedEnv = { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0" };
-  const up = execFileSync(join(root, "scripts", "testbed"), ["up-second-host"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: testbedEnv });
+  const up = execFileSync(join(root, "scripts", "testbed"), ["up-second-host"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    env: testbedEnv,
+  });
   const uriB = /qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system/.exec(up)[0];
-  const pidB = readFileSync(join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"), "utf8").trim();
+  const pidB = readFileSync(
+    join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"),
+    "utf8",
+  ).trim();
   const name = `${PREFIX}bench-migrate`;
-  execFileSync(join(root, "scripts", "testbed"), ["define", name, "1"], { stdio: ["ignore", "ignore", "inherit"], env: testbedEnv });
+  execFileSync(join(root, "scripts", "testbed"), ["define", name, "1"], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: testbedEnv,
+  });
   const a = await startAgent("libvirt");
   const b = await startAgent("libvirt", ["nsenter", "-t", pidB, "-m", "-u"]);
-  const virshAt = (uri, ...x) => new Promise((resolve, reject) => {
-    const c = spawn("virsh", ["-q", "-c", uri, ...x], { stdio: "ignore" });
-    c.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`virsh ${x.join(" ")}: exit ${code}`))));
-  });
+  const virshAt = (uri, ...x) =>
+    new Promise((resolve, reject) => {
+      const c = spawn("virsh", ["-q", "-c", uri, ...x], { stdio: "ignore" });
+      c.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`virsh ${x.join(" ")}: exit ${code}`))));
+    });
   /** Migrates, then measures from the command's return until the target shows it and the source does not. */
   const move = async (from, to, act) => {
     await act();
@@ -184,8 +218,14 @@ async function migrateBench() {
   try {
     await seenAt(a.url, name, true);
     for (let i = 0; i < rounds; i++) {
-      there.push(await move(a, b, () => virshAt(URI, "migrate", "--live", "--p2p", name, uriB, "--migrateuri", "tcp://127.0.0.1")));
-      back.push(await move(b, a, () => virshAt(uriB, "migrate", "--live", name, URI, "--migrateuri", "tcp://127.0.0.1")));
+      there.push(
+        await move(a, b, () =>
+          virshAt(URI, "migrate", "--live", "--p2p", name, uriB, "--migrateuri", "tcp://127.0.0.1"),
+        ),
+      );
+      back.push(
+        await move(b, a, () => virshAt(uriB, "migrate", "--live", name, URI, "--migrateuri", "tcp://127.0.0.1")),
+      );
     }
   } finally {
     a.stop();
@@ -194,7 +234,10 @@ async function migrateBench() {
     execFileSync(join(root, "scripts", "testbed"), ["undefine", name], { stdio: "ignore", env: testbedEnv });
   }
   const all = [...there, ...back];
-  return { on_target_ms_after_return: stats(all.map((x) => x.arrived)), gone_from_source_ms_after_return: stats(all.map((x) => x.left)) };
+  return {
+    on_target_ms_after_return: stats(all.map((x) => x.arrived)),
+    gone_from_source_ms_after_return: stats(all.map((x) => x.left)),
+  };
 }
 
 const out = { rounds, idle_seconds: idleSeconds };

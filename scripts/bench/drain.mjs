@@ -27,7 +27,16 @@ const RUNS = i >= 0 ? Number(args[i + 1]) : 3;
 const JSON_OUT = args.includes("--json");
 const results = [];
 for (const hosts of [100, 1000]) {
-  const fleet = generateFleet({ hosts, vmsPerHost: 40, seed: 1, cpus: 64, vcpuChoices: [1, 2, 2, 4], meanDemand: 0.45, hotFraction: 0.1, hotFactor: 1.6 });
+  const fleet = generateFleet({
+    hosts,
+    vmsPerHost: 40,
+    seed: 1,
+    cpus: 64,
+    vcpuChoices: [1, 2, 2, 4],
+    meanDemand: 0.45,
+    hotFraction: 0.1,
+    hotFactor: 1.6,
+  });
   const count = new Map();
   for (const v of fleet.vms) count.set(v.host, (count.get(v.host) ?? 0) + 1);
   const host = [...count].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0];

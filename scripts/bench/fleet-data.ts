@@ -9,7 +9,6 @@ import { prng } from "../../src/sim/scenario.js";
 
 const CPUS = 32;
 
-
 const pad = (n: number | string, w: number): string => String(n).padStart(w, "0");
 
 /** The fleet's shape: per VM its vCPU count, per vCPU its usage and delay (cores) — typed arrays. */
@@ -54,7 +53,11 @@ const uuidOf = (h: number, v: number): string => `00000000-0000-4000-8000-${pad(
  * The samples, as text chunks of about 1 MiB. `times`: unix seconds of the scrapes. `ms`:
  * Prometheus text with ms timestamps instead of OpenMetrics.
  */
-export function* fleetText(shape: FleetShape, times: readonly number[], { ms = false }: { ms?: boolean } = {}): Generator<string> {
+export function* fleetText(
+  shape: FleetShape,
+  times: readonly number[],
+  { ms = false }: { ms?: boolean } = {},
+): Generator<string> {
   const { hosts, vms, vmVcpus, usage, delay } = shape;
   const ts = times.map((t) => (ms ? String(Math.round(t * 1000)) : String(t)));
   const t0 = times[0] ?? 0;
@@ -103,7 +106,8 @@ export function* fleetText(shape: FleetShape, times: readonly number[], { ms = f
         for (let c = 0; c < vmVcpus[h * vms + v]!; c++, k++) {
           const r = rateOf(k);
           const start = 1000 + (k % 997);
-          for (let i = 0; i < ts.length; i++) buf += `${base}${c}"} ${(start + r * (times[i]! - t0)).toFixed(6)} ${ts[i]}\n`;
+          for (let i = 0; i < ts.length; i++)
+            buf += `${base}${c}"} ${(start + r * (times[i]! - t0)).toFixed(6)} ${ts[i]}\n`;
         }
       }
       yield* flush();

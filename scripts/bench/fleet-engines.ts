@@ -21,7 +21,6 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-
 async function waitHttp(url: string, proc: ChildProcess, what: string, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -48,17 +47,23 @@ function stopper(proc: ChildProcess): () => Promise<void> {
 }
 
 /** Writes the fleet as OpenMetrics, turns it into TSDB blocks with promtool, starts Prometheus on them. */
-export async function prometheusFromBlocks(shape: FleetShape, times: readonly number[], dir: string): Promise<Engine & { bytes: number }> {
+export async function prometheusFromBlocks(
+  shape: FleetShape,
+  times: readonly number[],
+  dir: string,
+): Promise<Engine & { bytes: number }> {
   mkdirSync(dir, { recursive: true });
   const om = join(dir, "fleet.om");
   let bytes = 0;
   await pipeline(
-    Readable.from((function* () {
-      for (const c of fleetText(shape, times)) {
-        bytes += c.length;
-        yield c;
-      }
-    })()),
+    Readable.from(
+      (function* () {
+        for (const c of fleetText(shape, times)) {
+          bytes += c.length;
+          yield c;
+        }
+      })(),
+    ),
     createWriteStream(om),
   );
   const data = join(dir, "data");
@@ -69,7 +74,13 @@ export async function prometheusFromBlocks(shape: FleetShape, times: readonly nu
   const port = await freePort();
   const proc = spawn(
     "prometheus",
-    [`--config.file=${cfg}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`, "--storage.tsdb.retention.time=100y", "--query.max-samples=200000000"],
+    [
+      `--config.file=${cfg}`,
+      `--storage.tsdb.path=${data}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--storage.tsdb.retention.time=100y",
+      "--query.max-samples=200000000",
+    ],
     { stdio: "ignore" },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -78,12 +89,23 @@ export async function prometheusFromBlocks(shape: FleetShape, times: readonly nu
 }
 
 /** Starts VictoriaMetrics and imports the same samples (Prometheus text, ms timestamps). */
-export async function victoriaMetricsImported(shape: FleetShape, times: readonly number[], dir: string): Promise<Engine> {
+export async function victoriaMetricsImported(
+  shape: FleetShape,
+  times: readonly number[],
+  dir: string,
+): Promise<Engine> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const proc = spawn(
     "victoria-metrics",
-    [`-storageDataPath=${join(dir, "vm")}`, `-httpListenAddr=127.0.0.1:${port}`, "-retentionPeriod=100y", "-search.maxUniqueTimeseries=100000000", "-search.latencyOffset=0s", "-loggerLevel=ERROR"],
+    [
+      `-storageDataPath=${join(dir, "vm")}`,
+      `-httpListenAddr=127.0.0.1:${port}`,
+      "-retentionPeriod=100y",
+      "-search.maxUniqueTimeseries=100000000",
+      "-search.latencyOffset=0s",
+      "-loggerLevel=ERROR",
+    ],
     { stdio: "ignore" },
   );
   const url = `http://127.0.0.1:${port}`;

@@ -56,7 +56,11 @@ async function rawQueries(url: string): Promise<{ ms: number; bytes: number }> {
   const sizes = await Promise.all(
     [q.usage, q.delay, q.throttled].map(async (query) => {
       // Uncompressed, as vsteal asks: the engine's own time, not gzip's.
-      const r = await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query }), headers: { "accept-encoding": "identity" } });
+      const r = await fetch(`${url}/api/v1/query`, {
+        method: "POST",
+        body: new URLSearchParams({ query }),
+        headers: { "accept-encoding": "identity" },
+      });
       return (await r.arrayBuffer()).byteLength;
     }),
   );
@@ -66,17 +70,28 @@ async function rawQueries(url: string): Promise<{ ms: number; bytes: number }> {
 /** Wall ms and peak RSS (MB) of a whole process, from GNU time. */
 function timed(args: string[]): { ms: number; rssMb: number; stdout: string; code: number | null } {
   const t0 = performance.now();
-  const r = spawnSync("/usr/bin/time", ["-f", "VSTEAL_BENCH_RSS_KB=%M", process.execPath, ...args], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const r = spawnSync("/usr/bin/time", ["-f", "VSTEAL_BENCH_RSS_KB=%M", process.execPath, ...args], {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+  });
   const ms = performance.now() - t0;
   const kb = Number(/VSTEAL_BENCH_RSS_KB=(\d+)/.exec(r.stderr)?.[1] ?? NaN);
-  if (r.status !== 0) console.error(`bench-fleet: ${args.slice(1, 3).join(" ")} exited ${r.status}: ${r.stderr.split("\n").slice(0, 3).join(" | ")}`);
+  if (r.status !== 0)
+    console.error(
+      `bench-fleet: ${args.slice(1, 3).join(" ")} exited ${r.status}: ${r.stderr.split("\n").slice(0, 3).join(" | ")}`,
+    );
   return { ms, rssMb: kb / 1024, stdout: r.stdout, code: r.status };
 }
 
 async function measure(e: Engine, hosts: number, vcpus: number, loadS: number): Promise<Row> {
   await rawQueries(e.url); // warm the engine's caches as an audit every minute would
   const raw = await rawQueries(e.url);
-  const probe = JSON.parse(execFileSync(process.execPath, [join(ROOT, "scripts", "bench", "fleet-probe.mjs"), e.url, String(windowS)], { encoding: "utf8", maxBuffer: 1 << 26 })) as {
+  const probe = JSON.parse(
+    execFileSync(process.execPath, [join(ROOT, "scripts", "bench", "fleet-probe.mjs"), e.url, String(windowS)], {
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    }),
+  ) as {
     snapshotMs: number;
     planMs: number;
     maxRssMb: number;
@@ -84,7 +99,21 @@ async function measure(e: Engine, hosts: number, vcpus: number, loadS: number): 
     moves: number;
   };
   const cli = timed([CLI, "plan", "--prometheus", e.url, "--window", `${windowS}s`, "--stale-after", "1h", "--json"]);
-  const audit = timed([CLI, "controller", "--prometheus", e.url, "--window", `${windowS}s`, "--stale-after", "1h", "--timeout", "10m", "--once", "--web.listen-address", "127.0.0.1:0"]);
+  const audit = timed([
+    CLI,
+    "controller",
+    "--prometheus",
+    e.url,
+    "--window",
+    `${windowS}s`,
+    "--stale-after",
+    "1h",
+    "--timeout",
+    "10m",
+    "--once",
+    "--web.listen-address",
+    "127.0.0.1:0",
+  ]);
   return {
     hosts,
     vcpus,
@@ -117,7 +146,10 @@ for (const hosts of values.hosts.split(",").map(Number)) {
     for (const name of wanted) {
       const t0 = performance.now();
       console.error(`bench-fleet: ${hosts} hosts, ${shape.vcpus} vCPUs: loading ${name}…`);
-      const e = name === "prometheus" ? await prometheusFromBlocks(shape, times, join(dir, "prom")) : await victoriaMetricsImported(shape, times, join(dir, "vm"));
+      const e =
+        name === "prometheus"
+          ? await prometheusFromBlocks(shape, times, join(dir, "prom"))
+          : await victoriaMetricsImported(shape, times, join(dir, "vm"));
       const loadS = (performance.now() - t0) / 1000;
       try {
         rows.push(await measure(e, hosts, shape.vcpus, loadS));
@@ -135,7 +167,9 @@ if (values.json) {
   console.log(JSON.stringify(rows, null, 2));
 } else {
   const f = (x: number, d = 0) => x.toFixed(d).padStart(8);
-  console.log("hosts   vCPUs  engine            raw ms  snap ms  plan ms  snap+plan/raw  RSS MB  MB recv | CLI ms  CLI MB | audit ms  audit MB  moves");
+  console.log(
+    "hosts   vCPUs  engine            raw ms  snap ms  plan ms  snap+plan/raw  RSS MB  MB recv | CLI ms  CLI MB | audit ms  audit MB  moves",
+  );
   for (const r of rows) {
     console.log(
       `${String(r.hosts).padStart(5)} ${String(r.vcpus).padStart(7)}  ${r.engine.padEnd(16)} ${f(r.rawMs)} ${f(r.snapshotMs)} ${f(r.planMs)} ${f((r.snapshotMs + r.planMs) / r.rawMs, 2).padStart(14)} ${f(r.probeRssMb)} ${f(r.probeBytes / 1e6, 1)} | ${f(r.cliMs)} ${f(r.cliRssMb)} | ${f(r.auditMs)} ${f(r.auditRssMb)} ${String(r.moves).padStart(6)}`,

@@ -42,7 +42,9 @@ const mb = (n) => Math.round((n / 1048576) * 10) / 10;
 // private_mb (Linux: Private_Dirty of /proc/self/smaps_rollup) is what this process owns.
 const privateMb = () => {
   try {
-    const line = readFileSync("/proc/self/smaps_rollup", "utf8").split("\n").find((l) => l.startsWith("Private_Dirty:"));
+    const line = readFileSync("/proc/self/smaps_rollup", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Private_Dirty:"));
     return line ? mb(Number(line.split(/\s+/)[1]) * 1024) : null;
   } catch {
     return null;
@@ -51,7 +53,14 @@ const privateMb = () => {
 const mem = () => {
   gc();
   const m = process.memoryUsage();
-  return { rss_mb: mb(m.rss), private_mb: privateMb(), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), array_buffers_mb: mb(m.arrayBuffers), heap_plus_buffers_mb: mb(m.heapUsed + m.arrayBuffers) };
+  return {
+    rss_mb: mb(m.rss),
+    private_mb: privateMb(),
+    heap_total_mb: mb(m.heapTotal),
+    heap_used_mb: mb(m.heapUsed),
+    array_buffers_mb: mb(m.arrayBuffers),
+    heap_plus_buffers_mb: mb(m.heapUsed + m.arrayBuffers),
+  };
 };
 
 // One reusable sample: 500 domains × 4 vCPUs; only the rates change between records.
@@ -60,8 +69,24 @@ for (let d = 0; d * perDomain < nSeries; d++) {
   const n = Math.min(perDomain, nSeries - d * perDomain);
   domains.push({
     intervalS,
-    domain: { name: `vm-${String(d).padStart(4, "0")}`, uuid: `00000000-0000-4000-8000-${String(d).padStart(12, "0")}`, id: d + 1, state: "running", vcpuCurrent: n, vcpuMaximum: n, pid: 10000 + d, source: "libvirt" },
-    vcpus: Array.from({ length: n }, (_, v) => ({ vcpu: v, tid: 20000 + d * 8 + v, usage: 0, delay: 0, throttled: 0, contention: 0 })),
+    domain: {
+      name: `vm-${String(d).padStart(4, "0")}`,
+      uuid: `00000000-0000-4000-8000-${String(d).padStart(12, "0")}`,
+      id: d + 1,
+      state: "running",
+      vcpuCurrent: n,
+      vcpuMaximum: n,
+      pid: 10000 + d,
+      source: "libvirt",
+    },
+    vcpus: Array.from({ length: n }, (_, v) => ({
+      vcpu: v,
+      tid: 20000 + d * 8 + v,
+      usage: 0,
+      delay: 0,
+      throttled: 0,
+      contention: 0,
+    })),
   });
 }
 const sample = { wallMs: 0, intervalS, domains, problems: [] };
@@ -70,7 +95,13 @@ if (restartFrom !== null) {
   // Child: a restarted agent. Load the snapshot, record another 10 minutes, report memory.
   const before = mem();
   let now = 0;
-  const h = new History({ intervalS, dir: restartFrom, journal: true, now: () => now, maxSeries: Math.max(nSeries, 1) });
+  const h = new History({
+    intervalS,
+    dir: restartFrom,
+    journal: true,
+    now: () => now,
+    maxSeries: Math.max(nSeries, 1),
+  });
   const o0 = performance.now();
   const rep = await h.open();
   const openMs = Math.round(performance.now() - o0);
@@ -88,7 +119,17 @@ if (restartFrom !== null) {
   const recordUs = Math.round((spent / n) * 1000);
   const f = await h.flush();
   h.close();
-  console.log(JSON.stringify({ open_ms: openMs, status: rep.snapshot.status, series: rep.series, record_with_journal_us: recordUs, snapshot_ms: f.ok ? f.ms : f.error, before_open: before, after: mem() }));
+  console.log(
+    JSON.stringify({
+      open_ms: openMs,
+      status: rep.snapshot.status,
+      series: rep.series,
+      record_with_journal_us: recordUs,
+      snapshot_ms: f.ok ? f.ms : f.error,
+      before_open: before,
+      after: mem(),
+    }),
+  );
   process.exit(0);
 }
 
@@ -120,17 +161,37 @@ summary.record_us_mean = Math.round((fillMs / records) * 1000);
 summary.stats = h.stats();
 summary.typed_arrays_mb = mb(h.stats().series * h.bytesPerSeries);
 summary.after_fill = mem();
-console.log(`filled ${nSeries} series × ${records} samples in ${Math.round(fillMs / 1000)} s: heapUsed ${summary.after_fill.heap_used_mb} MB + arrayBuffers ${summary.after_fill.array_buffers_mb} MB, RSS ${summary.after_fill.rss_mb} MB`);
+console.log(
+  `filled ${nSeries} series × ${records} samples in ${Math.round(fillMs / 1000)} s: heapUsed ${summary.after_fill.heap_used_mb} MB + arrayBuffers ${summary.after_fill.array_buffers_mb} MB, RSS ${summary.after_fill.rss_mb} MB`,
+);
 
 if (dir !== null) {
   fakeNow = sample.wallMs;
   const f = await h.flush();
-  summary.snapshot = { ok: f.ok, bytes_mb: f.ok ? mb(statSync(join(dir, SNAPSHOT_FILE)).size) : null, write_ms: f.ok ? f.ms : null, error: f.ok ? undefined : f.error };
+  summary.snapshot = {
+    ok: f.ok,
+    bytes_mb: f.ok ? mb(statSync(join(dir, SNAPSHOT_FILE)).size) : null,
+    write_ms: f.ok ? f.ms : null,
+    error: f.ok ? undefined : f.error,
+  };
   summary.after_flush = mem();
   h.close();
-  const childArgs = [...process.execArgv, fileURLToPath(import.meta.url), "--restart-from", dir, "--series", String(nSeries), "--interval", String(intervalS)];
-  summary.restarted = JSON.parse(execFileSync(process.execPath, childArgs, { encoding: "utf8" }).trim().split("\n").pop());
-  console.log(`restarted agent with the full snapshot: heapUsed ${summary.restarted.after.heap_used_mb} MB + arrayBuffers ${summary.restarted.after.array_buffers_mb} MB, RSS ${summary.restarted.after.rss_mb} MB (before open ${summary.restarted.before_open.rss_mb} MB)`);
+  const childArgs = [
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    "--restart-from",
+    dir,
+    "--series",
+    String(nSeries),
+    "--interval",
+    String(intervalS),
+  ];
+  summary.restarted = JSON.parse(
+    execFileSync(process.execPath, childArgs, { encoding: "utf8" }).trim().split("\n").pop(),
+  );
+  console.log(
+    `restarted agent with the full snapshot: heapUsed ${summary.restarted.after.heap_used_mb} MB + arrayBuffers ${summary.restarted.after.array_buffers_mb} MB, RSS ${summary.restarted.after.rss_mb} MB (before open ${summary.restarted.before_open.rss_mb} MB)`,
+  );
   const h2 = new History({ intervalS, dir, journal: false, now: () => fakeNow, maxSeries: Math.max(nSeries, 1) });
   const o0 = performance.now();
   const rep = await h2.open();

@@ -20,9 +20,23 @@ const { FLEET_BOUNDS } = await import(join(ROOT, "dist/model/fleet.js"));
 const JSON_OUT = process.argv.includes("--json");
 
 const B = FLEET_BOUNDS;
-const snapshot = (hosts, vms) => ({ version: 1, time: "2026-11-25T12:00:00Z", window_s: 300, hosts, vms, constraints: { max_moves: null, anti_affinity: [] } });
+const snapshot = (hosts, vms) => ({
+  version: 1,
+  time: "2026-11-25T12:00:00Z",
+  window_s: 300,
+  hosts,
+  vms,
+  constraints: { max_moves: null, anti_affinity: [] },
+});
 const host = (i, cpus) => ({ name: `hv${i}`, cpus, memory_mib: 0 });
-const vm = (i, h, vcpus, u, d) => ({ name: `vm${i}`, host: `hv${h}`, vcpus, memory_mib: 0, usage: Array(vcpus).fill(u), delay: Array(vcpus).fill(d) });
+const vm = (i, h, vcpus, u, d) => ({
+  name: `vm${i}`,
+  host: `hv${h}`,
+  vcpus,
+  memory_mib: 0,
+  usage: Array(vcpus).fill(u),
+  delay: Array(vcpus).fill(d),
+});
 
 const cases = [
   {
@@ -32,18 +46,29 @@ const cases = [
   ...[5, null].map((maxMoves) => ({
     name: `${B.hostVcpus} one-vCPU VMs on one crowded 64-CPU host, 2 empty ones, max_moves ${maxMoves ?? "unlimited"}`,
     make: () => {
-      const s = snapshot([host(0, 64), host(1, 64), host(2, 64)], Array.from({ length: B.hostVcpus }, (_, i) => vm(i, 0, 1, 1, 0.5)));
+      const s = snapshot(
+        [host(0, 64), host(1, 64), host(2, 64)],
+        Array.from({ length: B.hostVcpus }, (_, i) => vm(i, 0, 1, 1, 0.5)),
+      );
       s.constraints.max_moves = maxMoves;
       return s;
     },
   })),
   {
     name: `${B.hostVcpus / 64} VMs of 64 vCPUs on one crowded 2048-CPU host, 2 empty ones, unlimited moves`,
-    make: () => snapshot([host(0, 2048), host(1, 2048), host(2, 2048)], Array.from({ length: B.hostVcpus / 64 }, (_, i) => vm(i, 0, 64, 1, 0.5))),
+    make: () =>
+      snapshot(
+        [host(0, 2048), host(1, 2048), host(2, 2048)],
+        Array.from({ length: B.hostVcpus / 64 }, (_, i) => vm(i, 0, 64, 1, 0.5)),
+      ),
   },
   {
     name: `refused: 64 VMs of ${B.vmVcpus} vCPUs on one host (ran for more than 5 minutes before)`,
-    make: () => snapshot(Array.from({ length: 9 }, (_, i) => host(i, B.hostCpus)), Array.from({ length: 64 }, (_, i) => vm(i, 0, B.vmVcpus, 1, 0.5))),
+    make: () =>
+      snapshot(
+        Array.from({ length: 9 }, (_, i) => host(i, B.hostCpus)),
+        Array.from({ length: 64 }, (_, i) => vm(i, 0, B.vmVcpus, 1, 0.5)),
+      ),
   },
   {
     name: "refused: cpus 1e12 (crashed the planner before)",

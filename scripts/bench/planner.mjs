@@ -43,9 +43,20 @@ const say = (...a) => {
 
 say("== speed: 1,000 hosts × 40 VMs ==");
 let t0 = performance.now();
-const big = generateFleet({ hosts: 1000, vmsPerHost: 40, seed: 1, cpus: 64, vcpuChoices: [1, 2, 2, 4], meanDemand: 0.45, hotFraction: 0.1, hotFactor: 1.6 });
+const big = generateFleet({
+  hosts: 1000,
+  vmsPerHost: 40,
+  seed: 1,
+  cpus: 64,
+  vcpuChoices: [1, 2, 2, 4],
+  meanDemand: 0.45,
+  hotFraction: 0.1,
+  hotFactor: 1.6,
+});
 const bigJson = JSON.stringify(big);
-say(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${big.hosts.length} hosts, ${big.vms.length} VMs, ${big.vms.reduce((a, v) => a + v.vcpus, 0)} vCPUs, ${(bigJson.length / 1e6).toFixed(1)} MB of JSON`);
+say(
+  `generated in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${big.hosts.length} hosts, ${big.vms.length} VMs, ${big.vms.reduce((a, v) => a + v.vcpus, 0)} vCPUs, ${(bigJson.length / 1e6).toFixed(1)} MB of JSON`,
+);
 out.speed = [];
 for (const maxMoves of [50, null]) {
   const times = [];
@@ -161,12 +172,20 @@ out.quality = {
 };
 const q = out.quality;
 say(`fleets where the optimum removes anything: ${q.fleets_with_something_to_gain} of ${fleets}`);
-say(`contention policy within 5 % of the optimum's steal removed: ${q.within_5pct_of_optimum} of ${fleets} fleets; mean share of the optimum's removal ${(q.mean_fraction_of_optimal_removal * 100).toFixed(1)} %`);
-say(`steal after, above the optimum's, as a share of steal before (mean): ${(q.mean_gap_after_vs_optimum_as_fraction_of_before * 100).toFixed(2)} %`);
-say(`migrations, ours − optimum's: ${JSON.stringify(q.moves_minus_optimum)} (at most one more: ${q.at_most_one_more_migration} of ${fleets})`);
+say(
+  `contention policy within 5 % of the optimum's steal removed: ${q.within_5pct_of_optimum} of ${fleets} fleets; mean share of the optimum's removal ${(q.mean_fraction_of_optimal_removal * 100).toFixed(1)} %`,
+);
+say(
+  `steal after, above the optimum's, as a share of steal before (mean): ${(q.mean_gap_after_vs_optimum_as_fraction_of_before * 100).toFixed(2)} %`,
+);
+say(
+  `migrations, ours − optimum's: ${JSON.stringify(q.moves_minus_optimum)} (at most one more: ${q.at_most_one_more_migration} of ${fleets})`,
+);
 say("\npolicy                 steal removed  migrations  removed/migration  ms/plan");
 for (const p of POLICIES) {
   const x = q.policies[p];
-  say(`${p.padEnd(22)} ${x.steal_removed_cores.toFixed(3).padStart(13)}  ${String(x.migrations).padStart(10)}  ${(x.removed_per_migration ?? 0).toFixed(4).padStart(17)}  ${x.ms_per_plan.toFixed(2).padStart(7)}`);
+  say(
+    `${p.padEnd(22)} ${x.steal_removed_cores.toFixed(3).padStart(13)}  ${String(x.migrations).padStart(10)}  ${(x.removed_per_migration ?? 0).toFixed(4).padStart(17)}  ${x.ms_per_plan.toFixed(2).padStart(7)}`,
+  );
 }
 if (JSON_OUT) console.log(JSON.stringify(out, null, 2));

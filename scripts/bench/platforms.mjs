@@ -16,8 +16,13 @@ const args = process.argv.slice(2);
 const iterations = Number(args[args.indexOf("--iterations") + 1] || 2000) || 2000;
 
 const nova = readFileSync(join(root, "test", "fixtures", "platforms", "nova-1.1-metadata.xml"), "utf8");
-const devices = Array.from({ length: 12 }, (_, i) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/nova/instances/x/disk${i}'/><target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/></disk>`).join("\n");
-const doc = (meta) => `<domain type='kvm'><name>instance-0000a1b2</name><uuid>0b7c1e2d-3f4a-4b5c-8d9e-0f1a2b3c4d5e</uuid><metadata>${meta}</metadata><memory unit='KiB'>2097152</memory><vcpu>2</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>${devices}</devices></domain>`;
+const devices = Array.from(
+  { length: 12 },
+  (_, i) =>
+    `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/nova/instances/x/disk${i}'/><target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/></disk>`,
+).join("\n");
+const doc = (meta) =>
+  `<domain type='kvm'><name>instance-0000a1b2</name><uuid>0b7c1e2d-3f4a-4b5c-8d9e-0f1a2b3c4d5e</uuid><metadata>${meta}</metadata><memory unit='KiB'>2097152</memory><vcpu>2</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>${devices}</devices></domain>`;
 const cases = { nova: doc(nova), hostile: doc(nova.replace("web-1 Ünïcødé 网站", "N".repeat(10_240))) };
 
 const summary = { parse: {} };
@@ -39,7 +44,10 @@ try {
   };
   const first = await t();
   const later = [await t(), await t(), await t()];
-  const uuids = execFileSync("virsh", ["-q", "-c", "qemu:///system", "list", "--all", "--uuid"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  const uuids = execFileSync("virsh", ["-q", "-c", "qemu:///system", "list", "--all", "--uuid"], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .filter(Boolean);
   const t0 = performance.now();
   for (const u of uuids) execFileSync("virsh", ["-q", "-r", "-c", "qemu:///system", "dumpxml", u], { stdio: "ignore" });
   summary.discovery = {

@@ -21,9 +21,25 @@ export async function prefillHistory(o) {
     intervalS: o.intervalS,
     problems: [],
     domains: Array.from({ length: o.vms }, (_, i) => ({
-      domain: { name: o.nameOf(i), uuid: o.uuidOf(i), id: null, state: "running", vcpuCurrent: o.vcpus, vcpuMaximum: o.vcpus, pid: 1, source: "qemu" },
+      domain: {
+        name: o.nameOf(i),
+        uuid: o.uuidOf(i),
+        id: null,
+        state: "running",
+        vcpuCurrent: o.vcpus,
+        vcpuMaximum: o.vcpus,
+        pid: 1,
+        source: "qemu",
+      },
       intervalS: o.intervalS,
-      vcpus: Array.from({ length: o.vcpus }, (_, v) => ({ vcpu: v, tid: v, usage: Math.random(), delay: Math.random() / 4, throttled: 0, contention: 0 })),
+      vcpus: Array.from({ length: o.vcpus }, (_, v) => ({
+        vcpu: v,
+        tid: v,
+        usage: Math.random(),
+        delay: Math.random() / 4,
+        throttled: 0,
+        contention: 0,
+      })),
     })),
   });
   for (let t = now - 7 * 86_400_000; t < now - 3_600_000; t += 600_000) h.record(sample(t));

@@ -35,8 +35,14 @@ const pid = await new Promise((resolve, reject) => {
   child.once("error", reject);
 });
 try {
-  const ours = JSON.parse(execFileSync(process.execPath, [cli, "bench", "--pid", String(pid), "--iterations", String(iterations), "--json"], { encoding: "utf8" }));
-  const c = JSON.parse(execFileSync(join(work, "openread"), [String(pid), String(Math.min(iterations, 100))], { encoding: "utf8" }));
+  const ours = JSON.parse(
+    execFileSync(process.execPath, [cli, "bench", "--pid", String(pid), "--iterations", String(iterations), "--json"], {
+      encoding: "utf8",
+    }),
+  );
+  const c = JSON.parse(
+    execFileSync(join(work, "openread"), [String(pid), String(Math.min(iterations, 100))], { encoding: "utf8" }),
+  );
   summary.sweep = {
     threads: ours.threads,
     vsteal_sweep_us_median: ours.sweep_us_median,
@@ -45,7 +51,9 @@ try {
     c_open_read_close_per_thread_us: c.per_thread_us,
     speedup_vs_c: Math.round((c.per_thread_us / ours.per_thread_us) * 100) / 100,
   };
-  console.log(`sweep over ${ours.threads} threads: vsteal ${ours.per_thread_us} µs/thread, C open/read/close ${c.per_thread_us} µs/thread (${summary.sweep.speedup_vs_c}x)`);
+  console.log(
+    `sweep over ${ours.threads} threads: vsteal ${ours.per_thread_us} µs/thread, C open/read/close ${c.per_thread_us} µs/thread (${summary.sweep.speedup_vs_c}x)`,
+  );
 } finally {
   child.kill();
 }
@@ -63,7 +71,9 @@ if (!haveLibvirt()) {
   console.log("domstats vs virsh: skipped (libvirt not reachable; start it with scripts/testbed up)");
 } else {
   if (domains) execFileSync(join(root, "scripts", "testbed"), ["up", domains], { stdio: "inherit" });
-  const running = execFileSync("virsh", ["-c", "qemu:///system", "list", "--name"], { encoding: "utf8" }).split("\n").filter(Boolean).length;
+  const running = execFileSync("virsh", ["-c", "qemu:///system", "list", "--name"], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean).length;
   const time = (cmd, argv, n) => {
     const t = [];
     for (let i = 0; i < n; i++) {
@@ -77,7 +87,14 @@ if (!haveLibvirt()) {
   const runs = Number(arg("--runs", "15"));
   const virsh = time("virsh", ["-c", "qemu:///system", "domstats", "--vcpu"], runs);
   const ours = time(process.execPath, [cli, "domstats", "--vcpu", "--source", "libvirt"], runs);
-  summary.domstats = { running_domains: running, virsh, vsteal: ours, ratio: Math.round((ours.median_ms / virsh.median_ms) * 100) / 100 };
-  console.log(`domstats over ${running} running domains: virsh ${virsh.median_ms} ms, vsteal ${ours.median_ms} ms (median of ${runs})`);
+  summary.domstats = {
+    running_domains: running,
+    virsh,
+    vsteal: ours,
+    ratio: Math.round((ours.median_ms / virsh.median_ms) * 100) / 100,
+  };
+  console.log(
+    `domstats over ${running} running domains: virsh ${virsh.median_ms} ms, vsteal ${ours.median_ms} ms (median of ${runs})`,
+  );
 }
 console.log(JSON.stringify(summary, null, 2));

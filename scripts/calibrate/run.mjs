@@ -62,17 +62,101 @@ const POOL = { "1a": 1, "1b": 1, "1c": 1, "1d": 1, "2a": 2, "2b": 2, "3a": 3 };
 /** duty 1: spins all the time; below 1: runnable that fraction of the time, at random. */
 const EXPERIMENTS = [
   { name: "3vcpu-alone", title: "one 3-vCPU VM spinning", vms: [["3a", 1]] },
-  { name: "1+2", title: "1-vCPU and 2-vCPU VMs spinning (shares per VM, not per vCPU)", vms: [["1a", 1], ["2a", 1]] },
-  { name: "1+3", title: "1-vCPU and 3-vCPU VMs spinning", vms: [["1a", 1], ["3a", 1]] },
-  { name: "1+1+1", title: "three 1-vCPU VMs spinning", vms: [["1a", 1], ["1b", 1], ["1c", 1]] },
-  { name: "2+2", title: "two 2-vCPU VMs spinning", vms: [["2a", 1], ["2b", 1]] },
-  { name: "1+1+2", title: "two 1-vCPU VMs and a 2-vCPU VM spinning", vms: [["1a", 1], ["1b", 1], ["2a", 1]] },
-  { name: "2+2@50", title: "2-vCPU VM spinning, 2-vCPU VM at 50 % duty", vms: [["2a", 1], ["2b", 0.5]] },
-  { name: "4x1@50", title: "four 1-vCPU VMs at 50 % duty (total demand 2.0 of 2)", vms: [["1a", 0.5], ["1b", 0.5], ["1c", 0.5], ["1d", 0.5]] },
-  { name: "3x1@60", title: "three 1-vCPU VMs at 60 % duty (total demand 1.8 of 2)", vms: [["1a", 0.6], ["1b", 0.6], ["1c", 0.6]] },
-  { name: "1+3@50", title: "1-vCPU VM spinning, 3-vCPU VM at 50 % duty", vms: [["1a", 1], ["3a", 0.5]] },
-  { name: "2@70+2@70+1@70", title: "2-, 2- and 1-vCPU VMs at 70 % duty", vms: [["2a", 0.7], ["2b", 0.7], ["1a", 0.7]] },
-  { name: "1@30+1@30+2@30", title: "light load: 1-, 1- and 2-vCPU VMs at 30 % duty (total 1.2 of 2)", vms: [["1a", 0.3], ["1b", 0.3], ["2a", 0.3]] },
+  {
+    name: "1+2",
+    title: "1-vCPU and 2-vCPU VMs spinning (shares per VM, not per vCPU)",
+    vms: [
+      ["1a", 1],
+      ["2a", 1],
+    ],
+  },
+  {
+    name: "1+3",
+    title: "1-vCPU and 3-vCPU VMs spinning",
+    vms: [
+      ["1a", 1],
+      ["3a", 1],
+    ],
+  },
+  {
+    name: "1+1+1",
+    title: "three 1-vCPU VMs spinning",
+    vms: [
+      ["1a", 1],
+      ["1b", 1],
+      ["1c", 1],
+    ],
+  },
+  {
+    name: "2+2",
+    title: "two 2-vCPU VMs spinning",
+    vms: [
+      ["2a", 1],
+      ["2b", 1],
+    ],
+  },
+  {
+    name: "1+1+2",
+    title: "two 1-vCPU VMs and a 2-vCPU VM spinning",
+    vms: [
+      ["1a", 1],
+      ["1b", 1],
+      ["2a", 1],
+    ],
+  },
+  {
+    name: "2+2@50",
+    title: "2-vCPU VM spinning, 2-vCPU VM at 50 % duty",
+    vms: [
+      ["2a", 1],
+      ["2b", 0.5],
+    ],
+  },
+  {
+    name: "4x1@50",
+    title: "four 1-vCPU VMs at 50 % duty (total demand 2.0 of 2)",
+    vms: [
+      ["1a", 0.5],
+      ["1b", 0.5],
+      ["1c", 0.5],
+      ["1d", 0.5],
+    ],
+  },
+  {
+    name: "3x1@60",
+    title: "three 1-vCPU VMs at 60 % duty (total demand 1.8 of 2)",
+    vms: [
+      ["1a", 0.6],
+      ["1b", 0.6],
+      ["1c", 0.6],
+    ],
+  },
+  {
+    name: "1+3@50",
+    title: "1-vCPU VM spinning, 3-vCPU VM at 50 % duty",
+    vms: [
+      ["1a", 1],
+      ["3a", 0.5],
+    ],
+  },
+  {
+    name: "2@70+2@70+1@70",
+    title: "2-, 2- and 1-vCPU VMs at 70 % duty",
+    vms: [
+      ["2a", 0.7],
+      ["2b", 0.7],
+      ["1a", 0.7],
+    ],
+  },
+  {
+    name: "1@30+1@30+2@30",
+    title: "light load: 1-, 1- and 2-vCPU VMs at 30 % duty (total 1.2 of 2)",
+    vms: [
+      ["1a", 0.3],
+      ["1b", 0.3],
+      ["2a", 0.3],
+    ],
+  },
 ];
 
 // ------------------------------------------------------------------ helpers
@@ -83,7 +167,11 @@ const domName = (suffix) => `${PREFIX}${suffix}`;
 const env = { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, LC_ALL: "C" };
 
 function virsh(...a) {
-  return execFileSync("virsh", ["-q", "-c", URI, ...a], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] }).trim();
+  return execFileSync("virsh", ["-q", "-c", URI, ...a], {
+    encoding: "utf8",
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 }
 
 function run(cmd, a, timeoutMs = 600_000) {
@@ -137,7 +225,16 @@ function rng(seed) {
 const activeCyclers = new Set();
 
 function startCycler(pid, duty, random) {
-  const c = { pid, duty, on: true, active: true, timer: null, onMs: 0, since: performance.now(), started: performance.now() };
+  const c = {
+    pid,
+    duty,
+    on: true,
+    active: true,
+    timer: null,
+    onMs: 0,
+    since: performance.now(),
+    started: performance.now(),
+  };
   if (duty >= 1) return c;
   activeCyclers.add(c);
   const exp = (mean) => Math.max(2, -Math.log(1 - random()) * mean);
@@ -191,7 +288,11 @@ function stopCycler(c) {
 
 /** Per domain name: per vCPU usage and delay over the interval (domstats --json --interval). */
 async function measure(seconds) {
-  const out = await run("node", [CLI, "domstats", "--json", "--interval", String(seconds), "--source", "libvirt"], (seconds + 60) * 1000);
+  const out = await run(
+    "node",
+    [CLI, "domstats", "--json", "--interval", String(seconds), "--source", "libvirt"],
+    (seconds + 60) * 1000,
+  );
   const records = JSON.parse(out);
   const result = new Map();
   for (const r of records) {
@@ -230,7 +331,10 @@ async function waitQuiet(ncpu) {
     const busy = ((b.busy - a.busy) / (b.total - a.total)) * ncpu;
     const others = foreignDomains();
     if ((others.length === 0 && busy < 0.3) || Date.now() > deadline) {
-      if (others.length > 0 || busy >= 0.3) log(`  machine not quiet after ${WAIT_QUIET_S} s (busy ${busy.toFixed(2)} cores, other VMs: ${others.join(", ") || "none"}): measuring anyway`);
+      if (others.length > 0 || busy >= 0.3)
+        log(
+          `  machine not quiet after ${WAIT_QUIET_S} s (busy ${busy.toFixed(2)} cores, other VMs: ${others.join(", ") || "none"}): measuring anyway`,
+        );
       return;
     }
     await sleep(3000);
@@ -279,13 +383,33 @@ async function main() {
       const ours = e.vms.map(([s, duty], j) => {
         const m = measured.get(domName(s));
         if (!m) throw new Error(`no measurement for ${domName(s)}`);
-        return { name: domName(s), vcpus: POOL[s], duty, realised_duty: round(duties[j], 3), usage: m.usage.map((x) => round(x)), delay: m.delay.map((x) => round(x)) };
+        return {
+          name: domName(s),
+          vcpus: POOL[s],
+          duty,
+          realised_duty: round(duties[j], 3),
+          usage: m.usage.map((x) => round(x)),
+          delay: m.delay.map((x) => round(x)),
+        };
       });
       const others = [...measured.entries()]
         .filter(([name]) => !name.startsWith(PREFIX))
-        .map(([name, m]) => ({ name, vcpus: m.usage.length, usage: m.usage.map((x) => round(x)), delay: m.delay.map((x) => round(x)) }));
+        .map(([name, m]) => ({
+          name,
+          vcpus: m.usage.length,
+          usage: m.usage.map((x) => round(x)),
+          delay: m.delay.map((x) => round(x)),
+        }));
       const capacity = round(Math.max(0, ncpu - background), 3);
-      const row = { name: e.name, title: e.title, cpus: ncpu, background_cores: round(background, 3), capacity, vms: ours, others };
+      const row = {
+        name: e.name,
+        title: e.title,
+        cpus: ncpu,
+        background_cores: round(background, 3),
+        capacity,
+        vms: ours,
+        others,
+      };
       Object.assign(row, evaluate(predictHost, row));
       results.push(row);
       log(
@@ -307,8 +431,14 @@ async function main() {
 
   const summary = {
     experiments: results.length,
-    mae_pp: { bursty: round(mean(results.map((r) => r.mae_pp.bursty)), 2), fluid: round(mean(results.map((r) => r.mae_pp.fluid)), 2) },
-    max_mae_pp: { bursty: round(Math.max(...results.map((r) => r.mae_pp.bursty)), 2), fluid: round(Math.max(...results.map((r) => r.mae_pp.fluid)), 2) },
+    mae_pp: {
+      bursty: round(mean(results.map((r) => r.mae_pp.bursty)), 2),
+      fluid: round(mean(results.map((r) => r.mae_pp.fluid)), 2),
+    },
+    max_mae_pp: {
+      bursty: round(Math.max(...results.map((r) => r.mae_pp.bursty)), 2),
+      fluid: round(Math.max(...results.map((r) => r.mae_pp.fluid)), 2),
+    },
   };
   const doc = {
     version: 1,
@@ -324,7 +454,9 @@ async function main() {
   writeFileSync(OUT_JSON, `${JSON.stringify(doc, null, 2)}\n`);
   log(`wrote ${OUT_JSON}`);
   updateDoc(doc);
-  log(`summary: MAE bursty ${summary.mae_pp.bursty} pp (worst ${summary.max_mae_pp.bursty}), fluid ${summary.mae_pp.fluid} pp (worst ${summary.max_mae_pp.fluid})`);
+  log(
+    `summary: MAE bursty ${summary.mae_pp.bursty} pp (worst ${summary.max_mae_pp.bursty}), fluid ${summary.mae_pp.fluid} pp (worst ${summary.max_mae_pp.fluid})`,
+  );
 }
 
 /** Predicted delay of our vCPUs under both model modes, and the errors. */
@@ -353,7 +485,8 @@ function updateDoc(doc) {
   if (a < 0 || b < a) return;
   const pct = (x) => (x * 100).toFixed(1);
   let table = `\nMeasured ${doc.measured_at.slice(0, 16).replace("T", " ")} UTC, kernel ${doc.kernel}, ${doc.experiments[0]?.cpus ?? "?"} CPUs, ${doc.measure_s} s per experiment, duty cycles with random on/off times (mean period ${doc.duty_period_ms} ms).\n\n`;
-  table += "| experiment | background cores | measured delay per vCPU (%) | predicted, bursty (%) | MAE bursty (pp) | MAE fluid (pp) |\n|---|---|---|---|---|---|\n";
+  table +=
+    "| experiment | background cores | measured delay per vCPU (%) | predicted, bursty (%) | MAE bursty (pp) | MAE fluid (pp) |\n|---|---|---|---|---|---|\n";
   for (const r of doc.experiments) {
     const meas = r.vms.map((v) => v.delay.map(pct).join("/")).join(" · ");
     const pred = r.predicted.bursty.map((v) => v.map(pct).join("/")).join(" · ");

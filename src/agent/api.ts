@@ -8,8 +8,23 @@ import type { Collector } from "./collector.js";
 
 /** What the API needs of the history store (src/history). */
 export interface HistoryReader {
-  query(q: { domain?: string; uuid?: string; vcpu?: number; fromMs: number; toMs: number; stepS?: number; nowMs?: number }): unknown;
-  queryDomain(q: { domain?: string; uuid?: string; fromMs: number; toMs: number; stepS?: number; nowMs?: number }): unknown;
+  query(q: {
+    domain?: string;
+    uuid?: string;
+    vcpu?: number;
+    fromMs: number;
+    toMs: number;
+    stepS?: number;
+    nowMs?: number;
+  }): unknown;
+  queryDomain(q: {
+    domain?: string;
+    uuid?: string;
+    fromMs: number;
+    toMs: number;
+    stepS?: number;
+    nowMs?: number;
+  }): unknown;
 }
 
 /** What the API needs of the alert engine (src/alerts). */
@@ -69,7 +84,14 @@ function domainJson(d: DomainRates) {
     steal: sum("delay") / n,
     contention: sum("contention") / n,
     throttled: sum("throttled") / n,
-    vcpus: d.vcpus.map((v) => ({ vcpu: v.vcpu, tid: v.tid, usage: v.usage, steal: v.delay, contention: v.contention, throttled: v.throttled })),
+    vcpus: d.vcpus.map((v) => ({
+      vcpu: v.vcpu,
+      tid: v.tid,
+      usage: v.usage,
+      steal: v.delay,
+      contention: v.contention,
+      throttled: v.throttled,
+    })),
   };
 }
 
@@ -80,34 +102,45 @@ const MAX_LOOKBACK_MS = 10 * 366 * 86_400_000;
  * A time: Unix seconds, RFC 3339, or `now-1h` style relative to `now` (any duration vsteal
  * reads). One `now` per request: from, to and the choice of tier agree on it.
  */
-const timeParam = (now: number) => z.string().max(64).transform((s, ctx) => {
-  if (s === "now") return now;
-  if (s.startsWith("now-")) {
-    const r = checkDuration(s.slice(4), { minMs: 0, maxMs: MAX_LOOKBACK_MS, bareSeconds: false });
-    if (r.ok) return now - r.ms;
-    ctx.addIssue({ code: "custom", message: `now-DURATION: ${r.reason}` });
-    return z.NEVER;
-  }
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) {
-    ctx.addIssue({ code: "custom", message: `expected Unix seconds, RFC 3339 or now-1h, got ${JSON.stringify(s)}` });
-    return z.NEVER;
-  }
-  return t;
-});
+const timeParam = (now: number) =>
+  z
+    .string()
+    .max(64)
+    .transform((s, ctx) => {
+      if (s === "now") return now;
+      if (s.startsWith("now-")) {
+        const r = checkDuration(s.slice(4), { minMs: 0, maxMs: MAX_LOOKBACK_MS, bareSeconds: false });
+        if (r.ok) return now - r.ms;
+        ctx.addIssue({ code: "custom", message: `now-DURATION: ${r.reason}` });
+        return z.NEVER;
+      }
+      if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+      const t = Date.parse(s);
+      if (Number.isNaN(t)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected Unix seconds, RFC 3339 or now-1h, got ${JSON.stringify(s)}`,
+        });
+        return z.NEVER;
+      }
+      return t;
+    });
 
-const historyQuery = (now: number) => z
-  .object({
-    domain: z.string().min(1).max(1024).optional(),
-    uuid: z.string().regex(/^[0-9a-fA-F-]{36}$/, "expected a UUID").optional(),
-    vcpu: z.coerce.number().int().min(0).max(16383).optional(),
-    from: timeParam(now).optional(),
-    to: timeParam(now).optional(),
-    /** The resolution asked for: at most a year. */
-    step: durationSchema({ maxMs: 366 * 86_400_000 }).optional(),
-  })
-  .strict();
+const historyQuery = (now: number) =>
+  z
+    .object({
+      domain: z.string().min(1).max(1024).optional(),
+      uuid: z
+        .string()
+        .regex(/^[0-9a-fA-F-]{36}$/, "expected a UUID")
+        .optional(),
+      vcpu: z.coerce.number().int().min(0).max(16383).optional(),
+      from: timeParam(now).optional(),
+      to: timeParam(now).optional(),
+      /** The resolution asked for: at most a year. */
+      step: durationSchema({ maxMs: 366 * 86_400_000 }).optional(),
+    })
+    .strict();
 
 function zodMessage(e: z.ZodError): string {
   return e.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
@@ -129,10 +162,19 @@ export function apiRoutes(deps: ApiDeps): Hono {
     }),
   );
 
-  api.get("/host", (c) => c.json({ ...c0.host, ...factsJson(c0.facts), interval_s: c0.rates?.intervalS ?? null, time: c0.rates?.wallMs ?? null }));
+  api.get("/host", (c) =>
+    c.json({
+      ...c0.host,
+      ...factsJson(c0.facts),
+      interval_s: c0.rates?.intervalS ?? null,
+      time: c0.rates?.wallMs ?? null,
+    }),
+  );
 
   api.get("/domains", (c) => {
-    const list = (c0.rates?.domains ?? []).map(domainJson).sort((a, b) => b.steal - a.steal || a.domain.localeCompare(b.domain));
+    const list = (c0.rates?.domains ?? [])
+      .map(domainJson)
+      .sort((a, b) => b.steal - a.steal || a.domain.localeCompare(b.domain));
     return c.json({ time: c0.rates?.wallMs ?? null, interval_s: c0.rates?.intervalS ?? null, domains: list });
   });
 
@@ -145,13 +187,17 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
   api.get("/neighbours", (c) => {
     const q = z
-      .object({ domain: z.string().min(1).max(1024).optional(), limit: z.coerce.number().int().min(1).max(100).optional() })
+      .object({
+        domain: z.string().min(1).max(1024).optional(),
+        limit: z.coerce.number().int().min(1).max(100).optional(),
+      })
       .strict()
       .safeParse(c.req.query());
     if (!q.success) return c.json({ error: zodMessage(q.error) }, 400);
     if (q.data.domain) {
       const n = c0.neighbours(q.data.domain, q.data.limit ?? 5);
-      if (!n) return c.json({ error: `domain ${JSON.stringify(q.data.domain)} has no recent samples on this host` }, 404);
+      if (!n)
+        return c.json({ error: `domain ${JSON.stringify(q.data.domain)} has no recent samples on this host` }, 404);
       return c.json(n);
     }
     return c.json({ window_s: c0.window.windowS, victims: c0.victims(0.01, q.data.limit ?? 10) });
@@ -168,9 +214,17 @@ export function apiRoutes(deps: ApiDeps): Hono {
     const toMs = q.data.to ?? nowMs;
     const fromMs = q.data.from ?? toMs - 3_600_000;
     if (!(fromMs < toMs)) return c.json({ error: "from must be before to" }, 400);
-    if (toMs - fromMs > 8 * 86_400_000) return c.json({ error: "range too long: at most 8 days of history are kept" }, 400);
+    if (toMs - fromMs > 8 * 86_400_000)
+      return c.json({ error: "range too long: at most 8 days of history are kept" }, 400);
     const stepS = q.data.step !== undefined ? q.data.step / 1000 : undefined;
-    const range = { domain: q.data.domain, uuid: q.data.uuid?.toLowerCase(), fromMs, toMs, nowMs, ...(stepS ? { stepS } : {}) };
+    const range = {
+      domain: q.data.domain,
+      uuid: q.data.uuid?.toLowerCase(),
+      fromMs,
+      toMs,
+      nowMs,
+      ...(stepS ? { stepS } : {}),
+    };
     const series = perDomain ? h.queryDomain(range) : h.query({ ...range, vcpu: q.data.vcpu });
     return c.json({ from: fromMs, to: toMs, series });
   });

@@ -57,7 +57,9 @@ describe("Collector, event-driven discovery", () => {
       fire!();
       fire!(); // a burst of events is one discovery
       await until(() => (c.latest?.domains ?? []).some((d) => d.domain.name === "arrived"), "the VM to appear");
-      expect(await metrics()).toMatch(/^libvirt_domain_vcpu_delay_seconds_total\{domain="arrived",uuid="4c3ca851-f5dc-4a28-a7bc-d369f8327ebb",vcpu="0"\} /m);
+      expect(await metrics()).toMatch(
+        /^libvirt_domain_vcpu_delay_seconds_total\{domain="arrived",uuid="4c3ca851-f5dc-4a28-a7bc-d369f8327ebb",vcpu="0"\} /m,
+      );
       expect(c.health.sweeps).toBe(sweeps); // no periodic sweep ran: the event did it
       present = [];
       fire!();

@@ -56,7 +56,6 @@ export interface CollectorOptions {
   watchSource?: boolean;
 }
 
-
 /**
  * The agent's sampling loop. Sweeps every interval; discovery (which may wait on libvirt)
  * runs in the background on its own cadence, so neither sweeps nor scrapes wait on libvirt.
@@ -106,10 +105,14 @@ export class Collector {
     });
     this.cpus = opts.cpus ?? hostCpuCount();
     if ((opts.reservedCpus ?? 0) > this.cpus) {
-      throw new RangeError(`--reserved-cpus ${opts.reservedCpus}: this host has only ${this.cpus} online CPUs; reserve at most ${this.cpus}`);
+      throw new RangeError(
+        `--reserved-cpus ${opts.reservedCpus}: this host has only ${this.cpus} online CPUs; reserve at most ${this.cpus}`,
+      );
     }
     this.window = new RateWindow(opts.windowS ?? 300);
-    this.facts = opts.hostFacts ? opts.hostFacts() : fixedHostFacts({ hostName: hostname(), cpus: this.cpus, reservedCpus: opts.reservedCpus ?? 0 });
+    this.facts = opts.hostFacts
+      ? opts.hostFacts()
+      : fixedHostFacts({ hostName: hostname(), cpus: this.cpus, reservedCpus: opts.reservedCpus ?? 0 });
     this.host = this.summary(null);
   }
 
@@ -123,7 +126,10 @@ export class Collector {
     try {
       this.facts = this.opts.hostFacts();
     } catch (e) {
-      this.opts.onProblem?.({ domain: "*", message: `host facts not updated: ${e instanceof Error ? e.message : String(e)}` });
+      this.opts.onProblem?.({
+        domain: "*",
+        message: `host facts not updated: ${e instanceof Error ? e.message : String(e)}`,
+      });
     }
   }
 
@@ -137,7 +143,10 @@ export class Collector {
         (e: unknown) => {
           this.health.discoveryErrors++;
           this.health.lastError = e instanceof Error ? e.message : String(e);
-          this.opts.onProblem?.({ domain: "*", message: `discovery failed (${this.health.lastError}); sampling the threads already known` });
+          this.opts.onProblem?.({
+            domain: "*",
+            message: `discovery failed (${this.health.lastError}); sampling the threads already known`,
+          });
         },
       )
       .finally(() => {
@@ -230,7 +239,10 @@ export class Collector {
     await this.startRefresh();
     if (this.stopped) return;
     this.tick();
-    if (this.opts.watchSource !== false && this.opts.source.watch) this.unwatch = this.opts.source.watch(this.onSourceEvent, (message) => this.opts.onProblem?.({ domain: "*", message }));
+    if (this.opts.watchSource !== false && this.opts.source.watch)
+      this.unwatch = this.opts.source.watch(this.onSourceEvent, (message) =>
+        this.opts.onProblem?.({ domain: "*", message }),
+      );
     const intervalMs = this.opts.intervalS * 1000;
     let next = Date.now() + intervalMs;
     const loop = (): void => {

@@ -7,13 +7,34 @@ import { escapeLabelValue, renderVcpuFamilies } from "./exposition.js";
 const hostile = 'a"b\\c\nd <img src=x onerror=alert(1)> $(reboot) é';
 const domains: DomainSample[] = [
   {
-    domain: { name: hostile, uuid: "4c3ca851-f5dc-4a28-a7bc-d369f8327ebb", id: 1, state: "running", vcpuCurrent: 2, vcpuMaximum: 4, pid: 1, source: "libvirt" },
+    domain: {
+      name: hostile,
+      uuid: "4c3ca851-f5dc-4a28-a7bc-d369f8327ebb",
+      id: 1,
+      state: "running",
+      vcpuCurrent: 2,
+      vcpuMaximum: 4,
+      pid: 1,
+      source: "libvirt",
+    },
     vcpus: [
       { vcpu: 0, tid: 2, time: 1_500_000_000n, delay: 250_000_000n, slices: 1n, throttled: 0n },
       { vcpu: 3, tid: 3, time: 18446744073709551615n, delay: 0n, slices: 1n, throttled: null },
     ],
   },
-  { domain: { name: "off", uuid: null, id: null, state: "shut off", vcpuCurrent: 1, vcpuMaximum: 1, pid: null, source: "libvirt" }, vcpus: [] },
+  {
+    domain: {
+      name: "off",
+      uuid: null,
+      id: null,
+      state: "shut off",
+      vcpuCurrent: 1,
+      vcpuMaximum: 1,
+      pid: null,
+      source: "libvirt",
+    },
+    vcpus: [],
+  },
 ];
 
 describe("renderVcpuFamilies", () => {
@@ -22,7 +43,9 @@ describe("renderVcpuFamilies", () => {
     const dl = `domain="${escapeLabelValue(hostile)}",uuid="4c3ca851-f5dc-4a28-a7bc-d369f8327ebb"`;
     expect(text).toContain(`libvirt_domain_vcpu_delay_seconds_total{${dl},vcpu="0"} 0.25\n`);
     expect(text).toContain(`libvirt_domain_vcpu_time_seconds_total{${dl},vcpu="0"} 1.5\n`);
-    expect(text).toContain(`libvirt_domain_vcpu_time_seconds_total{${dl},vcpu="3"} ${Number(18446744073709551615n) / 1e9}\n`);
+    expect(text).toContain(
+      `libvirt_domain_vcpu_time_seconds_total{${dl},vcpu="3"} ${Number(18446744073709551615n) / 1e9}\n`,
+    );
     expect(text).toContain(`vsteal_domain_vcpu_throttled_seconds_total{${dl},vcpu="0"} 0\n`);
     expect(text).not.toContain(`vsteal_domain_vcpu_throttled_seconds_total{${dl},vcpu="3"}`);
     expect(text).toContain(`libvirt_domain_vcpu_maximum{${dl}} 4\n`);

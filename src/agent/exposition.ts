@@ -33,18 +33,45 @@ interface Family {
 }
 
 export const VCPU_FAMILIES: readonly Family[] = [
-  { name: "libvirt_domain_vcpu_delay_seconds_total", type: "counter", perVcpu: true, help: "Time the vCPU thread was runnable but waited for a host CPU (steal), from schedstat run_delay." },
-  { name: "libvirt_domain_vcpu_time_seconds_total", type: "counter", perVcpu: true, help: "Time the vCPU thread ran on a host CPU, from schedstat." },
-  { name: "libvirt_domain_vcpu_wait_seconds_total", type: "counter", perVcpu: true, help: "Run-queue wait_sum of the vCPU thread (/proc/.../sched); 0 without kernel schedstats, as libvirt reports it." },
-  { name: "libvirt_domain_vcpu_state", type: "gauge", perVcpu: true, help: "vCPU state as libvirt reports it (1 = running)." },
-  { name: "vsteal_domain_vcpu_throttled_seconds_total", type: "counter", perVcpu: true, help: "Time the vCPU's cgroup was throttled by its own CPU cap (cpu.stat); this part of the delay is not contention." },
+  {
+    name: "libvirt_domain_vcpu_delay_seconds_total",
+    type: "counter",
+    perVcpu: true,
+    help: "Time the vCPU thread was runnable but waited for a host CPU (steal), from schedstat run_delay.",
+  },
+  {
+    name: "libvirt_domain_vcpu_time_seconds_total",
+    type: "counter",
+    perVcpu: true,
+    help: "Time the vCPU thread ran on a host CPU, from schedstat.",
+  },
+  {
+    name: "libvirt_domain_vcpu_wait_seconds_total",
+    type: "counter",
+    perVcpu: true,
+    help: "Run-queue wait_sum of the vCPU thread (/proc/.../sched); 0 without kernel schedstats, as libvirt reports it.",
+  },
+  {
+    name: "libvirt_domain_vcpu_state",
+    type: "gauge",
+    perVcpu: true,
+    help: "vCPU state as libvirt reports it (1 = running).",
+  },
+  {
+    name: "vsteal_domain_vcpu_throttled_seconds_total",
+    type: "counter",
+    perVcpu: true,
+    help: "Time the vCPU's cgroup was throttled by its own CPU cap (cpu.stat); this part of the delay is not contention.",
+  },
   { name: "libvirt_domain_vcpu_current", type: "gauge", perVcpu: false, help: "Online vCPUs of the domain." },
   { name: "libvirt_domain_vcpu_maximum", type: "gauge", perVcpu: false, help: "Maximum vCPUs of the domain." },
 ];
 
 /** Renders the vCPU families of a sample; `openMetrics` switches to OpenMetrics 1.0 family naming. */
 export function renderVcpuFamilies(domains: readonly DomainSample[], openMetrics: boolean): string {
-  const labels = domains.map((d) => `domain="${escapeLabelValue(d.domain.name)}",uuid="${escapeLabelValue(d.domain.uuid ?? "")}"`);
+  const labels = domains.map(
+    (d) => `domain="${escapeLabelValue(d.domain.name)}",uuid="${escapeLabelValue(d.domain.uuid ?? "")}"`,
+  );
   const parts: string[] = [];
   for (const f of VCPU_FAMILIES) {
     const family = openMetrics && f.type === "counter" ? f.name.replace(/_total$/, "") : f.name;

@@ -21,10 +21,25 @@ const facts: HostFacts = {
 const base = { id: 1, state: "running" as const, vcpuCurrent: 2, vcpuMaximum: 2, source: "libvirt" as const };
 const domains: DomainSample[] = [
   {
-    domain: { ...base, name: 'we"b', uuid: "4c3ca851-f5dc-4a28-a7bc-d369f8327ebb", pid: 10, resources: { memoryBytes: 2 ** 30, maxMemoryBytes: 2 ** 31, vcpuCapCores: 0.5, cpus: [2, 3] } },
+    domain: {
+      ...base,
+      name: 'we"b',
+      uuid: "4c3ca851-f5dc-4a28-a7bc-d369f8327ebb",
+      pid: 10,
+      resources: { memoryBytes: 2 ** 30, maxMemoryBytes: 2 ** 31, vcpuCapCores: 0.5, cpus: [2, 3] },
+    },
     vcpus: [],
   },
-  { domain: { ...base, name: "free", uuid: null, pid: 20, resources: { memoryBytes: 2 ** 29, maxMemoryBytes: 2 ** 29, vcpuCapCores: null, cpus: null } }, vcpus: [] },
+  {
+    domain: {
+      ...base,
+      name: "free",
+      uuid: null,
+      pid: 20,
+      resources: { memoryBytes: 2 ** 29, maxMemoryBytes: 2 ** 29, vcpuCapCores: null, cpus: null },
+    },
+    vcpus: [],
+  },
   { domain: { ...base, name: "off", uuid: null, id: null, state: "shut off", pid: null }, vcpus: [] },
 ];
 

@@ -22,16 +22,48 @@ interface FactFamily {
 }
 
 const F = {
-  hostInfo: { name: "vsteal_host_info", type: "info", help: "The host's name as plans and the migration hosts file use it (--host-name)." },
-  vmCpusInfo: { name: "vsteal_host_vm_cpus_info", type: "info", help: "Host CPUs VMs may use, as a Linux CPU list (--vm-cpus, else libvirt's machine cgroup cpuset, else the online CPUs)." },
+  hostInfo: {
+    name: "vsteal_host_info",
+    type: "info",
+    help: "The host's name as plans and the migration hosts file use it (--host-name).",
+  },
+  vmCpusInfo: {
+    name: "vsteal_host_vm_cpus_info",
+    type: "info",
+    help: "Host CPUs VMs may use, as a Linux CPU list (--vm-cpus, else libvirt's machine cgroup cpuset, else the online CPUs).",
+  },
   vmCpus: { name: "vsteal_host_vm_cpus", type: "gauge", help: "Number of host CPUs VMs may use." },
   memTotal: { name: "vsteal_host_memory_total_bytes", type: "gauge", help: "Host memory (MemTotal), bytes." },
-  memAvailable: { name: "vsteal_host_memory_available_bytes", type: "gauge", help: "Host memory available without swapping (MemAvailable), bytes." },
-  vmMemory: { name: "vsteal_host_vm_memory_bytes", type: "gauge", help: "Memory VMs may use: MemTotal minus --reserved-memory, bytes." },
-  domMemory: { name: "libvirt_domain_info_memory_usage_bytes", type: "gauge", help: "Current memory of the domain (libvirt's balloon size; QEMU's -m), bytes." },
-  domMaxMemory: { name: "libvirt_domain_info_maximum_memory_bytes", type: "gauge", help: "Maximum memory of the domain, bytes." },
-  domCap: { name: "vsteal_domain_vcpu_cap_cores", type: "gauge", help: "CPU cap of each vCPU of the domain in cores (CFS quota / period); absent when uncapped." },
-  domCpus: { name: "vsteal_domain_cpus_info", type: "info", help: "Host CPUs the domain's vCPU threads may run on (union of their Cpus_allowed_list)." },
+  memAvailable: {
+    name: "vsteal_host_memory_available_bytes",
+    type: "gauge",
+    help: "Host memory available without swapping (MemAvailable), bytes.",
+  },
+  vmMemory: {
+    name: "vsteal_host_vm_memory_bytes",
+    type: "gauge",
+    help: "Memory VMs may use: MemTotal minus --reserved-memory, bytes.",
+  },
+  domMemory: {
+    name: "libvirt_domain_info_memory_usage_bytes",
+    type: "gauge",
+    help: "Current memory of the domain (libvirt's balloon size; QEMU's -m), bytes.",
+  },
+  domMaxMemory: {
+    name: "libvirt_domain_info_maximum_memory_bytes",
+    type: "gauge",
+    help: "Maximum memory of the domain, bytes.",
+  },
+  domCap: {
+    name: "vsteal_domain_vcpu_cap_cores",
+    type: "gauge",
+    help: "CPU cap of each vCPU of the domain in cores (CFS quota / period); absent when uncapped.",
+  },
+  domCpus: {
+    name: "vsteal_domain_cpus_info",
+    type: "info",
+    help: "Host CPUs the domain's vCPU threads may run on (union of their Cpus_allowed_list).",
+  },
 } as const satisfies Record<string, FactFamily>;
 
 function header(f: FactFamily): string {
@@ -53,7 +85,9 @@ export function renderFactFamilies(facts: HostFacts, domains: readonly DomainSam
   one(F.vmMemory, facts.vmMemoryBytes);
 
   const running = domains.filter((d) => d.domain.pid !== null && d.domain.resources);
-  const labels = running.map((d) => `domain="${escapeLabelValue(d.domain.name)}",uuid="${escapeLabelValue(d.domain.uuid ?? "")}"`);
+  const labels = running.map(
+    (d) => `domain="${escapeLabelValue(d.domain.name)}",uuid="${escapeLabelValue(d.domain.uuid ?? "")}"`,
+  );
   const family = (f: FactFamily, row: (i: number) => string | null): void => {
     const rows: string[] = [];
     for (let i = 0; i < running.length; i++) {

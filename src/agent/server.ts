@@ -9,12 +9,14 @@ import { apiRoutes, type ApiDeps } from "./api.js";
 import { Exporter } from "./metrics.js";
 import { bcryptCost, type LoadedWebConfig } from "./webconfig.js";
 
-
 /**
  * The app-wide 404: JSON under /api/ (as every other API error), text elsewhere. It must be the
  * app's own: Hono does not use the notFound of a sub-app mounted with app.route().
  */
-export const notFound: NotFoundHandler = (c) => (c.req.path.startsWith("/api/") ? c.json({ error: `no such API endpoint: ${c.req.path}` }, 404) : c.text("Not found\n", 404));
+export const notFound: NotFoundHandler = (c) =>
+  c.req.path.startsWith("/api/")
+    ? c.json({ error: `no such API endpoint: ${c.req.path}` }, 404)
+    : c.text("Not found\n", 404);
 
 /**
  * The app-wide 404, or 405 with `Allow: GET, HEAD` when the path exists for GET (asked of the
@@ -44,7 +46,10 @@ export const DEFAULT_LISTEN = `127.0.0.1:${DEFAULT_PORT}`;
 export function parseListenAddress(s: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`--web.listen-address ${JSON.stringify(s)}: expected host:port, e.g. ${DEFAULT_LISTEN} or :${DEFAULT_PORT}`);
+  if (!m || port > 65535)
+    throw new Error(
+      `--web.listen-address ${JSON.stringify(s)}: expected host:port, e.g. ${DEFAULT_LISTEN} or :${DEFAULT_PORT}`,
+    );
   const host = m[1] ?? (m[2] === "" ? "0.0.0.0" : (m[2] ?? "127.0.0.1"));
   return { host, port };
 }
@@ -135,7 +140,9 @@ export function buildApp(opts: ServerOptions): Hono {
   if (opts.mount) opts.mount(app);
   else {
     app.get("/", (c) =>
-      c.html(`<!doctype html><title>vsteal agent</title><h1>vsteal agent</h1><p><a href="${opts.telemetryPath}">Metrics</a> · <a href="/api/v1/host">Host</a> · <a href="/api/v1/domains">Domains</a></p>`),
+      c.html(
+        `<!doctype html><title>vsteal agent</title><h1>vsteal agent</h1><p><a href="${opts.telemetryPath}">Metrics</a> · <a href="/api/v1/host">Host</a> · <a href="/api/v1/domains">Domains</a></p>`,
+      ),
     );
   }
   app.notFound(notFoundFor(app));
@@ -144,7 +151,11 @@ export function buildApp(opts: ServerOptions): Hono {
 }
 
 /** Starts listening; resolves with the server and the address it got (port 0 picks a free one). */
-export function listen(app: Hono, address: string, web: LoadedWebConfig | null): Promise<{ server: ServerType; host: string; port: number; url: string }> {
+export function listen(
+  app: Hono,
+  address: string,
+  web: LoadedWebConfig | null,
+): Promise<{ server: ServerType; host: string; port: number; url: string }> {
   const { host, port } = parseListenAddress(address);
   return new Promise((resolve, reject) => {
     const tls = web?.tls;
@@ -156,7 +167,14 @@ export function listen(app: Hono, address: string, web: LoadedWebConfig | null):
         ...(tls
           ? {
               createServer: createHttpsServer,
-              serverOptions: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requestCert, rejectUnauthorized: tls.requestCert, ...(tls.minVersion ? { minVersion: tls.minVersion } : {}) },
+              serverOptions: {
+                cert: tls.cert,
+                key: tls.key,
+                ...(tls.ca ? { ca: tls.ca } : {}),
+                requestCert: tls.requestCert,
+                rejectUnauthorized: tls.requestCert,
+                ...(tls.minVersion ? { minVersion: tls.minVersion } : {}),
+              },
             }
           : {}),
       },
@@ -166,7 +184,13 @@ export function listen(app: Hono, address: string, web: LoadedWebConfig | null):
       },
     );
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === "EADDRINUSE" ? `${address} is in use: pick another --web.listen-address` : `cannot listen on ${address}: ${e.message}`)),
+      reject(
+        new Error(
+          e.code === "EADDRINUSE"
+            ? `${address} is in use: pick another --web.listen-address`
+            : `cannot listen on ${address}: ${e.message}`,
+        ),
+      ),
     );
     // Slow or stuck clients must not hold connections forever.
     const http = server as HttpServer;

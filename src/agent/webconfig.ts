@@ -52,7 +52,8 @@ const webConfigSchema = z
           ctx.addIssue({
             code: "custom",
             path: ["client_ca_file"],
-            message: "required with client_auth_type: RequireAndVerifyClientCert (the CA that signs the client certificates); without it no client could connect",
+            message:
+              "required with client_auth_type: RequireAndVerifyClientCert (the CA that signs the client certificates); without it no client could connect",
             input: undefined,
           });
         }
@@ -101,15 +102,21 @@ export interface LoadedWebConfig {
  * certificate, or a file that is not PEM, is refused at start in words (not as OpenSSL's
  * "key values mismatch" at the first connection).
  */
-function checkTls<T extends { cert: Buffer; key: Buffer; ca?: Buffer }>(path: string, t: { cert_file: string; key_file: string; client_ca_file?: string }, files: T): T {
+function checkTls<T extends { cert: Buffer; key: Buffer; ca?: Buffer }>(
+  path: string,
+  t: { cert_file: string; key_file: string; client_ca_file?: string },
+  files: T,
+): T {
   try {
     createSecureContext({ cert: files.cert, key: files.key, ...(files.ca ? { ca: files.ca } : {}) });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     const code = (e as { code?: string }).code ?? "";
     let what: string;
-    if (/key values mismatch/i.test(msg) || code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH") what = `the key in ${t.key_file} does not belong to the certificate in ${t.cert_file}`;
-    else if (/PEM|no start line|bad base64|ASN1|DECODER/i.test(msg + code)) what = `${t.cert_file}, ${t.key_file}${t.client_ca_file ? ` or ${t.client_ca_file}` : ""} is not a PEM certificate or key`;
+    if (/key values mismatch/i.test(msg) || code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH")
+      what = `the key in ${t.key_file} does not belong to the certificate in ${t.cert_file}`;
+    else if (/PEM|no start line|bad base64|ASN1|DECODER/i.test(msg + code))
+      what = `${t.cert_file}, ${t.key_file}${t.client_ca_file ? ` or ${t.client_ca_file}` : ""} is not a PEM certificate or key`;
     else what = `cannot use the certificate and key: ${msg}`;
     throw new Error(`${path}: tls_server_config: ${what}`);
   }
@@ -125,7 +132,8 @@ function checkTls<T extends { cert: Buffer; key: Buffer; ca?: Buffer }>(path: st
 export function telemetryPathProblem(path: string): string | null {
   if (!path.startsWith("/")) return "must start with /";
   if (/[?#]/.test(path)) return "must be a path only, without ? or # (the metrics path takes no query)";
-  if (!/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]+$/.test(path)) return "may hold only letters, digits and - . _ ~ / (and URL punctuation): no spaces or control characters";
+  if (!/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]+$/.test(path))
+    return "may hold only letters, digits and - . _ ~ / (and URL punctuation): no spaces or control characters";
   if (/\/\/|\/\.\.?(\/|$)/.test(path)) return "must not have empty, . or .. segments";
   if (path === "/" || path === "/index.html") return "would hide the dashboard at /: use /metrics";
   if (path === "/api" || path.startsWith("/api/")) return "would shadow the JSON API under /api/: use /metrics";
@@ -153,7 +161,9 @@ export function loadWebConfig(path: string): LoadedWebConfig {
         key: read("key_file", t.key_file),
         ...(t.client_ca_file ? { ca: read("client_ca_file", t.client_ca_file) } : {}),
         requestCert: t.client_auth_type === "RequireAndVerifyClientCert",
-        ...(t.min_version ? { minVersion: t.min_version === "TLS13" ? ("TLSv1.3" as const) : ("TLSv1.2" as const) } : {}),
+        ...(t.min_version
+          ? { minVersion: t.min_version === "TLS13" ? ("TLSv1.3" as const) : ("TLSv1.2" as const) }
+          : {}),
       }
     : null;
   const tls = tlsFiles && t ? checkTls(path, t, tlsFiles) : null;

@@ -83,7 +83,12 @@ function webhookSchema(env: Readonly<Record<string, string | undefined>>) {
         }
         if (url.username !== "" || url.password !== "") {
           // fetch refuses such URLs: every delivery would fail. (The input is not quoted: it holds a secret.)
-          ctx.addIssue({ code: "custom", message: "must not hold credentials (user:password@): send them as a header instead, e.g. headers: { Authorization: \"Basic …\" }", input: "[REDACTED]" });
+          ctx.addIssue({
+            code: "custom",
+            message:
+              'must not hold credentials (user:password@): send them as a header instead, e.g. headers: { Authorization: "Basic …" }',
+            input: "[REDACTED]",
+          });
           return z.NEVER;
         }
         return s;
@@ -91,20 +96,20 @@ function webhookSchema(env: Readonly<Record<string, string | undefined>>) {
       headers: z
         .record(
           z.string().regex(HEADER_NAME, { error: "not a valid HTTP header name" }),
-          expanded(env).refine((s) => headerProblem("x", s) === null, { error: "a header value cannot hold line breaks or control characters" }),
+          expanded(env).refine((s) => headerProblem("x", s) === null, {
+            error: "a header value cannot hold line breaks or control characters",
+          }),
         )
         .optional(),
       timeout: webhookTimeout.optional(),
       retries: z.number().int().min(0).max(20).optional(),
     })
-    .transform(
-      (w): Webhook => ({
-        url: w.url,
-        headers: w.headers ?? {},
-        timeoutMs: w.timeout ?? WEBHOOK_DEFAULTS.timeoutMs,
-        retries: w.retries ?? WEBHOOK_DEFAULTS.retries,
-      }),
-    );
+    .transform((w): Webhook => ({
+      url: w.url,
+      headers: w.headers ?? {},
+      timeoutMs: w.timeout ?? WEBHOOK_DEFAULTS.timeoutMs,
+      retries: w.retries ?? WEBHOOK_DEFAULTS.retries,
+    }));
 }
 
 function ruleSchema(env: Readonly<Record<string, string | undefined>>) {
@@ -190,8 +195,17 @@ export function configSchema(env: Readonly<Record<string, string | undefined>>) 
 export const KNOWN_FIELDS = {
   root: ["webhooks", "rules"],
   rule: [
-    "name", "metric", "op", "threshold", "for", "clear_threshold", "clear_for",
-    "severity", "labels", "annotations", "webhooks",
+    "name",
+    "metric",
+    "op",
+    "threshold",
+    "for",
+    "clear_threshold",
+    "clear_for",
+    "severity",
+    "labels",
+    "annotations",
+    "webhooks",
   ],
   webhook: ["url", "headers", "timeout", "retries"],
 } as const;

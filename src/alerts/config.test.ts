@@ -25,9 +25,19 @@ async function errorsOf(name: string, env: Record<string, string> = {}): Promise
 describe("loadAlertConfig", () => {
   it("reads every field, fills defaults and expands ${ENV} in webhooks", async () => {
     const rules = await loadAlertConfig(fixture("full.yaml"), { env: { HOOK_PATH: "p/q", VSTEAL_TOKEN: "s3cret" } });
-    expect(rules.map((r) => r.name)).toEqual(["VcpuContentionStealHigh", "VcpuThrottledHigh", "HostOversubscribed", "VmIdle"]);
+    expect(rules.map((r) => r.name)).toEqual([
+      "VcpuContentionStealHigh",
+      "VcpuThrottledHigh",
+      "HostOversubscribed",
+      "VmIdle",
+    ]);
     const [contention, throttled, host, idle] = rules;
-    const shared = { url: "https://alerts.example.com/hooks/p/q", headers: { Authorization: "Bearer s3cret" }, timeoutMs: 2000, retries: 5 };
+    const shared = {
+      url: "https://alerts.example.com/hooks/p/q",
+      headers: { Authorization: "Bearer s3cret" },
+      timeoutMs: 2000,
+      retries: 5,
+    };
     expect(contention).toEqual({
       name: "VcpuContentionStealHigh",
       metric: "vcpu_contention",
@@ -41,7 +51,14 @@ describe("loadAlertConfig", () => {
       annotations: { summary: "contention steal above 5 %" },
       webhooks: [shared],
     });
-    expect(throttled).toMatchObject({ threshold: 0.5, forMs: 300_000, clearThreshold: 0.3, clearForMs: 60_000, severity: "info", webhooks: [] });
+    expect(throttled).toMatchObject({
+      threshold: 0.5,
+      forMs: 300_000,
+      clearThreshold: 0.3,
+      clearForMs: 60_000,
+      severity: "info",
+      webhooks: [],
+    });
     expect(host).toMatchObject({
       metric: "host_demand_ratio",
       threshold: 1,
@@ -87,7 +104,7 @@ describe("loadAlertConfig", () => {
       "bad-webhook.yaml:2: webhooks[0].url: expected an http:// or https:// URL",
       "bad-webhook.yaml:10: rules[0].webhooks[0].url: environment variable ${MISSING_TOKEN} is not set",
       "bad-webhook.yaml:11: rules[0].webhooks[0].retries: must be at least 0, got -1",
-      'bad-webhook.yaml:12: rules[0].webhooks[0].timeout: must be at most 10m, got 5000',
+      "bad-webhook.yaml:12: rules[0].webhooks[0].timeout: must be at most 10m, got 5000",
       'bad-webhook.yaml:14: rules[0].webhooks[0].headers["Bad Header"]: not a valid HTTP header name: "Bad Header"',
     ]);
   });
@@ -105,11 +122,21 @@ describe("loadAlertConfig", () => {
   it("says so when the file cannot be read", async () => {
     const err = await loadAlertConfig("/nonexistent/alerts.yaml").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect(String((err as Error).message)).toMatch(/^\/nonexistent\/alerts\.yaml: cannot read the file: .*no such file/);
+    expect(String((err as Error).message)).toMatch(
+      /^\/nonexistent\/alerts\.yaml: cannot read the file: .*no such file/,
+    );
   });
 
   it("checks the clear threshold lies on the resolving side", () => {
-    const text = ["rules:", "  - name: A", "    metric: host_demand_ratio", '    op: ">"', "    threshold: 1", "    clear_threshold: 1.2", "    for: 2m"].join("\n");
+    const text = [
+      "rules:",
+      "  - name: A",
+      "    metric: host_demand_ratio",
+      '    op: ">"',
+      "    threshold: 1",
+      "    clear_threshold: 1.2",
+      "    for: 2m",
+    ].join("\n");
     expect(() => parseAlertConfig(text, "a.yaml")).toThrow(
       'a.yaml:6: rules[0].clear_threshold: with op ">" the clear threshold must be at most the threshold (1), got 1.2',
     );
@@ -119,7 +146,9 @@ describe("loadAlertConfig", () => {
     expect(() => parseAlertConfig("rules:\n  - name: A\n    metric: vcpu_delay\n", "a.yaml")).toThrow(
       /^a\.yaml:2: rules\[0\]\.op: required field is missing: one of ">", "<"\na\.yaml:2: rules\[0\]\.threshold: required field is missing\na\.yaml:2: rules\[0\]\.for: required field is missing: a duration like "3m"$/,
     );
-    expect(() => parseAlertConfig("- a\n- b\n", "a.yaml")).toThrow("a.yaml:1: expected a mapping with a `rules:` list, got a list");
+    expect(() => parseAlertConfig("- a\n- b\n", "a.yaml")).toThrow(
+      "a.yaml:1: expected a mapping with a `rules:` list, got a list",
+    );
     expect(() => parseAlertConfig("", "a.yaml")).toThrow("a.yaml: the file is empty");
     expect(() => parseAlertConfig("rules: 3\n", "a.yaml")).toThrow("a.yaml:1: rules: expected a list, got 3");
   });
@@ -135,11 +164,19 @@ describe("loadAlertConfig", () => {
       "    annotations:",
       "      - a list, not a mapping",
     ].join("\n");
-    expect(() => parseAlertConfig(text, "a.yaml")).toThrow(/^a\.yaml:7: rules\[0\]\.annotations: expected a mapping, got a list$/);
+    expect(() => parseAlertConfig(text, "a.yaml")).toThrow(
+      /^a\.yaml:7: rules\[0\]\.annotations: expected a mapping, got a list$/,
+    );
   });
 
   it("refuses alias bombs", () => {
-    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `${"bcdefghij"[i]}: &${"bcdefghij"[i]} [${Array(9).fill(`*${"abcdefghi"[i]}`).join(", ")}]`)].join("\n");
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x]",
+      ...Array.from(
+        { length: 8 },
+        (_, i) => `${"bcdefghij"[i]}: &${"bcdefghij"[i]} [${Array(9).fill(`*${"abcdefghi"[i]}`).join(", ")}]`,
+      ),
+    ].join("\n");
     expect(() => parseAlertConfig(bomb, "bomb.yaml")).toThrow(/^bomb\.yaml: not valid YAML: Excessive alias count/);
   });
 
@@ -167,20 +204,75 @@ describe("parseAlertConfig never throws anything but ConfigError naming the file
 
   it("on YAML made of YAML-ish tokens", () => {
     const token = fc.constantFrom(
-      "rules:", "- ", "  ", "\n", "name: a", "metric: vcpu_delay", 'op: ">"', "op: >", "threshold: 5%",
-      "for: 3m", "for: 3 minutes", "webhooks:", "url: http://x", "&a ", "*a", "[", "]", "{", "}", ": ", "#",
-      "'", '"', "!!str ", "!!binary ", "---", "...", "? ", "<<: *a", "%YAML 1.2",
+      "rules:",
+      "- ",
+      "  ",
+      "\n",
+      "name: a",
+      "metric: vcpu_delay",
+      'op: ">"',
+      "op: >",
+      "threshold: 5%",
+      "for: 3m",
+      "for: 3 minutes",
+      "webhooks:",
+      "url: http://x",
+      "&a ",
+      "*a",
+      "[",
+      "]",
+      "{",
+      "}",
+      ": ",
+      "#",
+      "'",
+      '"',
+      "!!str ",
+      "!!binary ",
+      "---",
+      "...",
+      "? ",
+      "<<: *a",
+      "%YAML 1.2",
     );
-    fc.assert(fc.property(fc.array(token, { maxLength: 40 }).map((t) => t.join("")), expectConfigErrorOrRules), {
-      numRuns: 1000,
-    });
+    fc.assert(
+      fc.property(
+        fc.array(token, { maxLength: 40 }).map((t) => t.join("")),
+        expectConfigErrorOrRules,
+      ),
+      {
+        numRuns: 1000,
+      },
+    );
   });
 
   it("on any JSON-like value written as YAML, and on near-valid rules", () => {
-    const anyValue = fc.anything({ maxDepth: 3, withNullPrototype: false, withMap: false, withSet: false, withBigInt: false });
-    const field = fc.oneof(anyValue, fc.constantFrom("3m", "5%", ">", "<", "vcpu_delay", "host_steal", 0.5, -1, "", null));
+    const anyValue = fc.anything({
+      maxDepth: 3,
+      withNullPrototype: false,
+      withMap: false,
+      withSet: false,
+      withBigInt: false,
+    });
+    const field = fc.oneof(
+      anyValue,
+      fc.constantFrom("3m", "5%", ">", "<", "vcpu_delay", "host_steal", 0.5, -1, "", null),
+    );
     const rule = fc.dictionary(
-      fc.constantFrom("name", "metric", "op", "threshold", "for", "clear_threshold", "clear_for", "severity", "labels", "annotations", "webhooks", "bogus"),
+      fc.constantFrom(
+        "name",
+        "metric",
+        "op",
+        "threshold",
+        "for",
+        "clear_threshold",
+        "clear_for",
+        "severity",
+        "labels",
+        "annotations",
+        "webhooks",
+        "bogus",
+      ),
       field,
     );
     const config = fc.oneof(anyValue, fc.record({ rules: fc.array(rule, { maxLength: 4 }) }, { requiredKeys: [] }));
@@ -199,7 +291,13 @@ describe("parseAlertConfig never throws anything but ConfigError naming the file
   });
 
   it("on alias bombs and deep nesting", () => {
-    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `${"bcdefghij"[i]}: &${"bcdefghij"[i]} [${Array(9).fill(`*${"abcdefghi"[i]}`).join(", ")}]`)].join("\n");
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x]",
+      ...Array.from(
+        { length: 8 },
+        (_, i) => `${"bcdefghij"[i]}: &${"bcdefghij"[i]} [${Array(9).fill(`*${"abcdefghi"[i]}`).join(", ")}]`,
+      ),
+    ].join("\n");
     expectConfigErrorOrRules(bomb);
     expectConfigErrorOrRules("[".repeat(5000) + "]".repeat(5000));
     expectConfigErrorOrRules(`rules: ${"[".repeat(2000)}`);

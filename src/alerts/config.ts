@@ -32,7 +32,10 @@ export async function loadAlertConfig(path: string, options: LoadOptions = {}): 
  * nothing else, whatever the text.
  */
 export function parseAlertConfig(text: string, file: string, options: LoadOptions = {}): AlertRule[] {
-  return parseYamlConfigText(text, file, schemaFor(options.env ?? process.env), { expected: "a mapping with a `rules:` list", knownFieldsAt });
+  return parseYamlConfigText(text, file, schemaFor(options.env ?? process.env), {
+    expected: "a mapping with a `rules:` list",
+    knownFieldsAt,
+  });
 }
 
 const schemas = new WeakMap<object, ReturnType<typeof configSchema>>();
@@ -54,4 +57,3 @@ function knownFieldsAt(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 2 && path[0] === "rules") return KNOWN_FIELDS.rule;
   return [];
 }
-

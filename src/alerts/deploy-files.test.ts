@@ -54,7 +54,9 @@ describe("deploy/prometheus/vsteal-alerts.rules.yml", () => {
     groups: z.array(
       z.object({
         name: z.string(),
-        rules: z.array(z.object({ alert: z.string(), expr: z.string(), for: z.string(), labels: z.record(z.string(), z.string()) })),
+        rules: z.array(
+          z.object({ alert: z.string(), expr: z.string(), for: z.string(), labels: z.record(z.string(), z.string()) }),
+        ),
       }),
     ),
   });
@@ -79,7 +81,9 @@ describe("deploy/prometheus/vsteal-alerts.rules.yml", () => {
     const file = rulesFile.parse(parse(await readFile(RULES, "utf8")));
     const byName = new Map(file.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
     for (const a of ["VcpuContentionStealHigh", "DomainContentionStealHigh"]) {
-      expect(byName.get(a)).toMatch(/\* on \(instance, job, domain, uuid\) group_left \(platform, instance_name, project_name, namespace\)\s+vsteal_domain_info\s+or on \(instance, job, domain, uuid/);
+      expect(byName.get(a)).toMatch(
+        /\* on \(instance, job, domain, uuid\) group_left \(platform, instance_name, project_name, namespace\)\s+vsteal_domain_info\s+or on \(instance, job, domain, uuid/,
+      );
     }
   });
 
@@ -168,7 +172,13 @@ describe("deploy/grafana/vsteal-dashboard.json", () => {
 
   it("shows who each VM is on its platform: panels join vsteal_domain_info with group_left", async () => {
     const d = await load();
-    const joined = d.panels.filter((p) => p.targets.some((t) => /group_left \(platform, instance_name, project_name, namespace\)\s+max by \(instance, domain, uuid, platform, instance_name, project_name, namespace\) \(vsteal_domain_info/.test(t.expr)));
+    const joined = d.panels.filter((p) =>
+      p.targets.some((t) =>
+        /group_left \(platform, instance_name, project_name, namespace\)\s+max by \(instance, domain, uuid, platform, instance_name, project_name, namespace\) \(vsteal_domain_info/.test(
+          t.expr,
+        ),
+      ),
+    );
     expect(joined.map((p) => p.title)).toEqual(["Top 10 vCPUs by steal", "Contention steal per VM"]);
   });
 
@@ -183,7 +193,9 @@ describe("deploy/grafana/vsteal-dashboard.json", () => {
         .replaceAll("$__range", "6h")
         .replaceAll("$host", ".*")
         .replaceAll("$domain", ".*");
-    const exprs = d.panels.flatMap((p) => p.targets.map((t) => ({ where: `${p.title} ${t.refId}`, expr: interpolate(t.expr) })));
+    const exprs = d.panels.flatMap((p) =>
+      p.targets.map((t) => ({ where: `${p.title} ${t.refId}`, expr: interpolate(t.expr) })),
+    );
     for (const v of d.templating.list) {
       const q = z.object({ query: z.string() }).safeParse(v.query);
       const m = q.success ? /^label_values\((.+),\s*\w+\)$/s.exec(q.data.query) : null;
@@ -197,13 +209,20 @@ describe("deploy/grafana/vsteal-dashboard.json", () => {
     const file = join(dir, "exprs.rules.yml");
     await writeFile(
       file,
-      stringify({ groups: [{ name: "dashboard", rules: exprs.map((e, i) => ({ record: `dashboard:expr_${i}`, expr: e.expr })) }] }),
+      stringify({
+        groups: [{ name: "dashboard", rules: exprs.map((e, i) => ({ record: `dashboard:expr_${i}`, expr: e.expr })) }],
+      }),
     );
     const res = await promtoolOk(["check", "rules", file]);
-    expect(res.output, exprs.map((e, i) => `${i}: ${e.where}`).join("\n")).toContain(`SUCCESS: ${exprs.length} rules found`);
+    expect(res.output, exprs.map((e, i) => `${i}: ${e.where}`).join("\n")).toContain(
+      `SUCCESS: ${exprs.length} rules found`,
+    );
 
     // The check does catch bad PromQL.
-    await writeFile(file, stringify({ groups: [{ name: "bad", rules: [{ record: "bad:expr", expr: "rate(x[5m]" }] }] }));
+    await writeFile(
+      file,
+      stringify({ groups: [{ name: "bad", rules: [{ record: "bad:expr", expr: "rate(x[5m]" }] }] }),
+    );
     expect((await promtoolOk(["check", "rules", file])).ok).toBe(false);
   });
 });

@@ -33,7 +33,16 @@ function vcpu(n: number, contention: number, throttled = 0, usage = 0.5): VcpuRa
 
 function domain(name: string, vcpus: VcpuRates[], uuid: string | null = `uuid-${name}`): DomainRates {
   return {
-    domain: { name, uuid, id: 1, state: "running", vcpuCurrent: vcpus.length, vcpuMaximum: vcpus.length, pid: 1, source: "libvirt" },
+    domain: {
+      name,
+      uuid,
+      id: 1,
+      state: "running",
+      vcpuCurrent: vcpus.length,
+      vcpuMaximum: vcpus.length,
+      pid: 1,
+      source: "libvirt",
+    },
     intervalS: 10,
     vcpus,
   };
@@ -205,7 +214,15 @@ describe("AlertEngine: hysteresis", () => {
 });
 
 describe("AlertEngine: host and VM rules", () => {
-  const hostRule = rule({ name: "HostOversubscribed", metric: "host_demand_ratio", threshold: 1, forMs: 2 * M, clearThreshold: 0.8, labels: {}, annotations: {} });
+  const hostRule = rule({
+    name: "HostOversubscribed",
+    metric: "host_demand_ratio",
+    threshold: 1,
+    forMs: 2 * M,
+    clearThreshold: 0.8,
+    labels: {},
+    annotations: {},
+  });
 
   it("fires on demand above capacity for 2 minutes and resolves below 80 %", () => {
     const e = new AlertEngine([hostRule]);
@@ -213,7 +230,17 @@ describe("AlertEngine: host and VM rules", () => {
     expect(e.evaluate(host(10), 0)).toEqual([]);
     expect(e.evaluate(host(9), 1 * M)).toEqual([]);
     expect(e.evaluate(host(12), 2 * M)).toEqual([
-      { rule: "HostOversubscribed", subject: {}, state: "firing", value: 1.5, threshold: 1, atMs: 2 * M, severity: "warning", labels: {}, annotations: {} },
+      {
+        rule: "HostOversubscribed",
+        subject: {},
+        state: "firing",
+        value: 1.5,
+        threshold: 1,
+        atMs: 2 * M,
+        severity: "warning",
+        labels: {},
+        annotations: {},
+      },
     ]);
     expect(e.evaluate(host(7.9), 3 * M)).toEqual([]); // 0.9875: in the band
     expect(e.evaluate(host(6.5), 4 * M)).toEqual([]); // 0.8125: in the band
@@ -229,14 +256,19 @@ describe("AlertEngine: host and VM rules", () => {
   });
 
   it("watches total host steal", () => {
-    const e = new AlertEngine([rule({ name: "HostSteal", metric: "host_steal", threshold: 2, forMs: 0, clearThreshold: 1 })]);
+    const e = new AlertEngine([
+      rule({ name: "HostSteal", metric: "host_steal", threshold: 2, forMs: 0, clearThreshold: 1 }),
+    ]);
     expect(e.evaluate(input([], { stealTotal: 2.5 }), 0).map((x) => [x.subject, x.value])).toEqual([[{}, 2.5]]);
   });
 
   it("averages contention over a VM's vCPUs for domain_contention", () => {
     const e = new AlertEngine([rule({ name: "Vm", metric: "domain_contention", threshold: 0.1, forMs: 0 })]);
     const events = e.evaluate(
-      input([domain("web", [vcpu(0, 0.3), vcpu(1, 0.1), vcpu(2, 0), vcpu(3, 0)]), domain("db", [vcpu(0, 0.12), vcpu(1, 0.12)], null)]),
+      input([
+        domain("web", [vcpu(0, 0.3), vcpu(1, 0.1), vcpu(2, 0), vcpu(3, 0)]),
+        domain("db", [vcpu(0, 0.12), vcpu(1, 0.12)], null),
+      ]),
       0,
     );
     expect(events.map((x) => [x.subject, x.value])).toEqual([[{ domain: "db" }, 0.12]]);
@@ -296,7 +328,9 @@ describe("AlertEngine: subjects that disappear", () => {
   it("follows a VM by UUID across a rename", () => {
     const e = new AlertEngine([rule({ forMs: 0 })]);
     e.evaluate(web(0.1), 0);
-    const renamed = input([{ ...domain("web-2", [vcpu(0, 0.1)]), domain: { ...domain("web", []).domain, name: "web-2" } }]);
+    const renamed = input([
+      { ...domain("web-2", [vcpu(0, 0.1)]), domain: { ...domain("web", []).domain, name: "web-2" } },
+    ]);
     expect(e.evaluate(renamed, 10 * S)).toEqual([]);
     expect(e.active()[0]?.subject).toEqual({ domain: "web-2", uuid: "uuid-web", vcpu: 0 });
   });

@@ -118,7 +118,15 @@ export class AlertEngine {
       let s = states.get(key);
       if (s === undefined) {
         if (!breached(value)) continue;
-        s = { subject, phase: "pending", value, activeSinceMs: now, firedAtMs: null, clearingSinceMs: null, lastSeenMs: now };
+        s = {
+          subject,
+          phase: "pending",
+          value,
+          activeSinceMs: now,
+          firedAtMs: null,
+          clearingSinceMs: null,
+          lastSeenMs: now,
+        };
         states.set(key, s);
       }
       s.subject = subject; // a VM renamed keeps its UUID, and its alert

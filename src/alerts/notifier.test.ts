@@ -66,7 +66,12 @@ async function server(statuses: (number | null)[]): Promise<{ url: string; recei
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const n = received.length;
-      received.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      received.push({
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
       const status = n < statuses.length ? statuses[n] : 200;
       if (status === null || status === undefined) return; // hang
       res.writeHead(status, { "content-type": "text/plain" });
@@ -189,7 +194,11 @@ describe("Notifier queue", () => {
       calls.push(url);
       return { status: 200 };
     };
-    const n = new Notifier({ rules: [ruleWith([{ url: "http://h.example/x", headers: {}, timeoutMs: 1000, retries: 0 }])], log: new Lines(), fetch });
+    const n = new Notifier({
+      rules: [ruleWith([{ url: "http://h.example/x", headers: {}, timeoutMs: 1000, retries: 0 }])],
+      log: new Lines(),
+      fetch,
+    });
     n.notify([event]);
     expect(calls).toEqual([]);
     expect(n.stats().queued).toBe(1);
@@ -246,7 +255,16 @@ describe("Notifier queue", () => {
 
   it("describes its webhooks without secrets", () => {
     const n = new Notifier({
-      rules: [ruleWith([{ url: "https://u:pw@hooks.example.com/T0/B0/XYZ", headers: { Authorization: TOKEN, "Content-Type": "application/json" }, timeoutMs: 1, retries: 0 }])],
+      rules: [
+        ruleWith([
+          {
+            url: "https://u:pw@hooks.example.com/T0/B0/XYZ",
+            headers: { Authorization: TOKEN, "Content-Type": "application/json" },
+            timeoutMs: 1,
+            retries: 0,
+          },
+        ]),
+      ],
       log: new Lines(),
     });
     expect(n.describeWebhooks()).toEqual([

@@ -142,7 +142,12 @@ export class Notifier {
   /** A description of the configured webhooks that is safe to log. */
   describeWebhooks(): { rule: string; webhook: string; origin: string; headers: Record<string, string> }[] {
     return [...this.webhooks].flatMap(([rule, hooks]) =>
-      hooks.map((w, i) => ({ rule, webhook: `${rule}#${i}`, origin: webhookOrigin(w.url), headers: redactHeaders(w.headers) })),
+      hooks.map((w, i) => ({
+        rule,
+        webhook: `${rule}#${i}`,
+        origin: webhookOrigin(w.url),
+        headers: redactHeaders(w.headers),
+      })),
     );
   }
 

@@ -26,7 +26,8 @@ function domainKey(d: DomainRates): string {
 }
 
 function domainSubject(d: DomainRates): AlertSubject {
-  const s: AlertSubject = d.domain.uuid !== null ? { domain: d.domain.name, uuid: d.domain.uuid } : { domain: d.domain.name };
+  const s: AlertSubject =
+    d.domain.uuid !== null ? { domain: d.domain.name, uuid: d.domain.uuid } : { domain: d.domain.name };
   if (d.domain.platform) s.platform = d.domain.platform;
   return s;
 }

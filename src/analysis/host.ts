@@ -75,7 +75,12 @@ export function hostSummary(rates: RatesSample | null, cpus: number, reservedCpu
     steal,
     contention,
     throttled,
-    stealPercentiles: { p50: quantile(delays, 0.5), p90: quantile(delays, 0.9), p99: quantile(delays, 0.99), max: delays[delays.length - 1] ?? 0 },
+    stealPercentiles: {
+      p50: quantile(delays, 0.5),
+      p90: quantile(delays, 0.9),
+      p99: quantile(delays, 0.99),
+      max: delays[delays.length - 1] ?? 0,
+    },
     vcpusSampled: delays.length,
   };
 }

@@ -52,7 +52,12 @@ export function noisyNeighbours(
     const overlap = cpus.filter((c) => shared.has(c)).length / cpus.length;
     if (overlap === 0) continue;
     const key = a.domain.uuid ?? a.domain.name;
-    const n = byDomain.get(key) ?? { domain: a.domain.name, uuid: a.domain.uuid, cpuOnSharedCpus: 0, shareOfSharedCpus: 0 };
+    const n = byDomain.get(key) ?? {
+      domain: a.domain.name,
+      uuid: a.domain.uuid,
+      cpuOnSharedCpus: 0,
+      shareOfSharedCpus: 0,
+    };
     n.cpuOnSharedCpus += a.usage * overlap;
     byDomain.set(key, n);
   }

@@ -30,7 +30,15 @@ export class RateWindow {
         const key = `${base}|${v.vcpu}`;
         const a = this.avg.get(key);
         if (!a) {
-          this.avg.set(key, { domain: d.domain, vcpu: v.vcpu, usage: v.usage, delay: v.delay, throttled: v.throttled, contention: v.contention, lastMs: rates.wallMs });
+          this.avg.set(key, {
+            domain: d.domain,
+            vcpu: v.vcpu,
+            usage: v.usage,
+            delay: v.delay,
+            throttled: v.throttled,
+            contention: v.contention,
+            lastMs: rates.wallMs,
+          });
           continue;
         }
         a.domain = d.domain;

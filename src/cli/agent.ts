@@ -60,14 +60,33 @@ export async function agent(opts: AgentOptions, io: Io): Promise<number> {
     onRates: (rates, c) => {
       history.record(rates);
       const h = c.host;
-      notifier.notify(alerts.evaluate({ rates, host: { cpus: h.cpus, demand: h.demand, capacity: h.capacity, stealTotal: h.steal } }, rates.wallMs));
+      notifier.notify(
+        alerts.evaluate(
+          { rates, host: { cpus: h.cpus, demand: h.demand, capacity: h.capacity, stealTotal: h.steal } },
+          rates.wallMs,
+        ),
+      );
     },
   });
-  const app = buildApp({ collector, alerts, history, telemetryPath: opts.telemetryPath, web, startedMs: Date.now(), mount: (a) => mountDashboard(a) });
+  const app = buildApp({
+    collector,
+    alerts,
+    history,
+    telemetryPath: opts.telemetryPath,
+    web,
+    startedMs: Date.now(),
+    mount: (a) => mountDashboard(a),
+  });
   const { server, url } = await listen(app, opts.listenAddress, web);
-  io.err(`vsteal agent: ${rules.length} alert rules${opts.alertsConfig ? ` from ${opts.alertsConfig}` : " (built-in)"}`);
-  io.err(`vsteal agent: ${source.description}, every ${opts.interval} s; listening on ${url} (metrics at ${url}${opts.telemetryPath})`);
-  io.err(`vsteal agent: host ${facts.hostName}: VMs may use CPUs ${formatCpuList(facts.vmCpus)} (${facts.vmCpusFrom === "flag" ? "--vm-cpus" : facts.vmCpusFrom === "machine-cgroup" ? "libvirt's machine cgroup" : "online CPUs"}), capacity ${facts.capacityCores} cores`);
+  io.err(
+    `vsteal agent: ${rules.length} alert rules${opts.alertsConfig ? ` from ${opts.alertsConfig}` : " (built-in)"}`,
+  );
+  io.err(
+    `vsteal agent: ${source.description}, every ${opts.interval} s; listening on ${url} (metrics at ${url}${opts.telemetryPath})`,
+  );
+  io.err(
+    `vsteal agent: host ${facts.hostName}: VMs may use CPUs ${formatCpuList(facts.vmCpus)} (${facts.vmCpusFrom === "flag" ? "--vm-cpus" : facts.vmCpusFrom === "machine-cgroup" ? "libvirt's machine cgroup" : "online CPUs"}), capacity ${facts.capacityCores} cores`,
+  );
   await collector.start();
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
@@ -97,9 +116,17 @@ function hostFactsReader(opts: AgentOptions): () => HostFacts {
   const name = opts.hostName ?? hostname();
   const problem = hostNameProblem(name);
   if (problem !== null) {
-    throw new Error(`--host-name ${JSON.stringify(name)}: ${problem}${opts.hostName === undefined ? " (it is this machine's hostname)" : ""}; pass the name plans and the migration hosts file use for this host`);
+    throw new Error(
+      `--host-name ${JSON.stringify(name)}: ${problem}${opts.hostName === undefined ? " (it is this machine's hostname)" : ""}; pass the name plans and the migration hosts file use for this host`,
+    );
   }
-  return () => readHostFacts({ hostName: name, vmCpus: opts.vmCpus, reservedCpus: opts.reservedCpus, reservedMemoryMiB: opts.reservedMemoryMiB ?? 0 });
+  return () =>
+    readHostFacts({
+      hostName: name,
+      vmCpus: opts.vmCpus,
+      reservedCpus: opts.reservedCpus,
+      reservedMemoryMiB: opts.reservedMemoryMiB ?? 0,
+    });
 }
 
 /** Opens the history: a damaged file is reported and set aside, never fatal. */
@@ -109,7 +136,9 @@ async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o750 });
     } catch (e) {
-      throw new Error(`cannot create --history.dir ${dir}: ${describeFsError(e)}: pick another directory, or pass --history.dir "" to keep history in memory only`);
+      throw new Error(
+        `cannot create --history.dir ${dir}: ${describeFsError(e)}: pick another directory, or pass --history.dir "" to keep history in memory only`,
+      );
     }
   }
   const history = new History({
@@ -120,8 +149,13 @@ async function openHistory(opts: AgentOptions, io: Io): Promise<History> {
   const report = await history.open();
   for (const p of report.problems) io.err(`vsteal agent: warning: history ${p.op}: ${p.message}`);
   for (const f of [report.snapshot, report.journal]) {
-    if (f.status === "set-aside") io.err(`vsteal agent: warning: ${f.path} ${f.movedTo?.includes(".unreadable-") ? "could not be read" : "was damaged"} (${f.reason ?? "?"}); set aside as ${f.movedTo ?? "?"}, starting without it`);
+    if (f.status === "set-aside")
+      io.err(
+        `vsteal agent: warning: ${f.path} ${f.movedTo?.includes(".unreadable-") ? "could not be read" : "was damaged"} (${f.reason ?? "?"}); set aside as ${f.movedTo ?? "?"}, starting without it`,
+      );
   }
-  io.err(`vsteal agent: history ${history.dir !== null ? `in ${history.dir}` : "in memory only"}: ${report.series} series loaded`);
+  io.err(
+    `vsteal agent: history ${history.dir !== null ? `in ${history.dir}` : "in memory only"}: ${report.series} series loaded`,
+  );
   return history;
 }

@@ -105,18 +105,29 @@ export async function askTty(question: string): Promise<string> {
 export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: ApplyDeps = {}): Promise<number> {
   const plan = readPlan(file);
   const libvirtHosts = loadMigrateHosts(o.hosts);
-  const platforms = new PlatformWiring(o.platforms ? loadPlatformsConfig(o.platforms) : null, { libvirt: deps.driver ?? virshDriver(), fetch: deps.fetch, pollMs: deps.pollMs, probe: deps.driver === undefined });
+  const platforms = new PlatformWiring(o.platforms ? loadPlatformsConfig(o.platforms) : null, {
+    libvirt: deps.driver ?? virshDriver(),
+    fetch: deps.fetch,
+    pollMs: deps.pollMs,
+    probe: deps.driver === undefined,
+  });
   // A VM a platform owns moves through that platform, never through plain libvirt.
   const refused = platforms.refusals(plan);
   if (refused.length > 0) throw new ApplyError(`refusing the plan, nothing done:\n  ${refused.join("\n  ")}`);
-  const owned = (vm: string): boolean => plan.moves.some((m) => m.vm === vm && m.platform !== undefined && m.platform.kind !== "libvirt");
+  const owned = (vm: string): boolean =>
+    plan.moves.some((m) => m.vm === vm && m.platform !== undefined && m.platform.kind !== "libvirt");
   // Every host of a libvirt move needs a libvirt URI (a VM a platform owns: its platform knows the hosts).
-  const unknown = unknownPlanHosts(plan, (h) => libvirtHosts.endpoint(h) !== null || plan.moves.every((m) => (m.from !== h && m.to !== h) || owned(m.vm)), `the hosts file ${o.hosts}: add it under hosts: or set uri_template`);
+  const unknown = unknownPlanHosts(
+    plan,
+    (h) => libvirtHosts.endpoint(h) !== null || plan.moves.every((m) => (m.from !== h && m.to !== h) || owned(m.vm)),
+    `the hosts file ${o.hosts}: add it under hosts: or set uri_template`,
+  );
   if (unknown.length > 0) throw new ApplyError(`${file}: ${new FleetValidationError("plan", unknown).message}`);
   const hosts = platforms.configured.size > 0 ? withPlatformHosts(libvirtHosts) : libvirtHosts;
   // The CLI always passes one (by default /var/lib/vsteal/maintenance.json); a library caller may not.
   const maintenanceFile = o.maintenanceFile;
-  if (maintenanceFile !== undefined) refuseDrainedTargets(plan.moves, readMaintenance(maintenanceFile), maintenanceFile);
+  if (maintenanceFile !== undefined)
+    refuseDrainedTargets(plan.moves, readMaintenance(maintenanceFile), maintenanceFile);
   let recheck: Recheck | null = null;
   if (o.recheck) {
     if (!o.prometheus) {
@@ -126,14 +137,19 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
     }
     const url = o.prometheus;
     const { snapshotFromPrometheus } = await import("./fleet-command.js");
-    recheck = snapshotRecheck(() => snapshotFromPrometheus(url, o.windowS, { hostsFile: o.fleetHosts, selector: o.selector }), { minGain: o.minGain });
+    recheck = snapshotRecheck(
+      () => snapshotFromPrometheus(url, o.windowS, { hostsFile: o.fleetHosts, selector: o.selector }),
+      { minGain: o.minGain },
+    );
     if (maintenanceFile !== undefined) recheck = notOntoDrained(recheck, () => readMaintenance(maintenanceFile));
   }
   const id = await planId(plan);
   const tty = deps.tty ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);
 
   io.err(`vsteal apply: plan ${id}: ${plan.moves.length} move(s)${o.dryRun ? " (dry run)" : ""}`);
-  plan.moves.forEach((m, i) => io.err(`  ${i + 1}. ${safeText(m.vm)}: ${m.from} → ${m.to}${m.reason ? `  (${safeText(m.reason)})` : ""}`));
+  plan.moves.forEach((m, i) =>
+    io.err(`  ${i + 1}. ${safeText(m.vm)}: ${m.from} → ${m.to}${m.reason ? `  (${safeText(m.reason)})` : ""}`),
+  );
   if (plan.moves.length === 0) {
     io.err("vsteal apply: nothing to do");
     return 0;
@@ -170,7 +186,9 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
     keepGoing: o.keepGoing,
     onProgress: showBar
       ? (_i, m, p, ms) => {
-          process.stderr.write(`\r\x1b[2K${progressLine(`${safeText(m.vm)} ${m.from}→${m.to}`, p, ms, 24).slice(0, (process.stderr.columns ?? 100) - 1)}`);
+          process.stderr.write(
+            `\r\x1b[2K${progressLine(`${safeText(m.vm)} ${m.from}→${m.to}`, p, ms, 24).slice(0, (process.stderr.columns ?? 100) - 1)}`,
+          );
           drawn = true;
         }
       : undefined,
@@ -181,9 +199,14 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
   });
   clear();
   if (o.json) {
-    io.out(`${JSON.stringify({ plan_id: res.planId, failures: res.failures, audit_log: o.auditLog, moves: res.outcomes.map((x) => ({ ...x.move, result: x.result, reason: x.reason, duration_ms: Math.round(x.durationMs), bytes: x.bytes })) }, null, 2)}\n`);
+    io.out(
+      `${JSON.stringify({ plan_id: res.planId, failures: res.failures, audit_log: o.auditLog, moves: res.outcomes.map((x) => ({ ...x.move, result: x.result, reason: x.reason, duration_ms: Math.round(x.durationMs), bytes: x.bytes })) }, null, 2)}\n`,
+    );
   } else {
-    for (const x of res.outcomes) io.out(`${x.result.padEnd(11)} ${safeText(x.move.vm)} ${x.move.from}→${x.move.to}  ${(x.durationMs / 1000).toFixed(1)} s  ${safeText(x.reason)}\n`);
+    for (const x of res.outcomes)
+      io.out(
+        `${x.result.padEnd(11)} ${safeText(x.move.vm)} ${x.move.from}→${x.move.to}  ${(x.durationMs / 1000).toFixed(1)} s  ${safeText(x.reason)}\n`,
+      );
   }
   io.err(`vsteal apply: audit log ${o.auditLog}`);
   return res.failures > 0 ? 4 : 0;

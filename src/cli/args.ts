@@ -29,7 +29,8 @@ export function nonNegativeInt(v: string): number {
 
 export function nonNegativeNumber(v: string): number {
   const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError("expected a number, 0 or more, e.g. 0.05");
   return n;
 }
 
@@ -61,4 +62,6 @@ export function run(action: () => Promise<number>): Promise<void> {
 }
 
 export const sourceOption = (): Option =>
-  new Option("--source <kind>", "where VMs come from: libvirt, qemu (plain QEMU processes) or auto").choices(["libvirt", "qemu", "auto"]).default("auto");
+  new Option("--source <kind>", "where VMs come from: libvirt, qemu (plain QEMU processes) or auto")
+    .choices(["libvirt", "qemu", "auto"])
+    .default("auto");

@@ -38,7 +38,11 @@ function round(x: number, digits = 3): number {
 /** Times sweeps over every thread of a process, the sampler's way and the open/read/close way. */
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const procRoot = opts.procRoot ?? "/proc";
-  const sampler = new Sampler({ source: new PidSource(opts.pid, procRoot), procRoot, discoveryIntervalMs: Number.POSITIVE_INFINITY });
+  const sampler = new Sampler({
+    source: new PidSource(opts.pid, procRoot),
+    procRoot,
+    discoveryIntervalMs: Number.POSITIVE_INFINITY,
+  });
   try {
     await sampler.refresh();
     const threads = sampler.threadCount;

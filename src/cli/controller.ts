@@ -62,10 +62,16 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   if (o.apply && o.once) throw new Error("--once runs one dry-run audit and exits: it cannot be combined with --apply");
   const hosts: HostsConfig | null = o.hostsFile ? loadHostsConfig(o.hostsFile) : null;
   const planOptions = parsePlanOptions({ policy: o.policy });
-  const client = new PrometheusClient({ url: o.prometheus, timeoutMs: o.timeoutS * 1000, maxConcurrency: FLEET_QUERY_CONCURRENCY });
+  const client = new PrometheusClient({
+    url: o.prometheus,
+    timeoutMs: o.timeoutS * 1000,
+    maxConcurrency: FLEET_QUERY_CONCURRENCY,
+  });
   // One libvirt driver for moves, platform routing and the reconciliation after a crash.
   const driver = virshDriver();
-  const platforms = o.apply ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: driver }) : null;
+  const platforms = o.apply
+    ? new PlatformWiring(o.apply.platformsFile ? loadPlatformsConfig(o.apply.platformsFile) : null, { libvirt: driver })
+    : null;
   const maintenanceFile = o.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE;
   // Every audit (and every recheck) plans with the maintenance file as it is now: drained hosts
   // receive nothing and are emptied (docs/maintenance.md).
@@ -94,7 +100,9 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     try {
       saveControllerState(stateFile, ctl.state());
     } catch (e) {
-      io.err(`vsteal controller: warning: could not write the state file ${stateFile}: ${e instanceof Error ? e.message : String(e)}`);
+      io.err(
+        `vsteal controller: warning: could not write the state file ${stateFile}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   };
   let apply: Parameters<typeof buildControllerApp>[2];
@@ -128,12 +136,29 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     const pairs = {
       unblock: (from: string, to: string, by: string): boolean => {
         if (!ctl?.effects.unblock(from, to)) return false;
-        sink.write({ time: new Date().toISOString(), actor: by, action: "unblock", plan_id: "-", move: null, vm: null, from, to, result: "unblocked", reason: `${from}→${to} may be used again`, duration_ms: null });
+        sink.write({
+          time: new Date().toISOString(),
+          actor: by,
+          action: "unblock",
+          plan_id: "-",
+          move: null,
+          vm: null,
+          from,
+          to,
+          result: "unblocked",
+          reason: `${from}→${to} may be used again`,
+          duration_ms: null,
+        });
         persist();
         return true;
       },
     };
-    apply = { applier, tokenDigest, pairs, maintenance: { file: maintenanceFile, freshSnapshot: async () => (await snapshot()).snapshot } };
+    apply = {
+      applier,
+      tokenDigest,
+      pairs,
+      maintenance: { file: maintenanceFile, freshSnapshot: async () => (await snapshot()).snapshot },
+    };
   }
   // Every judged move goes to the audit log (apply mode) with its measured effect.
   const recordEffects = (a: AuditRecord): void => {
@@ -150,7 +175,14 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
         result: e.verdict,
         reason: e.reason,
         duration_ms: null,
-        details: { before: e.before, after: e.after, predicted: e.predicted, done: new Date(e.done_ms).toISOString(), snapshot_time: e.snapshot_time, blocked: e.verdict === "no_effect" || e.verdict === "hurt" },
+        details: {
+          before: e.before,
+          after: e.after,
+          predicted: e.predicted,
+          done: new Date(e.done_ms).toISOString(),
+          snapshot_time: e.snapshot_time,
+          blocked: e.verdict === "no_effect" || e.verdict === "hurt",
+        },
       });
     }
   };
@@ -172,16 +204,26 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
   ctl = c;
   if (loaded.state) {
     c.restore(loaded.state);
-    io.err(`vsteal controller: state from ${stateFile}: ${loaded.state.ledger.moves.length} remembered moves, ${loaded.state.effects.pending.length} settling, ${loaded.state.effects.blocked.length} blocked pairs`);
+    io.err(
+      `vsteal controller: state from ${stateFile}: ${loaded.state.ledger.moves.length} remembered moves, ${loaded.state.effects.pending.length} settling, ${loaded.state.effects.blocked.length} blocked pairs`,
+    );
   }
   // Apply mode after a crash: settle what the audit log shows started and never ended, before
   // anything new is planned.
   if (o.apply && migrateHosts && auditSink) {
-    const done = await reconcile({ hosts: migrateHosts, driver, audit: auditSink, auditLogPath: o.apply.auditLog, waitMs: (o.apply.timeoutS ?? migrateHosts.timeoutS ?? 600) * 1000, log: (l) => io.err(`vsteal controller: ${safeText(l)}`) });
+    const done = await reconcile({
+      hosts: migrateHosts,
+      driver,
+      audit: auditSink,
+      auditLogPath: o.apply.auditLog,
+      waitMs: (o.apply.timeoutS ?? migrateHosts.timeoutS ?? 600) * 1000,
+      log: (l) => io.err(`vsteal controller: ${safeText(l)}`),
+    });
     for (const r of done) {
       if (r.result !== "ok") continue;
       c.ledger.add([{ vm: r.vm, from: r.from, to: r.to, atMs: r.atMs, kind: "observed", audit: c.nextAudit }]);
-      if (r.expect) c.effects.add({ plan_id: r.plan_id, vm: r.vm, from: r.from, to: r.to, done_ms: r.atMs, ...r.expect });
+      if (r.expect)
+        c.effects.add({ plan_id: r.plan_id, vm: r.vm, from: r.from, to: r.to, done_ms: r.atMs, ...r.expect });
     }
     if (done.length > 0) persist();
   }
@@ -192,7 +234,12 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
     return a.status === "ok" ? 0 : 3;
   }
 
-  const info = { prometheus: client.displayUrl, window_s: o.windowS, interval_s: o.intervalS, policy: planOptions.policy };
+  const info = {
+    prometheus: client.displayUrl,
+    window_s: o.windowS,
+    interval_s: o.intervalS,
+    policy: planOptions.policy,
+  };
   const app = buildControllerApp(c, info, apply);
   const { server, url } = await listen(app, o.listenAddress, null);
   io.err(
@@ -205,7 +252,10 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
       io.err(`vsteal controller: ${sig}, stopping`);
       server.close();
       // A migration in progress is left to finish (aborting it halfway helps nobody); then exit.
-      void c.stop().then(() => apply?.applier.idle()).then(resolve);
+      void c
+        .stop()
+        .then(() => apply?.applier.idle())
+        .then(resolve);
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));

@@ -34,7 +34,12 @@ export function domstatsRecords(domains: readonly DomainSample[], rates?: RatesS
     const dk = domainKey(d.domain);
     for (const v of d.vcpus) {
       const p = `vcpu.${v.vcpu}`;
-      params.push([`${p}.state`, VCPU_RUNNING], [`${p}.time`, v.time], [`${p}.wait`, v.wait ?? 0n], [`${p}.delay`, v.delay]);
+      params.push(
+        [`${p}.state`, VCPU_RUNNING],
+        [`${p}.time`, v.time],
+        [`${p}.wait`, v.wait ?? 0n],
+        [`${p}.delay`, v.delay],
+      );
       const r = rateOf.get(`${dk}|${v.vcpu}`);
       if (rates) {
         // A vCPU without a rate (thread replaced during the interval) gets none rather than a wrong one.
@@ -65,7 +70,13 @@ export function formatDomstatsText(records: readonly DomstatsRecord[]): string {
 export function formatDomstatsJson(records: readonly DomstatsRecord[]): string {
   return (
     stringifyExact(
-      records.map((r) => ({ domain: r.name, uuid: r.uuid, id: r.id, state: r.state, stats: Object.fromEntries(r.params) })),
+      records.map((r) => ({
+        domain: r.name,
+        uuid: r.uuid,
+        id: r.id,
+        state: r.state,
+        stats: Object.fromEntries(r.params),
+      })),
       2,
     ) + "\n"
   );

@@ -20,7 +20,11 @@ export interface DomstatsOptions {
 
 /** Does DOMAIN (a name, a UUID or an id, as virsh takes them) name this domain? */
 function matches(d: DomainSample, arg: string): boolean {
-  return d.domain.name === arg || d.domain.uuid === arg.toLowerCase() || (d.domain.id !== null && String(d.domain.id) === arg);
+  return (
+    d.domain.name === arg ||
+    d.domain.uuid === arg.toLowerCase() ||
+    (d.domain.id !== null && String(d.domain.id) === arg)
+  );
 }
 
 /**

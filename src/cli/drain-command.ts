@@ -31,27 +31,50 @@ interface DrainFlags {
 export function registerDrain(program: Command): void {
   program
     .command("drain")
-    .description("host maintenance: mark HOST drained (it receives no VM) and live-migrate every migratable VM off it (asks first; --dry-run to see the plan)")
+    .description(
+      "host maintenance: mark HOST drained (it receives no VM) and live-migrate every migratable VM off it (asks first; --dry-run to see the plan)",
+    )
     .argument("<host>", "the host, as the fleet snapshot names it")
-    .option("--hosts <file>", "migration hosts file (YAML): libvirt URI of every host, limits, timeout (see docs/migrate.md)")
-    .option("--prometheus <url>", "the Prometheus that scrapes the agents: the fleet's state, and a recheck before every move")
+    .option(
+      "--hosts <file>",
+      "migration hosts file (YAML): libvirt URI of every host, limits, timeout (see docs/migrate.md)",
+    )
+    .option(
+      "--prometheus <url>",
+      "the Prometheus that scrapes the agents: the fleet's state, and a recheck before every move",
+    )
     .option("--snapshot <file>", "a fleet snapshot JSON file instead of --prometheus (needs --no-recheck)")
     .option("--no-recheck", "do not recheck each move on fresh data (the maintenance file is still rechecked)")
-    .addOption(new Option("--window <duration>", "rates averaged over this window").argParser(durationSeconds).default(300, "5m"))
+    .addOption(
+      new Option("--window <duration>", "rates averaged over this window")
+        .argParser(durationSeconds)
+        .default(300, "5m"),
+    )
     .option("--fleet-hosts <file>", "the fleet hosts file (memory, constraints), as vsteal controller --hosts")
     .option("--selector <matchers>", "extra label matchers for every Prometheus query")
-    .option("--require-headroom", "only targets whose demand stays within their CPUs (default: the least predicted waiting, even on busy hosts)")
+    .option(
+      "--require-headroom",
+      "only targets whose demand stays within their CPUs (default: the least predicted waiting, even on busy hosts)",
+    )
     .option("--controller <url>", "let the controller at URL drain (POST /api/v1/hosts/HOST/drain; needs --token-file)")
     .option("--token-file <file>", "with --controller: its bearer token (first line; default $VSTEAL_CONTROLLER_TOKEN)")
     .option("--reason <text>", "why, kept in the maintenance file")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .option("--dry-run", "show the plan, check hosts and domains, migrate nothing and change no state")
-    .option("--timeout <duration>", "per migration: abort its job after this long, the VM stays on HOST (default: hosts file, else 10m)", durationSeconds)
+    .option(
+      "--timeout <duration>",
+      "per migration: abort its job after this long, the VM stays on HOST (default: hosts file, else 10m)",
+      durationSeconds,
+    )
     .option("--per-host <n>", "concurrent migrations touching one host (default: hosts file, else 1)", positiveInt)
     .option("--fleet-limit <n>", "concurrent migrations in all (default: hosts file, else 1)", positiveInt)
     .option("--audit-log <file>", "JSON-lines audit log, appended and fsync'ed", "/var/log/vsteal/migrations.jsonl")
     .option("--keep-going", "start later moves even after one failed")
-    .option("--maintenance-file <file>", "which hosts are drained (shared with vsteal controller)", DEFAULT_MAINTENANCE_FILE)
+    .option(
+      "--maintenance-file <file>",
+      "which hosts are drained (shared with vsteal controller)",
+      DEFAULT_MAINTENANCE_FILE,
+    )
     .option("--json", "the outcome of every move, and the VMs that stay, as JSON on stdout")
     .addHelpText(
       "after",
@@ -96,7 +119,11 @@ HOST stays drained until vsteal undrain HOST. See docs/maintenance.md.`,
     .command("undrain")
     .description("end host maintenance: HOST may receive VMs again")
     .argument("<host>", "the host, as the fleet snapshot names it")
-    .option("--maintenance-file <file>", "which hosts are drained (shared with vsteal controller)", DEFAULT_MAINTENANCE_FILE)
+    .option(
+      "--maintenance-file <file>",
+      "which hosts are drained (shared with vsteal controller)",
+      DEFAULT_MAINTENANCE_FILE,
+    )
     .option("--controller <url>", "ask the controller at URL (POST /api/v1/hosts/HOST/undrain; needs --token-file)")
     .option("--token-file <file>", "with --controller: its bearer token (first line; default $VSTEAL_CONTROLLER_TOKEN)")
     .option("--json", "the result as JSON on stdout")

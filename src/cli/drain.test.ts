@@ -62,26 +62,48 @@ describe("vsteal drain", () => {
   it("--dry-run: the plan and the VM that stays, nothing written or moved, exit 0", async () => {
     const t = setup();
     expect(await drain("hostA", { ...t.o, dryRun: true, json: true }, t.io, { driver: t.driver, tty: false })).toBe(0);
-    const j = JSON.parse(t.out()) as { drained: boolean; moves: Array<{ vm: string; to: string; result: string }>; unplaced: Array<{ vm: string; reason: string }> };
+    const j = JSON.parse(t.out()) as {
+      drained: boolean;
+      moves: Array<{ vm: string; to: string; result: string }>;
+      unplaced: Array<{ vm: string; reason: string }>;
+    };
     expect(j.drained).toBe(false);
     expect(j.moves.map((m) => [m.vm, m.to, m.result])).toEqual([
       ["vm-1", "hostB", "dry_run"],
       ["vm-2", "hostB", "dry_run"],
     ]);
-    expect(j.unplaced).toEqual([{ vm: "vm-3", host: "hostA", reason: "vm-3 is not migratable (migratable: false): it stays on hostA" }]);
+    expect(j.unplaced).toEqual([
+      { vm: "vm-3", host: "hostA", reason: "vm-3 is not migratable (migratable: false): it stays on hostA" },
+    ]);
     expect(existsSync(t.o.maintenanceFile)).toBe(false);
     expect(t.driver.log).toEqual([]);
   });
 
   it("--yes: the host is drained in the file, its VMs leave; one that cannot is named and the exit code is 5; undrain ends it", async () => {
     const t = setup();
-    expect(await drain("hostA", { ...t.o, yes: true, reason: "kernel update" }, t.io, { driver: t.driver, tty: false })).toBe(5);
+    expect(
+      await drain("hostA", { ...t.o, yes: true, reason: "kernel update" }, t.io, { driver: t.driver, tty: false }),
+    ).toBe(5);
     expect(t.driver.log).toEqual(["start vm-1 hostA->hostB", "start vm-2 hostA->hostB"]);
-    expect(t.out()).toMatch(/^ok +vm-1 hostA→hostB .*running on hostB, gone from hostA\nok +vm-2 hostA→hostB .*\nstays +vm-3 hostA {2}vm-3 is not migratable/);
+    expect(t.out()).toMatch(
+      /^ok +vm-1 hostA→hostB .*running on hostB, gone from hostA\nok +vm-2 hostA→hostB .*\nstays +vm-3 hostA {2}vm-3 is not migratable/,
+    );
     expect(t.err()).toMatch(/hostA is drained: it receives no VM until vsteal undrain hostA/);
     expect(readMaintenance(t.o.maintenanceFile).hosts.hostA).toMatchObject({ reason: "kernel update" });
-    const audit = readFileSync(t.o.auditLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { action: string; result: string; plan_id: string });
-    expect(audit.map((e) => `${e.action}:${e.result}`)).toEqual(["plan_start:started", "recheck:ok", "migrate:started", "migrate:ok", "recheck:ok", "migrate:started", "migrate:ok", "plan_end:ok"]);
+    const audit = readFileSync(t.o.auditLog, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { action: string; result: string; plan_id: string });
+    expect(audit.map((e) => `${e.action}:${e.result}`)).toEqual([
+      "plan_start:started",
+      "recheck:ok",
+      "migrate:started",
+      "migrate:ok",
+      "recheck:ok",
+      "migrate:started",
+      "migrate:ok",
+      "plan_end:ok",
+    ]);
     expect(audit[0]!.plan_id).toMatch(/^drain-hostA-[0-9a-f]{8}$/);
 
     expect(await undrain("hostA", { maintenanceFile: t.o.maintenanceFile }, t.io)).toBe(0);
@@ -103,7 +125,9 @@ describe("vsteal drain", () => {
     });
     expect(await drain("hostA", { ...t.o, yes: true }, t.io, { driver, tty: false })).toBe(5);
     expect(driver.log).toEqual(["start vm-1 hostA->hostB"]);
-    expect(t.out()).toMatch(/skipped +vm-2 hostA→hostB .*recheck: hostA is no longer drained \(vsteal undrain\): the drain stops/);
+    expect(t.out()).toMatch(
+      /skipped +vm-2 hostA→hostB .*recheck: hostA is no longer drained \(vsteal undrain\): the drain stops/,
+    );
 
     const t2 = setup((s) => {
       s.vms = s.vms.filter((v) => v.name !== "vm-3");
@@ -113,22 +137,49 @@ describe("vsteal drain", () => {
 
   it("bad input: one line that says what to do", async () => {
     const t = setup();
-    await expect(drain("hostZ", { ...t.o, yes: true }, t.io, { driver: t.driver })).rejects.toThrow('host "hostZ" is not in the snapshot (hosts: hostA, hostB)');
-    await expect(drain("hostA", { ...t.o, recheck: true }, t.io, { driver: t.driver })).rejects.toThrow(/pass --prometheus URL .* or --no-recheck/);
-    await expect(drain("hostA", { ...t.o, hosts: undefined }, t.io, { driver: t.driver })).rejects.toThrow(/needs --hosts FILE/);
-    await expect(drain("hostA", { ...t.o, snapshot: undefined }, t.io, { driver: t.driver })).rejects.toThrow(/--prometheus URL .* or --snapshot FILE/);
+    await expect(drain("hostZ", { ...t.o, yes: true }, t.io, { driver: t.driver })).rejects.toThrow(
+      'host "hostZ" is not in the snapshot (hosts: hostA, hostB)',
+    );
+    await expect(drain("hostA", { ...t.o, recheck: true }, t.io, { driver: t.driver })).rejects.toThrow(
+      /pass --prometheus URL .* or --no-recheck/,
+    );
+    await expect(drain("hostA", { ...t.o, hosts: undefined }, t.io, { driver: t.driver })).rejects.toThrow(
+      /needs --hosts FILE/,
+    );
+    await expect(drain("hostA", { ...t.o, snapshot: undefined }, t.io, { driver: t.driver })).rejects.toThrow(
+      /--prometheus URL .* or --snapshot FILE/,
+    );
     await expect(drain("host\u0007A", t.o, t.io)).rejects.toThrow(/must not contain control characters/);
-    await expect(drain("hostA", { ...t.o, prometheus: "http://127.0.0.1:9" }, t.io)).rejects.toThrow("give one of --prometheus URL or --snapshot FILE, not both");
-    await expect(drain("hostA", { ...t.o, controller: "http://127.0.0.1:9", tokenFile: join(t.dir, "nope") }, t.io)).rejects.toThrow(/cannot read the token file/);
+    await expect(drain("hostA", { ...t.o, prometheus: "http://127.0.0.1:9" }, t.io)).rejects.toThrow(
+      "give one of --prometheus URL or --snapshot FILE, not both",
+    );
+    await expect(
+      drain("hostA", { ...t.o, controller: "http://127.0.0.1:9", tokenFile: join(t.dir, "nope") }, t.io),
+    ).rejects.toThrow(/cannot read the token file/);
   });
 
   it("vsteal apply refuses a plan that moves a VM onto a drained host, before anything starts", async () => {
     const t = setup();
     expect(await drain("hostB", { ...t.o, yes: true }, t.io, { driver: t.driver, tty: false })).toBe(0);
     const planFile = join(t.dir, "plan.json");
-    writeFileSync(planFile, JSON.stringify({ version: 1, moves: [{ vm: "vm-1", from: "hostA", to: "hostB", reason: "test" }], predicted: { steal_before: 1, steal_after: 0 }, explanation: "" }));
+    writeFileSync(
+      planFile,
+      JSON.stringify({
+        version: 1,
+        moves: [{ vm: "vm-1", from: "hostA", to: "hostB", reason: "test" }],
+        predicted: { steal_before: 1, steal_after: 0 },
+        explanation: "",
+      }),
+    );
     const before = t.driver.log.length;
-    const o = { hosts: t.o.hosts!, yes: true, recheck: false, windowS: 300, auditLog: t.o.auditLog, maintenanceFile: t.o.maintenanceFile };
+    const o = {
+      hosts: t.o.hosts!,
+      yes: true,
+      recheck: false,
+      windowS: 300,
+      auditLog: t.o.auditLog,
+      maintenanceFile: t.o.maintenanceFile,
+    };
     await expect(apply(planFile, o, t.io, { driver: t.driver, tty: false })).rejects.toThrow(
       /^move 1 \(vm-1 hostA→hostB\): hostB is drained \(since .* by .*; .*maintenance\.json\): it receives no VM until vsteal undrain hostB; leave the move out$/,
     );

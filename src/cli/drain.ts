@@ -65,7 +65,9 @@ function readSnapshotFile(file: string): FleetSnapshot {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new ApplyError(`cannot read the snapshot ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`);
+    throw new ApplyError(
+      `cannot read the snapshot ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`,
+    );
   }
   try {
     return parseSnapshotJson(text, file);
@@ -77,7 +79,9 @@ function readSnapshotFile(file: string): FleetSnapshot {
 
 /** What the drain will do, on stderr (and the VMs that stay). */
 function describe(io: Io, host: string, d: DrainResult, dryRun: boolean | undefined): void {
-  io.err(`vsteal drain: ${host}: ${d.plan.moves.length} move(s)${d.unplaced.length ? `, ${d.unplaced.length} VM(s) cannot leave` : ""}${dryRun ? " (dry run)" : ""}`);
+  io.err(
+    `vsteal drain: ${host}: ${d.plan.moves.length} move(s)${d.unplaced.length ? `, ${d.unplaced.length} VM(s) cannot leave` : ""}${dryRun ? " (dry run)" : ""}`,
+  );
   d.plan.moves.forEach((m, i) => io.err(`  ${i + 1}. ${m.vm}: ${m.from} → ${m.to}  (${m.reason})`));
   for (const u of d.unplaced) io.err(`  stays: ${u.vm}: ${u.reason}`);
   io.err(`  ${d.plan.explanation}`);
@@ -90,13 +94,22 @@ async function confirm(io: Io, o: DrainCliOptions, deps: DrainDeps, moves: numbe
     io.err("vsteal drain: refusing to drain without confirmation: no terminal to ask on; pass --yes");
     return false;
   }
-  const answer = await (deps.ask ?? askTty)(`Drain ${host} (it will receive no VM until vsteal undrain) and live-migrate ${moves} VM(s) now? [y/N] `);
+  const answer = await (deps.ask ?? askTty)(
+    `Drain ${host} (it will receive no VM until vsteal undrain) and live-migrate ${moves} VM(s) now? [y/N] `,
+  );
   if (/^y(es)?$/i.test(answer.trim())) return true;
   io.err("vsteal drain: not confirmed; nothing done");
   return false;
 }
 
-function report(io: Io, o: DrainCliOptions, host: string, d: DrainResult, res: ExecuteResult | null, drained: boolean): number {
+function report(
+  io: Io,
+  o: DrainCliOptions,
+  host: string,
+  d: DrainResult,
+  res: ExecuteResult | null,
+  drained: boolean,
+): number {
   const outcomes: MoveOutcome[] = res?.outcomes ?? [];
   if (o.json) {
     io.out(
@@ -108,7 +121,13 @@ function report(io: Io, o: DrainCliOptions, host: string, d: DrainResult, res: E
           maintenance_file: o.maintenanceFile,
           plan_id: res?.planId ?? null,
           audit_log: res ? o.auditLog : null,
-          moves: outcomes.map((x) => ({ ...x.move, result: x.result, reason: x.reason, duration_ms: Math.round(x.durationMs), bytes: x.bytes })),
+          moves: outcomes.map((x) => ({
+            ...x.move,
+            result: x.result,
+            reason: x.reason,
+            duration_ms: Math.round(x.durationMs),
+            bytes: x.bytes,
+          })),
           unplaced: d.unplaced,
           placements: d.placements,
           predicted: d.plan.predicted,
@@ -119,20 +138,28 @@ function report(io: Io, o: DrainCliOptions, host: string, d: DrainResult, res: E
       )}\n`,
     );
   } else {
-    for (const x of outcomes) io.out(`${x.result.padEnd(11)} ${x.move.vm} ${x.move.from}→${x.move.to}  ${(x.durationMs / 1000).toFixed(1)} s  ${x.reason}\n`);
+    for (const x of outcomes)
+      io.out(
+        `${x.result.padEnd(11)} ${x.move.vm} ${x.move.from}→${x.move.to}  ${(x.durationMs / 1000).toFixed(1)} s  ${x.reason}\n`,
+      );
     for (const u of d.unplaced) io.out(`${"stays".padEnd(11)} ${u.vm} ${u.host}  ${u.reason}\n`);
   }
   if (res) io.err(`vsteal drain: audit log ${o.auditLog}`);
-  if (drained) io.err(`vsteal drain: ${host} is drained: it receives no VM until vsteal undrain ${host} (${o.maintenanceFile})`);
+  if (drained)
+    io.err(`vsteal drain: ${host} is drained: it receives no VM until vsteal undrain ${host} (${o.maintenanceFile})`);
   if ((res?.failures ?? 0) > 0) return 4;
-  if (d.unplaced.length > 0 || outcomes.some((x) => x.result === "skipped" || x.result === "not_started")) return o.dryRun ? 0 : 5;
+  if (d.unplaced.length > 0 || outcomes.some((x) => x.result === "skipped" || x.result === "not_started"))
+    return o.dryRun ? 0 : 5;
   return 0;
 }
 
 export async function drain(host: string, o: DrainCliOptions, io: Io, deps: DrainDeps = {}): Promise<number> {
   checkHostName(host);
   if (o.controller) return drainViaController(host, o, io, deps);
-  if (!o.hosts) throw new ApplyError("vsteal drain needs --hosts FILE (the migration hosts file: how to reach each host's libvirt), or --controller URL to let the controller drain");
+  if (!o.hosts)
+    throw new ApplyError(
+      "vsteal drain needs --hosts FILE (the migration hosts file: how to reach each host's libvirt), or --controller URL to let the controller drain",
+    );
   if (o.prometheus && o.snapshot) throw new ApplyError("give one of --prometheus URL or --snapshot FILE, not both");
   const hosts = loadMigrateHosts(o.hosts);
   const maintenance = readMaintenance(o.maintenanceFile);
@@ -145,14 +172,25 @@ export async function drain(host: string, o: DrainCliOptions, io: Io, deps: Drai
   let snapshot: FleetSnapshot;
   if (fresh) snapshot = await fresh();
   else if (o.snapshot) snapshot = readSnapshotFile(o.snapshot);
-  else throw new ApplyError("vsteal drain needs the fleet's state to choose targets: --prometheus URL (the Prometheus that scrapes the agents) or --snapshot FILE");
+  else
+    throw new ApplyError(
+      "vsteal drain needs the fleet's state to choose targets: --prometheus URL (the Prometheus that scrapes the agents) or --snapshot FILE",
+    );
   if (!fresh && o.recheck) {
-    throw new ApplyError("no fresh data to recheck each move against: pass --prometheus URL so every move is rechecked before it starts, or --no-recheck to drain on the snapshot as it is");
+    throw new ApplyError(
+      "no fresh data to recheck each move against: pass --prometheus URL so every move is rechecked before it starts, or --no-recheck to drain on the snapshot as it is",
+    );
   }
   // Other drained hosts receive nothing either.
-  const d = planDrain(applyMaintenance(snapshot, maintenance, o.maintenanceFile), host, { requireHeadroom: o.requireHeadroom });
+  const d = planDrain(applyMaintenance(snapshot, maintenance, o.maintenanceFile), host, {
+    requireHeadroom: o.requireHeadroom,
+  });
   for (const m of d.plan.moves) {
-    for (const h of [m.from, m.to]) if (!hosts.endpoint(h)) throw new ApplyError(`host ${h} (move of ${m.vm}) has no libvirt URI in ${o.hosts}: add it under hosts: or set uri_template`);
+    for (const h of [m.from, m.to])
+      if (!hosts.endpoint(h))
+        throw new ApplyError(
+          `host ${h} (move of ${m.vm}) has no libvirt URI in ${o.hosts}: add it under hosts: or set uri_template`,
+        );
   }
   describe(io, host, d, o.dryRun);
   if (!(await confirm(io, o, deps, d.plan.moves.length, host))) return 2;
@@ -185,7 +223,12 @@ export async function drain(host: string, o: DrainCliOptions, io: Io, deps: Drai
             // A dry run writes no state: recheck as if the host were drained.
             maintenance: () => {
               const s = readMaintenance(o.maintenanceFile);
-              return o.dryRun ? { version: 1, hosts: { ...s.hosts, [host]: { since: new Date().toISOString(), by: "dry run", reason: null } } } : s;
+              return o.dryRun
+                ? {
+                    version: 1,
+                    hosts: { ...s.hosts, [host]: { since: new Date().toISOString(), by: "dry run", reason: null } },
+                  }
+                : s;
             },
             fresh: o.recheck ? fresh : null,
             requireHeadroom: o.requireHeadroom,
@@ -196,7 +239,9 @@ export async function drain(host: string, o: DrainCliOptions, io: Io, deps: Drai
     onProgress:
       tty && process.stderr.isTTY === true
         ? (_i, m, p, ms) => {
-            process.stderr.write(`\r\x1b[2K${progressLine(`${m.vm} ${m.from}→${m.to}`, p, ms, 24).slice(0, (process.stderr.columns ?? 100) - 1)}`);
+            process.stderr.write(
+              `\r\x1b[2K${progressLine(`${m.vm} ${m.from}→${m.to}`, p, ms, 24).slice(0, (process.stderr.columns ?? 100) - 1)}`,
+            );
             shown = true;
           }
         : undefined,
@@ -209,13 +254,26 @@ export async function drain(host: string, o: DrainCliOptions, io: Io, deps: Drai
   return report(io, o, host, d, res, drained);
 }
 
-export async function undrain(host: string, o: { maintenanceFile: string; controller?: string; tokenFile?: string; json?: boolean }, io: Io, deps: DrainDeps = {}): Promise<number> {
+export async function undrain(
+  host: string,
+  o: { maintenanceFile: string; controller?: string; tokenFile?: string; json?: boolean },
+  io: Io,
+  deps: DrainDeps = {},
+): Promise<number> {
   checkHostName(host);
   if (o.controller) {
-    const r = await callController(o.controller, o.tokenFile, `/api/v1/hosts/${encodeURIComponent(host)}/undrain`, {}, deps);
+    const r = await callController(
+      o.controller,
+      o.tokenFile,
+      `/api/v1/hosts/${encodeURIComponent(host)}/undrain`,
+      {},
+      deps,
+    );
     const body = r.body as { was_drained?: boolean };
     if (o.json) io.out(`${JSON.stringify(r.body, null, 2)}\n`);
-    io.err(`vsteal undrain: ${host} ${body.was_drained ? "may receive VMs again" : "was not drained"} (controller ${o.controller})`);
+    io.err(
+      `vsteal undrain: ${host} ${body.was_drained ? "may receive VMs again" : "was not drained"} (controller ${o.controller})`,
+    );
     return 0;
   }
   const { was } = await undrainHost(o.maintenanceFile, host);
@@ -232,7 +290,14 @@ interface ControllerDrainReply {
   apply: { id: string; state: string; reason: string; result: ExecuteResult | null } | null;
 }
 
-async function callController(base: string, tokenFile: string | undefined, path: string, body: unknown, deps: DrainDeps, method = "POST"): Promise<{ status: number; body: unknown }> {
+async function callController(
+  base: string,
+  tokenFile: string | undefined,
+  path: string,
+  body: unknown,
+  deps: DrainDeps,
+  method = "POST",
+): Promise<{ status: number; body: unknown }> {
   const token = readToken(tokenFile, process.env, "--controller needs the controller's bearer token");
   const url = `${base.replace(/\/+$/, "")}${path}`;
   let r: Response;
@@ -255,7 +320,10 @@ async function callController(base: string, tokenFile: string | undefined, path:
   }
   if (r.status === 401) throw new ApplyError(`the controller at ${base} refused the token (401): check --token-file`);
   if (r.status >= 400) {
-    const msg = json && typeof json === "object" && "error" in json ? String((json as { error: unknown }).error) : text.slice(0, 200);
+    const msg =
+      json && typeof json === "object" && "error" in json
+        ? String((json as { error: unknown }).error)
+        : text.slice(0, 200);
     throw new ApplyError(`the controller at ${base} answered ${r.status}: ${msg}`);
   }
   return { status: r.status, body: json };
@@ -263,20 +331,52 @@ async function callController(base: string, tokenFile: string | undefined, path:
 
 async function drainViaController(host: string, o: DrainCliOptions, io: Io, deps: DrainDeps): Promise<number> {
   const path = `/api/v1/hosts/${encodeURIComponent(host)}/drain`;
-  const preview = (await callController(o.controller!, o.tokenFile, path, { dry_run: true, require_headroom: o.requireHeadroom === true }, deps)).body as ControllerDrainReply;
+  const preview = (
+    await callController(
+      o.controller!,
+      o.tokenFile,
+      path,
+      { dry_run: true, require_headroom: o.requireHeadroom === true },
+      deps,
+    )
+  ).body as ControllerDrainReply;
   describe(io, host, preview.drain, o.dryRun);
   if (o.dryRun) return report(io, o, host, preview.drain, null, false);
   if (!(await confirm(io, o, deps, preview.drain.plan.moves.length, host))) return 2;
-  const started = (await callController(o.controller!, o.tokenFile, path, { reason: o.reason ?? null, require_headroom: o.requireHeadroom === true }, deps)).body as ControllerDrainReply;
+  const started = (
+    await callController(
+      o.controller!,
+      o.tokenFile,
+      path,
+      { reason: o.reason ?? null, require_headroom: o.requireHeadroom === true },
+      deps,
+    )
+  ).body as ControllerDrainReply;
   let rec = started.apply;
   io.err(`vsteal drain: the controller drains ${host}${rec ? ` as ${rec.id} (${rec.state})` : ""}`);
   // Follow the controller's apply record until it is done.
   while (rec && (rec.state === "applying" || rec.state === "waiting_approval")) {
     await new Promise((r) => setTimeout(r, 1000));
-    const list = (await callController(o.controller!, o.tokenFile, "/api/v1/apply", null, deps, "GET")).body as { plans: Array<NonNullable<ControllerDrainReply["apply"]>> };
+    const list = (await callController(o.controller!, o.tokenFile, "/api/v1/apply", null, deps, "GET")).body as {
+      plans: Array<NonNullable<ControllerDrainReply["apply"]>>;
+    };
     rec = list.plans.find((p) => p.id === rec!.id) ?? null;
   }
-  if (rec && rec.state === "skipped") io.err(`vsteal drain: not carried out now: ${rec.reason}; ${host} stays drained, and the controller's audits move its VMs`);
+  if (rec && rec.state === "skipped")
+    io.err(
+      `vsteal drain: not carried out now: ${rec.reason}; ${host} stays drained, and the controller's audits move its VMs`,
+    );
   const res = rec?.result ?? null;
-  return report(io, { ...o, auditLog: "kept by the controller (its --audit-log)", maintenanceFile: "kept by the controller (its --maintenance-file)" }, host, started.drain, res, true);
+  return report(
+    io,
+    {
+      ...o,
+      auditLog: "kept by the controller (its --audit-log)",
+      maintenanceFile: "kept by the controller (its --maintenance-file)",
+    },
+    host,
+    started.drain,
+    res,
+    true,
+  );
 }

@@ -7,7 +7,6 @@ function requireFlag(v: string | undefined, message: string): string {
   return v;
 }
 
-
 import { processIo } from "./io.js";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
@@ -30,14 +29,22 @@ export interface SnapshotFromPrometheusOptions {
  * message naming what is missing) when Prometheus is unreachable or the data are partial —
  * then there must be no plan — and ConfigError for a bad hosts file.
  */
-export async function snapshotFromPrometheus(url: string, window: string | number = "5m", opts: SnapshotFromPrometheusOptions = {}): Promise<BuiltSnapshot> {
+export async function snapshotFromPrometheus(
+  url: string,
+  window: string | number = "5m",
+  opts: SnapshotFromPrometheusOptions = {},
+): Promise<BuiltSnapshot> {
   const [{ PrometheusClient, FLEET_QUERY_CONCURRENCY }, { buildSnapshot }, { loadHostsConfig }] = await Promise.all([
     import("../fleet/prom-client.js"),
     import("../fleet/snapshot-builder.js"),
     import("../fleet/hosts-config.js"),
   ]);
   const windowS = typeof window === "number" ? window : durationSeconds(window);
-  const client = new PrometheusClient({ url, timeoutMs: (opts.timeoutS ?? 30) * 1000, maxConcurrency: FLEET_QUERY_CONCURRENCY });
+  const client = new PrometheusClient({
+    url,
+    timeoutMs: (opts.timeoutS ?? 30) * 1000,
+    maxConcurrency: FLEET_QUERY_CONCURRENCY,
+  });
   const built = await buildSnapshot(client, {
     windowS,
     selector: opts.selector ?? "",
@@ -67,32 +74,114 @@ interface ControllerCliFlags {
 export function registerFleet(program: Command): void {
   program
     .command("controller")
-    .description("fleet controller: audits the fleet from Prometheus and proposes VM moves (dry run), served as JSON and metrics")
-    .requiredOption("--prometheus <url>", "Prometheus (or Thanos Query, VictoriaMetrics) that scrapes every host's agent, e.g. http://127.0.0.1:9090")
+    .description(
+      "fleet controller: audits the fleet from Prometheus and proposes VM moves (dry run), served as JSON and metrics",
+    )
+    .requiredOption(
+      "--prometheus <url>",
+      "Prometheus (or Thanos Query, VictoriaMetrics) that scrapes every host's agent, e.g. http://127.0.0.1:9090",
+    )
     .addOption(new Option("--interval <duration>", "time between audits").argParser(durationSeconds).default(60, "60s"))
-    .addOption(new Option("--window <duration>", "rates are averaged over this window").argParser(durationSeconds).default(300, "5m"))
-    .option("--web.listen-address <addr>", "address to listen on (host:port; :port for every interface)", "127.0.0.1:9978")
-    .option("--hosts <file>", "hosts file (YAML): memory, reserved CPUs, which hosts take VMs, VM policy, constraints; every host listed must report")
-    .option("--selector <matchers>", 'extra label matchers for every query, e.g. \'job="vsteal"\'')
-    .option("--policy <name>", "planner policy: contention, none, balance-utilisation, hottest-host, optimal", "contention")
-    .addOption(new Option("--cooldown.vm <duration>", "a VM that moved is not moved again for this long").argParser(durationSeconds).default(1800, "30m"))
-    .option("--cooldown.host <duration>", "a host that sent or received a VM neither sends nor receives for this long (default: the window)", durationSeconds)
-    .option("--cycle-audits <n>", "a move undoing one of the last n audits' moves (A→B then B→A) is suppressed", positiveInt, 10)
-    .addOption(new Option("--stale-after <duration>", "a host whose newest sample is older than this counts as missing").argParser(durationSeconds).default(120, "2m"))
-    .addOption(new Option("--timeout <duration>", "timeout of each Prometheus query").argParser(durationSeconds).default(30, "30s"))
+    .addOption(
+      new Option("--window <duration>", "rates are averaged over this window")
+        .argParser(durationSeconds)
+        .default(300, "5m"),
+    )
+    .option(
+      "--web.listen-address <addr>",
+      "address to listen on (host:port; :port for every interface)",
+      "127.0.0.1:9978",
+    )
+    .option(
+      "--hosts <file>",
+      "hosts file (YAML): memory, reserved CPUs, which hosts take VMs, VM policy, constraints; every host listed must report",
+    )
+    .option("--selector <matchers>", "extra label matchers for every query, e.g. 'job=\"vsteal\"'")
+    .option(
+      "--policy <name>",
+      "planner policy: contention, none, balance-utilisation, hottest-host, optimal",
+      "contention",
+    )
+    .addOption(
+      new Option("--cooldown.vm <duration>", "a VM that moved is not moved again for this long")
+        .argParser(durationSeconds)
+        .default(1800, "30m"),
+    )
+    .option(
+      "--cooldown.host <duration>",
+      "a host that sent or received a VM neither sends nor receives for this long (default: the window)",
+      durationSeconds,
+    )
+    .option(
+      "--cycle-audits <n>",
+      "a move undoing one of the last n audits' moves (A→B then B→A) is suppressed",
+      positiveInt,
+      10,
+    )
+    .addOption(
+      new Option("--stale-after <duration>", "a host whose newest sample is older than this counts as missing")
+        .argParser(durationSeconds)
+        .default(120, "2m"),
+    )
+    .addOption(
+      new Option("--timeout <duration>", "timeout of each Prometheus query")
+        .argParser(durationSeconds)
+        .default(30, "30s"),
+    )
     .option("--history <n>", "audits kept for /api/v1/plans", positiveInt, 100)
-    .option("--state-file <file>", 'cooldowns, cycle history, move verdicts and blocked pairs across restarts ("" = memory only)', "/var/lib/vsteal/controller-state.json")
-    .addOption(new Option("--settle <duration>", "a move is judged on the first snapshot whose window starts this long after it ended").argParser(durationSeconds).default(10, "10s"))
-    .option("--maintenance-file <file>", "which hosts are drained (vsteal drain): read at every audit; they receive nothing and are emptied", DEFAULT_MAINTENANCE_FILE)
+    .option(
+      "--state-file <file>",
+      'cooldowns, cycle history, move verdicts and blocked pairs across restarts ("" = memory only)',
+      "/var/lib/vsteal/controller-state.json",
+    )
+    .addOption(
+      new Option(
+        "--settle <duration>",
+        "a move is judged on the first snapshot whose window starts this long after it ended",
+      )
+        .argParser(durationSeconds)
+        .default(10, "10s"),
+    )
+    .option(
+      "--maintenance-file <file>",
+      "which hosts are drained (vsteal drain): read at every audit; they receive nothing and are emptied",
+      DEFAULT_MAINTENANCE_FILE,
+    )
     .option("--once", "run one audit, print it as JSON and exit (exit code 3 when there is no plan)")
     .option("--apply", "apply mode: carry out plans by live migration (each move rechecked on fresh data first)")
-    .option("--migrate-hosts <file>", "apply mode: migration hosts file (libvirt URI of every host, limits, timeout), as vsteal apply --hosts")
-    .option("--platforms <file>", "apply mode: platforms file (OpenStack, Proxmox APIs and credentials) to move the VMs they own through them (docs/platforms.md)")
-    .option("--token-file <file>", "apply mode: bearer token for POST /api/v1/plans/ID/approve (first line; default $VSTEAL_CONTROLLER_TOKEN)")
-    .option("--approve-over <n>", "apply mode: plans with more moves than this wait for approval (0: every plan)", nonNegativeInt, 0)
-    .option("--audit-log <file>", "apply mode: JSON-lines audit log of every action", "/var/log/vsteal/migrations.jsonl")
-    .option("--min-gain <cores>", "apply mode: recheck: a move must still lower predicted contention by this many cores", nonNegativeNumber)
-    .option("--migration-timeout <duration>", "apply mode: abort a migration's job after this long (default: hosts file, else 10m)", durationSeconds)
+    .option(
+      "--migrate-hosts <file>",
+      "apply mode: migration hosts file (libvirt URI of every host, limits, timeout), as vsteal apply --hosts",
+    )
+    .option(
+      "--platforms <file>",
+      "apply mode: platforms file (OpenStack, Proxmox APIs and credentials) to move the VMs they own through them (docs/platforms.md)",
+    )
+    .option(
+      "--token-file <file>",
+      "apply mode: bearer token for POST /api/v1/plans/ID/approve (first line; default $VSTEAL_CONTROLLER_TOKEN)",
+    )
+    .option(
+      "--approve-over <n>",
+      "apply mode: plans with more moves than this wait for approval (0: every plan)",
+      nonNegativeInt,
+      0,
+    )
+    .option(
+      "--audit-log <file>",
+      "apply mode: JSON-lines audit log of every action",
+      "/var/log/vsteal/migrations.jsonl",
+    )
+    .option(
+      "--min-gain <cores>",
+      "apply mode: recheck: a move must still lower predicted contention by this many cores",
+      nonNegativeNumber,
+    )
+    .option(
+      "--migration-timeout <duration>",
+      "apply mode: abort a migration's job after this long (default: hosts file, else 10m)",
+      durationSeconds,
+    )
     .addHelpText(
       "after",
       `
@@ -108,7 +197,12 @@ metrics at /metrics.`,
     )
     .action((o: ControllerCliFlags, cmd: Command) =>
       run(async () => {
-        if (!o.apply) refuseIdleOptions(cmd, ["--migrate-hosts", "--token-file", "--approve-over", "--audit-log", "--min-gain", "--migration-timeout"], "without --apply (dry run: nothing is migrated)");
+        if (!o.apply)
+          refuseIdleOptions(
+            cmd,
+            ["--migrate-hosts", "--token-file", "--approve-over", "--audit-log", "--min-gain", "--migration-timeout"],
+            "without --apply (dry run: nothing is migrated)",
+          );
         const { controller } = await import("./controller.js");
         return controller(
           {
@@ -131,7 +225,10 @@ metrics at /metrics.`,
             maintenanceFile: o.maintenanceFile as string,
             apply: o.apply
               ? {
-                  migrateHostsFile: requireFlag(o.migrateHosts as string | undefined, "--apply needs --migrate-hosts FILE: how to reach each host's libvirt"),
+                  migrateHostsFile: requireFlag(
+                    o.migrateHosts as string | undefined,
+                    "--apply needs --migrate-hosts FILE: how to reach each host's libvirt",
+                  ),
                   tokenFile: o.tokenFile as string | undefined,
                   platformsFile: o.platforms as string | undefined,
                   approveOver: o.approveOver as number,

@@ -12,7 +12,9 @@ import { registerTop } from "./top-command.js";
 /** The bundles (scripts/build-cli.mjs, the single executable) set this at build time. */
 declare const VSTEAL_VERSION: string | undefined;
 const version =
-  typeof VSTEAL_VERSION === "string" ? VSTEAL_VERSION : (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+  typeof VSTEAL_VERSION === "string"
+    ? VSTEAL_VERSION
+    : (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
 const program = new Command()
   .name("vsteal")
@@ -29,31 +31,57 @@ program
   .option("--json", "JSON for programs: counters as exact integers in ns")
   .option("-c, --connect <uri>", "libvirt connection URI, as virsh takes it", undefined)
   .addOption(sourceOption())
-  .option("--interval <seconds>", "sample twice this far apart and add vcpu.N.delay.ratio and vcpu.N.time.ratio", positiveNumber)
-  .action((domains: string[], o: { json?: boolean; connect?: string; source: "libvirt" | "qemu" | "auto"; interval?: number }) =>
-    run(async () => {
-      const { domstats } = await import("./domstats.js");
-      return domstats(domains, o, processIo);
-    }),
+  .option(
+    "--interval <seconds>",
+    "sample twice this far apart and add vcpu.N.delay.ratio and vcpu.N.time.ratio",
+    positiveNumber,
+  )
+  .action(
+    (
+      domains: string[],
+      o: { json?: boolean; connect?: string; source: "libvirt" | "qemu" | "auto"; interval?: number },
+    ) =>
+      run(async () => {
+        const { domstats } = await import("./domstats.js");
+        return domstats(domains, o, processIo);
+      }),
   );
 
 program
   .command("agent")
   .description("the host agent: samples every vCPU and serves /metrics (Prometheus), a JSON API and the dashboard")
   .option("--interval <seconds>", "sampling interval", positiveNumber, 5)
-  .option("--web.listen-address <addr>", "address to listen on (host:port; :port for every interface)", "127.0.0.1:9977")
+  .option(
+    "--web.listen-address <addr>",
+    "address to listen on (host:port; :port for every interface)",
+    "127.0.0.1:9977",
+  )
   .option("--web.telemetry-path <path>", "path of the metrics", "/metrics")
   .option("--web.config.file <file>", "exporter-toolkit web config: TLS and basic auth")
   .option("-c, --connect <uri>", "libvirt connection URI")
   .addOption(sourceOption())
   .option("--reserved-cpus <n>", "host CPUs kept for the host itself (not for VMs)", nonNegativeInt, 0)
-  .option("--host-name <name>", "this host's name in plans and the migration hosts file (default: the machine's hostname)")
-  .option("--vm-cpus <list>", "host CPUs VMs may use, e.g. 2-31 (default: libvirt's machine cgroup cpuset, else the online CPUs)")
+  .option(
+    "--host-name <name>",
+    "this host's name in plans and the migration hosts file (default: the machine's hostname)",
+  )
+  .option(
+    "--vm-cpus <list>",
+    "host CPUs VMs may use, e.g. 2-31 (default: libvirt's machine cgroup cpuset, else the online CPUs)",
+  )
   .option("--reserved-memory <MiB>", "host memory kept for the host itself (not for VMs)", nonNegativeInt, 0)
   .option("--discovery-interval <seconds>", "how often to look for new or gone VMs and threads", positiveNumber, 30)
   .option("--history.dir <dir>", 'where history is kept across restarts ("" = memory only)', "/var/lib/vsteal")
-  .option("--alerts.config <file>", "alert rules (YAML); default: contention steal > 5 % for 3 min, host demand > capacity for 2 min")
-  .option("--domain-metadata <KEY={NS}PATH>", "also report this element of each domain's <metadata> (repeatable; see docs/platforms.md)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option(
+    "--alerts.config <file>",
+    "alert rules (YAML); default: contention steal > 5 % for 3 min, host demand > capacity for 2 min",
+  )
+  .option(
+    "--domain-metadata <KEY={NS}PATH>",
+    "also report this element of each domain's <metadata> (repeatable; see docs/platforms.md)",
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
   .action((o: Record<string, unknown>) =>
     run(async () => {
       const { agent } = await import("./agent.js");

@@ -49,8 +49,12 @@ describe("vsteal plan", () => {
       const bad = JSON.parse(readFileSync(fixture("crowded-calm.json"), "utf8")) as { vms: { delay: number[] }[] };
       bad.vms[3]!.delay[1] = -0.2;
       writeFileSync(join(dir, "bad.json"), JSON.stringify(bad));
-      expect(() => planFromFile(join(dir, "bad.json"), {}, captureIo())).toThrow(/bad\.json: invalid fleet snapshot:\n {2}vms\[3\]\.delay\[1\]: must be ≥ 0, got -0\.2/);
-      expect(() => planFromFile(join(dir, "missing.json"), {}, captureIo())).toThrow(/cannot read the snapshot .*missing\.json: no such file/);
+      expect(() => planFromFile(join(dir, "bad.json"), {}, captureIo())).toThrow(
+        /bad\.json: invalid fleet snapshot:\n {2}vms\[3\]\.delay\[1\]: must be ≥ 0, got -0\.2/,
+      );
+      expect(() => planFromFile(join(dir, "missing.json"), {}, captureIo())).toThrow(
+        /cannot read the snapshot .*missing\.json: no such file/,
+      );
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -68,13 +72,28 @@ describe("command registration", () => {
     registerPlan(program);
     expect(program.commands.map((c) => c.name())).toEqual(["plan", "simulate"]);
     const plan = program.commands[0]!;
-    expect(plan.options.map((o) => o.long)).toEqual(["--snapshot", "--prometheus", "--window", "--hosts", "--selector", "--stale-after", "--json", "--policy", "--min-gain", "--max-moves", "--maintenance-file"]);
+    expect(plan.options.map((o) => o.long)).toEqual([
+      "--snapshot",
+      "--prometheus",
+      "--window",
+      "--hosts",
+      "--selector",
+      "--stale-after",
+      "--json",
+      "--policy",
+      "--min-gain",
+      "--max-moves",
+      "--maintenance-file",
+    ]);
     let out = "";
     vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
       out += String(chunk);
       return true;
     });
-    await program.parseAsync(["plan", "--snapshot", fixture("crowded-calm.json"), "--json", "--policy", "hottest-host"], { from: "user" });
+    await program.parseAsync(
+      ["plan", "--snapshot", fixture("crowded-calm.json"), "--json", "--policy", "hottest-host"],
+      { from: "user" },
+    );
     expect(process.exitCode).toBe(0);
     expect((JSON.parse(out) as { moves: { vm: string }[] }).moves).toHaveLength(1);
   });
@@ -85,22 +104,31 @@ describe("command registration", () => {
       err += String(chunk);
       return true;
     });
-    for (const argv of [["plan"], ["plan", "--snapshot", fixture("crowded-calm.json"), "--prometheus", "http://127.0.0.1:1"]]) {
+    for (const argv of [
+      ["plan"],
+      ["plan", "--snapshot", fixture("crowded-calm.json"), "--prometheus", "http://127.0.0.1:1"],
+    ]) {
       const program = new Command().exitOverride();
       registerPlan(program);
       err = "";
       process.exitCode = undefined;
       await program.parseAsync(argv, { from: "user" });
       expect(process.exitCode, argv.join(" ")).toBe(1);
-      expect(err).toBe("vsteal: give exactly one of --snapshot FILE or --prometheus URL (a fleet snapshot, or the Prometheus that scrapes the agents)\n");
+      expect(err).toBe(
+        "vsteal: give exactly one of --snapshot FILE or --prometheus URL (a fleet snapshot, or the Prometheus that scrapes the agents)\n",
+      );
     }
   });
 
   it("rejects an unknown policy", async () => {
     const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
     registerPlan(program);
-    await expect(program.parseAsync(["plan", "--snapshot", "x.json", "--policy", "magic"], { from: "user" })).rejects.toThrow(/Allowed choices are contention, none/);
-    await expect(program.parseAsync(["simulate", "x.json", "--policy", "magic"], { from: "user" })).rejects.toThrow(/unknown policy "magic"/);
+    await expect(
+      program.parseAsync(["plan", "--snapshot", "x.json", "--policy", "magic"], { from: "user" }),
+    ).rejects.toThrow(/Allowed choices are contention, none/);
+    await expect(program.parseAsync(["simulate", "x.json", "--policy", "magic"], { from: "user" })).rejects.toThrow(
+      /unknown policy "magic"/,
+    );
   });
 });
 
@@ -112,10 +140,20 @@ describe("vsteal simulate", () => {
       short.steps = 48;
       writeFileSync(join(dir, "scenario.json"), JSON.stringify(short));
       const io = captureIo();
-      expect(simulateCommand(join(dir, "scenario.json"), { policies: ["none", "contention"], report: join(dir, "report") }, io)).toBe(0);
-      expect(io.text()).toMatch(/POLICY +STEAL core-h +MIGRATIONS +ABOVE 5% h +vCPU-h ABOVE +PEAK cores\nnone +[\d.]+ +0 /);
+      expect(
+        simulateCommand(
+          join(dir, "scenario.json"),
+          { policies: ["none", "contention"], report: join(dir, "report") },
+          io,
+        ),
+      ).toBe(0);
+      expect(io.text()).toMatch(
+        /POLICY +STEAL core-h +MIGRATIONS +ABOVE 5% h +vCPU-h ABOVE +PEAK cores\nnone +[\d.]+ +0 /,
+      );
       expect(readFileSync(join(dir, "report", "index.html"), "utf8")).toContain("<svg");
-      const result = JSON.parse(readFileSync(join(dir, "report", "result.json"), "utf8")) as { results: { policy: string }[] };
+      const result = JSON.parse(readFileSync(join(dir, "report", "result.json"), "utf8")) as {
+        results: { policy: string }[];
+      };
       expect(result.results.map((r) => r.policy)).toEqual(["none", "contention"]);
     } finally {
       rmSync(dir, { recursive: true });

@@ -67,7 +67,13 @@ export function formatPlanText(raw: Plan, width = 100): string {
   // Names and reasons come from the snapshot: nothing in them may drive the terminal.
   const plan: Plan = {
     ...raw,
-    moves: raw.moves.map((m) => ({ ...m, vm: safeText(m.vm), from: safeText(m.from), to: safeText(m.to), reason: safeText(m.reason) })),
+    moves: raw.moves.map((m) => ({
+      ...m,
+      vm: safeText(m.vm),
+      from: safeText(m.from),
+      to: safeText(m.to),
+      reason: safeText(m.reason),
+    })),
     explanation: safeText(raw.explanation),
   };
   let out = `Predicted contention (Σ vCPU wait for other load): ${plan.predicted.steal_before.toFixed(2)} → ${plan.predicted.steal_after.toFixed(2)} cores\n\n`;
@@ -79,7 +85,9 @@ export function formatPlanText(raw: Plan, width = 100): string {
     const wt = w("to", "TO");
     const num = String(plan.moves.length).length;
     // Who owns each VM (platform and its name for it), when any move has an owner.
-    const owners = plan.moves.map((m) => (m.platform && m.platform.kind !== "libvirt" ? `${m.platform.kind} ${identitySummary(m.platform)}`.trim() : ""));
+    const owners = plan.moves.map((m) =>
+      m.platform && m.platform.kind !== "libvirt" ? `${m.platform.kind} ${identitySummary(m.platform)}`.trim() : "",
+    );
     const owned = owners.some((o) => o !== "");
     out += `${"#".padStart(num)}  ${"VM".padEnd(wv)}  ${"FROM".padEnd(wf)}  ${"TO".padEnd(wt)}${owned ? "  OWNER" : ""}\n`;
     plan.moves.forEach((m, i) => {

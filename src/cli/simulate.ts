@@ -65,16 +65,28 @@ export function simulateCommand(file: string, o: SimulateCliOptions, io: Io): nu
   if (o.report !== undefined) {
     mkdirSync(o.report, { recursive: true });
     writeFileAtomic(join(o.report, "index.html"), renderReport(meta, results), "the report");
-    writeFileAtomic(join(o.report, "result.json"), `${JSON.stringify({ scenario: meta, results: summary, moves: Object.fromEntries(results.map((r) => [r.policy, r.moves])) }, null, 2)}\n`, "the report");
+    writeFileAtomic(
+      join(o.report, "result.json"),
+      `${JSON.stringify({ scenario: meta, results: summary, moves: Object.fromEntries(results.map((r) => [r.policy, r.moves])) }, null, 2)}\n`,
+      "the report",
+    );
   }
   if (o.json) {
     io.out(`${JSON.stringify({ scenario: meta, results: summary }, null, 2)}\n`);
   } else {
     const head = ["POLICY", "STEAL core-h", "MIGRATIONS", "ABOVE 5% h", "vCPU-h ABOVE", "PEAK cores"];
-    const rows = summary.map((s) => [s.policy, s.steal_core_hours.toFixed(2), String(s.migrations), `${s.hours_above_threshold.toFixed(1)} (${(s.fraction_above_threshold * 100).toFixed(0)} %)`, s.vcpu_hours_above_threshold.toFixed(1), s.peak_contention_cores.toFixed(2)]);
+    const rows = summary.map((s) => [
+      s.policy,
+      s.steal_core_hours.toFixed(2),
+      String(s.migrations),
+      `${s.hours_above_threshold.toFixed(1)} (${(s.fraction_above_threshold * 100).toFixed(0)} %)`,
+      s.vcpu_hours_above_threshold.toFixed(1),
+      s.peak_contention_cores.toFixed(2),
+    ]);
     head[3] = `ABOVE ${(meta.alertThreshold * 100).toFixed(0)}% h`;
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+    const line = (cells: string[]) =>
+      cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
     let out = `${meta.scenario}: ${meta.hosts} hosts, ${meta.vms} VMs, ${((meta.steps * meta.stepS) / 3600).toFixed(1)} h in steps of ${meta.stepS} s, planning every ${meta.everySteps} steps\n\n`;
     out += `${line(head)}\n${rows.map(line).join("\n")}\n`;
     if (o.report !== undefined) out += `\nReport: ${join(o.report, "index.html")}\n`;

@@ -28,17 +28,30 @@ function dom(name: string, n: number, pid = 1000): DomainInfo {
 
 /** One vCPU's rates: usage, delay, of which throttled. */
 const v = (vcpu: number, usage: number, delay: number, throttled = 0): VcpuRates => ({
-  vcpu, tid: 5000 + vcpu, usage, delay, throttled, contention: delay - throttled,
+  vcpu,
+  tid: 5000 + vcpu,
+  usage,
+  delay,
+  throttled,
+  contention: delay - throttled,
 });
 
 function rates(domains: Array<[DomainInfo, VcpuRates[]]>, wallMs = Date.UTC(2025, 0, 1, 12, 0, 1)): RatesSample {
-  return { wallMs, intervalS: 2, domains: domains.map(([domain, vcpus]) => ({ domain, intervalS: 2, vcpus })), problems: [] };
+  return {
+    wallMs,
+    intervalS: 2,
+    domains: domains.map(([domain, vcpus]) => ({ domain, intervalS: 2, vcpus })),
+    problems: [],
+  };
 }
 
 function frameOf(r: RatesSample, hostCpus = 2): TopFrame {
   const w = new RateWindow(60);
   w.add(r);
-  const discovered: DomainThreads[] = r.domains.map((d) => ({ ...d.domain, vcpus: d.vcpus.map((x) => ({ vcpu: x.vcpu, tid: x.tid })) }));
+  const discovered: DomainThreads[] = r.domains.map((d) => ({
+    ...d.domain,
+    vcpus: d.vcpus.map((x) => ({ vcpu: x.vcpu, tid: x.tid })),
+  }));
   return { wallMs: r.wallMs, host: hostSummary(r, hostCpus), vms: vmRows(r, w.values(), discovered, hostCpus) };
 }
 
@@ -89,12 +102,22 @@ describe("sortRows", () => {
   });
 
   it("puts VMs without rates yet last", () => {
-    const fresh: VmRow = { ...rows[0]!, key: "new", name: "aaa-new", usage: null, steal: null, contention: null, throttled: null, vcpus: [] };
+    const fresh: VmRow = {
+      ...rows[0]!,
+      key: "new",
+      name: "aaa-new",
+      usage: null,
+      steal: null,
+      contention: null,
+      throttled: null,
+      vcpus: [],
+    };
     expect(sortRows([fresh, ...rows], "steal").map((r) => r.name)).toEqual(["charlie", "alpha", "bravo", "aaa-new"]);
   });
 
   it("the rendered table is in the sort order", () => {
-    const names = (sort: "steal" | "cpu"): string[] => tableRows(renderTop(frameOf(sample), defaultView({ sort }))).map((l) => l.split(" ")[0]!);
+    const names = (sort: "steal" | "cpu"): string[] =>
+      tableRows(renderTop(frameOf(sample), defaultView({ sort }))).map((l) => l.split(" ")[0]!);
     expect(names("steal")).toEqual(["charlie", "alpha", "bravo"]);
     expect(names("cpu")).toEqual(["bravo", "alpha", "charlie"]);
   });
@@ -126,7 +149,10 @@ describe("renderTop", () => {
     for (const interactive of [false, true]) {
       for (const expandAll of [false, true]) {
         it(`never exceeds ${width} columns (interactive ${interactive}, vCPUs ${expandAll})`, () => {
-          const lines = renderTop(frameOf(tricky), defaultView({ width, interactive, expandAll, colour: interactive, help: interactive, selected: null }));
+          const lines = renderTop(
+            frameOf(tricky),
+            defaultView({ width, interactive, expandAll, colour: interactive, help: interactive, selected: null }),
+          );
           for (const l of lines) expect(visibleWidth(l), JSON.stringify(plain(l))).toBeLessThanOrEqual(width);
         });
       }
@@ -176,7 +202,9 @@ describe("renderTop", () => {
     expect(alpha).toContain("\u001b[31m  20.0\u001b[39m");
     const bravo = raw.find((l) => plain(l).startsWith("bravo"))!;
     expect(bravo).not.toContain("\u001b"); // 2 %: no colour
-    const yellow = renderTop(frameOf(rates([[dom("y", 1), [v(0, 0.5, 0.07)]]])), defaultView({ colour: true })).join("\n");
+    const yellow = renderTop(frameOf(rates([[dom("y", 1), [v(0, 0.5, 0.07)]]])), defaultView({ colour: true })).join(
+      "\n",
+    );
     expect(yellow).toContain("\u001b[33m   7.0\u001b[39m");
   });
 
@@ -197,7 +225,12 @@ describe("renderTop", () => {
   });
 
   it("keeps the selected VM on screen when the terminal is short", () => {
-    const many = rates(Array.from({ length: 40 }, (_, i): [DomainInfo, VcpuRates[]] => [dom(`vm-${String(i).padStart(2, "0")}`, 1, i + 1), [v(0, 0.1, i / 100)]]));
+    const many = rates(
+      Array.from({ length: 40 }, (_, i): [DomainInfo, VcpuRates[]] => [
+        dom(`vm-${String(i).padStart(2, "0")}`, 1, i + 1),
+        [v(0, 0.1, i / 100)],
+      ]),
+    );
     const frame = frameOf(many);
     const last = sortRows(frame.vms, "steal").at(-1)!;
     const lines = renderTop(frame, defaultView({ interactive: true, height: 15, selected: last.key }));
@@ -240,7 +273,9 @@ describe("applyAction", () => {
 
 describe("text helpers", () => {
   it("safeText leaves ordinary names alone, backslashes and quotes included", () => {
-    expect(safeText(`vsteal-test-x a'b"c$(touch /tmp/x);d<tag>&é \\n`)).toBe(`vsteal-test-x a'b"c$(touch /tmp/x);d<tag>&é \\n`);
+    expect(safeText(`vsteal-test-x a'b"c$(touch /tmp/x);d<tag>&é \\n`)).toBe(
+      `vsteal-test-x a'b"c$(touch /tmp/x);d<tag>&é \\n`,
+    );
   });
 
   it("counts wide characters as two columns and cuts by columns", () => {

@@ -116,7 +116,8 @@ export function vmRows(
     const nn = noisyNeighbours(d.domain.uuid ?? d.domain.name, averages, discovered, hostCpus, 1);
     const n = nn?.neighbours[0];
     const perVcpu = nn && vcpus.length > 0 ? nn.contention / vcpus.length : 0;
-    if (n && perVcpu >= NEIGHBOUR_MIN_CONTENTION && n.cpuOnSharedCpus > 0) neighbour = { name: n.domain, share: n.shareOfSharedCpus };
+    if (n && perVcpu >= NEIGHBOUR_MIN_CONTENTION && n.cpuOnSharedCpus > 0)
+      neighbour = { name: n.domain, share: n.shareOfSharedCpus };
     rows.push({
       key: domainKey(d.domain),
       name: d.domain.name,
@@ -311,7 +312,8 @@ function paint(on: boolean, style: Style | null, text: string): string {
   return `\u001b[${a}m${text}\u001b[${b}m`;
 }
 
-const stealStyle = (x: number | null): Style | null => (x === null ? null : x >= ALERT ? "red" : x >= WARN ? "yellow" : null);
+const stealStyle = (x: number | null): Style | null =>
+  x === null ? null : x >= ALERT ? "red" : x >= WARN ? "yellow" : null;
 const throttleStyle = (x: number | null): Style | null => (x !== null && x >= WARN ? "magenta" : null);
 
 // ---------------------------------------------------------------- table --
@@ -338,7 +340,8 @@ const NEIGHBOUR_TITLE = "NEIGHBOUR";
 /** The NAME cell: libvirt's name, then the platform's in brackets. */
 const rowName = (r: VmRow): string => (r.identity ? `${safeText(r.name)} [${safeText(r.identity)}]` : safeText(r.name));
 
-const neighbourText = (n: TopNeighbour | null): string => (n ? `${safeText(n.name)} ${Math.round(n.share * 100)}%` : "");
+const neighbourText = (n: TopNeighbour | null): string =>
+  n ? `${safeText(n.name)} ${Math.round(n.share * 100)}%` : "";
 
 const vcpuLabel = (c: VcpuRates): string => `  vcpu ${c.vcpu} tid ${c.tid}`;
 /** The longest form of a vCPU row's label that fits `width`: the tid is kept as long as it can be. */
@@ -420,7 +423,17 @@ export function renderTop(frame: TopFrame, view: TopView): string[] {
   const width = Math.max(1, view.width);
   const v = { ...view, width };
   const head: string[] = [];
-  head.push(...pack([`vsteal top - ${clock(frame.wallMs)}`, `every ${v.delayS} s`, `sort: ${v.sort}`, ...(v.interactive && !v.help ? ["? help"] : [])], width));
+  head.push(
+    ...pack(
+      [
+        `vsteal top - ${clock(frame.wallMs)}`,
+        `every ${v.delayS} s`,
+        `sort: ${v.sort}`,
+        ...(v.interactive && !v.help ? ["? help"] : []),
+      ],
+      width,
+    ),
+  );
   const h = frame.host;
   if (!h) head.push(...pack(["Host: sampling…"], width));
   else {
@@ -486,7 +499,15 @@ export function renderTop(frame: TopFrame, view: TopView): string[] {
       for (const c of r.vcpus) {
         body.push(
           tableLine(
-            { name: fitVcpuLabel(c, l.name), vcpus: "", usage: c.usage, steal: c.delay, contention: c.contention, throttled: c.throttled, neighbour: "" },
+            {
+              name: fitVcpuLabel(c, l.name),
+              vcpus: "",
+              usage: c.usage,
+              steal: c.delay,
+              contention: c.contention,
+              throttled: c.throttled,
+              neighbour: "",
+            },
             l,
             v,
             "",

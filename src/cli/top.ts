@@ -14,7 +14,17 @@ import { Sampler } from "../collect/sampler.js";
 import type { RatesSample, Sample } from "../model/types.js";
 import { openSource, type SourceName } from "../sources/auto.js";
 import { reportProblems, type Io } from "./io.js";
-import { applyAction, defaultView, renderTop, sortRows, vmRows, type TopAction, type TopFrame, type TopView, type VmRow } from "./top-render.js";
+import {
+  applyAction,
+  defaultView,
+  renderTop,
+  sortRows,
+  vmRows,
+  type TopAction,
+  type TopFrame,
+  type TopView,
+  type VmRow,
+} from "./top-render.js";
 
 export interface TopOptions {
   source?: SourceName;
@@ -67,10 +77,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -80,7 +94,8 @@ export async function top(opts: TopOptions, io: Io): Promise<number> {
   const sampler = new Sampler({ source, procRoot: opts.procRoot });
   try {
     if (opts.batch) return await batch(sampler, opts, io);
-    if (!process.stdout.isTTY) throw new Error("vsteal top needs a terminal on stdout; for scripts use batch mode: vsteal top -b -n 1");
+    if (!process.stdout.isTTY)
+      throw new Error("vsteal top needs a terminal on stdout; for scripts use batch mode: vsteal top -b -n 1");
     return await interactive(sampler, opts);
   } finally {
     sampler.close();
@@ -100,7 +115,11 @@ async function batch(sampler: Sampler, opts: TopOptions, io: Io): Promise<number
     let prev = await sampler.sample();
     reportProblems(io, prev.problems);
     const model = new Model(sampler, prev);
-    const view: TopView = defaultView({ expandAll: opts.vcpus ?? false, width: opts.width ?? process.stdout.columns ?? 80, delayS: opts.delay ?? 2 });
+    const view: TopView = defaultView({
+      expandAll: opts.vcpus ?? false,
+      width: opts.width ?? process.stdout.columns ?? 80,
+      delayS: opts.delay ?? 2,
+    });
     for (let n = 0; opts.iterations === undefined || n < opts.iterations; n++) {
       await sleep(delayMs, stop.signal);
       if (stop.signal.aborted) break;

@@ -66,7 +66,8 @@ function readOnline(sysRoot: string): number[] | null {
 export function machineCgroupCpus(mounts: CgroupMounts): number[] | null {
   const candidates: string[] = [];
   for (const part of ["machine", "machine.slice"]) {
-    if (mounts.v1Cpuset) candidates.push(join(mounts.v1Cpuset, part, "cpuset.effective_cpus"), join(mounts.v1Cpuset, part, "cpuset.cpus"));
+    if (mounts.v1Cpuset)
+      candidates.push(join(mounts.v1Cpuset, part, "cpuset.effective_cpus"), join(mounts.v1Cpuset, part, "cpuset.cpus"));
     if (mounts.v2) candidates.push(join(mounts.v2, part, "cpuset.cpus.effective"));
   }
   for (const file of candidates) {
@@ -88,7 +89,8 @@ export function parseVmCpusFlag(v: string): number[] {
   } catch (e) {
     throw new HostFactsError(`${(e as Error).message}: give a CPU list like 2-31 or 0,2,4-7`);
   }
-  if (cpus.length === 0) throw new HostFactsError(`--vm-cpus ${JSON.stringify(v)}: names no CPU; give a CPU list like 2-31`);
+  if (cpus.length === 0)
+    throw new HostFactsError(`--vm-cpus ${JSON.stringify(v)}: names no CPU; give a CPU list like 2-31`);
   return cpus;
 }
 
@@ -108,7 +110,10 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
     if (online) {
       const on = new Set(online);
       const off = vmCpus.filter((c) => !on.has(c));
-      if (off.length > 0) throw new HostFactsError(`--vm-cpus ${opts.vmCpus}: ${off.length === 1 ? "CPU" : "CPUs"} ${formatCpuList(off)} not online (online: ${formatCpuList(online)}); name online CPUs only`);
+      if (off.length > 0)
+        throw new HostFactsError(
+          `--vm-cpus ${opts.vmCpus}: ${off.length === 1 ? "CPU" : "CPUs"} ${formatCpuList(off)} not online (online: ${formatCpuList(online)}); name online CPUs only`,
+        );
     }
   } else {
     const mounts = readCgroupMounts(procRoot);
@@ -140,7 +145,9 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
   }
   const reservedMemoryBytes = opts.reservedMemoryMiB * 1024 * 1024;
   if (total !== null && reservedMemoryBytes >= total) {
-    throw new HostFactsError(`--reserved-memory ${opts.reservedMemoryMiB}: not below the host's ${Math.floor(total / 1048576)} MiB; reserve less`);
+    throw new HostFactsError(
+      `--reserved-memory ${opts.reservedMemoryMiB}: not below the host's ${Math.floor(total / 1048576)} MiB; reserve less`,
+    );
   }
   return {
     hostName: opts.hostName,
@@ -160,7 +167,13 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
  * Facts given rather than read (simulated hosts, tests): CPUs 0..cpus-1, all for VMs; memory as
  * given or unknown.
  */
-export function fixedHostFacts(o: { hostName: string; cpus: number; reservedCpus?: number; memTotalBytes?: number; reservedMemoryBytes?: number }): HostFacts {
+export function fixedHostFacts(o: {
+  hostName: string;
+  cpus: number;
+  reservedCpus?: number;
+  memTotalBytes?: number;
+  reservedMemoryBytes?: number;
+}): HostFacts {
   const all = Array.from({ length: o.cpus }, (_, i) => i);
   const reservedCpus = o.reservedCpus ?? 0;
   const reservedMemoryBytes = o.reservedMemoryBytes ?? 0;

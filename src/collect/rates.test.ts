@@ -4,7 +4,12 @@ import type { DomainInfo, Sample, VcpuCounters } from "../model/types.js";
 import { computeRates, vcpuRates } from "./rates.js";
 
 const c = (time: bigint, delay: bigint, throttled: bigint | null = null, tid = 100): VcpuCounters => ({
-  vcpu: 0, tid, time, delay, slices: 0n, throttled,
+  vcpu: 0,
+  tid,
+  time,
+  delay,
+  slices: 0n,
+  throttled,
 });
 const SEC = 1_000_000_000n;
 
@@ -34,26 +39,45 @@ describe("vcpuRates", () => {
   it("never yields a negative or impossible rate", () => {
     const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
     fc.assert(
-      fc.property(u64, u64, u64, u64, fc.option(u64), fc.option(u64), fc.bigInt({ min: 1n, max: 10n ** 12n }), (t0, t1, d0, d1, th0, th1, dt) => {
-        const r = vcpuRates(c(t0, d0, th0), c(t1, d1, th1), dt);
-        if (r === null) return;
-        for (const x of [r.usage, r.delay, r.throttled, r.contention]) {
-          expect(x).toBeGreaterThanOrEqual(0);
-          expect(x).toBeLessThanOrEqual(1);
-        }
-        expect(r.usage + r.delay).toBeLessThanOrEqual(1 + 1e-12);
-        expect(r.throttled).toBeLessThanOrEqual(r.delay);
-      }),
+      fc.property(
+        u64,
+        u64,
+        u64,
+        u64,
+        fc.option(u64),
+        fc.option(u64),
+        fc.bigInt({ min: 1n, max: 10n ** 12n }),
+        (t0, t1, d0, d1, th0, th1, dt) => {
+          const r = vcpuRates(c(t0, d0, th0), c(t1, d1, th1), dt);
+          if (r === null) return;
+          for (const x of [r.usage, r.delay, r.throttled, r.contention]) {
+            expect(x).toBeGreaterThanOrEqual(0);
+            expect(x).toBeLessThanOrEqual(1);
+          }
+          expect(r.usage + r.delay).toBeLessThanOrEqual(1 + 1e-12);
+          expect(r.throttled).toBeLessThanOrEqual(r.delay);
+        },
+      ),
     );
   });
 });
 
 describe("computeRates", () => {
   const dom = (pid: number): DomainInfo => ({
-    name: "vm", uuid: "u", id: 1, state: "running", vcpuCurrent: 1, vcpuMaximum: 1, pid, source: "libvirt",
+    name: "vm",
+    uuid: "u",
+    id: 1,
+    state: "running",
+    vcpuCurrent: 1,
+    vcpuMaximum: 1,
+    pid,
+    source: "libvirt",
   });
   const sample = (ns: bigint, pid: number, v: VcpuCounters): Sample => ({
-    monotonicNs: ns, wallMs: 0, problems: [], domains: [{ domain: dom(pid), vcpus: [v] }],
+    monotonicNs: ns,
+    wallMs: 0,
+    problems: [],
+    domains: [{ domain: dom(pid), vcpus: [v] }],
   });
 
   it("matches vCPUs across samples", () => {

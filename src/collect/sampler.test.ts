@@ -7,7 +7,9 @@ import { Sampler } from "./sampler.js";
 
 /** A real process that burns CPU on its main thread; resolves once it spins. */
 async function busyChild() {
-  const child = spawn(process.execPath, ["-e", "process.stdout.write('x'); for(;;){}"], { stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn(process.execPath, ["-e", "process.stdout.write('x'); for(;;){}"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   await new Promise((r) => child.stdout.once("data", r));
   return child;
 }

@@ -256,12 +256,24 @@ export class Sampler {
           // A real schedstat is three numbers (≤ 62 bytes): a full buffer means a file cut short.
           if (n === BUF_SIZE) throw new ProcParseError(t.path, `longer than ${BUF_SIZE} bytes: not a schedstat file`);
           const s = parseSchedstatBytes(this.buf, n, t.path);
-          counters = { vcpu: t.vcpu, tid: t.tid, time: s.time, delay: s.delay, slices: s.slices, throttled: this.readThrottled(t.cgroup) };
+          counters = {
+            vcpu: t.vcpu,
+            tid: t.tid,
+            time: s.time,
+            delay: s.delay,
+            slices: s.slices,
+            throttled: this.readThrottled(t.cgroup),
+          };
         } catch (e) {
           if (e instanceof ProcParseError) {
             // The file is there but holds something else than three counters: report it, keep
             // the descriptor (the next sweep reads it again), sample the rest.
-            problems.push({ domain: t.domain.name, vcpu: t.vcpu, tid: t.tid, message: `vCPU ${t.vcpu} thread ${t.tid}: ${e.message}` });
+            problems.push({
+              domain: t.domain.name,
+              vcpu: t.vcpu,
+              tid: t.tid,
+              message: `vCPU ${t.vcpu} thread ${t.tid}: ${e.message}`,
+            });
             continue;
           }
           // ESRCH: the thread exited (VM stopped, vCPU unplugged); its tid may already be reused.
@@ -328,7 +340,10 @@ export class Sampler {
       } catch (e) {
         if (this.lastDiscoveryMs === -Infinity) throw e;
         this.lastDiscoveryMs = Date.now(); // retry on the normal cadence, not on every sweep
-        this.discoveryProblems.push({ domain: "*", message: `discovery failed, using the last known threads: ${(e as Error).message}` });
+        this.discoveryProblems.push({
+          domain: "*",
+          message: `discovery failed, using the last known threads: ${(e as Error).message}`,
+        });
       }
     }
     return this.sweep();

@@ -23,7 +23,11 @@ export interface YamlConfigOptions {
 }
 
 /** Reads `path` and validates it; throws ConfigError (only). */
-export function parseYamlConfigFile<S extends z.ZodType>(path: string, schema: S, opts: YamlConfigOptions): z.output<S> {
+export function parseYamlConfigFile<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  opts: YamlConfigOptions,
+): z.output<S> {
   let text: string;
   try {
     text = readTextFileBounded(path, opts.maxBytes ?? LIMITS.config, "the config file");
@@ -50,12 +54,23 @@ export function describeValue(v: unknown): string {
  * Validates the text of a YAML config against a zod schema; `file` names it in messages.
  * Throws ConfigError, and nothing else, whatever the text.
  */
-export function parseYamlConfigText<S extends z.ZodType>(text: string, file: string, schema: S, opts: YamlConfigOptions): z.output<S> {
+export function parseYamlConfigText<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  opts: YamlConfigOptions,
+): z.output<S> {
   const lines = new LineCounter();
   let doc: Document.Parsed;
   let data: unknown;
   try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true, strict: true, logLevel: "error" });
+    doc = parseDocument(text, {
+      lineCounter: lines,
+      prettyErrors: true,
+      uniqueKeys: true,
+      strict: true,
+      logLevel: "error",
+    });
     if (doc.errors.length > 0) {
       throw new ConfigError(
         file,
@@ -63,7 +78,9 @@ export function parseYamlConfigText<S extends z.ZodType>(text: string, file: str
           line: e.linePos?.[0].line ?? null,
           column: e.linePos?.[0].col ?? null,
           field: "",
-          reason: /call stack/i.test(e.message) ? "nested too deeply (a config file is never this deep)" : `not valid YAML: ${firstLine(e.message)}`,
+          reason: /call stack/i.test(e.message)
+            ? "nested too deeply (a config file is never this deep)"
+            : `not valid YAML: ${firstLine(e.message)}`,
         })),
       );
     }
@@ -71,7 +88,10 @@ export function parseYamlConfigText<S extends z.ZodType>(text: string, file: str
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     // A stack overflow on absurd nesting is the text's fault, not a crash: say so in words.
-    const reason = err instanceof RangeError ? "nested too deeply (a config file is never this deep)" : `not valid YAML: ${err instanceof Error ? err.message : String(err)}`;
+    const reason =
+      err instanceof RangeError
+        ? "nested too deeply (a config file is never this deep)"
+        : `not valid YAML: ${err instanceof Error ? err.message : String(err)}`;
     throw new ConfigError(file, [{ line: null, column: null, field: "", reason }]);
   }
   if (data === null || data === undefined) {
@@ -85,7 +105,9 @@ export function parseYamlConfigText<S extends z.ZodType>(text: string, file: str
     result = schema.safeParse(data, { reportInput: true });
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
-    throw new ConfigError(file, [{ line: null, column: null, field: "", reason: "nested too deeply (a config file is never this deep)" }]);
+    throw new ConfigError(file, [
+      { line: null, column: null, field: "", reason: "nested too deeply (a config file is never this deep)" },
+    ]);
   }
   if (result.success) return result.data;
   let issues = result.error.issues.flatMap((i) => toConfigIssues(i, doc, lines, opts));
@@ -161,17 +183,32 @@ function toConfigIssues(issue: Issue, doc: Document.Parsed, lines: LineCounter, 
     }
     case "too_small":
       if (issue.origin === "string") return [make(issue.path, "must not be empty")];
-      return [make(issue.path, `must be ${issue.inclusive === false ? "more than" : "at least"} ${issue.minimum}, got ${describeValue(issue.input)}`)];
+      return [
+        make(
+          issue.path,
+          `must be ${issue.inclusive === false ? "more than" : "at least"} ${issue.minimum}, got ${describeValue(issue.input)}`,
+        ),
+      ];
     case "too_big":
       if (issue.origin === "string") return [make(issue.path, `must be at most ${issue.maximum} characters long`)];
-      return [make(issue.path, `must be ${issue.inclusive === false ? "less than" : "at most"} ${issue.maximum}, got ${describeValue(issue.input)}`)];
+      return [
+        make(
+          issue.path,
+          `must be ${issue.inclusive === false ? "less than" : "at most"} ${issue.maximum}, got ${describeValue(issue.input)}`,
+        ),
+      ];
     case "custom":
       return [make(issue.path, issue.message, issue.params?.["missing"] === true ? { missing: true } : {})];
     case "invalid_union":
       return [make(issue.path, `not one of the accepted forms, got ${describeValue(issue.input)}`)];
     default:
       // zod's generic wording ("Invalid input") says nothing: name the value at least.
-      return [make(issue.path, issue.message === "Invalid input" ? `not accepted: ${describeValue(issue.input)}` : issue.message)];
+      return [
+        make(
+          issue.path,
+          issue.message === "Invalid input" ? `not accepted: ${describeValue(issue.input)}` : issue.message,
+        ),
+      ];
   }
 }
 

@@ -37,7 +37,15 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
       dry_run: c.dryRun,
       uptime_s: (Date.now() - c.startedMs) / 1000,
       audits: c.auditsTotal,
-      last_audit: last ? { id: last.id, time: last.time, status: last.status, reason: last.error?.reason ?? null, message: last.error?.message ?? null } : null,
+      last_audit: last
+        ? {
+            id: last.id,
+            time: last.time,
+            status: last.status,
+            reason: last.error?.reason ?? null,
+            message: last.error?.message ?? null,
+          }
+        : null,
       last_success: c.lastSuccessMs === null ? null : new Date(c.lastSuccessMs).toISOString(),
       ...info,
     });
@@ -46,16 +54,24 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
   // The current plan: the last audit's. If it failed, there is no current plan (503 and why).
   api.get("/plan", (ctx) => {
     const last = c.last;
-    if (!last) return ctx.json({ status: "starting", error: { reason: "no_audit_yet", message: "no audit has finished yet" } }, 503);
+    if (!last)
+      return ctx.json(
+        { status: "starting", error: { reason: "no_audit_yet", message: "no audit has finished yet" } },
+        503,
+      );
     return ctx.json(planView(last), last.status === "ok" ? 200 : 503);
   });
 
   api.get("/plans", (ctx) => {
     const q = z
-      .object({ limit: z.coerce.number().int().min(1).max(1000).optional(), status: z.enum(["ok", "error"]).optional() })
+      .object({
+        limit: z.coerce.number().int().min(1).max(1000).optional(),
+        status: z.enum(["ok", "error"]).optional(),
+      })
       .strict()
       .safeParse(ctx.req.query());
-    if (!q.success) return ctx.json({ error: q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") }, 400);
+    if (!q.success)
+      return ctx.json({ error: q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") }, 400);
     const list = c.history
       .filter((a) => !q.data.status || a.status === q.data.status)
       .slice(-(q.data.limit ?? 100))

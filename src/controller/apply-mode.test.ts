@@ -16,7 +16,11 @@ import { Controller, type AuditRecord } from "./controller.js";
 import { buildControllerApp } from "./server.js";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
-const snapshot: FleetSnapshot = parseSnapshot(JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "test", "fixtures", "fleet", "crowded-calm.json"), "utf8")));
+const snapshot: FleetSnapshot = parseSnapshot(
+  JSON.parse(
+    readFileSync(join(import.meta.dirname, "..", "..", "test", "fixtures", "fleet", "crowded-calm.json"), "utf8"),
+  ),
+);
 
 const plan = (...moves: Array<[string, string, string]>): Plan => ({
   version: 1,
@@ -26,7 +30,22 @@ const plan = (...moves: Array<[string, string, string]>): Plan => ({
 });
 
 const audit = (id: number, p: Plan | null, status: "ok" | "error" = "ok"): AuditRecord =>
-  ({ id, time: new Date().toISOString(), status, dry_run: false, duration_ms: 1, snapshot_ms: 1, plan_ms: 1, plan: p, suppressed: [], observed_moves: [], effects: [], planner_rounds: 1, snapshot: null, error: null }) as AuditRecord;
+  ({
+    id,
+    time: new Date().toISOString(),
+    status,
+    dry_run: false,
+    duration_ms: 1,
+    snapshot_ms: 1,
+    plan_ms: 1,
+    plan: p,
+    suppressed: [],
+    observed_moves: [],
+    effects: [],
+    planner_rounds: 1,
+    snapshot: null,
+    error: null,
+  }) as AuditRecord;
 
 function setup(approveOver: number) {
   const driver = new FakeDriver(Object.fromEntries(snapshot.vms.map((v) => [v.name, v.host])));
@@ -40,7 +59,8 @@ function setup(approveOver: number) {
     minGain: 0.05,
   });
   const app = applyApi(applier, loadTokenDigest(undefined, { VSTEAL_CONTROLLER_TOKEN: TOKEN }));
-  const approve = (id: string, auth?: string) => app.request(`/plans/${id}/approve`, { method: "POST", headers: auth ? { Authorization: auth } : {} });
+  const approve = (id: string, auth?: string) =>
+    app.request(`/plans/${id}/approve`, { method: "POST", headers: auth ? { Authorization: auth } : {} });
   return { driver, log, applier, app, approve };
 }
 
@@ -51,8 +71,13 @@ describe("controller apply mode", () => {
     await applier.idle();
     expect(driver.log).toEqual(["start db-1 hv01->hv02"]);
     expect(driver.at.get("db-1")?.host).toBe("hv02");
-    expect(applier.records.get("audit-1")).toMatchObject({ state: "applied", approved_by: "controller (no approval needed)" });
-    expect(log.entries.filter((e) => e.vm === "db-1").map((e) => e.result)).toEqual(expect.arrayContaining(["started", "ok"]));
+    expect(applier.records.get("audit-1")).toMatchObject({
+      state: "applied",
+      approved_by: "controller (no approval needed)",
+    });
+    expect(log.entries.filter((e) => e.vm === "db-1").map((e) => e.result)).toEqual(
+      expect.arrayContaining(["started", "ok"]),
+    );
   });
 
   it("a bigger plan waits; approving it needs the bearer token (401 without, 401 wrong), then it runs", async () => {
@@ -123,26 +148,39 @@ describe("the controller's app in apply mode (routes as vsteal controller --appl
   it("audits feed the applier; approval through the app needs the token; health and metrics say it is not a dry run", async () => {
     const { driver, applier } = setup(0);
     const c = new Controller({
-      snapshot: async () => ({ snapshot: { ...snapshot, notes: [], sources: {} }, warnings: [], queries: 0, durationMs: 0 }),
+      snapshot: async () => ({
+        snapshot: { ...snapshot, notes: [], sources: {} },
+        warnings: [],
+        queries: 0,
+        durationMs: 0,
+      }),
       plan: () => plan(["db-1", "hv01", "hv02"]),
       intervalMs: 60_000,
       guard: { vmCooldownMs: 0, hostCooldownMs: 0, cycleAudits: 1 },
       onAudit: (a) => applier.onAudit(a),
       dryRun: false,
     });
-    const app = buildControllerApp(c, { prometheus: "http://prometheus.test", window_s: 300, interval_s: 60, policy: "contention" }, { applier, tokenDigest: loadTokenDigest(undefined, { VSTEAL_CONTROLLER_TOKEN: TOKEN }) });
+    const app = buildControllerApp(
+      c,
+      { prometheus: "http://prometheus.test", window_s: 300, interval_s: 60, policy: "contention" },
+      { applier, tokenDigest: loadTokenDigest(undefined, { VSTEAL_CONTROLLER_TOKEN: TOKEN }) },
+    );
     const a = await c.audit();
     expect(a).toMatchObject({ status: "ok", dry_run: false });
     expect(((await (await app.request("/api/v1/health")).json()) as { dry_run: boolean }).dry_run).toBe(false);
     expect(await (await app.request("/metrics")).text()).toMatch(/^vsteal_controller_dry_run 0$/m);
-    const listed = (await (await app.request("/api/v1/apply")).json()) as { plans: Array<{ id: string; state: string }> };
+    const listed = (await (await app.request("/api/v1/apply")).json()) as {
+      plans: Array<{ id: string; state: string }>;
+    };
     expect(listed.plans).toMatchObject([{ id: `audit-${a.id}`, state: "waiting_approval" }]);
 
     const url = `/api/v1/plans/audit-${a.id}/approve`;
     expect((await app.request(url, { method: "POST" })).status).toBe(401);
     expect((await app.request("/api/v1/plan", { method: "DELETE" })).status).toBe(401);
     expect(driver.log).toEqual([]);
-    expect((await app.request(url, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(202);
+    expect((await app.request(url, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(
+      202,
+    );
     await applier.idle();
     expect(driver.log).toEqual(["start db-1 hv01->hv02"]);
     const nope = await app.request("/api/v1/nope");
@@ -150,4 +188,3 @@ describe("the controller's app in apply mode (routes as vsteal controller --appl
     expect(await nope.json()).toEqual({ error: "no such API endpoint: /api/v1/nope" });
   });
 });
-

@@ -60,14 +60,39 @@ export class PlanApplier {
     const id = `audit-${a.id}`;
     if (snapshot) this.made.set(id, snapshot);
     // A newer plan supersedes one still waiting.
-    for (const r of this.records.values()) if (r.state === "waiting_approval") this.set(r, "superseded", `superseded by ${id}`);
-    const rec: ApplyRecord = { id, audit: a.id, state: "waiting_approval", moves: a.plan.moves.length, reason: "", approved_by: null, result: null };
+    for (const r of this.records.values())
+      if (r.state === "waiting_approval") this.set(r, "superseded", `superseded by ${id}`);
+    const rec: ApplyRecord = {
+      id,
+      audit: a.id,
+      state: "waiting_approval",
+      moves: a.plan.moves.length,
+      reason: "",
+      approved_by: null,
+      result: null,
+    };
     this.records.set(id, rec);
     this.plans.set(id, a.plan);
     this.prune();
     if (a.plan.moves.length > this.o.approveOver) {
-      this.set(rec, "waiting_approval", `${rec.moves} moves > ${this.o.approveOver}: approve with POST /api/v1/plans/${id}/approve`);
-      this.o.audit.write({ time: new Date().toISOString(), actor: "controller", action: "plan_proposed", plan_id: id, move: null, vm: null, from: null, to: null, result: "waiting_approval", reason: rec.reason, duration_ms: null });
+      this.set(
+        rec,
+        "waiting_approval",
+        `${rec.moves} moves > ${this.o.approveOver}: approve with POST /api/v1/plans/${id}/approve`,
+      );
+      this.o.audit.write({
+        time: new Date().toISOString(),
+        actor: "controller",
+        action: "plan_proposed",
+        plan_id: id,
+        move: null,
+        vm: null,
+        from: null,
+        to: null,
+        result: "waiting_approval",
+        reason: rec.reason,
+        duration_ms: null,
+      });
       return;
     }
     this.start(rec, "controller (no approval needed)");
@@ -76,8 +101,21 @@ export class PlanApplier {
   approve(id: string, by: string): { status: number; body: ApplyRecord | { error: string } } {
     const rec = this.records.get(id);
     if (!rec) return { status: 404, body: { error: `no plan ${id}` } };
-    if (rec.state !== "waiting_approval") return { status: 409, body: { error: `plan ${id} is ${rec.state}, not waiting for approval` } };
-    this.o.audit.write({ time: new Date().toISOString(), actor: by, action: "approve", plan_id: id, move: null, vm: null, from: null, to: null, result: "approved", reason: `${rec.moves} moves`, duration_ms: null });
+    if (rec.state !== "waiting_approval")
+      return { status: 409, body: { error: `plan ${id} is ${rec.state}, not waiting for approval` } };
+    this.o.audit.write({
+      time: new Date().toISOString(),
+      actor: by,
+      action: "approve",
+      plan_id: id,
+      move: null,
+      vm: null,
+      from: null,
+      to: null,
+      result: "approved",
+      reason: `${rec.moves} moves`,
+      duration_ms: null,
+    });
     this.start(rec, by);
     return { status: 202, body: rec };
   }
@@ -88,7 +126,15 @@ export class PlanApplier {
    */
   submit(id: string, plan: Plan, by: string, recheck: Recheck): ApplyRecord {
     // audit 0: not from an audit.
-    const rec: ApplyRecord = { id, audit: 0, state: "waiting_approval", moves: plan.moves.length, reason: "", approved_by: null, result: null };
+    const rec: ApplyRecord = {
+      id,
+      audit: 0,
+      state: "waiting_approval",
+      moves: plan.moves.length,
+      reason: "",
+      approved_by: null,
+      result: null,
+    };
     this.records.set(id, rec);
     this.plans.set(id, plan);
     this.prune();
@@ -125,7 +171,15 @@ export class PlanApplier {
       onOutcome: (oc) => {
         const e = expect?.get(oc.index);
         if (oc.result !== "ok" || !e || oc.endedMs === null) return;
-        this.o.onMoveOk?.({ plan_id: rec.id, vm: oc.move.vm, from: oc.move.from, to: oc.move.to, done_ms: oc.endedMs, before: e.before, predicted: e.predicted });
+        this.o.onMoveOk?.({
+          plan_id: rec.id,
+          vm: oc.move.vm,
+          from: oc.move.from,
+          to: oc.move.to,
+          done_ms: oc.endedMs,
+          before: e.before,
+          predicted: e.predicted,
+        });
       },
     })
       .then((r) => {
@@ -170,15 +224,21 @@ export function applyApi(applier: PlanApplier, tokenDigest: Buffer, pairs?: Pair
     api.delete("/blocked-pairs/:from/:to", requireBearer(tokenDigest), (ctx) => {
       const from = ctx.req.param("from");
       const to = ctx.req.param("to");
-      return pairs.unblock(from, to, `api (${ctx.req.header("X-Forwarded-For") ?? "bearer token"})`) ? ctx.json({ unblocked: { from, to } }) : ctx.json({ error: `${from}→${to} is not blocked` }, 404);
+      return pairs.unblock(from, to, `api (${ctx.req.header("X-Forwarded-For") ?? "bearer token"})`)
+        ? ctx.json({ unblocked: { from, to } })
+        : ctx.json({ error: `${from}→${to} is not blocked` }, 404);
     });
   }
-  api.get("/apply", (ctx) => ctx.json({ approve_over: applier.o.approveOver, plans: [...applier.records.values()].reverse() }));
+  api.get("/apply", (ctx) =>
+    ctx.json({ approve_over: applier.o.approveOver, plans: [...applier.records.values()].reverse() }),
+  );
   api.post("/plans/:id/approve", requireBearer(tokenDigest), (ctx) => {
     const r = applier.approve(ctx.req.param("id"), `api (${ctx.req.header("X-Forwarded-For") ?? "bearer token"})`);
     return ctx.json(r.body, r.status as 202 | 404 | 409);
   });
   // Any other change is refused the same way: never a 404 that tells an unauthenticated client what exists.
-  api.on(["POST", "PUT", "PATCH", "DELETE"], "*", requireBearer(tokenDigest), (ctx) => ctx.json({ error: `no such API endpoint: ${ctx.req.path}` }, 404));
+  api.on(["POST", "PUT", "PATCH", "DELETE"], "*", requireBearer(tokenDigest), (ctx) =>
+    ctx.json({ error: `no such API endpoint: ${ctx.req.path}` }, 404),
+  );
   return api;
 }

@@ -17,10 +17,13 @@ export class TokenError extends Error {}
 /** The token from `file` (first line, trimmed), else from $VSTEAL_CONTROLLER_TOKEN; kept only as its digest. */
 export function loadTokenDigest(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Buffer {
   const token = readToken(file, env, "apply mode needs a bearer token for its approval endpoint");
-  if (token.length < 16) throw new TokenError("the bearer token is too short: use at least 16 characters (e.g. openssl rand -hex 32)");
+  if (token.length < 16)
+    throw new TokenError("the bearer token is too short: use at least 16 characters (e.g. openssl rand -hex 32)");
   // A token a client cannot send in "Authorization: Bearer TOKEN" would lock everyone out.
   if (!/^[\x21-\x7e]+$/.test(token)) {
-    throw new TokenError(`the bearer token${file ? ` in ${file}` : ""} holds spaces or characters a header cannot carry: use printable ASCII without spaces (e.g. openssl rand -hex 32)`);
+    throw new TokenError(
+      `the bearer token${file ? ` in ${file}` : ""} holds spaces or characters a header cannot carry: use printable ASCII without spaces (e.g. openssl rand -hex 32)`,
+    );
   }
   return sha256(token);
 }

@@ -41,7 +41,12 @@ function wishPlanner(wishes: () => Array<{ vm: string; to: string }>) {
       const v = s.vms.find((x) => x.name === w.vm);
       const t = s.hosts.find((h) => h.name === w.to);
       if (v && t && v.migratable && t.accepts_vms && v.host !== w.to) {
-        return { version: 1, moves: [{ vm: w.vm, from: v.host, to: w.to, reason: "wished" }], predicted: { steal_before: 1, steal_after: 0.5 }, explanation: "test" };
+        return {
+          version: 1,
+          moves: [{ vm: w.vm, from: v.host, to: w.to, reason: "wished" }],
+          predicted: { steal_before: 1, steal_after: 0.5 },
+          explanation: "test",
+        };
       }
     }
     return { version: 1, moves: [], predicted: { steal_before: 1, steal_after: 1 }, explanation: "nothing" };
@@ -60,7 +65,11 @@ function harness(opts: { vmCooldownMs?: number; hostCooldownMs?: number; cycleAu
     snapshot: async () => next(),
     plan: planner.fn,
     intervalMs: 60_000,
-    guard: { vmCooldownMs: opts.vmCooldownMs ?? 0, hostCooldownMs: opts.hostCooldownMs ?? 0, cycleAudits: opts.cycleAudits ?? 5 },
+    guard: {
+      vmCooldownMs: opts.vmCooldownMs ?? 0,
+      hostCooldownMs: opts.hostCooldownMs ?? 0,
+      cycleAudits: opts.cycleAudits ?? 5,
+    },
     now: () => now,
   });
   return {
@@ -98,7 +107,10 @@ describe("controller audits", () => {
   it("VM cooldown: a VM seen moving is held; the planner is asked again without it", async () => {
     const h = harness({ vmCooldownMs: 30 * 60_000 });
     await h.audit({ x: "A", y: "A" }, []);
-    const a = await h.audit({ x: "B", y: "A" }, [{ vm: "x", to: "C" }, { vm: "y", to: "C" }]);
+    const a = await h.audit({ x: "B", y: "A" }, [
+      { vm: "x", to: "C" },
+      { vm: "y", to: "C" },
+    ]);
     expect(a.observed_moves).toMatchObject([{ vm: "x", from: "A", to: "B", kind: "observed" }]);
     expect(a.suppressed).toMatchObject([{ vm: "x", from: "B", to: "C", rule: "vm_cooldown", held: { vm: "x" } }]);
     expect(a.suppressed[0]?.reason).toBe("x moved A→B (seen 0 s ago); VM cooldown is 30 min");
@@ -123,7 +135,10 @@ describe("controller audits", () => {
   it("host cooldown: a host that just received a VM neither sends nor receives", async () => {
     const h = harness({ hostCooldownMs: 5 * 60_000, cycleAudits: 1 });
     await h.audit({ x: "A", y: "C", z: "C" }, []);
-    const a = await h.audit({ x: "B", y: "C", z: "C" }, [{ vm: "y", to: "B" }, { vm: "z", to: "A" }]);
+    const a = await h.audit({ x: "B", y: "C", z: "C" }, [
+      { vm: "y", to: "B" },
+      { vm: "z", to: "A" },
+    ]);
     expect(a.suppressed.map((s) => [s.vm, s.rule])).toEqual([
       ["y", "host_cooldown"],
       ["z", "host_cooldown"],
@@ -136,7 +151,11 @@ describe("controller audits", () => {
     const h = harness({ cycleAudits: 5 });
     await h.audit({ x: "A", y: "B" }, [{ vm: "x", to: "B" }]); // audit 1 plans x A→B
     await h.audit({ x: "B", y: "B" }, []); // audit 2 sees x on B
-    const a = await h.audit({ x: "B", y: "B" }, [{ vm: "x", to: "A" }, { vm: "x", to: "C" }, { vm: "y", to: "C" }]);
+    const a = await h.audit({ x: "B", y: "B" }, [
+      { vm: "x", to: "A" },
+      { vm: "x", to: "C" },
+      { vm: "y", to: "C" },
+    ]);
     expect(a.suppressed).toHaveLength(1);
     expect(a.suppressed[0]).toMatchObject({ vm: "x", from: "B", to: "A", rule: "cycle", held: { vm: "x" } });
     expect(a.suppressed[0]?.reason).toMatch(/would take x back to A, undoing x A→B \(planned in audit 1, 2 audits/);
@@ -147,7 +166,10 @@ describe("controller audits", () => {
   it("cycle between hosts: load moved A→B, then another VM B→A, is suppressed; after N audits it is allowed", async () => {
     const h = harness({ cycleAudits: 3 });
     await h.audit({ x: "A", y: "B" }, [{ vm: "x", to: "B" }]);
-    const a = await h.audit({ x: "A", y: "B" }, [{ vm: "y", to: "A" }, { vm: "y", to: "C" }]);
+    const a = await h.audit({ x: "A", y: "B" }, [
+      { vm: "y", to: "A" },
+      { vm: "y", to: "C" },
+    ]);
     expect(a.suppressed[0]).toMatchObject({ vm: "y", from: "B", to: "A", rule: "cycle", held: { noTarget: "A" } });
     expect(a.suppressed[0]?.reason).toMatch(/would move load B→A right after x A→B \(planned in audit 1/);
     expect(a.plan?.moves).toMatchObject([{ vm: "y", to: "C" }]);
@@ -161,21 +183,38 @@ describe("controller audits", () => {
   it("a failed audit has no plan: the API answers 503 with the reason, the metrics count it", async () => {
     const h = harness({});
     await h.audit({ x: "A" }, [{ vm: "x", to: "B" }]);
-    const app = buildControllerApp(h.c, { prometheus: "http://prometheus.test", window_s: 300, interval_s: 60, policy: "contention" });
+    const app = buildControllerApp(h.c, {
+      prometheus: "http://prometheus.test",
+      window_s: 300,
+      interval_s: 60,
+      policy: "contention",
+    });
     const ok = await app.request("/api/v1/plan");
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { plan: Plan }).plan.moves).toHaveLength(1);
 
-    await h.failing(new SnapshotError("partial_data", "no snapshot: missing or stale data for host hv03: …", ["host hv03: down"], ["hv03"]));
+    await h.failing(
+      new SnapshotError(
+        "partial_data",
+        "no snapshot: missing or stale data for host hv03: …",
+        ["host hv03: down"],
+        ["hv03"],
+      ),
+    );
     const r = await app.request("/api/v1/plan");
     expect(r.status).toBe(503);
     const body = (await r.json()) as { plan: Plan | null; error: { reason: string; missing_hosts: string[] } };
     expect(body.plan).toBeNull();
     expect(body.error).toMatchObject({ reason: "partial_data", missing_hosts: ["hv03"] });
     expect((await app.request("/api/v1/snapshot")).status).toBe(503);
-    const health = (await (await app.request("/api/v1/health")).json()) as { status: string; last_audit: { reason: string } };
+    const health = (await (await app.request("/api/v1/health")).json()) as {
+      status: string;
+      last_audit: { reason: string };
+    };
     expect(health).toMatchObject({ status: "failing", last_audit: { reason: "partial_data" } });
-    const plans = (await (await app.request("/api/v1/plans?limit=5")).json()) as { audits: Array<{ audit: number; status: string }> };
+    const plans = (await (await app.request("/api/v1/plans?limit=5")).json()) as {
+      audits: Array<{ audit: number; status: string }>;
+    };
     expect(plans.audits.map((a) => [a.audit, a.status])).toEqual([
       [2, "error"],
       [1, "ok"],

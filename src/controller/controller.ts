@@ -15,7 +15,12 @@ import { guardedPlan, MoveLedger, type GuardOptions, type MoveRecord, type Suppr
 import { EffectTracker, type MoveEffect } from "./effects.js";
 
 export type AuditFailure = SnapshotFailure | "invalid_snapshot" | "planner_error" | "internal_error";
-export const AUDIT_FAILURES: readonly AuditFailure[] = [...SNAPSHOT_FAILURES, "invalid_snapshot", "planner_error", "internal_error"];
+export const AUDIT_FAILURES: readonly AuditFailure[] = [
+  ...SNAPSHOT_FAILURES,
+  "invalid_snapshot",
+  "planner_error",
+  "internal_error",
+];
 
 export interface SnapshotSummary {
   time: string;
@@ -164,7 +169,12 @@ export class Controller {
       snapshot: null,
       error: null,
     };
-    const fail = (reason: AuditFailure, message: string, problems: readonly string[] = [], missing: readonly string[] = []) => {
+    const fail = (
+      reason: AuditFailure,
+      message: string,
+      problems: readonly string[] = [],
+      missing: readonly string[] = [],
+    ) => {
       rec.error = { reason, message, problems: [...problems], missing_hosts: [...missing] };
       this.snapshot = null;
       this.snapshotVms = [];
@@ -185,7 +195,11 @@ export class Controller {
           valid = parseSnapshot(snap);
         } catch (e) {
           if (!(e instanceof FleetValidationError)) throw e;
-          fail("invalid_snapshot", `the snapshot built from Prometheus is not valid: ${e.message}`, e.issues.map((i) => `${i.field}: ${i.reason}`));
+          fail(
+            "invalid_snapshot",
+            `the snapshot built from Prometheus is not valid: ${e.message}`,
+            e.issues.map((i) => `${i.field}: ${i.reason}`),
+          );
         }
         if (valid) {
           rec.snapshot = {
@@ -202,7 +216,14 @@ export class Controller {
           rec.effects = this.effects.onSnapshot(valid);
           const tp = performance.now();
           try {
-            const g = guardedPlan(valid, this.opts.plan, this.ledger, nowMs, id, (f, t) => this.effects.isBlocked(f, t)?.reason ?? null);
+            const g = guardedPlan(
+              valid,
+              this.opts.plan,
+              this.ledger,
+              nowMs,
+              id,
+              (f, t) => this.effects.isBlocked(f, t)?.reason ?? null,
+            );
             rec.plan = g.plan;
             rec.suppressed = g.suppressed;
             rec.planner_rounds = g.rounds;
@@ -241,7 +262,8 @@ export class Controller {
   private logAudit(a: AuditRecord): void {
     const log = this.opts.log;
     if (!log) return;
-    for (const e of a.effects) log(`audit ${a.id}: move ${e.vm} ${e.from}→${e.to} (${e.plan_id}): ${e.verdict}: ${e.reason}`);
+    for (const e of a.effects)
+      log(`audit ${a.id}: move ${e.vm} ${e.from}→${e.to} (${e.plan_id}): ${e.verdict}: ${e.reason}`);
     if (a.status === "error") {
       log(`audit ${a.id}: no plan: ${a.error?.message ?? "failed"}`);
       return;

@@ -71,21 +71,30 @@ export function measuredContention(s: FleetSnapshot, host: string): number {
 }
 
 /** The model's contention on `hosts` once every move of the plan is made. */
-export function predictedAfter(s: FleetSnapshot, moves: readonly PlanMove[], hosts: readonly string[]): Map<string, number> {
+export function predictedAfter(
+  s: FleetSnapshot,
+  moves: readonly PlanMove[],
+  hosts: readonly string[],
+): Map<string, number> {
   const place = new Map(s.vms.map((v) => [v.name, v.host]));
   for (const m of moves) place.set(m.vm, m.to);
   const out = new Map<string, number>();
   for (const h of new Set(hosts)) {
     const host = s.hosts.find((x) => x.name === h);
     if (!host) continue;
-    const vms: ModelVm[] = s.vms.filter((v) => place.get(v.name) === h).map((v) => ({ id: v.name, vcpus: vmDemands(v).map((d) => ({ demand: d })) }));
+    const vms: ModelVm[] = s.vms
+      .filter((v) => place.get(v.name) === h)
+      .map((v) => ({ id: v.name, vcpus: vmDemands(v).map((d) => ({ demand: d })) }));
     out.set(h, predictHost(Math.max(0, host.cpus - host.reserved_cpus), vms).steal);
   }
   return out;
 }
 
 /** What to watch for each move of a plan, from the snapshot it was made on. */
-export function expectations(s: FleetSnapshot, moves: readonly PlanMove[]): Map<number, { before: PairFigures; predicted: PairFigures }> {
+export function expectations(
+  s: FleetSnapshot,
+  moves: readonly PlanMove[],
+): Map<number, { before: PairFigures; predicted: PairFigures }> {
   const pred = predictedAfter(
     s,
     moves,
@@ -106,7 +115,12 @@ export function judge(p: PendingEffect, s: FleetSnapshot, touchedSince: boolean)
   const base = { ...p, snapshot_time: s.time };
   const has = (h: string) => s.hosts.some((x) => x.name === h);
   if (!has(p.from) || !has(p.to)) {
-    return { ...base, verdict: "inconclusive", after: null, reason: `${!has(p.from) ? p.from : p.to} is not in the snapshot of ${s.time}: nothing to compare` };
+    return {
+      ...base,
+      verdict: "inconclusive",
+      after: null,
+      reason: `${!has(p.from) ? p.from : p.to} is not in the snapshot of ${s.time}: nothing to compare`,
+    };
   }
   const after = { from: measuredContention(s, p.from), to: measuredContention(s, p.to) };
   const before = p.before.from + p.before.to;
@@ -117,12 +131,30 @@ export function judge(p: PendingEffect, s: FleetSnapshot, touchedSince: boolean)
   const figures =
     `${p.from}+${p.to} contention measured ${f2(p.before.from)}+${f2(p.before.to)} = ${f2(before)} cores before, ` +
     `${f2(after.from)}+${f2(after.to)} = ${f2(now)} after (predicted ${f2(p.predicted.from)}+${f2(p.predicted.to)} = ${f2(predicted)})`;
-  if (touchedSince) return { ...base, verdict: "inconclusive", after, reason: `another move touched ${p.from} or ${p.to} before this one settled; ${figures}` };
+  if (touchedSince)
+    return {
+      ...base,
+      verdict: "inconclusive",
+      after,
+      reason: `another move touched ${p.from} or ${p.to} before this one settled; ${figures}`,
+    };
   // Noise floor: a few hundredths of a core move either way from one window to the next.
   const noise = Math.max(0.05, 0.1 * before);
-  if (now > before + noise) return { ...base, verdict: "hurt", after, reason: `contention rose by ${f2(now - before)} cores: ${figures}` };
-  if (gained >= Math.max(noise, 0.5 * expected)) return { ...base, verdict: "helped", after, reason: `contention fell by ${f2(gained)} cores (${expected > 0 ? `${Math.round((100 * gained) / expected)} % of the predicted ${f2(expected)}` : "none was predicted"}): ${figures}` };
-  return { ...base, verdict: "no_effect", after, reason: `contention fell by only ${f2(gained)} of the predicted ${f2(expected)} cores: ${figures}` };
+  if (now > before + noise)
+    return { ...base, verdict: "hurt", after, reason: `contention rose by ${f2(now - before)} cores: ${figures}` };
+  if (gained >= Math.max(noise, 0.5 * expected))
+    return {
+      ...base,
+      verdict: "helped",
+      after,
+      reason: `contention fell by ${f2(gained)} cores (${expected > 0 ? `${Math.round((100 * gained) / expected)} % of the predicted ${f2(expected)}` : "none was predicted"}): ${figures}`,
+    };
+  return {
+    ...base,
+    verdict: "no_effect",
+    after,
+    reason: `contention fell by only ${f2(gained)} of the predicted ${f2(expected)} cores: ${figures}`,
+  };
 }
 
 export interface EffectState {
@@ -156,16 +188,28 @@ export class EffectTracker {
     const windowStart = Date.parse(s.time) - s.window_s * 1000;
     const lastOfPlan = new Map<string, number>();
     for (const p of this.pending) lastOfPlan.set(p.plan_id, Math.max(lastOfPlan.get(p.plan_id) ?? 0, p.done_ms));
-    const settled = (p: PendingEffect): boolean => windowStart >= (lastOfPlan.get(p.plan_id) ?? p.done_ms) + this.settleMs;
+    const settled = (p: PendingEffect): boolean =>
+      windowStart >= (lastOfPlan.get(p.plan_id) ?? p.done_ms) + this.settleMs;
     const all = [...this.pending, ...this.judged];
     const out: MoveEffect[] = [];
     for (const p of this.pending.filter(settled)) {
-      const touched = all.some((q) => q.plan_id !== p.plan_id && q.done_ms >= p.done_ms && q.done_ms <= Date.parse(s.time) && [q.from, q.to].some((h) => h === p.from || h === p.to));
+      const touched = all.some(
+        (q) =>
+          q.plan_id !== p.plan_id &&
+          q.done_ms >= p.done_ms &&
+          q.done_ms <= Date.parse(s.time) &&
+          [q.from, q.to].some((h) => h === p.from || h === p.to),
+      );
       const e = judge(p, s, touched);
       out.push(e);
       this.verdicts.set(e.verdict, (this.verdicts.get(e.verdict) ?? 0) + 1);
       if ((e.verdict === "no_effect" || e.verdict === "hurt") && !this.isBlocked(e.from, e.to)) {
-        this.blocked.push({ from: e.from, to: e.to, since: s.time, reason: `${e.vm} ${e.from}→${e.to} (${e.plan_id}) ${e.verdict === "hurt" ? "hurt" : "did not help"}: ${e.reason}` });
+        this.blocked.push({
+          from: e.from,
+          to: e.to,
+          since: s.time,
+          reason: `${e.vm} ${e.from}→${e.to} (${e.plan_id}) ${e.verdict === "hurt" ? "hurt" : "did not help"}: ${e.reason}`,
+        });
       }
     }
     this.pending = this.pending.filter((p) => !settled(p));
@@ -196,4 +240,3 @@ export class EffectTracker {
     for (const e of this.judged) this.verdicts.set(e.verdict, (this.verdicts.get(e.verdict) ?? 0) + 1);
   }
 }
-

@@ -16,10 +16,38 @@ function snap(atMs: number, hosts = ["A", "B"]): BuiltSnapshot {
     version: 1,
     time: new Date(atMs).toISOString(),
     window_s: 300,
-    hosts: hosts.map((name) => ({ name, cpus: 8, memory_mib: 65536, reserved_cpus: name === "A" ? 2 : 0, accepts_vms: name !== "B" })),
+    hosts: hosts.map((name) => ({
+      name,
+      cpus: 8,
+      memory_mib: 65536,
+      reserved_cpus: name === "A" ? 2 : 0,
+      accepts_vms: name !== "B",
+    })),
     vms: [
-      { name: "web", uuid: null, host: "A", vcpus: 2, memory_mib: 1024, usage: [0.9, 0.5], delay: [0.3, 0.1], throttled: [0, 0.05], cap: null, migratable: true },
-      { name: "<img src=x onerror=alert(1)>", uuid: null, host: "A", vcpus: 1, memory_mib: 1024, usage: [1], delay: [0.2], throttled: [0.2], cap: 0.5, migratable: false },
+      {
+        name: "web",
+        uuid: null,
+        host: "A",
+        vcpus: 2,
+        memory_mib: 1024,
+        usage: [0.9, 0.5],
+        delay: [0.3, 0.1],
+        throttled: [0, 0.05],
+        cap: null,
+        migratable: true,
+      },
+      {
+        name: "<img src=x onerror=alert(1)>",
+        uuid: null,
+        host: "A",
+        vcpus: 1,
+        memory_mib: 1024,
+        usage: [1],
+        delay: [0.2],
+        throttled: [0.2],
+        cap: 0.5,
+        migratable: false,
+      },
     ],
     constraints: { max_moves: 5, anti_affinity: [] },
     notes: [],
@@ -27,18 +55,58 @@ function snap(atMs: number, hosts = ["A", "B"]): BuiltSnapshot {
   };
 }
 
-const plan = (): Plan => ({ version: 1, moves: [{ vm: "web", from: "A", to: "C", reason: "A is oversubscribed" }], predicted: { steal_before: 0.6, steal_after: 0.1 }, explanation: "test" });
+const plan = (): Plan => ({
+  version: 1,
+  moves: [{ vm: "web", from: "A", to: "C", reason: "A is oversubscribed" }],
+  predicted: { steal_before: 0.6, steal_after: 0.1 },
+  explanation: "test",
+});
 
 describe("fleet summaries", () => {
   it("sums each host's VMs: demand = usage + contention, throttling apart, capacity without reserved CPUs", () => {
     const s = snap(T0, ["A", "B"]);
     const vms = summarizeVms(s);
-    expect(vms[0]).toEqual({ name: "web", host: "A", vcpus: 2, usage: 1.4, demand: 1.75, contention: 0.35, throttled: 0.05, max_contention: 0.3, cap: null, migratable: true });
+    expect(vms[0]).toEqual({
+      name: "web",
+      host: "A",
+      vcpus: 2,
+      usage: 1.4,
+      demand: 1.75,
+      contention: 0.35,
+      throttled: 0.05,
+      max_contention: 0.3,
+      cap: null,
+      migratable: true,
+    });
     // All of its wait is its own cap: no contention.
     expect(vms[1]).toMatchObject({ contention: 0, throttled: 0.2, demand: 1 });
     expect(summarizeHosts(s)).toEqual([
-      { name: "A", cpus: 8, reserved_cpus: 2, capacity: 6, accepts_vms: true, vms: 2, vcpus: 3, usage: 2.4, demand: 2.75, contention: 0.35, throttled: 0.25 },
-      { name: "B", cpus: 8, reserved_cpus: 0, capacity: 8, accepts_vms: false, vms: 0, vcpus: 0, usage: 0, demand: 0, contention: 0, throttled: 0 },
+      {
+        name: "A",
+        cpus: 8,
+        reserved_cpus: 2,
+        capacity: 6,
+        accepts_vms: true,
+        vms: 2,
+        vcpus: 3,
+        usage: 2.4,
+        demand: 2.75,
+        contention: 0.35,
+        throttled: 0.25,
+      },
+      {
+        name: "B",
+        cpus: 8,
+        reserved_cpus: 0,
+        capacity: 8,
+        accepts_vms: false,
+        vms: 0,
+        vcpus: 0,
+        usage: 0,
+        demand: 0,
+        contention: 0,
+        throttled: 0,
+      },
     ]);
   });
 });
@@ -50,11 +118,23 @@ describe("GET /api/v1/fleet and the dashboard on the controller", () => {
   function harness(historySize = 100) {
     let now = T0;
     let next: () => SnapshotBuild = () => ({ snapshot: snap(now), warnings: [], queries: 0, durationMs: 0 });
-    const c = new Controller({ snapshot: async () => next(), plan, intervalMs: 60_000, guard: { vmCooldownMs: 0, hostCooldownMs: 0, cycleAudits: 0 }, historySize, now: () => now });
+    const c = new Controller({
+      snapshot: async () => next(),
+      plan,
+      intervalMs: 60_000,
+      guard: { vmCooldownMs: 0, hostCooldownMs: 0, cycleAudits: 0 },
+      historySize,
+      now: () => now,
+    });
     const web = join(dir, `web-${Math.random().toString(36).slice(2)}`);
     mkdirSync(web);
     writeFileSync(join(web, "index.html"), '<!doctype html><div id="app"></div>');
-    const app = buildControllerApp(c, { prometheus: "http://prom:9090", window_s: 300, interval_s: 60, policy: "contention" }, undefined, { webRoot: web });
+    const app = buildControllerApp(
+      c,
+      { prometheus: "http://prom:9090", window_s: 300, interval_s: 60, policy: "contention" },
+      undefined,
+      { webRoot: web },
+    );
     return {
       c,
       app,
@@ -67,7 +147,12 @@ describe("GET /api/v1/fleet and the dashboard on the controller", () => {
       async fail() {
         now += 60_000;
         next = () => {
-          throw new SnapshotError("partial_data", "no snapshot: missing or stale data for host B", ["host B: no samples"], ["B"]);
+          throw new SnapshotError(
+            "partial_data",
+            "no snapshot: missing or stale data for host B",
+            ["host B: no samples"],
+            ["B"],
+          );
         };
         return c.audit();
       },
@@ -79,7 +164,11 @@ describe("GET /api/v1/fleet and the dashboard on the controller", () => {
     interval_s: number;
     audits: Array<{ id: number; time: number; status: string; reason: string | null; message: string | null }>;
     hosts: Array<{ name: string; capacity: number; points: number[][] }>;
-    current: { audit: number; hosts: Array<{ name: string; demand: number }>; vms: Array<{ name: string; host: string }> } | null;
+    current: {
+      audit: number;
+      hosts: Array<{ name: string; demand: number }>;
+      vms: Array<{ name: string; host: string }>;
+    } | null;
   }
 
   it("gives per-host points of the successful audits, every audit's status, and the current hosts and VMs", async () => {

@@ -64,7 +64,8 @@ export class MoveLedger {
     for (const v of snapshot.vms) {
       const k = vmKey(v);
       const was = this.lastSeen.get(k);
-      if (was && was.host !== v.host) out.push({ vm: v.name, from: was.host, to: v.host, atMs, kind: "observed", audit });
+      if (was && was.host !== v.host)
+        out.push({ vm: v.name, from: was.host, to: v.host, atMs, kind: "observed", audit });
       this.lastSeen.set(k, { host: v.host, atMs });
     }
     const keepMs = Math.max(this.opts.vmCooldownMs, this.opts.hostCooldownMs, 3_600_000);
@@ -87,7 +88,9 @@ export class MoveLedger {
 
   prune(nowMs: number, audit: number): void {
     const keepMs = Math.max(this.opts.vmCooldownMs, this.opts.hostCooldownMs);
-    this.list = this.list.filter((m) => audit - m.audit < this.opts.cycleAudits || (m.kind === "observed" && nowMs - m.atMs <= keepMs));
+    this.list = this.list.filter(
+      (m) => audit - m.audit < this.opts.cycleAudits || (m.kind === "observed" && nowMs - m.atMs <= keepMs),
+    );
   }
 
   /** What the ledger holds, for the controller's state file. */
@@ -114,7 +117,9 @@ export class MoveLedger {
     }
     for (const host of [move.from, move.to]) {
       const hit = observed
-        .filter((m) => (m.from === host || m.to === host) && nowMs - m.atMs < this.opts.hostCooldownMs && m.atMs <= nowMs)
+        .filter(
+          (m) => (m.from === host || m.to === host) && nowMs - m.atMs < this.opts.hostCooldownMs && m.atMs <= nowMs,
+        )
         .sort((a, b) => b.atMs - a.atMs)[0];
       if (hit) {
         return {
@@ -128,7 +133,10 @@ export class MoveLedger {
     const inWindow = this.list.filter((m) => audit - m.audit < this.opts.cycleAudits && m.audit <= audit);
     const undone = undoneRecentMove(move, inWindow, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     if (undone) {
-      const rec = inWindow.find((m) => m.vm === undone.vm && m.from === undone.from && m.to === undone.to && m.atMs === undone.atMs) ?? null;
+      const rec =
+        inWindow.find(
+          (m) => m.vm === undone.vm && m.from === undone.from && m.to === undone.to && m.atMs === undone.atMs,
+        ) ?? null;
       return {
         ...pick(move),
         rule: "cycle",
@@ -136,7 +144,9 @@ export class MoveLedger {
         held: { vm: move.vm },
       };
     }
-    const reverse = inWindow.filter((m) => m.from === move.to && m.to === move.from).sort((a, b) => b.audit - a.audit)[0];
+    const reverse = inWindow
+      .filter((m) => m.from === move.to && m.to === move.from)
+      .sort((a, b) => b.audit - a.audit)[0];
     if (reverse) {
       return {
         ...pick(move),
@@ -186,7 +196,13 @@ export function guardedPlan(
     const bad = plan.moves
       .map((m): Suppression | null => {
         const why = blocked(m.from, m.to);
-        if (why !== null) return { ...pick(m), rule: "blocked_pair", reason: `${m.from}→${m.to} is blocked until an operator clears it: ${why}`, held: { noTarget: m.to } };
+        if (why !== null)
+          return {
+            ...pick(m),
+            rule: "blocked_pair",
+            reason: `${m.from}→${m.to} is blocked until an operator clears it: ${why}`,
+            held: { noTarget: m.to },
+          };
         return ledger.check(m, nowMs, audit);
       })
       .filter((s): s is Suppression => s !== null);

@@ -22,19 +22,56 @@ import { Controller } from "./controller.js";
 import { buildControllerApp } from "./server.js";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
-const fixture: FleetSnapshot = parseSnapshot(JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "test", "fixtures", "fleet", "crowded-calm.json"), "utf8")));
+const fixture: FleetSnapshot = parseSnapshot(
+  JSON.parse(
+    readFileSync(join(import.meta.dirname, "..", "..", "test", "fixtures", "fleet", "crowded-calm.json"), "utf8"),
+  ),
+);
 
 function setup() {
   const file = join(mkdtempSync(join(tmpdir(), "vsteal-maint-api-")), "state", "maintenance.json");
   const driver = new FakeDriver(Object.fromEntries(fixture.vms.map((v) => [v.name, v.host])));
   const log = new MemoryAuditLog();
-  const build = async () => withMaintenance({ snapshot: { ...structuredClone(fixture), notes: [] as string[], sources: {} }, warnings: [], queries: 0, durationMs: 0 }, file);
-  const applier = new PlanApplier({ hosts: migrateHosts({ uri_template: "test://{host}" }), driver, audit: log, approveOver: 0, freshSnapshot: async () => (await build()).snapshot });
+  const build = async () =>
+    withMaintenance(
+      {
+        snapshot: { ...structuredClone(fixture), notes: [] as string[], sources: {} },
+        warnings: [],
+        queries: 0,
+        durationMs: 0,
+      },
+      file,
+    );
+  const applier = new PlanApplier({
+    hosts: migrateHosts({ uri_template: "test://{host}" }),
+    driver,
+    audit: log,
+    approveOver: 0,
+    freshSnapshot: async () => (await build()).snapshot,
+  });
   const options = parsePlanOptions({});
-  const c = new Controller({ snapshot: build, plan: (s) => planValidated(s, options), intervalMs: 60_000, guard: { vmCooldownMs: 0, hostCooldownMs: 0, cycleAudits: 1 }, dryRun: false });
-  const app = buildControllerApp(c, { prometheus: "test", window_s: 300, interval_s: 60, policy: "contention" }, { applier, tokenDigest: loadTokenDigest(undefined, { VSTEAL_CONTROLLER_TOKEN: TOKEN }), maintenance: { file, freshSnapshot: async () => (await build()).snapshot } });
+  const c = new Controller({
+    snapshot: build,
+    plan: (s) => planValidated(s, options),
+    intervalMs: 60_000,
+    guard: { vmCooldownMs: 0, hostCooldownMs: 0, cycleAudits: 1 },
+    dryRun: false,
+  });
+  const app = buildControllerApp(
+    c,
+    { prometheus: "test", window_s: 300, interval_s: 60, policy: "contention" },
+    {
+      applier,
+      tokenDigest: loadTokenDigest(undefined, { VSTEAL_CONTROLLER_TOKEN: TOKEN }),
+      maintenance: { file, freshSnapshot: async () => (await build()).snapshot },
+    },
+  );
   const post = (path: string, body?: unknown, auth: string | null = `Bearer ${TOKEN}`) =>
-    app.request(`/api/v1${path}`, { method: "POST", headers: { ...(auth ? { Authorization: auth } : {}), "Content-Type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    app.request(`/api/v1${path}`, {
+      method: "POST",
+      headers: { ...(auth ? { Authorization: auth } : {}), "Content-Type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
   return { file, driver, log, applier, c, app, post };
 }
 
@@ -60,7 +97,11 @@ describe("controller API: host maintenance", () => {
 
     const r = await post("/hosts/hv02/drain", { reason: "BIOS update" });
     expect(r.status).toBe(202);
-    const body = (await r.json()) as { drain: { plan: { moves: Array<{ vm: string; from: string; to: string }> }; unplaced: unknown[] }; maintenance: { by: string; reason: string }; apply: { id: string } };
+    const body = (await r.json()) as {
+      drain: { plan: { moves: Array<{ vm: string; from: string; to: string }> }; unplaced: unknown[] };
+      maintenance: { by: string; reason: string };
+      apply: { id: string };
+    };
     expect(body.drain.plan.moves).toEqual([expect.objectContaining({ vm: "app-1", from: "hv02", to: "hv03" })]);
     expect(body.drain.unplaced).toEqual([]);
     expect(body.maintenance).toMatchObject({ by: "api (bearer token)", reason: "BIOS update" });
@@ -68,8 +109,18 @@ describe("controller API: host maintenance", () => {
     expect(driver.log).toEqual(["start app-1 hv02->hv03"]);
     expect(applier.records.get(body.apply.id)).toMatchObject({ state: "applied" });
     expect(JSON.parse(readFileSync(file, "utf8")).hosts.hv02).toMatchObject({ reason: "BIOS update" });
-    expect(log.entries.map((e) => `${e.action}:${e.result}`)).toEqual(["drain:ok", "plan_start:started", "recheck:ok", "migrate:started", "migrate:ok", "plan_end:ok"]);
-    expect((await (await app.request("/api/v1/maintenance")).json()) as unknown).toMatchObject({ file, hosts: { hv02: { reason: "BIOS update" } } });
+    expect(log.entries.map((e) => `${e.action}:${e.result}`)).toEqual([
+      "drain:ok",
+      "plan_start:started",
+      "recheck:ok",
+      "migrate:started",
+      "migrate:ok",
+      "plan_end:ok",
+    ]);
+    expect((await (await app.request("/api/v1/maintenance")).json()) as unknown).toMatchObject({
+      file,
+      hosts: { hv02: { reason: "BIOS update" } },
+    });
 
     // The next audit reads the file: hv02 is drained in its snapshot, and no move goes there.
     const after = await c.audit();
@@ -92,7 +143,9 @@ describe("controller API: host maintenance", () => {
     const { file, driver, post } = setup();
     const r = await post("/hosts/hv01/drain", { dry_run: true });
     expect(r.status).toBe(200);
-    const b = (await r.json()) as { drain: { plan: { moves: Array<{ from: string; to: string }> }; unplaced: unknown[] } };
+    const b = (await r.json()) as {
+      drain: { plan: { moves: Array<{ from: string; to: string }> }; unplaced: unknown[] };
+    };
     expect(b.drain.plan.moves).toHaveLength(5);
     expect(b.drain.plan.moves.every((m) => m.from === "hv01" && m.to !== "hv01")).toBe(true);
     expect(existsSync(file)).toBe(false);
@@ -112,21 +165,36 @@ describe("controller API: host maintenance", () => {
       let out = "";
       let err = "";
       const io = { out: (t: string) => (out += t), err: (l: string) => (err += `${l}\n`) };
-      const o = { controller: url, tokenFile, maintenanceFile: "unused", recheck: true, windowS: 300, auditLog: "unused", json: true };
+      const o = {
+        controller: url,
+        tokenFile,
+        maintenanceFile: "unused",
+        recheck: true,
+        windowS: 300,
+        auditLog: "unused",
+        json: true,
+      };
       // No terminal, no --yes: the preview is shown, nothing is done.
       expect(await drain("hv02", o, io, { tty: false })).toBe(2);
       expect(err).toMatch(/hv02: 1 move\(s\)\n {2}1\. app-1: hv02 → hv03/);
       expect(existsSync(file)).toBe(false);
       expect(await drain("hv02", { ...o, yes: true }, io, { tty: false })).toBe(0);
       expect(driver.log).toEqual(["start app-1 hv02->hv03"]);
-      expect(JSON.parse(out)).toMatchObject({ host: "hv02", drained: true, moves: [{ vm: "app-1", from: "hv02", to: "hv03", result: "ok" }], unplaced: [] });
+      expect(JSON.parse(out)).toMatchObject({
+        host: "hv02",
+        drained: true,
+        moves: [{ vm: "app-1", from: "hv02", to: "hv03", result: "ok" }],
+        unplaced: [],
+      });
       expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).hosts)).toEqual(["hv02"]);
       expect(await undrain("hv02", { maintenanceFile: "unused", controller: url, tokenFile }, io)).toBe(0);
       expect(err).toMatch(/vsteal undrain: hv02 may receive VMs again/);
       expect(JSON.parse(readFileSync(file, "utf8")).hosts).toEqual({});
       // A wrong token: one line that says so.
       writeFileSync(tokenFile, "wrong-token-wrong-token\n");
-      await expect(drain("hv02", { ...o, yes: true }, io, { tty: false })).rejects.toThrow(/refused the token \(401\): check --token-file/);
+      await expect(drain("hv02", { ...o, yes: true }, io, { tty: false })).rejects.toThrow(
+        /refused the token \(401\): check --token-file/,
+      );
     } finally {
       server.close();
     }

@@ -16,7 +16,13 @@ import { z } from "zod";
 import type { FleetSnapshot } from "../model/fleet.js";
 import { SnapshotError } from "../fleet/errors.js";
 import { drainRecheck } from "../maintenance/drain-recheck.js";
-import { drainHost, hostNameSchema, MaintenanceError, readMaintenance, undrainHost } from "../maintenance/state-file.js";
+import {
+  drainHost,
+  hostNameSchema,
+  MaintenanceError,
+  readMaintenance,
+  undrainHost,
+} from "../maintenance/state-file.js";
 import { applyMaintenance } from "../maintenance/apply.js";
 import { DrainError, planDrain } from "../planner/drain.js";
 import type { PlanApplier } from "./apply-mode.js";
@@ -56,16 +62,29 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
 
   api.post("/hosts/:host/drain", auth, async (ctx) => {
     const host = ctx.req.param("host");
-    if (!hostNameSchema.safeParse(host).success) return ctx.json({ error: `invalid host name ${JSON.stringify(host)}` }, 400);
+    if (!hostNameSchema.safeParse(host).success)
+      return ctx.json({ error: `invalid host name ${JSON.stringify(host)}` }, 400);
     const text = await ctx.req.text();
     let raw: unknown = null;
     try {
       raw = text.trim() === "" ? null : JSON.parse(text);
     } catch {
-      return ctx.json({ error: 'the body must be JSON: {"dry_run": true|false, "reason": "…", "require_headroom": true|false}, or empty' }, 400);
+      return ctx.json(
+        {
+          error:
+            'the body must be JSON: {"dry_run": true|false, "reason": "…", "require_headroom": true|false}, or empty',
+        },
+        400,
+      );
     }
     const b = bodySchema.safeParse(raw);
-    if (!b.success) return ctx.json({ error: `body: ${b.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`).join("; ")}` }, 400);
+    if (!b.success)
+      return ctx.json(
+        {
+          error: `body: ${b.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`).join("; ")}`,
+        },
+        400,
+      );
     const dryRun = b.data?.dry_run === true;
     const requireHeadroom = b.data?.require_headroom === true;
     const by = who(ctx.req.header("X-Forwarded-For"));
@@ -74,7 +93,12 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
       snapshot = applyMaintenance(await o.freshSnapshot(), readMaintenance(o.file), o.file);
     } catch (e) {
       const status = e instanceof SnapshotError ? 503 : 500;
-      return ctx.json({ error: `no fresh snapshot to plan the drain on, nothing changed: ${e instanceof Error ? e.message : String(e)}` }, status);
+      return ctx.json(
+        {
+          error: `no fresh snapshot to plan the drain on, nothing changed: ${e instanceof Error ? e.message : String(e)}`,
+        },
+        status,
+      );
     }
     let drain;
     try {
@@ -107,13 +131,19 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
     const apply =
       drain.plan.moves.length === 0
         ? null
-        : o.applier.submit(`drain-${++drains}-${host}`, drain.plan, by, drainRecheck({ host, maintenance: () => readMaintenance(o.file), fresh: o.freshSnapshot, requireHeadroom }));
+        : o.applier.submit(
+            `drain-${++drains}-${host}`,
+            drain.plan,
+            by,
+            drainRecheck({ host, maintenance: () => readMaintenance(o.file), fresh: o.freshSnapshot, requireHeadroom }),
+          );
     return ctx.json({ host, dry_run: false, maintenance: state.hosts[host], drain, apply }, 202);
   });
 
   api.post("/hosts/:host/undrain", auth, async (ctx) => {
     const host = ctx.req.param("host");
-    if (!hostNameSchema.safeParse(host).success) return ctx.json({ error: `invalid host name ${JSON.stringify(host)}` }, 400);
+    if (!hostNameSchema.safeParse(host).success)
+      return ctx.json({ error: `invalid host name ${JSON.stringify(host)}` }, 400);
     const by = who(ctx.req.header("X-Forwarded-For"));
     let was: boolean;
     try {
@@ -122,7 +152,19 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
       if (e instanceof MaintenanceError) return ctx.json({ error: e.message }, 500);
       throw e;
     }
-    o.applier.o.audit.write({ time: new Date().toISOString(), actor: by, action: "undrain", plan_id: `drain-${host}`, move: null, vm: null, from: host, to: null, result: "ok", reason: was ? `${host} may receive VMs again` : `${host} was not drained`, duration_ms: null });
+    o.applier.o.audit.write({
+      time: new Date().toISOString(),
+      actor: by,
+      action: "undrain",
+      plan_id: `drain-${host}`,
+      move: null,
+      vm: null,
+      from: host,
+      to: null,
+      result: "ok",
+      reason: was ? `${host} may receive VMs again` : `${host} was not drained`,
+      duration_ms: null,
+    });
     return ctx.json({ host, was_drained: was });
   });
 

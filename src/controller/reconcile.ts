@@ -82,7 +82,16 @@ export function unfinishedMoves(entries: readonly AuditEntry[]): Unfinished[] {
     const k = `${e.plan_id}\u0000${e.move}`;
     if (e.result === "started") {
       const uuid = typeof e.details?.uuid === "string" ? e.details.uuid : null;
-      open.set(k, { plan_id: e.plan_id, move: e.move, vm: e.vm, from: e.from, to: e.to, uuid, started: e.time, expect: expectOf(e.details?.expect) });
+      open.set(k, {
+        plan_id: e.plan_id,
+        move: e.move,
+        vm: e.vm,
+        from: e.from,
+        to: e.to,
+        uuid,
+        started: e.time,
+        expect: expectOf(e.details?.expect),
+      });
     } else if (FINAL.has(e.result)) open.delete(k);
   }
   return [...open.values()];
@@ -91,7 +100,13 @@ export function unfinishedMoves(entries: readonly AuditEntry[]): Unfinished[] {
 function expectOf(x: unknown): Unfinished["expect"] {
   const pair = (p: unknown): { from: number; to: number } | null => {
     const o = p as { from?: unknown; to?: unknown } | null;
-    return o && typeof o.from === "number" && typeof o.to === "number" && Number.isFinite(o.from) && Number.isFinite(o.to) ? { from: o.from, to: o.to } : null;
+    return o &&
+      typeof o.from === "number" &&
+      typeof o.to === "number" &&
+      Number.isFinite(o.from) &&
+      Number.isFinite(o.to)
+      ? { from: o.from, to: o.to }
+      : null;
   };
   const o = x as { before?: unknown; predicted?: unknown } | null;
   const before = pair(o?.before);
@@ -122,7 +137,20 @@ export async function reconcile(o: ReconcileOptions): Promise<Reconciled[]> {
   for (const u of todo) {
     const t0 = now();
     const write = (result: "ok" | "failed", reason: string): void => {
-      o.audit.write({ time: new Date(now()).toISOString(), actor: "controller (after restart)", action: "migrate", plan_id: u.plan_id, move: u.move, vm: u.vm, from: u.from, to: u.to, result, reason, duration_ms: null, details: { uuid: u.uuid, reconciled: true, started: u.started } });
+      o.audit.write({
+        time: new Date(now()).toISOString(),
+        actor: "controller (after restart)",
+        action: "migrate",
+        plan_id: u.plan_id,
+        move: u.move,
+        vm: u.vm,
+        from: u.from,
+        to: u.to,
+        result,
+        reason,
+        duration_ms: null,
+        details: { uuid: u.uuid, reconciled: true, started: u.started },
+      });
       out.push({ ...u, result, reason, atMs: now() });
       plans.add(u.plan_id);
       log(`reconcile: ${u.vm} ${u.from}→${u.to} (${u.plan_id}): ${result}: ${reason}`);
@@ -130,7 +158,10 @@ export async function reconcile(o: ReconcileOptions): Promise<Reconciled[]> {
     const from = o.hosts.endpoint(u.from);
     const to = o.hosts.endpoint(u.to);
     if (!from || !to) {
-      write("failed", `interrupted by a controller restart; ${!from ? u.from : u.to} has no URI in the hosts file any more: check where ${u.vm} runs`);
+      write(
+        "failed",
+        `interrupted by a controller restart; ${!from ? u.from : u.to} has no URI in the hosts file any more: check where ${u.vm} runs`,
+      );
       continue;
     }
     try {
@@ -148,19 +179,39 @@ export async function reconcile(o: ReconcileOptions): Promise<Reconciled[]> {
       const [onSrc, onDst] = await Promise.all([o.driver.find(from, u.vm), o.driver.find(to, u.vm)]);
       const same = (d: { uuid: string } | null) => d !== null && (u.uuid === null || d.uuid === u.uuid);
       const w = waited ? " (its job ran on after the restart; waited for it)" : "";
-      if (same(onDst) && onDst!.state === "running" && !onSrc) write("ok", `completed while the controller was down${w}: running on ${u.to}, gone from ${u.from}`);
-      else if (same(onSrc) && onSrc!.state === "running" && !onDst) write("failed", `interrupted by a controller restart${w}: ${u.vm} still running on ${u.from}, not on ${u.to}`);
+      if (same(onDst) && onDst!.state === "running" && !onSrc)
+        write("ok", `completed while the controller was down${w}: running on ${u.to}, gone from ${u.from}`);
+      else if (same(onSrc) && onSrc!.state === "running" && !onDst)
+        write("failed", `interrupted by a controller restart${w}: ${u.vm} still running on ${u.from}, not on ${u.to}`);
       else {
-        const where = [onSrc ? `${onSrc.state} on ${u.from}` : `not on ${u.from}`, onDst ? `${onDst.state} on ${u.to}` : `not on ${u.to}`].join(", ");
+        const where = [
+          onSrc ? `${onSrc.state} on ${u.from}` : `not on ${u.from}`,
+          onDst ? `${onDst.state} on ${u.to}` : `not on ${u.to}`,
+        ].join(", ");
         write("failed", `interrupted by a controller restart${w}: ${u.vm} is ${where}: check it`);
       }
     } catch (e) {
-      write("failed", `interrupted by a controller restart; looking it up failed: ${e instanceof Error ? e.message : String(e)}: check where ${u.vm} runs`);
+      write(
+        "failed",
+        `interrupted by a controller restart; looking it up failed: ${e instanceof Error ? e.message : String(e)}: check where ${u.vm} runs`,
+      );
     }
   }
   for (const p of plans) {
     const mine = out.filter((r) => r.plan_id === p);
-    o.audit.write({ time: new Date(now()).toISOString(), actor: "controller (after restart)", action: "plan_end", plan_id: p, move: null, vm: null, from: null, to: null, result: mine.every((r) => r.result === "ok") ? "ok" : "failed", reason: `reconciled after a restart: ${mine.map((r) => `${r.vm} ${r.result}`).join(", ")}`, duration_ms: null });
+    o.audit.write({
+      time: new Date(now()).toISOString(),
+      actor: "controller (after restart)",
+      action: "plan_end",
+      plan_id: p,
+      move: null,
+      vm: null,
+      from: null,
+      to: null,
+      result: mine.every((r) => r.result === "ok") ? "ok" : "failed",
+      reason: `reconciled after a restart: ${mine.map((r) => `${r.vm} ${r.result}`).join(", ")}`,
+      duration_ms: null,
+    });
   }
   return out;
 }

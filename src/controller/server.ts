@@ -14,7 +14,12 @@ export const DEFAULT_CONTROLLER_LISTEN = "127.0.0.1:9978";
 export function buildControllerApp(
   c: Controller,
   info: ControllerInfo,
-  apply?: { applier: PlanApplier; tokenDigest: Buffer; pairs?: PairUnblocker; maintenance?: Omit<MaintenanceApiOptions, "applier" | "tokenDigest"> },
+  apply?: {
+    applier: PlanApplier;
+    tokenDigest: Buffer;
+    pairs?: PairUnblocker;
+    maintenance?: Omit<MaintenanceApiOptions, "applier" | "tokenDigest">;
+  },
   opts: { webRoot?: string } = {},
 ): Hono {
   const app = new Hono();
@@ -25,7 +30,11 @@ export function buildControllerApp(
   });
   app.get("/metrics", async (ctx) => ctx.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
   // Apply mode first: its POST routes (bearer token) must not fall into the read-only API's 404.
-  if (apply?.maintenance) app.route("/api/v1", maintenanceApi({ ...apply.maintenance, applier: apply.applier, tokenDigest: apply.tokenDigest }));
+  if (apply?.maintenance)
+    app.route(
+      "/api/v1",
+      maintenanceApi({ ...apply.maintenance, applier: apply.applier, tokenDigest: apply.tokenDigest }),
+    );
   if (apply) app.route("/api/v1", applyApi(apply.applier, apply.tokenDigest, apply.pairs));
   app.route("/api/v1", fleetApi(c, info.interval_s));
   app.route("/api/v1", controllerApi(c, info));

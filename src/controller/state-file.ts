@@ -16,17 +16,41 @@ import type { ControllerState } from "./controller.js";
 const MAX_BYTES = 64 * 1024 * 1024;
 
 const figures = z.object({ from: z.number(), to: z.number() });
-const pending = z.object({ plan_id: z.string(), vm: z.string(), from: z.string(), to: z.string(), done_ms: z.number(), before: figures, predicted: figures });
+const pending = z.object({
+  plan_id: z.string(),
+  vm: z.string(),
+  from: z.string(),
+  to: z.string(),
+  done_ms: z.number(),
+  before: figures,
+  predicted: figures,
+});
 const stateSchema = z.object({
   version: z.literal(1),
   next_audit: z.number().int().min(1),
   ledger: z.object({
-    moves: z.array(z.object({ vm: z.string(), from: z.string(), to: z.string(), atMs: z.number(), kind: z.enum(["observed", "planned"]), audit: z.number().int() })),
+    moves: z.array(
+      z.object({
+        vm: z.string(),
+        from: z.string(),
+        to: z.string(),
+        atMs: z.number(),
+        kind: z.enum(["observed", "planned"]),
+        audit: z.number().int(),
+      }),
+    ),
     last_seen: z.array(z.tuple([z.string(), z.object({ host: z.string(), atMs: z.number() })])),
   }),
   effects: z.object({
     pending: z.array(pending),
-    judged: z.array(pending.extend({ verdict: z.enum(["helped", "no_effect", "hurt", "inconclusive"]), after: figures.nullable(), snapshot_time: z.string(), reason: z.string() })),
+    judged: z.array(
+      pending.extend({
+        verdict: z.enum(["helped", "no_effect", "hurt", "inconclusive"]),
+        after: figures.nullable(),
+        snapshot_time: z.string(),
+        reason: z.string(),
+      }),
+    ),
     blocked: z.array(z.object({ from: z.string(), to: z.string(), since: z.string(), reason: z.string() })),
   }),
 });
@@ -44,7 +68,8 @@ export function loadControllerState(path: string, nowMs = Date.now()): LoadedSta
     const fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {
       const size = fstatSync(fd).size;
-      if (size > MAX_BYTES) throw Object.assign(new Error(`${size} bytes, more than ${MAX_BYTES}`), { code: "ETOOBIG" });
+      if (size > MAX_BYTES)
+        throw Object.assign(new Error(`${size} bytes, more than ${MAX_BYTES}`), { code: "ETOOBIG" });
       text = readFileSync(fd, "utf8");
     } finally {
       closeSync(fd);
@@ -72,9 +97,14 @@ function setAside(path: string, nowMs: number, why: string): LoadedState {
   const aside = `${path}.unreadable-${new Date(nowMs).toISOString().replace(/[:.]/g, "-")}`;
   try {
     renameSync(path, aside);
-    return { state: null, warning: `state file ${path} could not be used (${why}); set aside as ${aside}, starting with no cooldowns or cycle history` };
+    return {
+      state: null,
+      warning: `state file ${path} could not be used (${why}); set aside as ${aside}, starting with no cooldowns or cycle history`,
+    };
   } catch (e) {
-    throw new Error(`state file ${path} could not be used (${why}) nor set aside (${e instanceof Error ? e.message : String(e)}): move it away or fix its permissions`);
+    throw new Error(
+      `state file ${path} could not be used (${why}) nor set aside (${e instanceof Error ? e.message : String(e)}): move it away or fix its permissions`,
+    );
   }
 }
 

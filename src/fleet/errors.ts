@@ -18,7 +18,14 @@ export type SnapshotFailure =
   /** The data contradict themselves (a VM on two hosts, two targets for one host). */
   | "inconsistent_data";
 
-export const SNAPSHOT_FAILURES: readonly SnapshotFailure[] = ["prometheus_unreachable", "prometheus_timeout", "prometheus_error", "partial_data", "no_data", "inconsistent_data"];
+export const SNAPSHOT_FAILURES: readonly SnapshotFailure[] = [
+  "prometheus_unreachable",
+  "prometheus_timeout",
+  "prometheus_error",
+  "partial_data",
+  "no_data",
+  "inconsistent_data",
+];
 
 /** No snapshot, hence no plan: `reason` for machines, the message and `problems` for people. */
 export class SnapshotError extends Error {
@@ -35,7 +42,12 @@ export class SnapshotError extends Error {
   }
 
   static fromPrometheus(e: PrometheusError): SnapshotError {
-    const reason: SnapshotFailure = e.kind === "unreachable" ? "prometheus_unreachable" : e.kind === "timeout" ? "prometheus_timeout" : "prometheus_error";
+    const reason: SnapshotFailure =
+      e.kind === "unreachable"
+        ? "prometheus_unreachable"
+        : e.kind === "timeout"
+          ? "prometheus_timeout"
+          : "prometheus_error";
     return new SnapshotError(reason, `no snapshot: ${e.message}`, [e.message]);
   }
 }

@@ -57,7 +57,8 @@ interface VmState {
   hidden: Set<number>;
 }
 
-const at = (x: number | number[] | undefined, i: number): number => (x === undefined ? 0 : Array.isArray(x) ? (x[i] ?? 0) : x);
+const at = (x: number | number[] | undefined, i: number): number =>
+  x === undefined ? 0 : Array.isArray(x) ? (x[i] ?? 0) : x;
 const pad = (n: number): string => String(Math.floor(n)).padStart(20, "0");
 
 export class LabHost {
@@ -84,7 +85,10 @@ export class LabHost {
     const root = mkdtempSync(join(tmpdir(), `vsteal-lab-${opts.name.replace(/[^A-Za-z0-9_-]/g, "_")}-`));
     mkdirSync(join(root, "self"), { recursive: true });
     mkdirSync(join(root, "cgroup"), { recursive: true });
-    writeFileSync(join(root, "self", "mountinfo"), `30 20 0:26 / ${join(root, "cgroup")} rw,nosuid,nodev,noexec - cgroup2 cgroup2 rw\n`);
+    writeFileSync(
+      join(root, "self", "mountinfo"),
+      `30 20 0:26 / ${join(root, "cgroup")} rw,nosuid,nodev,noexec - cgroup2 cgroup2 rw\n`,
+    );
     let self: LabHost | null = null;
     const source: DomainSource = {
       kind: "libvirt",
@@ -121,7 +125,13 @@ export class LabHost {
       vm,
       pid,
       id: pid / 100,
-      vcpus: Array.from({ length: vm.vcpus }, (_, i) => ({ tid: pid + 1 + i, timeNs: 0, delayNs: 0, throttledNs: 0, slices: 0 })),
+      vcpus: Array.from({ length: vm.vcpus }, (_, i) => ({
+        tid: pid + 1 + i,
+        timeNs: 0,
+        delayNs: 0,
+        throttledNs: 0,
+        slices: 0,
+      })),
       hidden: new Set(),
     };
     for (const v of st.vcpus) {
@@ -185,7 +195,10 @@ export class LabHost {
         const task = join(this.root, String(s.pid), "task", String(v.tid));
         writeFileSync(join(task, "schedstat"), `${pad(v.timeNs)} ${pad(v.delayNs)} ${pad(v.slices)}\n`);
         const cg = join(this.root, "cgroup", `vm${s.pid}`, `vcpu${i}`, "cpu.stat");
-        writeFileSync(cg, `usage_usec ${Math.floor(v.timeNs / 1000)}\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec ${Math.floor(v.throttledNs / 1000)}\n`);
+        writeFileSync(
+          cg,
+          `usage_usec ${Math.floor(v.timeNs / 1000)}\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec ${Math.floor(v.throttledNs / 1000)}\n`,
+        );
       });
     }
   }

@@ -53,10 +53,18 @@ export function prometheusConfig(targets: LabTarget[], scrapeIntervalS = 1, keep
     "    static_configs:",
   ];
   for (const t of targets) {
-    lines.push(`      - targets: [${JSON.stringify(t.address)}]`, `        labels: { host: ${JSON.stringify(t.host)} }`);
+    lines.push(
+      `      - targets: [${JSON.stringify(t.address)}]`,
+      `        labels: { host: ${JSON.stringify(t.host)} }`,
+    );
   }
   if (keepDomains !== undefined) {
-    lines.push("    metric_relabel_configs:", "      - source_labels: [domain]", `        regex: ${JSON.stringify(`|${keepDomains}`)}`, "        action: keep");
+    lines.push(
+      "    metric_relabel_configs:",
+      "      - source_labels: [domain]",
+      `        regex: ${JSON.stringify(`|${keepDomains}`)}`,
+      "        action: keep",
+    );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -72,7 +80,10 @@ export class LabPrometheus {
   static async start(opts: LabPrometheusOptions): Promise<LabPrometheus> {
     const dir = mkdtempSync(join(tmpdir(), "vsteal-lab-prometheus-"));
     const port = opts.port ?? (await freePort());
-    writeFileSync(join(dir, "prometheus.yml"), prometheusConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.keepDomains));
+    writeFileSync(
+      join(dir, "prometheus.yml"),
+      prometheusConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.keepDomains),
+    );
     const proc = spawn(
       opts.binary ?? "prometheus",
       [
@@ -94,7 +105,9 @@ export class LabPrometheus {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) {
         rmSync(dir, { recursive: true, force: true });
-        throw new Error(`prometheus exited (${proc.exitCode ?? proc.signalCode}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+        throw new Error(
+          `prometheus exited (${proc.exitCode ?? proc.signalCode}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`,
+        );
       }
       try {
         const r = await fetch(`${url}/-/ready`);
@@ -104,7 +117,9 @@ export class LabPrometheus {
       }
       if (Date.now() > deadline) {
         await p.stop();
-        throw new Error(`prometheus did not get ready on ${url} within 30 s: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+        throw new Error(
+          `prometheus did not get ready on ${url} within 30 s: ${stderr.trim().split("\n").slice(-3).join(" | ")}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -121,7 +136,8 @@ export class LabPrometheus {
       } catch {
         /* keep trying */
       }
-      if (Date.now() > deadline) throw new Error(`Prometheus at ${this.url}: fewer than ${count} targets up after ${timeoutMs / 1000} s`);
+      if (Date.now() > deadline)
+        throw new Error(`Prometheus at ${this.url}: fewer than ${count} targets up after ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }

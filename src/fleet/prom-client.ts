@@ -89,7 +89,8 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
 /** Queries in flight at once from the CLI and the controller (VictoriaMetrics' default limit). */
 export const FLEET_QUERY_CONCURRENCY = 4;
 
-const isPair = (p: unknown): p is [number, string] => Array.isArray(p) && p.length === 2 && typeof p[0] === "number" && typeof p[1] === "string";
+const isPair = (p: unknown): p is [number, string] =>
+  Array.isArray(p) && p.length === 2 && typeof p[0] === "number" && typeof p[1] === "string";
 
 /**
  * A series of a vector or matrix in its compact form, as it streams in: the label object JSON.parse
@@ -100,11 +101,13 @@ function compactElement(e: unknown, intern: Interner, index: number): unknown {
   if (typeof e !== "object" || e === null || Array.isArray(e)) return e;
   const o = e as { metric?: unknown; value?: unknown; values?: unknown };
   const m = o.metric;
-  if (typeof m !== "object" || m === null || Array.isArray(m)) throw new DecodeError("malformed", `data.result.${index}.metric: expected an object of labels`);
+  if (typeof m !== "object" || m === null || Array.isArray(m))
+    throw new DecodeError("malformed", `data.result.${index}.metric: expected an object of labels`);
   const labels = m as Record<string, unknown>;
   for (const k of Object.keys(labels)) {
     const v = labels[k];
-    if (typeof v !== "string") throw new DecodeError("malformed", `data.result.${index}.metric.${k}: expected a string`);
+    if (typeof v !== "string")
+      throw new DecodeError("malformed", `data.result.${index}.metric.${k}: expected a string`);
     labels[k] = intern.get(v);
   }
   if (o.value !== undefined) {
@@ -124,7 +127,11 @@ function compactElement(e: unknown, intern: Interner, index: number): unknown {
 const VECTOR = 1;
 const MATRIX = 2;
 type Compact = { kind: typeof VECTOR; sample: VectorSample } | { kind: typeof MATRIX; series: MatrixSeries };
-const isCompact = (x: unknown): x is Compact => typeof x === "object" && x !== null && "kind" in x && ((x as Compact).kind === VECTOR || (x as Compact).kind === MATRIX);
+const isCompact = (x: unknown): x is Compact =>
+  typeof x === "object" &&
+  x !== null &&
+  "kind" in x &&
+  ((x as Compact).kind === VECTOR || (x as Compact).kind === MATRIX);
 
 /** "NaN", "+Inf", "-Inf" as Prometheus writes them; Number() alone does not read "+Inf". */
 export function parseSampleValue(s: string): number {
@@ -136,9 +143,18 @@ export function parseSampleValue(s: string): number {
 function convert(d: QueryData): QueryResult {
   switch (d.resultType) {
     case "vector":
-      return { type: "vector", samples: d.result.map((r) => ({ labels: r.metric, t: r.value[0], v: parseSampleValue(r.value[1]) })) };
+      return {
+        type: "vector",
+        samples: d.result.map((r) => ({ labels: r.metric, t: r.value[0], v: parseSampleValue(r.value[1]) })),
+      };
     case "matrix":
-      return { type: "matrix", series: d.result.map((r) => ({ labels: r.metric, points: r.values.map(([t, v]) => ({ t, v: parseSampleValue(v) })) })) };
+      return {
+        type: "matrix",
+        series: d.result.map((r) => ({
+          labels: r.metric,
+          points: r.values.map(([t, v]) => ({ t, v: parseSampleValue(v) })),
+        })),
+      };
     case "scalar":
       return { type: "scalar", t: d.result[0], v: parseSampleValue(d.result[1]) };
     case "string":
@@ -152,7 +168,8 @@ function errnoOf(e: unknown): string | null {
   let deepest: string | null = null;
   for (let i = 0; i < 5 && cur instanceof Error; i++) {
     const code = (cur as NodeJS.ErrnoException).code;
-    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return `${code}${cur.message && !cur.message.includes(code) ? ` (${cur.message})` : ""}`;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code))
+      return `${code}${cur.message && !cur.message.includes(code) ? ` (${cur.message})` : ""}`;
     if (cur.message) deepest = cur.message;
     cur = (cur as Error & { cause?: unknown }).cause;
   }
@@ -179,10 +196,21 @@ export class PrometheusClient {
     try {
       u = new URL(opts.url);
     } catch {
-      throw new PrometheusError("invalid_response", `--prometheus ${JSON.stringify(opts.url)}: not a URL (expected e.g. http://prometheus:9090)`);
+      throw new PrometheusError(
+        "invalid_response",
+        `--prometheus ${JSON.stringify(opts.url)}: not a URL (expected e.g. http://prometheus:9090)`,
+      );
     }
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new PrometheusError("invalid_response", `--prometheus ${JSON.stringify(opts.url)}: expected an http:// or https:// URL`);
-    this.headers = { accept: "application/json", "accept-encoding": opts.compression ? "gzip" : "identity", ...opts.headers };
+    if (u.protocol !== "http:" && u.protocol !== "https:")
+      throw new PrometheusError(
+        "invalid_response",
+        `--prometheus ${JSON.stringify(opts.url)}: expected an http:// or https:// URL`,
+      );
+    this.headers = {
+      accept: "application/json",
+      "accept-encoding": opts.compression ? "gzip" : "identity",
+      ...opts.headers,
+    };
     if (u.username || u.password) {
       const cred = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
       this.headers.authorization ??= `Basic ${Buffer.from(cred).toString("base64")}`;
@@ -228,9 +256,16 @@ export class PrometheusClient {
   }
 
   /** An instant query that must answer with a vector. */
-  async vector(expr: string, opts: { time?: Date | number } = {}): Promise<QueryAnswer<Extract<QueryResult, { type: "vector" }>>> {
+  async vector(
+    expr: string,
+    opts: { time?: Date | number } = {},
+  ): Promise<QueryAnswer<Extract<QueryResult, { type: "vector" }>>> {
     const a = await this.query(expr, opts);
-    if (a.result.type !== "vector") throw new PrometheusError("invalid_response", `${this.displayUrl}: query ${expr} answered a ${a.result.type}, expected a vector`);
+    if (a.result.type !== "vector")
+      throw new PrometheusError(
+        "invalid_response",
+        `${this.displayUrl}: query ${expr} answered a ${a.result.type}, expected a vector`,
+      );
     return { ...a, result: a.result };
   }
 
@@ -251,7 +286,12 @@ export class PrometheusClient {
     if (!res.ok && (!json || ![400, 422, 500, 503].includes(res.status))) {
       // Not an API answer (proxy error page, 404 of a wrong path): its first line says why.
       const snippet = await this.snippet(res);
-      throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`, null, res.status);
+      throw new PrometheusError(
+        "http",
+        `${what}: HTTP ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ""}`,
+        null,
+        res.status,
+      );
     }
     let decoded: Awaited<ReturnType<typeof decodeStreaming>>;
     const intern = new Interner();
@@ -263,43 +303,94 @@ export class PrometheusClient {
       if (e instanceof DecodeError) {
         await res.body?.cancel().catch(() => undefined);
         if (e.kind === "too_large") {
-          throw new PrometheusError("invalid_response", `${what}: ${e.message} (query: ${params.query}); narrow the query with --selector, or split the fleet`, null, res.status);
+          throw new PrometheusError(
+            "invalid_response",
+            `${what}: ${e.message} (query: ${params.query}); narrow the query with --selector, or split the fleet`,
+            null,
+            res.status,
+          );
         }
-        if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
-        if (e.kind === "truncated") throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} ${e.message.replace(/^the answer /, "")}`, null, res.status);
-        throw new PrometheusError("invalid_response", `${what}: the answer to /api/v1/${endpoint} is not understood: ${e.message} (is this the Prometheus API?)`, null, res.status);
+        if (!res.ok)
+          throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
+        if (e.kind === "truncated")
+          throw new PrometheusError(
+            "invalid_response",
+            `${what}: the answer to /api/v1/${endpoint} ${e.message.replace(/^the answer /, "")}`,
+            null,
+            res.status,
+          );
+        throw new PrometheusError(
+          "invalid_response",
+          `${what}: the answer to /api/v1/${endpoint} is not understood: ${e.message} (is this the Prometheus API?)`,
+          null,
+          res.status,
+        );
       }
       throw this.transportError(e, what);
     }
     const skeleton = decoded.skeleton as { data?: { resultType?: unknown; result?: unknown } } | null;
     const elements = decoded.elements;
     let compact: Compact[] | null = null;
-    if (elements !== null && skeleton && typeof skeleton === "object" && skeleton.data && typeof skeleton.data === "object") {
+    if (
+      elements !== null &&
+      skeleton &&
+      typeof skeleton === "object" &&
+      skeleton.data &&
+      typeof skeleton.data === "object"
+    ) {
       const type = skeleton.data.resultType;
       if ((type === "vector" || type === "matrix") && elements.every(isCompact)) {
         compact = elements as Compact[];
         skeleton.data.result = [];
       } else {
-        skeleton.data.result = elements.map((x) => (isCompact(x) ? (x.kind === VECTOR ? { metric: x.sample.labels, value: [x.sample.t, String(x.sample.v)] } : { metric: x.series.labels, values: [] }) : x));
+        skeleton.data.result = elements.map((x) =>
+          isCompact(x)
+            ? x.kind === VECTOR
+              ? { metric: x.sample.labels, value: [x.sample.t, String(x.sample.v)] }
+              : { metric: x.series.labels, values: [] }
+            : x,
+        );
       }
     }
     const parsed = responseBody.safeParse(skeleton);
     if (!parsed.success) {
       if (!res.ok) throw new PrometheusError("http", `${what}: HTTP ${res.status} ${res.statusText}`, null, res.status);
       const issue = parsed.error.issues[0];
-      throw new PrometheusError("invalid_response", `${what}: unexpected answer to /api/v1/${endpoint}: ${issue ? `${issue.path.join(".") || "(top)"}: ${issue.message}` : "invalid"}`, null, res.status);
+      throw new PrometheusError(
+        "invalid_response",
+        `${what}: unexpected answer to /api/v1/${endpoint}: ${issue ? `${issue.path.join(".") || "(top)"}: ${issue.message}` : "invalid"}`,
+        null,
+        res.status,
+      );
     }
     const body = parsed.data;
     if (body.status === "error") {
       const kind = body.errorType === "timeout" ? "timeout" : "query";
-      throw new PrometheusError(kind, `${what}: ${body.errorType}: ${body.error} (query: ${params.query})`, body.errorType, res.status);
+      throw new PrometheusError(
+        kind,
+        `${what}: ${body.errorType}: ${body.error} (query: ${params.query})`,
+        body.errorType,
+        res.status,
+      );
     }
     let result: QueryResult;
     if (compact !== null && body.data.resultType === "vector") {
-      if (!compact.every((c) => c.kind === VECTOR)) throw new PrometheusError("invalid_response", `${what}: a vector answer to /api/v1/${endpoint} holds matrix series`, null, res.status);
+      if (!compact.every((c) => c.kind === VECTOR))
+        throw new PrometheusError(
+          "invalid_response",
+          `${what}: a vector answer to /api/v1/${endpoint} holds matrix series`,
+          null,
+          res.status,
+        );
       result = { type: "vector", samples: compact.map((c) => (c as Extract<Compact, { kind: 1 }>).sample) };
     } else if (compact !== null && body.data.resultType === "matrix") {
-      if (!compact.every((c) => c.kind === MATRIX)) throw new PrometheusError("invalid_response", `${what}: a matrix answer to /api/v1/${endpoint} holds vector samples`, null, res.status);
+      if (!compact.every((c) => c.kind === MATRIX))
+        throw new PrometheusError(
+          "invalid_response",
+          `${what}: a matrix answer to /api/v1/${endpoint} holds vector samples`,
+          null,
+          res.status,
+        );
       result = { type: "matrix", series: compact.map((c) => (c as Extract<Compact, { kind: 2 }>).series) };
     } else {
       result = convert(body.data);
@@ -314,7 +405,11 @@ export class PrometheusClient {
       if (!reader) return "";
       const { value } = await reader.read();
       await reader.cancel().catch(() => undefined);
-      return new TextDecoder().decode(value ?? new Uint8Array()).replace(/\s+/g, " ").trim().slice(0, 200);
+      return new TextDecoder()
+        .decode(value ?? new Uint8Array())
+        .replace(/\s+/g, " ")
+        .trim()
+        .slice(0, 200);
     } catch {
       return "";
     }
@@ -324,7 +419,12 @@ export class PrometheusClient {
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
       if (this.method === "POST") {
-        return await this.fetchFn(target, { method: "POST", headers: { ...this.headers, "content-type": "application/x-www-form-urlencoded" }, body: form.toString(), signal });
+        return await this.fetchFn(target, {
+          method: "POST",
+          headers: { ...this.headers, "content-type": "application/x-www-form-urlencoded" },
+          body: form.toString(),
+          signal,
+        });
       }
       return await this.fetchFn(`${target}?${form.toString()}`, { method: "GET", headers: this.headers, signal });
     } catch (e) {
@@ -337,6 +437,9 @@ export class PrometheusClient {
       return new PrometheusError("timeout", `${what} did not answer within ${this.timeoutMs / 1000} s`);
     }
     const code = errnoOf(e);
-    return new PrometheusError("unreachable", `cannot reach ${what}: ${code ?? (e instanceof Error ? e.message : String(e))}`);
+    return new PrometheusError(
+      "unreachable",
+      `cannot reach ${what}: ${code ?? (e instanceof Error ? e.message : String(e))}`,
+    );
   }
 }

@@ -15,36 +15,56 @@ async function* chunks(text: string, sizes: readonly number[]): AsyncGenerator<U
 
 const labelValue = fc.string({ unit: "grapheme", maxLength: 12 }); // quotes, braces, brackets, backslashes, é …
 const vectorBody = fc
-  .array(fc.record({ metric: fc.dictionary(fc.constantFrom("host", "instance", "vcpu", "a]b", 'q"'), labelValue), value: fc.tuple(fc.integer(), fc.double().map(String)) }), { maxLength: 30 })
+  .array(
+    fc.record({
+      metric: fc.dictionary(fc.constantFrom("host", "instance", "vcpu", "a]b", 'q"'), labelValue),
+      value: fc.tuple(fc.integer(), fc.double().map(String)),
+    }),
+    { maxLength: 30 },
+  )
   .map((result) => ({ status: "success", data: { resultType: "vector", result }, warnings: ["w}]"] }));
 
 describe("decodeStreaming", () => {
   it("gives what JSON.parse gives, however the body is cut into chunks", async () => {
     await fc.assert(
-      fc.asyncProperty(vectorBody, fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 8 }), async (body, sizes) => {
-        const text = JSON.stringify(body);
-        const d = await decodeStreaming(chunks(text, sizes), 1 << 20);
-        expect(d.elements).toEqual(body.data.result);
-        expect(d.skeleton).toEqual({ ...body, data: { ...body.data, result: [] } });
-        expect(d.bytes).toBe(Buffer.byteLength(text));
-      }),
+      fc.asyncProperty(
+        vectorBody,
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 8 }),
+        async (body, sizes) => {
+          const text = JSON.stringify(body);
+          const d = await decodeStreaming(chunks(text, sizes), 1 << 20);
+          expect(d.elements).toEqual(body.data.result);
+          expect(d.skeleton).toEqual({ ...body, data: { ...body.data, result: [] } });
+          expect(d.bytes).toBe(Buffer.byteLength(text));
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it("keeps the key order of VictoriaMetrics (isPartial first, stats after data) and answers without data.result", async () => {
-    const vm = '{"status":"success","isPartial":false,"data":{"result":[{"metric":{"x":"1"},"value":[1,"2"]}],"resultType":"vector"},"stats":{"seriesFetched":"1"}}';
+    const vm =
+      '{"status":"success","isPartial":false,"data":{"result":[{"metric":{"x":"1"},"value":[1,"2"]}],"resultType":"vector"},"stats":{"seriesFetched":"1"}}';
     const d = await decodeStreaming(chunks(vm, [7]), 1 << 20);
     expect(d.elements).toEqual([{ metric: { x: "1" }, value: [1, "2"] }]);
-    expect(d.skeleton).toMatchObject({ isPartial: false, data: { resultType: "vector", result: [] }, stats: { seriesFetched: "1" } });
+    expect(d.skeleton).toMatchObject({
+      isPartial: false,
+      data: { resultType: "vector", result: [] },
+      stats: { seriesFetched: "1" },
+    });
     const err = await decodeStreaming(chunks('{"status":"error","errorType":"bad_data","error":"x"}', [5]), 1 << 20);
     expect(err.elements).toBeNull();
   });
 
   it("a truncated answer is an error that says so, at every cut", async () => {
-    const text = JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: { a: "b" }, value: [1, "2"] }] } });
+    const text = JSON.stringify({
+      status: "success",
+      data: { resultType: "vector", result: [{ metric: { a: "b" }, value: [1, "2"] }] },
+    });
     for (let cut = 1; cut < text.length; cut++) {
-      await expect(decodeStreaming(chunks(text.slice(0, cut), [3]), 1 << 20), `cut at ${cut}`).rejects.toBeInstanceOf(DecodeError);
+      await expect(decodeStreaming(chunks(text.slice(0, cut), [3]), 1 << 20), `cut at ${cut}`).rejects.toBeInstanceOf(
+        DecodeError,
+      );
     }
   });
 
@@ -65,10 +85,16 @@ describe("decodeStreaming", () => {
 
 describe("Prometheus client on bad answers", () => {
   const serving = (body: string, init: ResponseInit = { status: 200 }) =>
-    new PrometheusClient({ url: "http://prometheus.test", fetch: (async () => new Response(body, init)) as typeof fetch, maxResponseBytes: 1024 * 1024 });
+    new PrometheusClient({
+      url: "http://prometheus.test",
+      fetch: (async () => new Response(body, init)) as typeof fetch,
+      maxResponseBytes: 1024 * 1024,
+    });
 
   it("truncated: no result, a reason", async () => {
-    const e = await serving('{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"val').query("up").catch((x: unknown) => x);
+    const e = await serving('{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"val')
+      .query("up")
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(PrometheusError);
     expect(e).toMatchObject({ kind: "invalid_response", message: expect.stringMatching(/ends early.*truncated/) });
   });
@@ -79,7 +105,16 @@ describe("Prometheus client on bad answers", () => {
   });
 
   it("interns label values: 1,000 series share one host string", async () => {
-    const body = JSON.stringify({ status: "success", data: { resultType: "vector", result: Array.from({ length: 1000 }, (_, i) => ({ metric: { host: "h-1", vcpu: String(i % 4) }, value: [1, "0.5"] })) } });
+    const body = JSON.stringify({
+      status: "success",
+      data: {
+        resultType: "vector",
+        result: Array.from({ length: 1000 }, (_, i) => ({
+          metric: { host: "h-1", vcpu: String(i % 4) },
+          value: [1, "0.5"],
+        })),
+      },
+    });
     const a = await serving(body).vector("x");
     expect(a.result.samples).toHaveLength(1000);
     expect(new Set(a.result.samples.map((s) => s.labels.vcpu)).size).toBe(4);
@@ -98,7 +133,9 @@ describe("Prometheus client limits", () => {
         peak = Math.max(peak, ++now);
         await new Promise((r) => setTimeout(r, 5));
         now--;
-        return new Response('{"status":"success","data":{"resultType":"vector","result":[]}}', { headers: { "content-type": "application/json" } });
+        return new Response('{"status":"success","data":{"resultType":"vector","result":[]}}', {
+          headers: { "content-type": "application/json" },
+        });
       }) as typeof fetch,
     });
     await Promise.all(Array.from({ length: 9 }, () => c.vector("up")));
@@ -108,8 +145,16 @@ describe("Prometheus client limits", () => {
   it("VictoriaMetrics' 503 (too many concurrent requests, text/plain) is an HTTP error quoting the server", async () => {
     const c = new PrometheusClient({
       url: "http://vm.test",
-      fetch: (async () => new Response("couldn't start executing the request in 10 seconds, since -search.maxConcurrentRequests=4 concurrent requests are executed", { status: 503, headers: { "content-type": "text/plain" } })) as typeof fetch,
+      fetch: (async () =>
+        new Response(
+          "couldn't start executing the request in 10 seconds, since -search.maxConcurrentRequests=4 concurrent requests are executed",
+          { status: 503, headers: { "content-type": "text/plain" } },
+        )) as typeof fetch,
     });
-    await expect(c.query("up")).rejects.toMatchObject({ kind: "http", status: 503, message: expect.stringMatching(/maxConcurrentRequests=4/) });
+    await expect(c.query("up")).rejects.toMatchObject({
+      kind: "http",
+      status: 503,
+      message: expect.stringMatching(/maxConcurrentRequests=4/),
+    });
   });
 });

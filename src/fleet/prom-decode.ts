@@ -79,14 +79,21 @@ export async function decodeStreaming(
     try {
       arr = JSON.parse(`[${text}]`) as unknown[];
     } catch (e) {
-      throw new DecodeError("malformed", `data.result is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+      throw new DecodeError(
+        "malformed",
+        `data.result is not valid JSON (${e instanceof Error ? e.message : String(e)})`,
+      );
     }
     for (const x of arr) elements.push(onElement(x));
   };
 
   for await (const chunk of body) {
     total += chunk.length;
-    if (total > maxBytes) throw new DecodeError("too_large", `the answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB, the limit`);
+    if (total > maxBytes)
+      throw new DecodeError(
+        "too_large",
+        `the answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB, the limit`,
+      );
     let segStart = 0; // start of the part of this chunk not yet routed
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i]!;
@@ -118,7 +125,15 @@ export async function decodeStreaming(
           const depth = stack.length;
           stack.push(c);
           keys.push(null);
-          if (!inResult && c === LBRACKET && depth === 2 && stack[0] === LBRACE && keys[0] === "data" && stack[1] === LBRACE && keys[1] === "result") {
+          if (
+            !inResult &&
+            c === LBRACKET &&
+            depth === 2 &&
+            stack[0] === LBRACE &&
+            keys[0] === "data" &&
+            stack[1] === LBRACE &&
+            keys[1] === "result"
+          ) {
             // Entering data.result: route what came before (up to and including '[') to the skeleton.
             skeletonParts.push(decoder.decode(chunk.subarray(segStart, i + 1), { stream: true }));
             segStart = i + 1;
@@ -160,7 +175,10 @@ export async function decodeStreaming(
     }
   }
   if (inResult || stack.length > 0 || inString) {
-    throw new DecodeError("truncated", `the answer ends early, after ${total} bytes (connection cut, or the server's answer was truncated)`);
+    throw new DecodeError(
+      "truncated",
+      `the answer ends early, after ${total} bytes (connection cut, or the server's answer was truncated)`,
+    );
   }
   skeletonParts.push(decoder.decode());
   const text = skeletonParts.join("");
@@ -168,7 +186,10 @@ export async function decodeStreaming(
   try {
     skeleton = JSON.parse(text);
   } catch {
-    throw new DecodeError("malformed", `not JSON (got: ${text.replace(/\s+/g, " ").trim().slice(0, 200) || "nothing"})`);
+    throw new DecodeError(
+      "malformed",
+      `not JSON (got: ${text.replace(/\s+/g, " ").trim().slice(0, 200) || "nothing"})`,
+    );
   }
   return { skeleton, elements: streamed ? elements : null, bytes: total };
 }

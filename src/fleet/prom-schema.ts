@@ -12,8 +12,14 @@ export const samplePair = z.tuple([z.number(), sampleValue]);
 
 const labels = z.record(z.string(), z.string());
 
-export const vectorResult = z.object({ resultType: z.literal("vector"), result: z.array(z.looseObject({ metric: labels, value: samplePair })) });
-export const matrixResult = z.object({ resultType: z.literal("matrix"), result: z.array(z.looseObject({ metric: labels, values: z.array(samplePair) })) });
+export const vectorResult = z.object({
+  resultType: z.literal("vector"),
+  result: z.array(z.looseObject({ metric: labels, value: samplePair })),
+});
+export const matrixResult = z.object({
+  resultType: z.literal("matrix"),
+  result: z.array(z.looseObject({ metric: labels, values: z.array(samplePair) })),
+});
 export const scalarResult = z.object({ resultType: z.literal("scalar"), result: samplePair });
 export const stringResult = z.object({ resultType: z.literal("string"), result: samplePair });
 

@@ -15,7 +15,10 @@ const W = 60;
 const NOW = 1_800_000_000_000;
 const T = NOW / 1000;
 
-function prometheus(answers: Answers, raw: Record<string, Array<{ labels: Record<string, string>; points: Array<[number, number]> }>> = {}): { client: PrometheusClient; asked: string[] } {
+function prometheus(
+  answers: Answers,
+  raw: Record<string, Array<{ labels: Record<string, string>; points: Array<[number, number]> }>> = {},
+): { client: PrometheusClient; asked: string[] } {
   const q = snapshotQueries(W);
   const byQuery = new Map<string, QueryName>(Object.entries(q).map(([k, v]) => [v, k as QueryName]));
   const asked: string[] = [];
@@ -29,8 +32,18 @@ function prometheus(answers: Answers, raw: Record<string, Array<{ labels: Record
       return Response.json({ status: "success", data: { resultType: "vector", result } });
     }
     const r = raw[query];
-    if (r) return Response.json({ status: "success", data: { resultType: "matrix", result: r.map((s) => ({ metric: s.labels, values: s.points.map(([t, v]) => [t, String(v)]) })) } });
-    return Response.json({ status: "error", errorType: "bad_data", error: `unexpected query ${query}` }, { status: 400 });
+    if (r)
+      return Response.json({
+        status: "success",
+        data: {
+          resultType: "matrix",
+          result: r.map((s) => ({ metric: s.labels, values: s.points.map(([t, v]) => [t, String(v)]) })),
+        },
+      });
+    return Response.json(
+      { status: "error", errorType: "bad_data", error: `unexpected query ${query}` },
+      { status: 400 },
+    );
   }) as typeof fetch;
   return { client: new PrometheusClient({ url: "http://prometheus.test:9090", fetch: fetchFn }), asked };
 }
@@ -38,7 +51,20 @@ function prometheus(answers: Answers, raw: Record<string, Array<{ labels: Record
 const target = (i: string) => ({ job: "vsteal", instance: i });
 
 /** One agent: a host with `vms` (name → [vcpus, usage, delay]), fully sampled over the window (12 samples). */
-function host(instance: string, o: { name?: string; cpus: number; vmCpus?: [number, string]; capacity?: number; memBytes?: number; vms: Record<string, { vcpus: number; usage: number; delay: number; samples?: number; memBytes?: number; cap?: number }> }): Answers {
+function host(
+  instance: string,
+  o: {
+    name?: string;
+    cpus: number;
+    vmCpus?: [number, string];
+    capacity?: number;
+    memBytes?: number;
+    vms: Record<
+      string,
+      { vcpus: number; usage: number; delay: number; samples?: number; memBytes?: number; cap?: number }
+    >;
+  },
+): Answers {
   const t = target(instance);
   const a: Answers = {
     host_cpus: [{ labels: t, v: o.cpus }],
@@ -87,7 +113,8 @@ function host(instance: string, o: { name?: string; cpus: number; vmCpus?: [numb
 
 function merge(...parts: Answers[]): Answers {
   const out: Answers = {};
-  for (const p of parts) for (const [k, v] of Object.entries(p) as [QueryName, Series[]][]) out[k] = [...(out[k] ?? []), ...v];
+  for (const p of parts)
+    for (const [k, v] of Object.entries(p) as [QueryName, Series[]][]) out[k] = [...(out[k] ?? []), ...v];
   return out;
 }
 
@@ -95,8 +122,24 @@ describe("snapshot: what the agents report for planning", () => {
   it("names hosts as their agents do, plans on the VM CPU set and memory, takes VM memory and caps", async () => {
     const { client } = prometheus(
       merge(
-        host("10.0.0.1:9977", { name: "hv-a", cpus: 2, vmCpus: [1, "0"], memBytes: 4096 * 1024 ** 2, vms: { web: { vcpus: 2, usage: 0.5, delay: 0.5, memBytes: 512 * 1024 ** 2, cap: 0.5 }, db: { vcpus: 1, usage: 0.4, delay: 0.6 } } }),
-        host("10.0.0.2:9977", { name: "hv-b", cpus: 2, vmCpus: [1, "1"], capacity: 1, memBytes: 4096 * 1024 ** 2, vms: {} }),
+        host("10.0.0.1:9977", {
+          name: "hv-a",
+          cpus: 2,
+          vmCpus: [1, "0"],
+          memBytes: 4096 * 1024 ** 2,
+          vms: {
+            web: { vcpus: 2, usage: 0.5, delay: 0.5, memBytes: 512 * 1024 ** 2, cap: 0.5 },
+            db: { vcpus: 1, usage: 0.4, delay: 0.6 },
+          },
+        }),
+        host("10.0.0.2:9977", {
+          name: "hv-b",
+          cpus: 2,
+          vmCpus: [1, "1"],
+          capacity: 1,
+          memBytes: 4096 * 1024 ** 2,
+          vms: {},
+        }),
       ),
     );
     const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
@@ -112,15 +155,28 @@ describe("snapshot: what the agents report for planning", () => {
   });
 
   it("the hosts file still overrides what agents report", async () => {
-    const { client } = prometheus(host("10.0.0.1:9977", { name: "hv-a", cpus: 8, vmCpus: [6, "2-7"], memBytes: 8192 * 1024 ** 2, vms: { web: { vcpus: 1, usage: 1, delay: 0, memBytes: 1024 ** 3 } } }));
-    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW, hosts: { hosts: { "hv-a": { memory_mib: 1000, reserved_cpus: 2 } }, vms: { web: { memory_mib: 7 } } } });
+    const { client } = prometheus(
+      host("10.0.0.1:9977", {
+        name: "hv-a",
+        cpus: 8,
+        vmCpus: [6, "2-7"],
+        memBytes: 8192 * 1024 ** 2,
+        vms: { web: { vcpus: 1, usage: 1, delay: 0, memBytes: 1024 ** 3 } },
+      }),
+    );
+    const { snapshot } = await buildSnapshot(client, {
+      windowS: W,
+      nowMs: NOW,
+      hosts: { hosts: { "hv-a": { memory_mib: 1000, reserved_cpus: 2 } }, vms: { web: { memory_mib: 7 } } },
+    });
     expect(snapshot.hosts[0]).toMatchObject({ cpus: 6, memory_mib: 1000, reserved_cpus: 2, vm_cpus: "2-7" });
     expect(snapshot.vms[0]!.memory_mib).toBe(7);
   });
 
   it("a host label set by the scrape config wins over the agent's own name", async () => {
     const a = host("10.0.0.1:9977", { name: "machine-7", cpus: 2, vms: {} });
-    for (const k of Object.keys(a) as QueryName[]) a[k] = a[k]!.map((x) => ({ ...x, labels: { ...x.labels, host: "hv01" } }));
+    for (const k of Object.keys(a) as QueryName[])
+      a[k] = a[k]!.map((x) => ({ ...x, labels: { ...x.labels, host: "hv01" } }));
     const { client } = prometheus(a);
     const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
     expect(snapshot.hosts.map((h) => h.name)).toEqual(["hv01"]);
@@ -128,13 +184,19 @@ describe("snapshot: what the agents report for planning", () => {
 
   it("a host name that is not one is refused, naming the target", async () => {
     const { client } = prometheus(host("10.0.0.1:9977", { name: "hv?netcat=x", cpus: 2, vms: {} }));
-    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(/target 10\.0\.0\.1:9977: vsteal_host_info host_name must be a host name .*got "hv\?netcat=x": fix the agent's --host-name/);
+    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(
+      /target 10\.0\.0\.1:9977: vsteal_host_info host_name must be a host name .*got "hv\?netcat=x": fix the agent's --host-name/,
+    );
   });
 });
 
 describe("snapshot: no blind spots", () => {
   it("a VM running a moment ago and on no host now stays on its last host, not movable, with a note", async () => {
-    const a = host("10.0.0.1:9977", { name: "hv-a", cpus: 1, vms: { moving: { vcpus: 1, usage: 0.5, delay: 0.5 }, other: { vcpus: 1, usage: 0.5, delay: 0.5 } } });
+    const a = host("10.0.0.1:9977", {
+      name: "hv-a",
+      cpus: 1,
+      vms: { moving: { vcpus: 1, usage: 0.5, delay: 0.5 }, other: { vcpus: 1, usage: 0.5, delay: 0.5 } },
+    });
     // The source's agent no longer lists `moving`; the target's has not reported it yet.
     a.vm_current = a.vm_current!.filter((s) => s.labels.domain !== "moving");
     a.vm_live = a.vm_live!.filter((s) => s.labels.domain !== "moving");
@@ -142,7 +204,9 @@ describe("snapshot: no blind spots", () => {
     const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
     const moving = snapshot.vms.find((v) => v.name === "moving");
     expect(moving).toMatchObject({ host: "hv-a", migratable: false, in_transit: true, usage: [0.5], delay: [0.5] });
-    expect(snapshot.notes.join("\n")).toMatch(/in transit \(running within the last 60 s, on no host now\): moving \(last on hv-a\)/);
+    expect(snapshot.notes.join("\n")).toMatch(
+      /in transit \(running within the last 60 s, on no host now\): moving \(last on hv-a\)/,
+    );
   });
 
   it("one VM on two hosts (a live migration under way) counts where it runs, is not moved, and the snapshot is still made", async () => {
@@ -152,17 +216,34 @@ describe("snapshot: no blind spots", () => {
     const { client } = prometheus(merge(a, b));
     const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
     expect(snapshot.vms).toHaveLength(1);
-    expect(snapshot.vms[0]).toMatchObject({ name: "moving", host: "hv-a", migratable: false, in_transit: true, usage: [0.5] });
-    expect(snapshot.notes.join("\n")).toMatch(/migrating now \(one UUID on two hosts\): moving \(runs on hv-a; also on hv-b\)/);
+    expect(snapshot.vms[0]).toMatchObject({
+      name: "moving",
+      host: "hv-a",
+      migratable: false,
+      in_transit: true,
+      usage: [0.5],
+    });
+    expect(snapshot.notes.join("\n")).toMatch(
+      /migrating now \(one UUID on two hosts\): moving \(runs on hv-a; also on hv-b\)/,
+    );
     // Two different VMs of one name are still refused.
     const c = host("10.0.0.2:9977", { name: "hv-b", cpus: 1, vms: { moving: { vcpus: 1, usage: 0, delay: 0 } } });
-    for (const k of Object.keys(c) as QueryName[]) c[k] = c[k]!.map((x) => (x.labels.uuid ? { ...x, labels: { ...x.labels, uuid: "other-uuid" } } : x));
-    const two = prometheus(merge(host("10.0.0.1:9977", { name: "hv-a", cpus: 1, vms: { moving: { vcpus: 1, usage: 0.5, delay: 0.5 } } }), c));
-    await expect(buildSnapshot(two.client, { windowS: W, nowMs: NOW })).rejects.toThrow(/VM moving is on hv-a and hv-b at once, with different UUIDs/);
+    for (const k of Object.keys(c) as QueryName[])
+      c[k] = c[k]!.map((x) => (x.labels.uuid ? { ...x, labels: { ...x.labels, uuid: "other-uuid" } } : x));
+    const two = prometheus(
+      merge(host("10.0.0.1:9977", { name: "hv-a", cpus: 1, vms: { moving: { vcpus: 1, usage: 0.5, delay: 0.5 } } }), c),
+    );
+    await expect(buildSnapshot(two.client, { windowS: W, nowMs: NOW })).rejects.toThrow(
+      /VM moving is on hv-a and hv-b at once, with different UUIDs/,
+    );
   });
 
   it("a VM that arrived within the window is rated over its own samples, not diluted by the window", async () => {
-    const b = host("10.0.0.2:9977", { name: "hv-b", cpus: 2, vms: { arrived: { vcpus: 1, usage: 0.25, delay: 0, samples: 3 } } });
+    const b = host("10.0.0.2:9977", {
+      name: "hv-b",
+      cpus: 2,
+      vms: { arrived: { vcpus: 1, usage: 0.25, delay: 0, samples: 3 } },
+    });
     const inst = "10.0.0.2:9977";
     const lab = { job: "vsteal", instance: inst, domain: "arrived", uuid: "uuid-arrived", vcpu: "0" };
     const pts = (rate: number): Array<[number, number]> => [0, 5, 10].map((dt) => [T - 10 + dt, 3 + rate * dt]);

@@ -37,8 +37,14 @@ function fixture(scenario: string): { index: Recorded; client: PrometheusClient;
     // queries find nothing, as with agents of that version (the builder falls back).
     const newer = call ? null : unrecordedNewerQuery(query);
     if (newer) return newer;
-    if (!call) return new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), { status: 400 });
-    return new Response(readFileSync(join(dir, call.file), "utf8"), { status: call.status, headers: { "content-type": "application/json" } });
+    if (!call)
+      return new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), {
+        status: 400,
+      });
+    return new Response(readFileSync(join(dir, call.file), "utf8"), {
+      status: call.status,
+      headers: { "content-type": "application/json" },
+    });
   }) as typeof fetch;
   return { index, client: new PrometheusClient({ url: "http://prometheus.test:9090", fetch: fetchFn }), asked };
 }
@@ -56,7 +62,13 @@ async function failure(p: Promise<unknown>): Promise<SnapshotError> {
 const vm = (s: { vms: Array<{ name: string }> }, name: string) => {
   const v = s.vms.find((x) => x.name === name);
   if (!v) throw new Error(`no VM ${name}`);
-  return v as (typeof s.vms)[number] & { usage: number[]; delay: number[]; throttled: number[]; host: string; vcpus: number };
+  return v as (typeof s.vms)[number] & {
+    usage: number[];
+    delay: number[];
+    throttled: number[];
+    host: string;
+    vcpus: number;
+  };
 };
 
 describe("snapshot from Prometheus (recorded answers)", () => {
@@ -76,7 +88,9 @@ describe("snapshot from Prometheus (recorded answers)", () => {
     expect(capped.throttled[0]).toBeLessThanOrEqual(capped.delay[0]!);
     expect(snapshot.window_s).toBe(index.window_s);
     expect(snapshot.time).toBe(new Date(index.now_ms).toISOString());
-    expect(snapshot.notes.join(" ")).toMatch(/memory: 3 host\(s\) \(hv01, hv02, hv03\) and \d+ VM\(s\) without memory from their agent/);
+    expect(snapshot.notes.join(" ")).toMatch(
+      /memory: 3 host\(s\) \(hv01, hv02, hv03\) and \d+ VM\(s\) without memory from their agent/,
+    );
     expect(snapshot.sources.hv02).toMatch(/^127\.0\.0\.1:\d+$/);
     // The format's own validator accepts it, and the planner moves load off the crowded host.
     parseSnapshot(snapshot);
@@ -94,7 +108,16 @@ describe("snapshot from Prometheus (recorded answers)", () => {
     expect(asked.some((q) => q.startsWith('{__name__=~"libvirt_domain_vcpu_time_seconds_total|'))).toBe(true);
     expect(snapshot.notes.join(" ")).toMatch(/raw samples .* on hv02/);
     // What rate() said for it: a fraction of the truth, spread over time it was not there.
-    const rateAnswer = JSON.parse(readFileSync(join(FIXTURES, "young-vm", index.calls.find((c) => c.query === `rate(libvirt_domain_vcpu_time_seconds_total[${index.window_s}s])`)!.file), "utf8")) as {
+    const rateAnswer = JSON.parse(
+      readFileSync(
+        join(
+          FIXTURES,
+          "young-vm",
+          index.calls.find((c) => c.query === `rate(libvirt_domain_vcpu_time_seconds_total[${index.window_s}s])`)!.file,
+        ),
+        "utf8",
+      ),
+    ) as {
       data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
     };
     const extrapolated = rateAnswer.data.result.find((r) => r.metric.domain === "arrived-1");
@@ -133,7 +156,9 @@ describe("snapshot from Prometheus (recorded answers)", () => {
 
   it("stale data (the newest sample is older than --stale-after): no snapshot", async () => {
     const { index, client } = fixture("healthy");
-    const e = await failure(buildSnapshot(client, { windowS: index.window_s, nowMs: index.now_ms + 600_000, staleAfterS: 120 }));
+    const e = await failure(
+      buildSnapshot(client, { windowS: index.window_s, nowMs: index.now_ms + 600_000, staleAfterS: 120 }),
+    );
     expect(e.reason).toBe("partial_data");
     expect(e.missingHosts).toEqual(["hv01", "hv02", "hv03"]);
     expect(e.message).toMatch(/newest sample is 10 min old/);
@@ -141,7 +166,13 @@ describe("snapshot from Prometheus (recorded answers)", () => {
 
   it("a host listed in the hosts file but absent from Prometheus: no snapshot", async () => {
     const { index, client } = fixture("healthy");
-    const e = await failure(buildSnapshot(client, { windowS: index.window_s, nowMs: index.now_ms, hosts: { hosts: { hv09: { memory_mib: 1024 } } } }));
+    const e = await failure(
+      buildSnapshot(client, {
+        windowS: index.window_s,
+        nowMs: index.now_ms,
+        hosts: { hosts: { hv09: { memory_mib: 1024 } } },
+      }),
+    );
     expect(e.missingHosts).toEqual(["hv09"]);
     expect(e.message).toMatch(/hv09: no current metrics, but it is listed in the hosts file/);
   });
@@ -213,8 +244,16 @@ describe("Prometheus client (recorded answers)", () => {
 /** Answers that Prometheus 2.42 does not produce on demand, written by hand after the API docs. */
 describe("Prometheus client (hand-written answers)", () => {
   const answering = (status: number, body: string, contentType = "application/json") =>
-    new PrometheusClient({ url: "http://user:pa%3Ass@prometheus.test:9090/prefix/", fetch: (async () => new Response(body, { status, headers: { "content-type": contentType } })) as typeof fetch });
-  const vec = (extra: object) => JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: { instance: "a" }, value: [1, "+Inf"] }] }, ...extra });
+    new PrometheusClient({
+      url: "http://user:pa%3Ass@prometheus.test:9090/prefix/",
+      fetch: (async () => new Response(body, { status, headers: { "content-type": contentType } })) as typeof fetch,
+    });
+  const vec = (extra: object) =>
+    JSON.stringify({
+      status: "success",
+      data: { resultType: "vector", result: [{ metric: { instance: "a" }, value: [1, "+Inf"] }] },
+      ...extra,
+    });
 
   it("reads +Inf, -Inf and NaN; keeps warnings; sees VictoriaMetrics' isPartial", async () => {
     const a = await answering(200, vec({ warnings: ["store 10.0.0.1 unavailable"], isPartial: true })).vector("x");
@@ -224,7 +263,9 @@ describe("Prometheus client (hand-written answers)", () => {
   });
 
   it("a warning or a partial answer stops the snapshot (may be missing hosts)", async () => {
-    const e1 = await failure(buildSnapshot(answering(200, vec({ warnings: ["partial response: store down"] })), { windowS: 60 }));
+    const e1 = await failure(
+      buildSnapshot(answering(200, vec({ warnings: ["partial response: store down"] })), { windowS: 60 }),
+    );
     expect(e1.reason).toBe("partial_data");
     expect(e1.message).toMatch(/warned: partial response: store down/);
     const e2 = await failure(buildSnapshot(answering(200, vec({ isPartial: true })), { windowS: 60 }));
@@ -232,9 +273,19 @@ describe("Prometheus client (hand-written answers)", () => {
   });
 
   it("a proxy's HTML error page, a non-API answer, an unknown shape", async () => {
-    await expect(answering(502, "<html><body>Bad Gateway</body></html>", "text/html").query("x")).rejects.toMatchObject({ kind: "http", status: 502 });
+    await expect(answering(502, "<html><body>Bad Gateway</body></html>", "text/html").query("x")).rejects.toMatchObject(
+      { kind: "http", status: 502 },
+    );
     await expect(answering(200, "hello").query("x")).rejects.toMatchObject({ kind: "invalid_response" });
-    await expect(answering(200, JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: ["x", 1] }] } })).query("x")).rejects.toThrow(/data\.result\.0\.value/);
+    await expect(
+      answering(
+        200,
+        JSON.stringify({
+          status: "success",
+          data: { resultType: "vector", result: [{ metric: {}, value: ["x", 1] }] },
+        }),
+      ).query("x"),
+    ).rejects.toThrow(/data\.result\.0\.value/);
   });
 
   it("sends POST form to <url>/api/v1/query with basic auth from the URL; falls back to GET on 405", async () => {
@@ -243,14 +294,23 @@ describe("Prometheus client (hand-written answers)", () => {
       url: "http://user:pa%3Ass@prometheus.test:9090/select/0/prometheus/",
       fetch: (async (u: string | URL | Request, init?: RequestInit) => {
         const h = new Headers(init?.headers);
-        seen.push({ url: String(u), method: init?.method ?? "GET", auth: h.get("authorization"), body: typeof init?.body === "string" ? init.body : null });
+        seen.push({
+          url: String(u),
+          method: init?.method ?? "GET",
+          auth: h.get("authorization"),
+          body: typeof init?.body === "string" ? init.body : null,
+        });
         if (init?.method === "POST") return new Response("method not allowed", { status: 405 });
         return new Response(vec({}), { status: 200 });
       }) as typeof fetch,
     });
     expect(c.displayUrl).toBe("http://prometheus.test:9090/select/0/prometheus");
     await c.query("up", { time: 1700000000 });
-    expect(seen[0]).toMatchObject({ url: "http://prometheus.test:9090/select/0/prometheus/api/v1/query", method: "POST", auth: `Basic ${Buffer.from("user:pa:ss").toString("base64")}` });
+    expect(seen[0]).toMatchObject({
+      url: "http://prometheus.test:9090/select/0/prometheus/api/v1/query",
+      method: "POST",
+      auth: `Basic ${Buffer.from("user:pa:ss").toString("base64")}`,
+    });
     expect(seen[0]?.body).toContain("query=up&time=1700000000.000");
     expect(seen[1]?.method).toBe("GET");
     expect(seen[1]?.url).toContain("/api/v1/query?query=up&time=1700000000.000");
@@ -261,7 +321,9 @@ describe("Prometheus client (hand-written answers)", () => {
       url: "http://prometheus.test",
       timeoutMs: 50,
       fetch: ((_u: string | URL | Request, init?: RequestInit) =>
-        new Promise((_r, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal?.reason as Error)))) as typeof fetch,
+        new Promise((_r, reject) =>
+          init?.signal?.addEventListener("abort", () => reject(init.signal?.reason as Error)),
+        )) as typeof fetch,
     });
     await expect(c.query("up")).rejects.toMatchObject({ kind: "timeout" });
     const e = await failure(buildSnapshot(c, { windowS: 60 }));
@@ -278,10 +340,30 @@ describe("Prometheus client (hand-written answers)", () => {
 
 describe("rateFromPoints", () => {
   it("after a counter reset (a new QEMU: the VM came back or restarted) only the samples since count", () => {
-    expect(rateFromPoints([{ t: 0, v: 10 }, { t: 1, v: 11 }, { t: 2, v: 0.5 }, { t: 3, v: 1.5 }])).toBeCloseTo(1, 9);
+    expect(
+      rateFromPoints([
+        { t: 0, v: 10 },
+        { t: 1, v: 11 },
+        { t: 2, v: 0.5 },
+        { t: 3, v: 1.5 },
+      ]),
+    ).toBeCloseTo(1, 9);
     // A VM spinning at 100 % that was away for 50 of 60 s: 1.0, not diluted to 0.17 by the gap.
-    expect(rateFromPoints([{ t: 0, v: 100 }, { t: 5, v: 105 }, { t: 55, v: 2 }, { t: 60, v: 7 }])).toBeCloseTo(1, 9);
-    expect(rateFromPoints([{ t: 0, v: 10 }, { t: 1, v: 11 }, { t: 2, v: 0.5 }])).toBeNull();
+    expect(
+      rateFromPoints([
+        { t: 0, v: 100 },
+        { t: 5, v: 105 },
+        { t: 55, v: 2 },
+        { t: 60, v: 7 },
+      ]),
+    ).toBeCloseTo(1, 9);
+    expect(
+      rateFromPoints([
+        { t: 0, v: 10 },
+        { t: 1, v: 11 },
+        { t: 2, v: 0.5 },
+      ]),
+    ).toBeNull();
     expect(rateFromPoints([{ t: 0, v: 1 }])).toBeNull();
   });
 });

@@ -26,7 +26,13 @@ import { FLEET_BOUNDS, rateProblem } from "../model/fleet.js";
 import { hostNameProblem } from "../model/host-name.js";
 import { SnapshotError } from "./errors.js";
 import { DEFAULT_HOST_MEMORY_MIB, DEFAULT_MAX_MOVES, DEFAULT_VM_MEMORY_MIB, type HostsConfig } from "./hosts-config.js";
-import { PrometheusError, type Labels, type MatrixSeries, type PrometheusClient, type VectorSample } from "./prom-client.js";
+import {
+  PrometheusError,
+  type Labels,
+  type MatrixSeries,
+  type PrometheusClient,
+  type VectorSample,
+} from "./prom-client.js";
 import { METRIC, rawCountersQuery, snapshotQueries, TRANSIT_S, type QueryName } from "./queries.js";
 import { formatCpuList, parseCpuList } from "../procfs/cpulist.js";
 import type { FleetHost, FleetSnapshot, FleetVm } from "../model/fleet.js";
@@ -131,7 +137,8 @@ function cpuList(label: string | undefined): string | null {
   }
 }
 
-const mibOf = (bytes: number | undefined): number | null => (bytes !== undefined && Number.isFinite(bytes) && bytes >= 0 ? Math.floor(bytes / 1024 ** 2) : null);
+const mibOf = (bytes: number | undefined): number | null =>
+  bytes !== undefined && Number.isFinite(bytes) && bytes >= 0 ? Math.floor(bytes / 1024 ** 2) : null;
 
 export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOptions): Promise<SnapshotBuild> {
   const started = performance.now();
@@ -155,13 +162,26 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     queries++;
     const a = await client.query(expr, { time: now });
     noteAnswer(expr, a.warnings, a.partial);
-    if (a.result.type !== "matrix") throw new PrometheusError("invalid_response", `${client.displayUrl}: query ${expr} answered a ${a.result.type}, expected a matrix`);
+    if (a.result.type !== "matrix")
+      throw new PrometheusError(
+        "invalid_response",
+        `${client.displayUrl}: query ${expr} answered a ${a.result.type}, expected a matrix`,
+      );
     return a.result.series;
   };
   function noteAnswer(expr: string, w: string[], partial: boolean): void {
-    if (partial) throw new SnapshotError("partial_data", `no snapshot: Prometheus at ${client.displayUrl} flagged its answer as partial (some storage did not answer) for ${expr}`, [`partial answer for ${expr}`]);
+    if (partial)
+      throw new SnapshotError(
+        "partial_data",
+        `no snapshot: Prometheus at ${client.displayUrl} flagged its answer as partial (some storage did not answer) for ${expr}`,
+        [`partial answer for ${expr}`],
+      );
     if (w.length && !opts.allowWarnings) {
-      throw new SnapshotError("partial_data", `no snapshot: Prometheus at ${client.displayUrl} warned: ${w.join("; ")} (for ${expr}); the answer may be incomplete`, w);
+      throw new SnapshotError(
+        "partial_data",
+        `no snapshot: Prometheus at ${client.displayUrl} warned: ${w.join("; ")} (for ${expr}); the answer may be incomplete`,
+        w,
+      );
     }
     warnings.push(...w);
   }
@@ -183,7 +203,9 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     const n = s.labels.host_name ?? "";
     const bad = hostNameProblem(n);
     if (bad !== null) {
-      problems.push(`target ${s.labels.instance ?? "?"}: vsteal_host_info host_name ${bad}: fix the agent's --host-name`);
+      problems.push(
+        `target ${s.labels.instance ?? "?"}: vsteal_host_info host_name ${bad}: fix the agent's --host-name`,
+      );
       continue;
     }
     infoName.set(targetOf(s.labels), n);
@@ -218,13 +240,18 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     const badName = hostNameProblem(name);
     if (badName !== null) {
       // Host names go into libvirt URIs: a label that is not a host name is refused, never used.
-      problems.push(`target ${JSON.stringify(instance)}: its ${s.labels.host !== undefined ? "host" : "instance"} label ${badName}`);
+      problems.push(
+        `target ${JSON.stringify(instance)}: its ${s.labels.host !== undefined ? "host" : "instance"} label ${badName}`,
+      );
       missing.add(name);
       continue;
     }
     const have = hosts.get(name);
     if (have) {
-      if (have.instance !== instance) inconsistent.push(`host ${name} is exported by two targets, ${have.instance} and ${instance}: give each agent its own host label`);
+      if (have.instance !== instance)
+        inconsistent.push(
+          `host ${name} is exported by two targets, ${have.instance} and ${instance}: give each agent its own host label`,
+        );
       continue; // the same target scraped by two jobs: one is enough
     }
     hosts.set(name, {
@@ -252,7 +279,8 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     agentJobs.add(s.labels.job ?? "");
   }
   for (const h of hosts.values()) agentJobs.add(h.job);
-  for (const name of Object.keys(cfg?.hosts ?? {})) if (!expected.has(name)) expected.set(name, "it is listed in the hosts file");
+  for (const name of Object.keys(cfg?.hosts ?? {}))
+    if (!expected.has(name)) expected.set(name, "it is listed in the hosts file");
   for (const s of r.up) {
     if (s.v !== 0 || !agentJobs.has(s.labels.job ?? "")) continue;
     const name = hostOf(s.labels);
@@ -271,10 +299,14 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   }
   for (const h of hosts.values()) {
     if (h.sampleTs !== null && now - h.sampleTs > staleAfter) {
-      problems.push(`host ${h.name} (${h.instance}): newest sample is ${fmtAge(now - h.sampleTs)} old (stale after ${fmtAge(staleAfter)})`);
+      problems.push(
+        `host ${h.name} (${h.instance}): newest sample is ${fmtAge(now - h.sampleTs)} old (stale after ${fmtAge(staleAfter)})`,
+      );
       missing.add(h.name);
     } else if (h.sweepLast !== null && h.sweepLast > 0 && now - h.sweepLast > staleAfter) {
-      problems.push(`host ${h.name} (${h.instance}): the agent's last sweep was ${fmtAge(now - h.sweepLast)} ago (stale after ${fmtAge(staleAfter)})`);
+      problems.push(
+        `host ${h.name} (${h.instance}): the agent's last sweep was ${fmtAge(now - h.sweepLast)} ago (stale after ${fmtAge(staleAfter)})`,
+      );
       missing.add(h.name);
     }
     if (!(Number.isInteger(h.cpus) && h.cpus > 0 && h.cpus <= FLEET_BOUNDS.hostCpus)) {
@@ -299,7 +331,8 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     if (m !== null) vmMemory.set(vmKeyOf(hostOf(s.labels), s.labels), m);
   }
   const vmCap = new Map<string, number>();
-  for (const s of r.vm_cap) if (Number.isFinite(s.v) && s.v > 0) vmCap.set(vmKeyOf(hostOf(s.labels), s.labels), Math.min(1, s.v));
+  for (const s of r.vm_cap)
+    if (Number.isFinite(s.v) && s.v > 0) vmCap.set(vmKeyOf(hostOf(s.labels), s.labels), Math.min(1, s.v));
   const live = new Map<string, Set<number>>();
   for (const s of r.vm_live) {
     const key = vmKeyOf(hostOf(s.labels), s.labels);
@@ -336,7 +369,15 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     const id = s.labels.uuid || s.labels.domain || "";
     const key = vmKeyOf(host, s.labels);
     if (!hosts.has(host) || nowOn.has(id) || vms.has(key)) continue;
-    vms.set(key, { name: s.labels.domain ?? "", uuid: s.labels.uuid ?? "", host, instance: s.labels.instance ?? "", vcpus: s.v, samples: vmSamples.get(key) ?? null, inTransit: true });
+    vms.set(key, {
+      name: s.labels.domain ?? "",
+      uuid: s.labels.uuid ?? "",
+      host,
+      instance: s.labels.instance ?? "",
+      vcpus: s.v,
+      samples: vmSamples.get(key) ?? null,
+      inTransit: true,
+    });
     nowOn.add(id);
     transit.push(`${s.labels.domain ?? id} (last on ${host})`);
     for (let i = 0; i < s.v; i++) {
@@ -392,9 +433,17 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   }
   if (youngInstances.size > 0) {
     const target = (name: string | undefined): Map<string, VcpuMap> | null =>
-      name === METRIC.vcpuTime ? usage : name === METRIC.vcpuDelay ? delay : name === METRIC.vcpuThrottled ? throttled : null;
+      name === METRIC.vcpuTime
+        ? usage
+        : name === METRIC.vcpuDelay
+          ? delay
+          : name === METRIC.vcpuThrottled
+            ? throttled
+            : null;
     try {
-      const raws = await Promise.all([...youngInstances.keys()].map((inst) => askRaw(rawCountersQuery(windowS, inst, selector))));
+      const raws = await Promise.all(
+        [...youngInstances.keys()].map((inst) => askRaw(rawCountersQuery(windowS, inst, selector))),
+      );
       for (const s of raws.flat()) {
         const key = vmKeyOf(hostOf(s.labels), s.labels);
         const into = target(s.labels.__name__);
@@ -430,14 +479,18 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     const t = throttled.get(key);
     const now = [...(live.get(key) ?? [])].sort((a, b) => a - b);
     if (now.length < n) {
-      problems.push(`VM ${vm.name} on ${vm.host}: ${n} online vCPUs but ${now.length} vCPU series (${now.length ? `vCPU ${now.join(", ")}` : "none"}): vCPU series missing`);
+      problems.push(
+        `VM ${vm.name} on ${vm.host}: ${n} online vCPUs but ${now.length} vCPU series (${now.length ? `vCPU ${now.join(", ")}` : "none"}): vCPU series missing`,
+      );
       continue;
     }
     if (now.length > n) extraSeries++;
     const ids = now.slice(0, n);
     const noRate = ids.filter((v) => !u.has(v) || !d.has(v));
     if (noRate.length > 0) {
-      problems.push(`VM ${vm.name} on ${vm.host}: no usage or delay rate for vCPU ${noRate.join(", ")} (fewer than 2 samples in the window: VM new or just migrated?)`);
+      problems.push(
+        `VM ${vm.name} on ${vm.host}: no usage or delay rate for vCPU ${noRate.join(", ")} (fewer than 2 samples in the window: VM new or just migrated?)`,
+      );
       continue;
     }
     const conf = cfg?.vms?.[vm.name];
@@ -454,7 +507,11 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
       return Math.min(Math.max(0, x), del[i] ?? 0);
     });
     const impossible = ids.flatMap((v, i) =>
-      [["usage", use[i] ?? 0], ["delay", del[i] ?? 0], ["throttled", t?.get(v) ?? 0]].flatMap(([what, x]) => {
+      [
+        ["usage", use[i] ?? 0],
+        ["delay", del[i] ?? 0],
+        ["throttled", t?.get(v) ?? 0],
+      ].flatMap(([what, x]) => {
         const p = rateProblem(x as number);
         return p === null ? [] : [`vCPU ${v} ${what} ${p}`];
       }),
@@ -489,7 +546,9 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     // until the switch-over. It counts where it runs (the copy that uses CPU), stays out of
     // plans, and the others are dropped; two different VMs of one name are refused.
     if (uuids.size !== 1 || copies[0]!.uuid === "") {
-      inconsistent.push(`VM ${name} is on ${on.join(" and ")} at once, with ${uuids.size > 1 ? "different UUIDs" : "no UUID"} (two VMs share a name: plans name VMs, names must be unique)`);
+      inconsistent.push(
+        `VM ${name} is on ${on.join(" and ")} at once, with ${uuids.size > 1 ? "different UUIDs" : "no UUID"} (two VMs share a name: plans name VMs, names must be unique)`,
+      );
       continue;
     }
     const load = (v: FleetVm): number => v.usage.reduce((x, y) => x + y, 0) + v.delay.reduce((x, y) => x + y, 0);
@@ -498,29 +557,39 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     Object.assign(keep, { migratable: false, in_transit: true });
     inFlight.push(`${name} (runs on ${keep.host}; also on ${on.filter((h) => h !== keep.host).join(", ")})`);
   }
-  if (inFlight.length > 0) notes.push(`migrating now (one UUID on two hosts): ${inFlight.join("; ")}; counted where it runs, not moved`);
+  if (inFlight.length > 0)
+    notes.push(`migrating now (one UUID on two hosts): ${inFlight.join("; ")}; counted where it runs, not moved`);
 
   if (problems.length > 0 || missing.size > 0) {
     const m = [...missing].sort();
-    const head = m.length ? `missing or stale data for host${m.length > 1 ? "s" : ""} ${m.join(", ")}` : "incomplete VM data";
+    const head = m.length
+      ? `missing or stale data for host${m.length > 1 ? "s" : ""} ${m.join(", ")}`
+      : "incomplete VM data";
     throw new SnapshotError("partial_data", `no snapshot: ${head}: ${problems.join("; ")}`, problems, m);
   }
   const vcpusOn = new Map<string, number>();
   for (const v of outVms) vcpusOn.set(v.host, (vcpusOn.get(v.host) ?? 0) + v.vcpus);
   for (const [host, n] of vcpusOn) {
-    if (n > FLEET_BOUNDS.hostVcpus) inconsistent.push(`host ${host} reports ${n} vCPUs of running VMs, more than ${FLEET_BOUNDS.hostVcpus}`);
+    if (n > FLEET_BOUNDS.hostVcpus)
+      inconsistent.push(`host ${host} reports ${n} vCPUs of running VMs, more than ${FLEET_BOUNDS.hostVcpus}`);
   }
   for (const h of hosts.values()) {
     const own = cfg?.hosts?.[h.name]?.reserved_cpus;
     const reserved = own ?? cfg?.defaults?.reserved_cpus;
     if (reserved !== undefined && reserved > h.cpus) {
-      inconsistent.push(`host ${h.name} has ${h.cpus} CPUs, fewer than the reserved_cpus ${reserved} of the hosts file${opts.hostsFile ? ` ${opts.hostsFile}` : ""} (${own !== undefined ? `hosts.${h.name}` : "defaults"}.reserved_cpus)`);
+      inconsistent.push(
+        `host ${h.name} has ${h.cpus} CPUs, fewer than the reserved_cpus ${reserved} of the hosts file${opts.hostsFile ? ` ${opts.hostsFile}` : ""} (${own !== undefined ? `hosts.${h.name}` : "defaults"}.reserved_cpus)`,
+      );
     }
   }
-  if (inconsistent.length > 0) throw new SnapshotError("inconsistent_data", `no snapshot: ${inconsistent.join("; ")}`, inconsistent);
+  if (inconsistent.length > 0)
+    throw new SnapshotError("inconsistent_data", `no snapshot: ${inconsistent.join("; ")}`, inconsistent);
   if (hosts.size === 0) {
     const sel = selector ? ` matching {${selector}}` : "";
-    throw new SnapshotError("no_data", `no snapshot: Prometheus at ${client.displayUrl} has no ${METRIC.hostCpus} series${sel}: is it scraping the vsteal agents?`);
+    throw new SnapshotError(
+      "no_data",
+      `no snapshot: Prometheus at ${client.displayUrl} has no ${METRIC.hostCpus} series${sel}: is it scraping the vsteal agents?`,
+    );
   }
 
   const outHosts: FleetHost[] = [...hosts.values()]
@@ -543,19 +612,33 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
 
   const hostMem = cfg?.defaults?.memory_mib ?? DEFAULT_HOST_MEMORY_MIB;
   const vmMem = cfg?.defaults?.vm_memory_mib ?? DEFAULT_VM_MEMORY_MIB;
-  const hostsNoMem = [...hosts.values()].filter((h) => h.vmMemoryMib === null && cfg?.hosts?.[h.name]?.memory_mib === undefined).map((h) => h.name);
+  const hostsNoMem = [...hosts.values()]
+    .filter((h) => h.vmMemoryMib === null && cfg?.hosts?.[h.name]?.memory_mib === undefined)
+    .map((h) => h.name);
   if (hostsNoMem.length > 0 || memoryUnknown > 0) {
     notes.push(
       `memory: ${hostsNoMem.length} host(s)${hostsNoMem.length ? ` (${hostsNoMem.slice(0, 5).join(", ")}${hostsNoMem.length > 5 ? ", …" : ""})` : ""} and ${memoryUnknown} VM(s) without memory from their agent (${METRIC.hostVmMemory}, ${METRIC.vmMaxMemory}); ` +
-        (opts.hostsFile ? `from the hosts file ${opts.hostsFile}, where it is not listed ` : "no hosts file given, so ") +
+        (opts.hostsFile
+          ? `from the hosts file ${opts.hostsFile}, where it is not listed `
+          : "no hosts file given, so ") +
         `a host has ${hostMem} MiB and a VM ${vmMem} MiB${vmMem === 0 ? " (unknown: memory does not limit the plan)" : ""}`,
     );
   }
-  if (transit.length > 0) notes.push(`in transit (running within the last ${Math.min(TRANSIT_S, windowS)} s, on no host now): ${transit.join(", ")}; kept on the host last seen, not moved`);
+  if (transit.length > 0)
+    notes.push(
+      `in transit (running within the last ${Math.min(TRANSIT_S, windowS)} s, on no host now): ${transit.join(", ")}; kept on the host last seen, not moved`,
+    );
   if (inactive > 0) notes.push(`${inactive} domains without vCPU series (not running) are left out`);
-  if (throttledUnknown > 0) notes.push(`throttled: ${throttledUnknown} vCPUs have no ${METRIC.vcpuThrottled} series (cgroup unreadable on their host); taken as 0`);
-  if (extraSeries > 0) notes.push(`${extraSeries} VMs report more vCPU series than online vCPUs; the lowest-numbered were kept`);
-  if (youngInstances.size > 0) notes.push(`rates from raw samples (series younger than the ${windowS} s window) on ${[...new Set(youngInstances.values())].sort().join(", ")}`);
+  if (throttledUnknown > 0)
+    notes.push(
+      `throttled: ${throttledUnknown} vCPUs have no ${METRIC.vcpuThrottled} series (cgroup unreadable on their host); taken as 0`,
+    );
+  if (extraSeries > 0)
+    notes.push(`${extraSeries} VMs report more vCPU series than online vCPUs; the lowest-numbered were kept`);
+  if (youngInstances.size > 0)
+    notes.push(
+      `rates from raw samples (series younger than the ${windowS} s window) on ${[...new Set(youngInstances.values())].sort().join(", ")}`,
+    );
   if (warnings.length) notes.push(`Prometheus warned: ${warnings.join("; ")}`);
 
   const snapshot: BuiltSnapshot = {

@@ -34,13 +34,20 @@ export function encodeHeader(magic: string, payloadLength: number, payloadCrc: n
 export type HeaderResult = { ok: true; header: Header } | { ok: false; reason: string };
 
 export function decodeHeader(b: Uint8Array, magic: string): HeaderResult {
-  if (b.length < HEADER_BYTES) return { ok: false, reason: `file is ${b.length} bytes, shorter than the ${HEADER_BYTES}-byte header (truncated)` };
+  if (b.length < HEADER_BYTES)
+    return { ok: false, reason: `file is ${b.length} bytes, shorter than the ${HEADER_BYTES}-byte header (truncated)` };
   const buf = Buffer.from(b.buffer, b.byteOffset, HEADER_BYTES);
   const got = buf.toString("latin1", 0, 8);
-  if (got !== magic) return { ok: false, reason: `not a vsteal history file (magic ${JSON.stringify(got)}, expected ${JSON.stringify(magic)})` };
-  if (crc32(buf.subarray(0, 28)) !== buf.readUInt32LE(28)) return { ok: false, reason: "header checksum mismatch (damaged header)" };
+  if (got !== magic)
+    return {
+      ok: false,
+      reason: `not a vsteal history file (magic ${JSON.stringify(got)}, expected ${JSON.stringify(magic)})`,
+    };
+  if (crc32(buf.subarray(0, 28)) !== buf.readUInt32LE(28))
+    return { ok: false, reason: "header checksum mismatch (damaged header)" };
   const version = buf.readUInt32LE(8);
-  if (version !== FORMAT_VERSION) return { ok: false, reason: `format version ${version} is not supported (this build reads ${FORMAT_VERSION})` };
+  if (version !== FORMAT_VERSION)
+    return { ok: false, reason: `format version ${version} is not supported (this build reads ${FORMAT_VERSION})` };
   const len = buf.readBigUInt64LE(16);
   if (len > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, reason: "impossible payload length" };
   return { ok: true, header: { version, payloadLength: Number(len), payloadCrc: buf.readUInt32LE(24) } };

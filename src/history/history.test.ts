@@ -10,7 +10,10 @@ const T0 = Date.UTC(2025, 0, 6, 12, 0, 0); // a multiple of 10 minutes
 const one: DomainSpec[] = [{ name: "vm1", vcpus: 1 }];
 
 /** A History in memory whose clock is the last recorded sample. */
-function mem(intervalS = 5, extra: { maxSeries?: number } = {}): { h: History; clock: { t: number }; problems: HistoryProblem[] } {
+function mem(
+  intervalS = 5,
+  extra: { maxSeries?: number } = {},
+): { h: History; clock: { t: number }; problems: HistoryProblem[] } {
   const clock = { t: T0 };
   const problems: HistoryProblem[] = [];
   const h = new History({ intervalS, now: () => clock.t, onError: (p) => problems.push(p), ...extra });
@@ -21,7 +24,14 @@ describe("History in memory", () => {
   it("returns what was recorded within one quantisation step", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: 1, maxLength: 40 }),
+        fc.array(
+          fc.tuple(
+            fc.double({ min: 0, max: 1, noNaN: true }),
+            fc.double({ min: 0, max: 1, noNaN: true }),
+            fc.double({ min: 0, max: 1, noNaN: true }),
+          ),
+          { minLength: 1, maxLength: 40 },
+        ),
         (vals) => {
           const { h, clock } = mem();
           vals.forEach(([u, d, t], i) => {
@@ -48,11 +58,16 @@ describe("History in memory", () => {
 
   it("filters by domain, uuid and vCPU and sorts the series", () => {
     const { h } = mem();
-    const doms: DomainSpec[] = [{ name: "web", vcpus: 2 }, { name: "db", vcpus: 3 }];
+    const doms: DomainSpec[] = [
+      { name: "web", vcpus: 2 },
+      { name: "db", vcpus: 3 },
+    ];
     h.record(makeSample(T0, doms, (d, v) => ({ usage: 0.1 * (v + 1), delay: 0.01 * (d + 1), throttled: 0 })));
     const all = h.query({ fromMs: T0, toMs: T0 });
     expect(all.map((s) => `${s.domain}/${s.vcpu}`)).toEqual(["db/0", "db/1", "db/2", "web/0", "web/1"]);
-    expect(h.query({ domain: "db", vcpu: 2, fromMs: T0, toMs: T0 }).map((s) => s.points[0]?.usage)).toEqual([dequantize(quantize(0.3))]);
+    expect(h.query({ domain: "db", vcpu: 2, fromMs: T0, toMs: T0 }).map((s) => s.points[0]?.usage)).toEqual([
+      dequantize(quantize(0.3)),
+    ]);
     expect(h.query({ uuid: "00000000-0000-4000-8000-000000000000", fromMs: T0, toMs: T0 }).length).toBe(2);
     expect(h.query({ domain: "nope", fromMs: T0, toMs: T0 })).toEqual([]);
     expect(h.domainsSeen()).toEqual([
@@ -136,7 +151,9 @@ describe("History in memory", () => {
     const { h, clock } = mem(5);
     for (let i = 0; i < 24; i++) {
       clock.t = T0 + i * 5000;
-      h.record(makeSample(clock.t, one, () => ({ usage: i < 12 ? 0.2 : 0.6, delay: i < 12 ? 0.1 : 0.3, throttled: 0.05 })));
+      h.record(
+        makeSample(clock.t, one, () => ({ usage: i < 12 ? 0.2 : 0.6, delay: i < 12 ? 0.1 : 0.3, throttled: 0.05 })),
+      );
     }
     const [s] = h.query({ fromMs: T0, toMs: clock.t, stepS: 60 });
     expect(s?.points.map((p) => p.t)).toEqual([T0, T0 + 60_000]);
@@ -148,13 +165,19 @@ describe("History in memory", () => {
 
   it("sums a domain's vCPUs for the heatmap", () => {
     const { h, clock } = mem(5);
-    const doms: DomainSpec[] = [{ name: "a", vcpus: 4 }, { name: "b", vcpus: 1 }];
+    const doms: DomainSpec[] = [
+      { name: "a", vcpus: 4 },
+      { name: "b", vcpus: 1 },
+    ];
     for (let i = 0; i < 3; i++) {
       clock.t = T0 + i * 5000;
       h.record(makeSample(clock.t, doms, (_d, v) => ({ usage: 0.5, delay: 0.1 * (v + 1), throttled: 0 })));
     }
     const r = h.queryDomain({ fromMs: T0, toMs: clock.t });
-    expect(r.map((d) => [d.domain, d.vcpus])).toEqual([["a", [0, 1, 2, 3]], ["b", [0]]]);
+    expect(r.map((d) => [d.domain, d.vcpus])).toEqual([
+      ["a", [0, 1, 2, 3]],
+      ["b", [0]],
+    ]);
     const p = r[0]?.points[2];
     expect(p?.vcpus).toBe(4);
     expect(Math.abs((p?.delay ?? 0) - 1.0)).toBeLessThanOrEqual(4 * STEP);
@@ -181,7 +204,10 @@ describe("History in memory", () => {
     // One sample per 10-minute bucket: a series is dropped when the bucket that closes
     // 7 days after its last write is closed.
     const { h, clock } = mem(600);
-    const both: DomainSpec[] = [{ name: "gone", vcpus: 1 }, { name: "stays", vcpus: 1 }];
+    const both: DomainSpec[] = [
+      { name: "gone", vcpus: 1 },
+      { name: "stays", vcpus: 1 },
+    ];
     h.record(makeSample(T0, both, () => ({ usage: 0.1, delay: 0.1, throttled: 0 })));
     const stays: DomainSpec[] = [{ name: "stays", uuid: "00000000-0000-4000-8000-000000000001", vcpus: 1 }];
     let i = 1;
@@ -212,9 +238,16 @@ describe("History in memory", () => {
   it("keeps a restarted VM's series (same name and uuid) and tells a re-created one apart", () => {
     const { h } = mem(5);
     h.record(makeSample(T0, [{ name: "vm", uuid: "u1", vcpus: 1 }], () => ({ usage: 0.1, delay: 0.1, throttled: 0 })));
-    h.record(makeSample(T0 + 5000, [{ name: "vm", uuid: "u1", vcpus: 1 }], () => ({ usage: 0.2, delay: 0.2, throttled: 0 })));
-    h.record(makeSample(T0 + 10_000, [{ name: "vm", uuid: "u2", vcpus: 1 }], () => ({ usage: 0.3, delay: 0.3, throttled: 0 })));
+    h.record(
+      makeSample(T0 + 5000, [{ name: "vm", uuid: "u1", vcpus: 1 }], () => ({ usage: 0.2, delay: 0.2, throttled: 0 })),
+    );
+    h.record(
+      makeSample(T0 + 10_000, [{ name: "vm", uuid: "u2", vcpus: 1 }], () => ({ usage: 0.3, delay: 0.3, throttled: 0 })),
+    );
     const r = h.query({ domain: "vm", fromMs: T0, toMs: T0 + 10_000 });
-    expect(r.map((s) => [s.uuid, s.points.length])).toEqual([["u1", 2], ["u2", 1]]);
+    expect(r.map((s) => [s.uuid, s.points.length])).toEqual([
+      ["u1", 2],
+      ["u2", 1],
+    ]);
   });
 });

@@ -72,7 +72,8 @@ interface Pending {
 
 function positive(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt;
-  if (!Number.isFinite(x) || x <= 0) throw new RangeError(`History: ${name} must be a positive number, got ${String(v)}`);
+  if (!Number.isFinite(x) || x <= 0)
+    throw new RangeError(`History: ${name} must be a positive number, got ${String(v)}`);
   return x;
 }
 
@@ -90,7 +91,14 @@ export function sampleItems(sample: RatesSample): Item[] {
     for (const v of d.vcpus) {
       if (!Number.isInteger(v.vcpu) || v.vcpu < 0 || v.vcpu > 0xffffffff) continue;
       if (!Number.isFinite(v.usage) || !Number.isFinite(v.delay) || !Number.isFinite(v.throttled)) continue;
-      items.push({ domain: d.domain.name, uuid: d.domain.uuid, vcpu: v.vcpu, u: quantize(v.usage), d: quantize(v.delay), t: quantize(v.throttled) });
+      items.push({
+        domain: d.domain.name,
+        uuid: d.domain.uuid,
+        vcpu: v.vcpu,
+        u: quantize(v.usage),
+        d: quantize(v.delay),
+        t: quantize(v.throttled),
+      });
     }
   }
   return items;
@@ -156,7 +164,14 @@ export class History {
     return seriesBytes(this.cfg.rawCap, this.cfg.downCap);
   }
 
-  stats(): { series: number; maxSeries: number; rawSlots: number; bucketSlots: number; bytesPerSeries: number; lastSampleMs: number | null } {
+  stats(): {
+    series: number;
+    maxSeries: number;
+    rawSlots: number;
+    bucketSlots: number;
+    bytesPerSeries: number;
+    lastSampleMs: number | null;
+  } {
     return {
       series: this.store.series.size,
       maxSeries: this.cfg.maxSeries,
@@ -190,7 +205,11 @@ export class History {
     }
     if (this.lastAcceptedMs !== null && wallMs <= this.lastAcceptedMs) {
       // Said once per run of refused samples: a clock stepped back an hour would say it 720 times.
-      if (!this.saidBackwards) this.problem({ op: "record", message: `sample at ${when(wallMs)} is not later than the previous one (${when(this.lastAcceptedMs)}); the clock stepped back? Samples are not recorded until it passes that time` });
+      if (!this.saidBackwards)
+        this.problem({
+          op: "record",
+          message: `sample at ${when(wallMs)} is not later than the previous one (${when(this.lastAcceptedMs)}); the clock stepped back? Samples are not recorded until it passes that time`,
+        });
       this.saidBackwards = true;
       return;
     }
@@ -211,7 +230,10 @@ export class History {
       this.queue.push(p);
       if (this.queue.length > MAX_QUEUED) {
         this.queue.shift();
-        this.problem({ op: "snapshot", message: `writing the snapshot takes very long: more than ${MAX_QUEUED} samples waited, the oldest was dropped from memory (it is in the journal)` });
+        this.problem({
+          op: "snapshot",
+          message: `writing the snapshot takes very long: more than ${MAX_QUEUED} samples waited, the oldest was dropped from memory (it is in the journal)`,
+        });
       }
     } else {
       this.apply(p);
@@ -222,7 +244,10 @@ export class History {
   private apply(p: Pending): void {
     const r = this.store.apply(p.wallMs, p.items);
     if (r.refused > 0 && !this.saidFull) {
-      this.problem({ op: "record", message: `history is full (maxSeries=${this.cfg.maxSeries}, all written in this sample): ${r.refused} vCPU series not recorded; raise maxSeries` });
+      this.problem({
+        op: "record",
+        message: `history is full (maxSeries=${this.cfg.maxSeries}, all written in this sample): ${r.refused} vCPU series not recorded; raise maxSeries`,
+      });
     }
     this.saidFull = r.refused > 0;
   }
@@ -231,14 +256,23 @@ export class History {
     for (const j of [this.journal, this.journalNext]) {
       if (j === null) continue;
       if (j.offset > this.journalMaxBytes) {
-        if (!this.saidJournalFull) this.problem({ op: "journal", message: `journal passed ${this.journalMaxBytes} bytes (snapshots failing?): samples are kept only until the next snapshot` });
+        if (!this.saidJournalFull)
+          this.problem({
+            op: "journal",
+            message: `journal passed ${this.journalMaxBytes} bytes (snapshots failing?): samples are kept only until the next snapshot`,
+          });
         this.saidJournalFull = true;
         continue;
       }
       try {
         j.append(p.wallMs, p.items);
       } catch (e) {
-        this.problem({ op: "journal", message: `could not append to the journal: ${errMessage(e)}`, ...codeOf(e), path: this.journalPath() });
+        this.problem({
+          op: "journal",
+          message: `could not append to the journal: ${errMessage(e)}`,
+          ...codeOf(e),
+          path: this.journalPath(),
+        });
       }
     }
   }
@@ -248,7 +282,14 @@ export class History {
     const now = this.now();
     if (this.journal !== null && now - this.lastJournalSyncAt >= this.journalSyncMs) {
       this.lastJournalSyncAt = now;
-      this.journal.syncAsync((e) => this.problem({ op: "journal", message: `fdatasync of the journal failed: ${errMessage(e)}`, ...codeOf(e), path: this.journalPath() }));
+      this.journal.syncAsync((e) =>
+        this.problem({
+          op: "journal",
+          message: `fdatasync of the journal failed: ${errMessage(e)}`,
+          ...codeOf(e),
+          path: this.journalPath(),
+        }),
+      );
     }
     if (this.flushing === null && now - this.lastSnapshotAt >= this.snapshotMs) {
       this.lastSnapshotAt = now;
@@ -301,7 +342,9 @@ export class History {
       }
     }
     for (const d of out.values()) d.vcpus.sort((a, b) => a - b);
-    return [...out.values()].sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : (a.uuid ?? "") < (b.uuid ?? "") ? -1 : 1));
+    return [...out.values()].sort((a, b) =>
+      a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : (a.uuid ?? "") < (b.uuid ?? "") ? -1 : 1,
+    );
   }
 
   // ---- persistence --------------------------------------------------------------------
@@ -321,13 +364,27 @@ export class History {
    */
   async open(): Promise<OpenReport> {
     if (this.state !== "new") throw new Error("History.open() may be called once");
-    if (this.recorded) throw new Error("History.open() must come before the first record() (records while it runs are fine)");
+    if (this.recorded)
+      throw new Error("History.open() must come before the first record() (records while it runs are fine)");
     this.state = "opening";
     this.openProblems = [];
     const report: OpenReport = {
       dir: this.dir,
-      snapshot: { path: this.snapshotPath(), status: "disabled", series: 0, rawPoints: 0, bucketPoints: 0, savedAtMs: null },
-      journal: { path: this.journalPath(), status: "disabled", samplesReplayed: 0, samplesAlreadyInSnapshot: 0, tornBytes: 0 },
+      snapshot: {
+        path: this.snapshotPath(),
+        status: "disabled",
+        series: 0,
+        rawPoints: 0,
+        bucketPoints: 0,
+        savedAtMs: null,
+      },
+      journal: {
+        path: this.journalPath(),
+        status: "disabled",
+        samplesReplayed: 0,
+        samplesAlreadyInSnapshot: 0,
+        tornBytes: 0,
+      },
       series: 0,
       lastSampleMs: null,
       problems: this.openProblems,
@@ -353,7 +410,12 @@ export class History {
     report.lastSampleMs = this.store.lastWallMs;
     if (needSnapshot) {
       const r = await this.flush();
-      if (!r.ok) report.problems.push({ op: "snapshot", message: `could not save the replayed samples: ${r.error}`, ...(r.code ? { code: r.code } : {}) });
+      if (!r.ok)
+        report.problems.push({
+          op: "snapshot",
+          message: `could not save the replayed samples: ${r.error}`,
+          ...(r.code ? { code: r.code } : {}),
+        });
     }
     return report;
   }
@@ -373,7 +435,12 @@ export class History {
       rs.rawPoints = snap.store.raw.count;
       rs.bucketPoints = snap.store.down.count;
       rs.savedAtMs = snap.meta.savedAtMs;
-      if (snap.droppedSeries > 0) this.problem({ op: "open", message: `snapshot holds more series than maxSeries=${this.cfg.maxSeries}: the ${snap.droppedSeries} written longest ago were dropped`, path: sp });
+      if (snap.droppedSeries > 0)
+        this.problem({
+          op: "open",
+          message: `snapshot holds more series than maxSeries=${this.cfg.maxSeries}: the ${snap.droppedSeries} written longest ago were dropped`,
+          path: sp,
+        });
     } else if (snap.kind === "missing") {
       rs.status = "missing";
     } else if (snap.kind === "unreadable") {
@@ -400,12 +467,22 @@ export class History {
     if (jr.kind === "ok" && jr.damage === null) {
       rj.status = "loaded";
       rj.tornBytes = jr.tornBytes;
-      if (jr.tornBytes > 0) this.problem({ op: "open", message: `journal ended with ${jr.tornBytes} bytes of an incomplete sample (a write cut short): dropped`, path: jp });
+      if (jr.tornBytes > 0)
+        this.problem({
+          op: "open",
+          message: `journal ended with ${jr.tornBytes} bytes of an incomplete sample (a write cut short): dropped`,
+          path: jp,
+        });
       try {
         this.journal = JournalWriter.reopen(this.io, jp, jr.validBytes, jr.ids, jr.nextId);
         return false;
       } catch (e) {
-        this.problem({ op: "journal", message: `cannot append to the journal: ${errMessage(e)}`, ...codeOf(e), path: jp });
+        this.problem({
+          op: "journal",
+          message: `cannot append to the journal: ${errMessage(e)}`,
+          ...codeOf(e),
+          path: jp,
+        });
       }
     } else if (jr.kind === "missing") {
       rj.status = "missing";
@@ -416,7 +493,15 @@ export class History {
     } else {
       const reason = jr.kind === "damaged" ? jr.reason : (jr.damage ?? "damaged");
       rj.reason = reason;
-      if (!(await this.putAside(jp, rj, "journal", jr.kind === "ok" ? `${reason} (the ${rj.samplesReplayed} samples before it were loaded)` : reason))) return false;
+      if (
+        !(await this.putAside(
+          jp,
+          rj,
+          "journal",
+          jr.kind === "ok" ? `${reason} (the ${rj.samplesReplayed} samples before it were loaded)` : reason,
+        ))
+      )
+        return false;
     }
     await this.rotateJournal();
     return rj.samplesReplayed > 0;
@@ -427,12 +512,22 @@ export class History {
    * persisted in this run (kept in memory only): a file vsteal cannot read or move is never
    * overwritten. Returns whether the file was set aside.
    */
-  private async putAside(path: string, r: { status: string; movedTo?: string }, what: string, reason: string, label: "corrupt" | "unreadable" = "corrupt"): Promise<boolean> {
+  private async putAside(
+    path: string,
+    r: { status: string; movedTo?: string },
+    what: string,
+    reason: string,
+    label: "corrupt" | "unreadable" = "corrupt",
+  ): Promise<boolean> {
     const state = label === "corrupt" ? `is damaged (${reason})` : `exists but cannot be read: ${reason}`;
     try {
       r.movedTo = await setAside(path, this.now(), this.keepCorrupt, label);
       r.status = "set-aside";
-      this.problem({ op: "open", message: `the ${what} ${path} ${state}; moved to ${r.movedTo}, starting without it`, path });
+      this.problem({
+        op: "open",
+        message: `the ${what} ${path} ${state}; moved to ${r.movedTo}, starting without it`,
+        path,
+      });
       return true;
     } catch (e) {
       r.status = "unreadable";
@@ -518,7 +613,13 @@ export class History {
         next.close(false);
         await fsp.unlink(tmp).catch(() => undefined);
       }
-      if (this.state !== "closed") this.problem({ op: "journal", message: `could not start a new journal (the old one is kept): ${errMessage(e)}`, ...codeOf(e), path });
+      if (this.state !== "closed")
+        this.problem({
+          op: "journal",
+          message: `could not start a new journal (the old one is kept): ${errMessage(e)}`,
+          ...codeOf(e),
+          path,
+        });
     }
   }
 

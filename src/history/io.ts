@@ -74,7 +74,12 @@ export function fileStamp(ms: number): string {
  * Renames a damaged (or unreadable) file to `<path>.corrupt-<timestamp>` (`.unreadable-…`) and deletes the oldest such files
  * beyond `keep`. Returns the new path, or throws when the rename itself failed.
  */
-export async function setAside(path: string, nowMs: number, keep: number, label: "corrupt" | "unreadable" = "corrupt"): Promise<string> {
+export async function setAside(
+  path: string,
+  nowMs: number,
+  keep: number,
+  label: "corrupt" | "unreadable" = "corrupt",
+): Promise<string> {
   let target = `${path}.${label}-${fileStamp(nowMs)}`;
   for (let i = 1; fs.existsSync(target); i++) target = `${path}.${label}-${fileStamp(nowMs)}-${i}`;
   await fsp.rename(path, target);

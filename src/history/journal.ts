@@ -36,7 +36,12 @@ export interface Def {
 }
 
 /** Encodes one sample; `ids` is read, new series get ids from `nextId` on (returned in defs). */
-export function encodeFrame(wallMs: number, items: readonly Item[], ids: KeyIndex<number>, nextId: number): { frame: Buffer; defs: Def[] } {
+export function encodeFrame(
+  wallMs: number,
+  items: readonly Item[],
+  ids: KeyIndex<number>,
+  nextId: number,
+): { frame: Buffer; defs: Def[] } {
   const defs = new KeyIndex<number>();
   const defList: Def[] = [];
   const entryIds: number[] = [];
@@ -48,7 +53,8 @@ export function encodeFrame(wallMs: number, items: readonly Item[], ids: KeyInde
       defs.set(it.domain, it.uuid, it.vcpu, id);
       const domain = Buffer.from(it.domain, "utf8");
       const uuid = it.uuid === null ? null : Buffer.from(it.uuid, "utf8");
-      if (domain.length >= NULL_UUID || (uuid !== null && uuid.length >= NULL_UUID)) throw new RangeError(`domain name or uuid too long for the journal: ${it.domain.slice(0, 80)}`);
+      if (domain.length >= NULL_UUID || (uuid !== null && uuid.length >= NULL_UUID))
+        throw new RangeError(`domain name or uuid too long for the journal: ${it.domain.slice(0, 80)}`);
       defList.push({ id, item: it, domain, uuid });
       defBytes += 4 + 4 + 2 + domain.length + 2 + (uuid?.length ?? 0);
     }

@@ -7,7 +7,10 @@ export class KeyIndex<T> {
   private readonly m = new Map<string, Map<string, Map<number, T>>>();
 
   get(domain: string, uuid: string | null, vcpu: number): T | undefined {
-    return this.m.get(domain)?.get(uuid ?? "")?.get(vcpu);
+    return this.m
+      .get(domain)
+      ?.get(uuid ?? "")
+      ?.get(vcpu);
   }
 
   set(domain: string, uuid: string | null, vcpu: number, value: T): void {

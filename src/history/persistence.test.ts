@@ -14,7 +14,10 @@ import { Q_SCALE } from "./quantize.js";
 import type { HistoryProblem, HistorySeries } from "./types.js";
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
-const DOMS: DomainSpec[] = [{ name: "kvm-a", vcpus: 8 }, { name: "kvm-b", vcpus: 4 }];
+const DOMS: DomainSpec[] = [
+  { name: "kvm-a", vcpus: 8 },
+  { name: "kvm-b", vcpus: 4 },
+];
 const dirs: string[] = [];
 
 function tempDir(): string {
@@ -110,7 +113,8 @@ describe("History persistence", () => {
     await a.h.open();
     fill(a, 0, 30);
     // let the snapshots started from record() finish
-    for (let k = 0; k < 50 && fs.existsSync(join(dir, `${SNAPSHOT_FILE}.tmp`)); k++) await new Promise((r) => setTimeout(r, 20));
+    for (let k = 0; k < 50 && fs.existsSync(join(dir, `${SNAPSHOT_FILE}.tmp`)); k++)
+      await new Promise((r) => setTimeout(r, 20));
     await a.h.flush();
     a.h.close();
     const b = make(dir);
@@ -163,7 +167,11 @@ describe("History persistence", () => {
     await a.h.open();
     fill(a, 0, 3); // 12 series
     a.clock.t = T0 + 4 * 5000;
-    a.h.record(makeSample(a.clock.t, [{ name: "kvm-b", uuid: "00000000-0000-4000-8000-000000000001", vcpus: 4 }], (d, v) => wave(4, d, v)));
+    a.h.record(
+      makeSample(a.clock.t, [{ name: "kvm-b", uuid: "00000000-0000-4000-8000-000000000001", vcpus: 4 }], (d, v) =>
+        wave(4, d, v),
+      ),
+    );
     await a.h.flush();
     a.h.close();
     const b = make(dir, { journal: false, maxSeries: 4 });
@@ -240,7 +248,17 @@ describe("History persistence", () => {
     a.h.close();
     const path = join(dir, SNAPSHOT_FILE);
     const good = readFileSync(path);
-    const positions = [0, 9, 17, 25, 29, HEADER_BYTES + 1, HEADER_BYTES + 40, Math.floor(good.length / 3), good.length - 3];
+    const positions = [
+      0,
+      9,
+      17,
+      25,
+      29,
+      HEADER_BYTES + 1,
+      HEADER_BYTES + 40,
+      Math.floor(good.length / 3),
+      good.length - 3,
+    ];
     for (const pos of positions) {
       const bad = Buffer.from(good);
       bad[pos] = (bad[pos] as number) ^ 0x10;
@@ -258,18 +276,26 @@ describe("History persistence", () => {
   it("never throws on any bytes as the snapshot or journal (fuzz)", async () => {
     const dir = tempDir();
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), fc.uint8Array({ maxLength: 2000 }), fc.boolean(), async (snap, jrnl, validHeaders) => {
-        // with validHeaders, the bytes get a correct header and CRC so the parser proper is fuzzed
-        const s = validHeaders ? Buffer.concat([encodeHeader(SNAPSHOT_MAGIC, snap.length, crc32(snap)), snap]) : snap;
-        writeFileSync(join(dir, SNAPSHOT_FILE), s);
-        writeFileSync(join(dir, JOURNAL_FILE), validHeaders ? Buffer.concat([encodeHeader("VSTLJRNL", 0, 0), jrnl]) : jrnl);
-        const b = make(dir, { keepCorrupt: 1 });
-        const rep = await b.h.open();
-        expect(["set-aside", "loaded"]).toContain(rep.snapshot.status);
-        expect(["set-aside", "loaded"]).toContain(rep.journal.status);
-        b.h.record(makeSample(T0 + 1e12, DOMS, (d, v) => wave(0, d, v)));
-        b.h.close();
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.boolean(),
+        async (snap, jrnl, validHeaders) => {
+          // with validHeaders, the bytes get a correct header and CRC so the parser proper is fuzzed
+          const s = validHeaders ? Buffer.concat([encodeHeader(SNAPSHOT_MAGIC, snap.length, crc32(snap)), snap]) : snap;
+          writeFileSync(join(dir, SNAPSHOT_FILE), s);
+          writeFileSync(
+            join(dir, JOURNAL_FILE),
+            validHeaders ? Buffer.concat([encodeHeader("VSTLJRNL", 0, 0), jrnl]) : jrnl,
+          );
+          const b = make(dir, { keepCorrupt: 1 });
+          const rep = await b.h.open();
+          expect(["set-aside", "loaded"]).toContain(rep.snapshot.status);
+          expect(["set-aside", "loaded"]).toContain(rep.journal.status);
+          b.h.record(makeSample(T0 + 1e12, DOMS, (d, v) => wave(0, d, v)));
+          b.h.close();
+        },
+      ),
       { numRuns: 150 },
     );
   }, 60_000);
@@ -283,17 +309,26 @@ describe("History persistence", () => {
     a.h.close();
     const good = readFileSync(join(dir, SNAPSHOT_FILE));
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(good.length - HEADER_BYTES - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), async (edits) => {
-        const payload = Buffer.from(good.subarray(HEADER_BYTES));
-        for (const [pos, x] of edits) payload[pos] = (payload[pos] as number) ^ x;
-        writeFileSync(join(dir, SNAPSHOT_FILE), Buffer.concat([encodeHeader(SNAPSHOT_MAGIC, payload.length, crc32(payload)), payload]));
-        const b = make(dir, { journal: false, keepCorrupt: 1 });
-        const rep = await b.h.open();
-        expect(["set-aside", "loaded"]).toContain(rep.snapshot.status);
-        b.h.query({ fromMs: 0, toMs: 8.64e15 });
-        b.h.query({ fromMs: 0, toMs: 8.64e15, tier: "raw", stepS: 60 });
-        b.h.close();
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(good.length - HEADER_BYTES - 1), fc.integer({ min: 1, max: 255 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        async (edits) => {
+          const payload = Buffer.from(good.subarray(HEADER_BYTES));
+          for (const [pos, x] of edits) payload[pos] = (payload[pos] as number) ^ x;
+          writeFileSync(
+            join(dir, SNAPSHOT_FILE),
+            Buffer.concat([encodeHeader(SNAPSHOT_MAGIC, payload.length, crc32(payload)), payload]),
+          );
+          const b = make(dir, { journal: false, keepCorrupt: 1 });
+          const rep = await b.h.open();
+          expect(["set-aside", "loaded"]).toContain(rep.snapshot.status);
+          b.h.query({ fromMs: 0, toMs: 8.64e15 });
+          b.h.query({ fromMs: 0, toMs: 8.64e15, tier: "raw", stepS: 60 });
+          b.h.close();
+        },
+      ),
       { numRuns: 150 },
     );
   }, 60_000);
@@ -354,7 +389,8 @@ describe("History persistence", () => {
     // ENOSPC is simulated by injecting write functions that fail after a byte budget,
     // having written part of the data first, as a real full disk does.
     let budget = Number.POSITIVE_INFINITY;
-    const enospc = (): Error => Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28 });
+    const enospc = (): Error =>
+      Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28 });
     const io: HistoryIo = {
       async write(fh, buf, pos) {
         if (buf.length > budget) {
@@ -429,7 +465,9 @@ describe("History persistence", () => {
             resolve(n);
           }
         });
-        proc.on("exit", (code, sig) => (sig === "SIGKILL" ? undefined : reject(new Error(`child exited ${code}: ${err}`))));
+        proc.on("exit", (code, sig) =>
+          sig === "SIGKILL" ? undefined : reject(new Error(`child exited ${code}: ${err}`)),
+        );
       });
       await new Promise((r) => proc.on("close", r));
       expect(err).toBe("");

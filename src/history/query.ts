@@ -86,7 +86,13 @@ function scanBuckets(store: Store, s: Series, fromMs: number, toMs: number, out:
   const acc = s.acc;
   const n = acc[ACC_N] as number;
   if (cur !== null && n > 0 && cur <= toMs && cur + w > fromMs) {
-    out.add(cur, (acc[ACC_U] as number) / n, (acc[ACC_D] as number) / n, (acc[ACC_T] as number) / n, acc[ACC_DMAX] as number);
+    out.add(
+      cur,
+      (acc[ACC_U] as number) / n,
+      (acc[ACC_D] as number) / n,
+      (acc[ACC_T] as number) / n,
+      acc[ACC_DMAX] as number,
+    );
   }
   out.end();
 }
@@ -108,10 +114,17 @@ export interface ScanSpec {
 }
 
 function matches(s: Series, f: SeriesFilter): boolean {
-  return (f.domain === undefined || s.domain === f.domain) && (f.uuid === undefined || s.uuid === f.uuid) && (f.vcpu === undefined || s.vcpu === f.vcpu);
+  return (
+    (f.domain === undefined || s.domain === f.domain) &&
+    (f.uuid === undefined || s.uuid === f.uuid) &&
+    (f.vcpu === undefined || s.vcpu === f.vcpu)
+  );
 }
 
-function bySeriesId(a: { domain: string; uuid: string | null; vcpu?: number }, b: { domain: string; uuid: string | null; vcpu?: number }): number {
+function bySeriesId(
+  a: { domain: string; uuid: string | null; vcpu?: number },
+  b: { domain: string; uuid: string | null; vcpu?: number },
+): number {
   if (a.domain !== b.domain) return a.domain < b.domain ? -1 : 1;
   const au = a.uuid ?? "";
   const bu = b.uuid ?? "";
@@ -139,9 +152,17 @@ export function querySeries(store: Store, f: SeriesFilter, spec: ScanSpec): Hist
     scan(store, s, spec, (t, u, d, th, dmax) => {
       const delay = d / Q_SCALE;
       const throttled = th / Q_SCALE;
-      points.push({ t, usage: u / Q_SCALE, delay, throttled, contention: Math.max(0, delay - throttled), delayMax: dmax / Q_SCALE });
+      points.push({
+        t,
+        usage: u / Q_SCALE,
+        delay,
+        throttled,
+        contention: Math.max(0, delay - throttled),
+        delayMax: dmax / Q_SCALE,
+      });
     });
-    if (points.length > 0) out.push({ domain: s.domain, uuid: s.uuid, vcpu: s.vcpu, tier: spec.tier, stepS: outStep(spec), points });
+    if (points.length > 0)
+      out.push({ domain: s.domain, uuid: s.uuid, vcpu: s.vcpu, tier: spec.tier, stepS: outStep(spec), points });
   }
   return out.sort(bySeriesId);
 }
@@ -156,7 +177,10 @@ export function queryDomains(store: Store, f: Omit<SeriesFilter, "vcpu">, spec: 
     let seen = false;
     scan(store, s, spec, (t, u, d, th, dmax) => {
       if (g === undefined) {
-        g = { out: { domain: s.domain, uuid: s.uuid, vcpus: [], tier: spec.tier, stepS: outStep(spec), points: [] }, at: new Map() };
+        g = {
+          out: { domain: s.domain, uuid: s.uuid, vcpus: [], tier: spec.tier, stepS: outStep(spec), points: [] },
+          at: new Map(),
+        };
         groups.set(key, g);
       }
       seen = true;

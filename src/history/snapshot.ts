@@ -48,13 +48,15 @@ export function parseMeta(v: unknown): SnapshotMeta | string {
   const m = v as Record<string, unknown>;
   if (m.format !== "vsteal-history") return "format is not vsteal-history";
   for (const k of ["savedAtMs", "intervalS", "bucketMs"] as const) if (!isNum(m[k])) return `${k} is not a number`;
-  for (const k of ["lastWallMs", "curBucket"] as const) if (m[k] !== null && !isNum(m[k])) return `${k} is not a number`;
+  for (const k of ["lastWallMs", "curBucket"] as const)
+    if (m[k] !== null && !isNum(m[k])) return `${k} is not a number`;
   for (const k of ["rawCount", "downCount", "bucketMs"] as const) if (!isCount(m[k])) return `${k} is not a count`;
   if (!Array.isArray(m.series)) return "series is not a list";
   for (const [i, s] of (m.series as unknown[]).entries()) {
     if (!Array.isArray(s) || s.length !== 4) return `series ${i} is not [domain, uuid, vcpu, lastWriteMs]`;
     const [domain, uuid, vcpu, last] = s as unknown[];
-    if (typeof domain !== "string" || (uuid !== null && typeof uuid !== "string") || !isCount(vcpu) || !isNum(last)) return `series ${i} is malformed`;
+    if (typeof domain !== "string" || (uuid !== null && typeof uuid !== "string") || !isCount(vcpu) || !isNum(last))
+      return `series ${i} is malformed`;
   }
   return m as unknown as SnapshotMeta;
 }
@@ -64,7 +66,12 @@ function runs(axis: TimeAxis): Array<[number, number]> {
   if (axis.count === 0) return [];
   const first = axis.slot(0);
   const tail = Math.min(axis.count, axis.cap - first);
-  return tail === axis.count ? [[first, tail]] : [[first, tail], [0, axis.count - tail]];
+  return tail === axis.count
+    ? [[first, tail]]
+    : [
+        [first, tail],
+        [0, axis.count - tail],
+      ];
 }
 
 async function writePayload(w: ChunkWriter, store: Store, meta: SnapshotMeta, list: readonly Series[]): Promise<void> {
@@ -96,7 +103,13 @@ export interface SnapshotWritten {
  * On failure (ENOSPC, ...) the temp file is removed, the previous snapshot is untouched, and
  * the error is thrown to the caller.
  */
-export async function writeSnapshot(io: HistoryIo, path: string, store: Store, savedAtMs: number, intervalS: number): Promise<SnapshotWritten> {
+export async function writeSnapshot(
+  io: HistoryIo,
+  path: string,
+  store: Store,
+  savedAtMs: number,
+  intervalS: number,
+): Promise<SnapshotWritten> {
   const list = [...store.series.values()];
   const meta: SnapshotMeta = {
     format: "vsteal-history",
@@ -174,8 +187,10 @@ async function readBody(fh: FileHandle, size: number, cfg: StoreConfig): Promise
   const h = decodeHeader(headBuf.subarray(0, bytesRead), SNAPSHOT_MAGIC);
   if (!h.ok) return { kind: "damaged", reason: h.reason };
   const len = h.header.payloadLength;
-  if (size < HEADER_BYTES + len) return { kind: "damaged", reason: `truncated: ${size - HEADER_BYTES} of ${len} payload bytes present` };
-  if (size > HEADER_BYTES + len) return { kind: "damaged", reason: `${size - HEADER_BYTES - len} unexpected bytes after the payload` };
+  if (size < HEADER_BYTES + len)
+    return { kind: "damaged", reason: `truncated: ${size - HEADER_BYTES} of ${len} payload bytes present` };
+  if (size > HEADER_BYTES + len)
+    return { kind: "damaged", reason: `${size - HEADER_BYTES - len} unexpected bytes after the payload` };
 
   const r = new ChunkReader(fh, HEADER_BYTES, HEADER_BYTES + len);
   const need = async (dst: Uint8Array | number, elem: 1 | 2 | 8 = 1): Promise<void> => {
@@ -184,7 +199,8 @@ async function readBody(fh: FileHandle, size: number, cfg: StoreConfig): Promise
   const lenBuf = Buffer.alloc(4);
   await need(lenBuf);
   const metaLen = lenBuf.readUInt32LE(0);
-  if (metaLen > MAX_META_BYTES || 4 + metaLen > len) throw new Damaged(`metadata length ${metaLen} does not fit the payload`);
+  if (metaLen > MAX_META_BYTES || 4 + metaLen > len)
+    throw new Damaged(`metadata length ${metaLen} does not fit the payload`);
   const metaBuf = Buffer.alloc(metaLen);
   await need(metaBuf);
   await need((8 - ((4 + metaLen) % 8)) % 8);
@@ -196,9 +212,15 @@ async function readBody(fh: FileHandle, size: number, cfg: StoreConfig): Promise
   }
   const meta = parseMeta(parsed);
   if (typeof meta === "string") throw new Damaged(`metadata is invalid: ${meta}`);
-  if (meta.bucketMs !== cfg.bucketMs) throw new Damaged(`bucket width ${meta.bucketMs} ms differs from ${cfg.bucketMs} ms`);
+  if (meta.bucketMs !== cfg.bucketMs)
+    throw new Damaged(`bucket width ${meta.bucketMs} ms differs from ${cfg.bucketMs} ms`);
   const perSeries = meta.rawCount * RAW_FIELDS * 2 + meta.downCount * DOWN_FIELDS * 2 + ACC_FIELDS * 8;
-  const expected = 4 + metaLen + ((8 - ((4 + metaLen) % 8)) % 8) + (meta.rawCount + meta.downCount) * 8 + meta.series.length * perSeries;
+  const expected =
+    4 +
+    metaLen +
+    ((8 - ((4 + metaLen) % 8)) % 8) +
+    (meta.rawCount + meta.downCount) * 8 +
+    meta.series.length * perSeries;
   if (expected !== len) throw new Damaged(`payload is ${len} bytes, its metadata describes ${expected}`);
 
   const store = new Store(cfg);
@@ -210,7 +232,8 @@ async function readBody(fh: FileHandle, size: number, cfg: StoreConfig): Promise
   const keepRaw = loadAxis(store.raw, rawTimes);
   const keepDown = loadAxis(store.down, downTimes);
   const newestRaw = store.raw.newest();
-  if (newestRaw !== null && (meta.lastWallMs === null || meta.lastWallMs < newestRaw)) throw new Damaged("last sample time is older than the newest timestamp");
+  if (newestRaw !== null && (meta.lastWallMs === null || meta.lastWallMs < newestRaw))
+    throw new Damaged("last sample time is older than the newest timestamp");
   store.lastWallMs = meta.lastWallMs;
   store.curBucket = meta.curBucket;
 
@@ -233,7 +256,8 @@ async function readBody(fh: FileHandle, size: number, cfg: StoreConfig): Promise
     await need(bytesOf(s.down.subarray(0, keepDown * DOWN_FIELDS)), 2);
     await need(bytesOf(s.acc), 8);
     if (!validAcc(s.acc)) throw new Damaged(`series ${i} has impossible accumulators`);
-    if (store.find(domain, uuid, vcpu) !== undefined) throw new Damaged(`series ${JSON.stringify(domain)} vCPU ${vcpu} appears twice`);
+    if (store.find(domain, uuid, vcpu) !== undefined)
+      throw new Damaged(`series ${JSON.stringify(domain)} vCPU ${vcpu} appears twice`);
     store.add(s);
   }
   if (r.crc !== h.header.payloadCrc) throw new Damaged("payload checksum mismatch (the file is damaged)");

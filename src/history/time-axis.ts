@@ -11,7 +11,8 @@ export class TimeAxis {
   count = 0;
 
   constructor(readonly cap: number) {
-    if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`time axis capacity must be a positive integer, got ${cap}`);
+    if (!Number.isInteger(cap) || cap < 1)
+      throw new RangeError(`time axis capacity must be a positive integer, got ${cap}`);
     this.times = new Float64Array(cap);
   }
 

@@ -6,7 +6,11 @@
 import type { FleetSnapshot } from "../model/fleet.js";
 import { readMaintenance, type MaintenanceState } from "./state-file.js";
 
-export function applyMaintenance<S extends FleetSnapshot & { notes?: string[] }>(snapshot: S, state: MaintenanceState, file?: string): S {
+export function applyMaintenance<S extends FleetSnapshot & { notes?: string[] }>(
+  snapshot: S,
+  state: MaintenanceState,
+  file?: string,
+): S {
   const drained = state.hosts;
   if (Object.keys(drained).length === 0) return snapshot;
   const names = new Set(snapshot.hosts.map((h) => h.name));
@@ -26,6 +30,9 @@ export function applyMaintenance<S extends FleetSnapshot & { notes?: string[] }>
 }
 
 /** A snapshot build with the maintenance file applied to its snapshot (read now: a bad file fails the audit). */
-export function withMaintenance<B extends { snapshot: FleetSnapshot & { notes?: string[] } }>(build: B, file: string): B {
+export function withMaintenance<B extends { snapshot: FleetSnapshot & { notes?: string[] } }>(
+  build: B,
+  file: string,
+): B {
   return { ...build, snapshot: applyMaintenance(build.snapshot, readMaintenance(file), file) };
 }

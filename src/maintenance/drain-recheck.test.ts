@@ -19,7 +19,10 @@ const snap: FleetSnapshot = parseSnapshot({
     { name: "b1", host: "B", vcpus: 1, memory_mib: 512, usage: [1], delay: [0] },
   ],
 });
-const drained = (...hosts: string[]): MaintenanceState => ({ version: 1, hosts: Object.fromEntries(hosts.map((h) => [h, { since: "2026-12-01T12:00:00Z", by: "t", reason: null }])) });
+const drained = (...hosts: string[]): MaintenanceState => ({
+  version: 1,
+  hosts: Object.fromEntries(hosts.map((h) => [h, { since: "2026-12-01T12:00:00Z", by: "t", reason: null }])),
+});
 const move = (vm: string, to = "B") => ({ vm, from: "A", to, reason: "" });
 
 describe("drainRecheck", () => {
@@ -27,12 +30,23 @@ describe("drainRecheck", () => {
     let state = drained("A");
     const r = drainRecheck({ host: "A", maintenance: () => state, fresh: async () => snap });
     expect(await r(move("v1"), 0)).toMatchObject({ ok: true });
-    expect(await r(move("big"), 1)).toEqual({ ok: false, reason: "target no longer takes it: B has 1536 MiB free, big needs 4000" });
-    expect(await drainRecheck({ host: "A", maintenance: () => state, fresh: async () => snap, requireHeadroom: true })(move("v1"), 0)).toMatchObject({ ok: false, reason: expect.stringMatching(/B would be oversubscribed/) });
+    expect(await r(move("big"), 1)).toEqual({
+      ok: false,
+      reason: "target no longer takes it: B has 1536 MiB free, big needs 4000",
+    });
+    expect(
+      await drainRecheck({ host: "A", maintenance: () => state, fresh: async () => snap, requireHeadroom: true })(
+        move("v1"),
+        0,
+      ),
+    ).toMatchObject({ ok: false, reason: expect.stringMatching(/B would be oversubscribed/) });
     state = drained("A", "B");
     expect(await r(move("v1"), 0)).toEqual({ ok: false, reason: "B is drained now: it receives nothing" });
     state = drained();
-    expect(await r(move("v1"), 0)).toEqual({ ok: false, reason: "A is no longer drained (vsteal undrain): the drain stops" });
+    expect(await r(move("v1"), 0)).toEqual({
+      ok: false,
+      reason: "A is no longer drained (vsteal undrain): the drain stops",
+    });
   });
 
   it("a snapshot with partial or inconsistent data (a VM just moved) is built again; anything else skips at once", async () => {
@@ -47,15 +61,26 @@ describe("drainRecheck", () => {
     expect(await r(move("v2"), 1)).toMatchObject({ ok: true });
     expect(calls).toBe(3);
     calls = 0;
-    const down = drainRecheck({ host: "A", maintenance: () => drained("A"), fresh: async () => {
-      calls++;
-      throw new SnapshotError("prometheus_unreachable", "no snapshot: connection refused");
-    }, retryDelayMs: 1 });
+    const down = drainRecheck({
+      host: "A",
+      maintenance: () => drained("A"),
+      fresh: async () => {
+        calls++;
+        throw new SnapshotError("prometheus_unreachable", "no snapshot: connection refused");
+      },
+      retryDelayMs: 1,
+    });
     expect(await down(move("v2"), 1)).toEqual({ ok: false, reason: "no fresh data: no snapshot: connection refused" });
     expect(calls).toBe(1);
-    const stuck = drainRecheck({ host: "A", maintenance: () => drained("A"), fresh: async () => {
-      throw new SnapshotError("partial_data", "no snapshot: still missing");
-    }, retryDelayMs: 1, partialRetries: 2 });
+    const stuck = drainRecheck({
+      host: "A",
+      maintenance: () => drained("A"),
+      fresh: async () => {
+        throw new SnapshotError("partial_data", "no snapshot: still missing");
+      },
+      retryDelayMs: 1,
+      partialRetries: 2,
+    });
     expect(await stuck(move("v2"), 1)).toEqual({ ok: false, reason: "no fresh data: no snapshot: still missing" });
   });
 });

@@ -32,8 +32,10 @@ export function drainRecheck(o: DrainRecheckOptions): Recheck {
     } catch (e) {
       return { ok: false, reason: e instanceof Error ? e.message : String(e) };
     }
-    if (!Object.hasOwn(state.hosts, o.host)) return { ok: false, reason: `${o.host} is no longer drained (vsteal undrain): the drain stops` };
-    if (Object.hasOwn(state.hosts, move.to)) return { ok: false, reason: `${move.to} is drained now: it receives nothing` };
+    if (!Object.hasOwn(state.hosts, o.host))
+      return { ok: false, reason: `${o.host} is no longer drained (vsteal undrain): the drain stops` };
+    if (Object.hasOwn(state.hosts, move.to))
+      return { ok: false, reason: `${move.to} is drained now: it receives nothing` };
     if (!o.fresh) return { ok: true, note: `${o.host} still drained (no fresh snapshot: --no-recheck)` };
     let snap: FleetSnapshot | null = null;
     // A VM the drain just moved is missing from the snapshot until its target's agent has
@@ -43,18 +45,33 @@ export function drainRecheck(o: DrainRecheckOptions): Recheck {
       try {
         snap = applyMaintenance(await o.fresh(), state);
       } catch (e) {
-        const transient = e instanceof SnapshotError && (e.reason === "partial_data" || e.reason === "inconsistent_data");
-        if (!transient || attempt >= (o.partialRetries ?? 5)) return { ok: false, reason: `no fresh data: ${e instanceof Error ? e.message : String(e)}` };
+        const transient =
+          e instanceof SnapshotError && (e.reason === "partial_data" || e.reason === "inconsistent_data");
+        if (!transient || attempt >= (o.partialRetries ?? 5))
+          return { ok: false, reason: `no fresh data: ${e instanceof Error ? e.message : String(e)}` };
         await new Promise((r) => setTimeout(r, o.retryDelayMs ?? 2000));
       }
     }
     const vm = snap.vms.find((v) => v.name === move.vm);
     if (!vm) return { ok: false, reason: `${move.vm} is not in the fresh snapshot (${snap.time})` };
     if (vm.host !== move.from) return { ok: false, reason: `${move.vm} is on ${vm.host} now, not ${move.from}` };
-    if (!snap.hosts.some((h) => h.name === move.to)) return { ok: false, reason: `${move.to} is not in the fresh snapshot (${snap.time})` };
-    const c = checkPlan(snap, { version: 1, moves: [move], predicted: { steal_before: 0, steal_after: 0 }, explanation: "" }, "bursty", { cpuHeadroom: o.requireHeadroom ?? false });
-    if (c.problems.length > 0) return { ok: false, reason: `target no longer takes it: ${c.problems.map((p) => p.replace(/^moves\[0\] \([^)]*\): /, "")).join("; ")}` };
-    return { ok: true, note: `still drained; ${move.to} takes it; predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores (snapshot ${snap.time})` };
+    if (!snap.hosts.some((h) => h.name === move.to))
+      return { ok: false, reason: `${move.to} is not in the fresh snapshot (${snap.time})` };
+    const c = checkPlan(
+      snap,
+      { version: 1, moves: [move], predicted: { steal_before: 0, steal_after: 0 }, explanation: "" },
+      "bursty",
+      { cpuHeadroom: o.requireHeadroom ?? false },
+    );
+    if (c.problems.length > 0)
+      return {
+        ok: false,
+        reason: `target no longer takes it: ${c.problems.map((p) => p.replace(/^moves\[0\] \([^)]*\): /, "")).join("; ")}`,
+      };
+    return {
+      ok: true,
+      note: `still drained; ${move.to} takes it; predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores (snapshot ${snap.time})`,
+    };
   };
 }
 
@@ -63,7 +80,9 @@ export function refuseDrainedTargets(moves: readonly PlanMove[], state: Maintena
   for (const [i, m] of moves.entries()) {
     const e = state.hosts[m.to];
     if (e && Object.hasOwn(state.hosts, m.to)) {
-      throw new MaintenanceError(`move ${i + 1} (${m.vm} ${m.from}→${m.to}): ${m.to} is drained (since ${e.since} by ${e.by}; ${file}): it receives no VM until vsteal undrain ${m.to}; leave the move out`);
+      throw new MaintenanceError(
+        `move ${i + 1} (${m.vm} ${m.from}→${m.to}): ${m.to} is drained (since ${e.since} by ${e.by}; ${file}): it receives no VM until vsteal undrain ${m.to}; leave the move out`,
+      );
     }
   }
 }
@@ -72,7 +91,8 @@ export function refuseDrainedTargets(moves: readonly PlanMove[], state: Maintena
 export function notOntoDrained(recheck: Recheck, maintenance: () => MaintenanceState): Recheck {
   return async (move, index) => {
     try {
-      if (Object.hasOwn(maintenance().hosts, move.to)) return { ok: false, reason: `${move.to} is drained now (maintenance): it receives nothing` };
+      if (Object.hasOwn(maintenance().hosts, move.to))
+        return { ok: false, reason: `${move.to} is drained now (maintenance): it receives nothing` };
     } catch (e) {
       return { ok: false, reason: e instanceof Error ? e.message : String(e) };
     }

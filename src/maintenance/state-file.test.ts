@@ -52,9 +52,13 @@ describe("the maintenance file", () => {
     const d = dir();
     const f = join(d, "m.json");
     writeFileSync(f, "{not json");
-    expect(() => readMaintenance(f)).toThrow(new RegExp(`^${f}: not valid JSON .*: fix it, or remove it to undrain every host$`));
+    expect(() => readMaintenance(f)).toThrow(
+      new RegExp(`^${f}: not valid JSON .*: fix it, or remove it to undrain every host$`),
+    );
     writeFileSync(f, JSON.stringify({ version: 1, hosts: { hv01: { since: "yesterday", by: "x" } } }));
-    expect(() => readMaintenance(f)).toThrow(`${f}: hosts.hv01.since: expected an ISO 8601 time (got "yesterday"); the format is in docs/maintenance.md`);
+    expect(() => readMaintenance(f)).toThrow(
+      `${f}: hosts.hv01.since: expected an ISO 8601 time (got "yesterday"); the format is in docs/maintenance.md`,
+    );
     writeFileSync(f, JSON.stringify({ version: 2, hosts: {} }));
     expect(() => readMaintenance(f)).toThrow(/m\.json: version: .*\(got 2\)/);
     writeFileSync(f, Buffer.alloc(MAX_BYTES + 1, 0x20));
@@ -63,8 +67,12 @@ describe("the maintenance file", () => {
 
   it("host names: control characters refused; names like constructor stay plain data", async () => {
     const f = join(dir(), "m.json");
-    await expect(drainHost(f, "hv\n01", "t", null)).rejects.toThrow('host name "hv\\n01": must not contain control characters');
-    await expect(drainHost(f, "__proto__", "t", null)).rejects.toThrow('host name "__proto__": is not a usable host name');
+    await expect(drainHost(f, "hv\n01", "t", null)).rejects.toThrow(
+      'host name "hv\\n01": must not contain control characters',
+    );
+    await expect(drainHost(f, "__proto__", "t", null)).rejects.toThrow(
+      'host name "__proto__": is not a usable host name',
+    );
     await drainHost(f, "constructor", "t", null);
     expect(Object.keys(readMaintenance(f).hosts)).toEqual(["constructor"]);
     expect(readMaintenance(f).hosts.toString).toBeUndefined();
@@ -83,7 +91,17 @@ describe("applyMaintenance", () => {
     vms: [],
   });
   it("drained hosts get drain: true and accepts_vms: false, with a note; others are untouched", () => {
-    const s = applyMaintenance({ ...snap, notes: [] }, { version: 1, hosts: { hv01: { since: "2026-12-01T15:00:00.000Z", by: "alice@ops", reason: "BIOS" }, gone: { since: "2026-12-01T15:00:00.000Z", by: "x", reason: null } } }, "/x/m.json");
+    const s = applyMaintenance(
+      { ...snap, notes: [] },
+      {
+        version: 1,
+        hosts: {
+          hv01: { since: "2026-12-01T15:00:00.000Z", by: "alice@ops", reason: "BIOS" },
+          gone: { since: "2026-12-01T15:00:00.000Z", by: "x", reason: null },
+        },
+      },
+      "/x/m.json",
+    );
     expect(s.hosts).toEqual([
       { name: "hv01", cpus: 4, memory_mib: 1024, reserved_cpus: 0, accepts_vms: false, drain: true },
       { name: "constructor", cpus: 4, memory_mib: 1024, reserved_cpus: 0, accepts_vms: true },

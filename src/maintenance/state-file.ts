@@ -14,7 +14,17 @@
  * - Changes are read-modify-write under a lock file (`FILE.lock`, O_EXCL), so a drain from the
  *   CLI and one through the controller's API never lose each other's host.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { describeValue, formatPath } from "../config/yaml.js";
@@ -59,10 +69,15 @@ const entrySchema = z.object({
 
 const stateSchema = z.object({
   version: z.literal(1),
-  hosts: z.record(hostNameSchema, entrySchema).refine((h) => Object.keys(h).length <= 100_000, { message: "too many hosts" }),
+  hosts: z
+    .record(hostNameSchema, entrySchema)
+    .refine((h) => Object.keys(h).length <= 100_000, { message: "too many hosts" }),
 });
 
-export const emptyMaintenance = (): MaintenanceState => ({ version: 1, hosts: Object.create(null) as Record<string, MaintenanceEntry> });
+export const emptyMaintenance = (): MaintenanceState => ({
+  version: 1,
+  hosts: Object.create(null) as Record<string, MaintenanceEntry>,
+});
 
 const errMsg = (e: unknown): string => (e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e));
 
@@ -79,8 +94,11 @@ export function parseMaintenance(text: string, file: string): MaintenanceState {
     const i = r.error.issues[0]!;
     const field = formatPath(i.path as (string | number)[]) || "(top level)";
     let value: unknown = json;
-    for (const seg of i.path) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
-    throw new MaintenanceError(`${file}: ${field}: ${i.message} (got ${describeValue(value)}); the format is in docs/maintenance.md`);
+    for (const seg of i.path)
+      value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
+    throw new MaintenanceError(
+      `${file}: ${field}: ${i.message} (got ${describeValue(value)}); the format is in docs/maintenance.md`,
+    );
   }
   const hosts = Object.create(null) as Record<string, MaintenanceEntry>;
   for (const [name, e] of Object.entries(r.data.hosts)) hosts[name] = { since: e.since, by: e.by, reason: e.reason };
@@ -95,13 +113,17 @@ export function readMaintenance(file: string): MaintenanceState {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return emptyMaintenance();
-    if (code === "ELOOP") throw new MaintenanceError(`${file} is a symbolic link: vsteal does not follow it; replace it with the file itself`);
+    if (code === "ELOOP")
+      throw new MaintenanceError(
+        `${file} is a symbolic link: vsteal does not follow it; replace it with the file itself`,
+      );
     throw new MaintenanceError(`cannot read the maintenance file ${file}: ${errMsg(e)}`);
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new MaintenanceError(`${file} is not a regular file`);
-    if (st.size > MAX_BYTES) throw new MaintenanceError(`${file} is ${st.size} bytes, more than ${MAX_BYTES}: not a maintenance file?`);
+    if (st.size > MAX_BYTES)
+      throw new MaintenanceError(`${file} is ${st.size} bytes, more than ${MAX_BYTES}: not a maintenance file?`);
     const buf = Buffer.alloc(MAX_BYTES + 1);
     let n = 0;
     for (;;) {
@@ -122,7 +144,9 @@ export function writeMaintenance(file: string, state: MaintenanceState): void {
     mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
     writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, "the maintenance file", 0o644);
   } catch (e) {
-    throw new MaintenanceError(e instanceof SafeWriteError ? e.message : `cannot write the maintenance file ${file}: ${errMsg(e)}`);
+    throw new MaintenanceError(
+      e instanceof SafeWriteError ? e.message : `cannot write the maintenance file ${file}: ${errMsg(e)}`,
+    );
   }
 }
 
@@ -134,18 +158,26 @@ async function withLock<T>(file: string, fn: () => T): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     try {
-      const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      const fd = openSync(
+        lock,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o644,
+      );
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new MaintenanceError(`cannot lock the maintenance file (${lock}): ${errMsg(e)}`);
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new MaintenanceError(`cannot lock the maintenance file (${lock}): ${errMsg(e)}`);
       try {
         if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) unlinkSync(lock);
       } catch {
         /* gone meanwhile */
       }
-      if (Date.now() - t0 > LOCK_WAIT_MS) throw new MaintenanceError(`the maintenance file is locked by another vsteal (${lock}) for more than ${LOCK_WAIT_MS / 1000} s: try again, or remove the lock if no vsteal runs`);
+      if (Date.now() - t0 > LOCK_WAIT_MS)
+        throw new MaintenanceError(
+          `the maintenance file is locked by another vsteal (${lock}) for more than ${LOCK_WAIT_MS / 1000} s: try again, or remove the lock if no vsteal runs`,
+        );
       await sleep(50);
     }
   }
@@ -161,7 +193,10 @@ async function withLock<T>(file: string, fn: () => T): Promise<T> {
 }
 
 /** Read, change, write, under the lock. Returns the new state. */
-export function updateMaintenance(file: string, change: (s: MaintenanceState) => MaintenanceState): Promise<MaintenanceState> {
+export function updateMaintenance(
+  file: string,
+  change: (s: MaintenanceState) => MaintenanceState,
+): Promise<MaintenanceState> {
   return withLock(file, () => {
     const next = change(readMaintenance(file));
     writeMaintenance(file, next);
@@ -170,7 +205,13 @@ export function updateMaintenance(file: string, change: (s: MaintenanceState) =>
 }
 
 /** Marks `host` drained (keeps the first `since` if it already was). */
-export async function drainHost(file: string, host: string, by: string, reason: string | null, now = new Date()): Promise<MaintenanceState> {
+export async function drainHost(
+  file: string,
+  host: string,
+  by: string,
+  reason: string | null,
+  now = new Date(),
+): Promise<MaintenanceState> {
   checkHostName(host);
   return updateMaintenance(file, (s) => {
     if (Object.hasOwn(s.hosts, host)) return s;

@@ -8,7 +8,22 @@ import { SafeWriteError, openNoFollow } from "../util/safe-write.js";
 import { describeFsError } from "../util/bounded-read.js";
 import { dirname } from "node:path";
 
-export type AuditResult = "started" | "ok" | "failed" | "aborted" | "skipped" | "dry_run" | "not_started" | "approved" | "rejected" | "waiting_approval" | "helped" | "no_effect" | "hurt" | "inconclusive" | "unblocked";
+export type AuditResult =
+  | "started"
+  | "ok"
+  | "failed"
+  | "aborted"
+  | "skipped"
+  | "dry_run"
+  | "not_started"
+  | "approved"
+  | "rejected"
+  | "waiting_approval"
+  | "helped"
+  | "no_effect"
+  | "hurt"
+  | "inconclusive"
+  | "unblocked";
 
 export interface AuditEntry {
   /** ISO 8601 time of the entry. */
@@ -40,7 +55,10 @@ export class FileAuditLog implements AuditSink {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (e) {
-      throw new SafeWriteError(`cannot write the audit log ${path}: cannot create ${dirname(path)}: ${describeFsError(e)}`, (e as NodeJS.ErrnoException).code);
+      throw new SafeWriteError(
+        `cannot write the audit log ${path}: cannot create ${dirname(path)}: ${describeFsError(e)}`,
+        (e as NodeJS.ErrnoException).code,
+      );
     }
     // Fail now, not in the middle of a migration.
     closeSync(openNoFollow(path, "append", "the audit log"));

@@ -81,7 +81,10 @@ function writeTargetXml(xml: TargetXml): { files: { live: string; persistent: st
   return { files, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function virshDriver(runner: VirshRunner = execVirsh(), opts: { migrateTimeoutMs?: number } = {}): MigrationDriver {
+export function virshDriver(
+  runner: VirshRunner = execVirsh(),
+  opts: { migrateTimeoutMs?: number } = {},
+): MigrationDriver {
   return {
     async find(h, name) {
       const r = await virshRun(runner, h.uri, ["list", "--all", "--uuid", "--name"], 30_000);
@@ -95,7 +98,12 @@ export function virshDriver(runner: VirshRunner = execVirsh(), opts: { migrateTi
       return null;
     },
     async domainXml(h, uuid, inactive) {
-      const r = await virshRun(runner, h.uri, ["dumpxml", "--migratable", ...(inactive ? ["--inactive"] : []), "--domain", uuid], 30_000);
+      const r = await virshRun(
+        runner,
+        h.uri,
+        ["dumpxml", "--migratable", ...(inactive ? ["--inactive"] : []), "--domain", uuid],
+        30_000,
+      );
       if (r.code !== 0) throw new HostUnreachableError(h.name, `${h.name} (${h.uri}): dumpxml: ${virshError(r)}`);
       return r.stdout;
     },

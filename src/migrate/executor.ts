@@ -14,7 +14,6 @@ import type { HostEndpoint, MigrateHosts } from "./hosts.js";
 import { jobActive, type JobProgress } from "./jobinfo.js";
 import { canonicalCpus, PlacementError, placementOf, rewritePlacement, sharedCpuSet } from "./placement.js";
 
-
 /** After a timeout, domjobabort is retried this often, this far apart, while no job exists yet. */
 const ABORT_RETRIES = 100;
 const ABORT_RETRY_MS = 100;
@@ -78,7 +77,10 @@ export interface ExecuteResult {
 export async function planId(plan: Plan & { id?: unknown }): Promise<string> {
   if (typeof plan.id === "string" && plan.id !== "") return plan.id;
   const { createHash } = await import("node:crypto");
-  return createHash("sha256").update(JSON.stringify({ moves: plan.moves, predicted: plan.predicted })).digest("hex").slice(0, 12);
+  return createHash("sha256")
+    .update(JSON.stringify({ moves: plan.moves, predicted: plan.predicted }))
+    .digest("hex")
+    .slice(0, 12);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -89,7 +91,8 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
   const timeoutMs = o.timeoutMs ?? (o.hosts.timeoutS ?? 600) * 1000;
   const pollMs = o.pollMs ?? 500;
   const log = o.log ?? (() => undefined);
-  const write = (e: Omit<AuditEntry, "time" | "actor" | "plan_id">): void => o.audit.write({ time: new Date(now()).toISOString(), actor: o.actor, plan_id: o.planId, ...e });
+  const write = (e: Omit<AuditEntry, "time" | "actor" | "plan_id">): void =>
+    o.audit.write({ time: new Date(now()).toISOString(), actor: o.actor, plan_id: o.planId, ...e });
   const t0 = now();
   write({
     action: "plan_start",
@@ -102,22 +105,49 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     duration_ms: null,
   });
 
-  const outcomes: MoveOutcome[] = plan.moves.map((move, index) => ({ index, move, result: "not_started", reason: "", durationMs: 0, endedMs: null, bytes: null }));
+  const outcomes: MoveOutcome[] = plan.moves.map((move, index) => ({
+    index,
+    move,
+    result: "not_started",
+    reason: "",
+    durationMs: 0,
+    endedMs: null,
+    bytes: null,
+  }));
   const busy = new Map<string, number>();
   const inFlightVms = new Set<string>();
   const running = new Set<Promise<void>>();
   let stop: string | null = null;
 
-  const finish = (oc: MoveOutcome, result: MoveResult, reason: string, started: number, details?: Record<string, unknown>): void => {
+  const finish = (
+    oc: MoveOutcome,
+    result: MoveResult,
+    reason: string,
+    started: number,
+    details?: Record<string, unknown>,
+  ): void => {
     oc.result = result;
     oc.reason = reason;
     oc.endedMs = now();
     oc.durationMs = oc.endedMs - started;
     const m = oc.move;
-    write({ action: "migrate", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: result as AuditResult, reason, duration_ms: oc.durationMs, ...(details ? { details } : {}) });
-    log(`move ${oc.index + 1}/${plan.moves.length} ${m.vm} ${m.from}→${m.to}: ${result}${reason ? ` (${reason})` : ""} [${(oc.durationMs / 1000).toFixed(1)} s]`);
+    write({
+      action: "migrate",
+      move: oc.index,
+      vm: m.vm,
+      from: m.from,
+      to: m.to,
+      result: result as AuditResult,
+      reason,
+      duration_ms: oc.durationMs,
+      ...(details ? { details } : {}),
+    });
+    log(
+      `move ${oc.index + 1}/${plan.moves.length} ${m.vm} ${m.from}→${m.to}: ${result}${reason ? ` (${reason})` : ""} [${(oc.durationMs / 1000).toFixed(1)} s]`,
+    );
     o.onOutcome?.(oc);
-    if ((result === "failed" || result === "aborted") && !o.keepGoing) stop ??= `move ${oc.index + 1} (${m.vm} ${m.from}→${m.to}) ${result}: later moves were planned on the placement it was to leave`;
+    if ((result === "failed" || result === "aborted") && !o.keepGoing)
+      stop ??= `move ${oc.index + 1} (${m.vm} ${m.from}→${m.to}) ${result}: later moves were planned on the placement it was to leave`;
   };
 
   const runMove = async (oc: MoveOutcome): Promise<void> => {
@@ -126,13 +156,34 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     try {
       const from = o.hosts.endpoint(m.from);
       const to = o.hosts.endpoint(m.to);
-      if (!from || !to) return finish(oc, "failed", `no libvirt URI for host ${!from ? m.from : m.to} in the hosts file (add it under hosts:, or set uri_template)`, started);
+      if (!from || !to)
+        return finish(
+          oc,
+          "failed",
+          `no libvirt URI for host ${!from ? m.from : m.to} in the hosts file (add it under hosts:, or set uri_template)`,
+          started,
+        );
       const dom = await o.driver.find(from, m.vm);
       if (!dom) return finish(oc, "skipped", `${m.vm} is not on ${m.from} any more`, started);
-      if (dom.state !== "running") return finish(oc, "skipped", `${m.vm} is ${dom.state} on ${m.from}: only running VMs are migrated live`, started);
+      if (dom.state !== "running")
+        return finish(
+          oc,
+          "skipped",
+          `${m.vm} is ${dom.state} on ${m.from}: only running VMs are migrated live`,
+          started,
+        );
       if (o.recheck) {
         const r = await o.recheck(m, oc.index);
-        write({ action: "recheck", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: r.ok ? "ok" : "skipped", reason: r.ok ? (r.note ?? "still needed, target has headroom") : r.reason, duration_ms: now() - started });
+        write({
+          action: "recheck",
+          move: oc.index,
+          vm: m.vm,
+          from: m.from,
+          to: m.to,
+          result: r.ok ? "ok" : "skipped",
+          reason: r.ok ? (r.note ?? "still needed, target has headroom") : r.reason,
+          duration_ms: now() - started,
+        });
         if (!r.ok) return finish(oc, "skipped", `recheck: ${r.reason}`, started);
       }
       const cpus = to.vmCpus ?? o.vmCpus?.(m.to) ?? null;
@@ -141,10 +192,20 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
       if (cpus !== null && !o.driver.managesPlacement?.(dom.uuid)) {
         try {
           placed = canonicalCpus(cpus, `VM CPU set of ${m.to}`);
-          const [live, persistent] = await Promise.all([o.driver.domainXml(from, dom.uuid, false), o.driver.domainXml(from, dom.uuid, true)]);
+          const [live, persistent] = await Promise.all([
+            o.driver.domainXml(from, dom.uuid, false),
+            o.driver.domainXml(from, dom.uuid, true),
+          ]);
           xml = { live: rewritePlacement(live, placed), persistent: rewritePlacement(persistent, placed) };
         } catch (e) {
-          if (e instanceof PlacementError) return finish(oc, "failed", `placement: ${m.vm} cannot take ${m.to}'s VM CPU set ${cpus}: ${e.message}`, started, { uuid: dom.uuid });
+          if (e instanceof PlacementError)
+            return finish(
+              oc,
+              "failed",
+              `placement: ${m.vm} cannot take ${m.to}'s VM CPU set ${cpus}: ${e.message}`,
+              started,
+              { uuid: dom.uuid },
+            );
           throw e;
         }
       }
@@ -153,20 +214,55 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
         // What a real run would meet first on the target: it must answer, and must not hold a
         // domain of that name (libvirt would refuse the migration).
         const there = await o.driver.find(to, m.vm);
-        if (there) return finish(oc, "failed", `a domain named ${m.vm} already exists on ${m.to} (${there.state}): libvirt would refuse the migration`, started);
-        return finish(oc, "dry_run", `dry run: nothing migrated (${m.to} answers, no domain of that name there${placement ? `; would be${placement.slice(1)}` : ""})`, started, { uuid: dom.uuid, ...(placed ? { vm_cpus: placed } : {}) });
+        if (there)
+          return finish(
+            oc,
+            "failed",
+            `a domain named ${m.vm} already exists on ${m.to} (${there.state}): libvirt would refuse the migration`,
+            started,
+          );
+        return finish(
+          oc,
+          "dry_run",
+          `dry run: nothing migrated (${m.to} answers, no domain of that name there${placement ? `; would be${placement.slice(1)}` : ""})`,
+          started,
+          { uuid: dom.uuid, ...(placed ? { vm_cpus: placed } : {}) },
+        );
       }
       await migrateOne(oc, dom, from, to, started, xml, placed);
     } catch (e) {
-      const msg = e instanceof HostUnreachableError ? `host unreachable: ${e.message}` : e instanceof Error ? e.message : String(e);
+      const msg =
+        e instanceof HostUnreachableError
+          ? `host unreachable: ${e.message}`
+          : e instanceof Error
+            ? e.message
+            : String(e);
       finish(oc, "failed", msg, started);
     }
   };
 
-  const migrateOne = async (oc: MoveOutcome, dom: DomainRef, from: HostEndpoint, to: HostEndpoint, started: number, xml: TargetXml | null, placed: string | null): Promise<void> => {
+  const migrateOne = async (
+    oc: MoveOutcome,
+    dom: DomainRef,
+    from: HostEndpoint,
+    to: HostEndpoint,
+    started: number,
+    xml: TargetXml | null,
+    placed: string | null,
+  ): Promise<void> => {
     const m = oc.move;
     const h = o.driver.migrate(dom, from, to, xml ?? undefined);
-    write({ action: "migrate", move: oc.index, vm: m.vm, from: m.from, to: m.to, result: "started", reason: "", duration_ms: null, details: { uuid: dom.uuid, command: h.command, ...(o.startDetails?.(oc.index) ?? {}) } });
+    write({
+      action: "migrate",
+      move: oc.index,
+      vm: m.vm,
+      from: m.from,
+      to: m.to,
+      result: "started",
+      reason: "",
+      duration_ms: null,
+      details: { uuid: dom.uuid, command: h.command, ...(o.startDetails?.(oc.index) ?? {}) },
+    });
     let settled: { ok: boolean; error: string } | null = null;
     void h.done.then((r) => {
       settled = r;
@@ -200,7 +296,10 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
       const ended = await Promise.race([h.done, sleep(60_000).then(() => null)]);
       if (ended === null) h.kill();
       const after = await o.driver.find(from, m.vm).catch(() => null);
-      const where = after && after.state === "running" ? `${m.vm} still running on ${m.from}` : `${m.vm} is ${after ? after.state : "gone"} on ${m.from}: check it`;
+      const where =
+        after && after.state === "running"
+          ? `${m.vm} still running on ${m.from}`
+          : `${m.vm} is ${after ? after.state : "gone"} on ${m.from}: check it`;
       // The abort raced with completion: the migration finished after all.
       if (ended?.ok && !after) return verify(oc, dom, from, to, started, bytes, placed);
       return finish(
@@ -214,8 +313,14 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     const r = settled ?? (await h.done);
     if (!r.ok) {
       const after = await o.driver.find(from, m.vm).catch(() => null);
-      const where = after && after.state === "running" ? `${m.vm} still running on ${m.from}` : `${m.vm} is ${after ? after.state : "not found"} on ${m.from}`;
-      return finish(oc, "failed", `${to.name} refused or migration failed: ${r.error}; ${where}`, started, { uuid: dom.uuid, bytes });
+      const where =
+        after && after.state === "running"
+          ? `${m.vm} still running on ${m.from}`
+          : `${m.vm} is ${after ? after.state : "not found"} on ${m.from}`;
+      return finish(oc, "failed", `${to.name} refused or migration failed: ${r.error}; ${where}`, started, {
+        uuid: dom.uuid,
+        bytes,
+      });
     }
     return verify(oc, dom, from, to, started, bytes, placed);
   };
@@ -227,7 +332,8 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
       const what = inactive ? "persistent" : "live";
       try {
         const set = sharedCpuSet(placementOf(await o.driver.domainXml(to, uuid, inactive)));
-        if (set !== placed) out.push(`${what} placement on ${to.name} is ${set ?? "unconfined"}, not its VM CPUs ${placed}`);
+        if (set !== placed)
+          out.push(`${what} placement on ${to.name} is ${set ?? "unconfined"}, not its VM CPUs ${placed}`);
       } catch (e) {
         out.push(`${what} placement on ${to.name} unreadable: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -235,7 +341,15 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     return out;
   };
 
-  const verify = async (oc: MoveOutcome, dom: DomainRef, from: HostEndpoint, to: HostEndpoint, started: number, bytes: number | null, placed: string | null): Promise<void> => {
+  const verify = async (
+    oc: MoveOutcome,
+    dom: DomainRef,
+    from: HostEndpoint,
+    to: HostEndpoint,
+    started: number,
+    bytes: number | null,
+    placed: string | null,
+  ): Promise<void> => {
     const m = oc.move;
     const there = await o.driver.find(to, m.vm);
     const left = await o.driver.find(from, m.vm);
@@ -244,14 +358,29 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
     else if (there.uuid !== dom.uuid) problems.push(`${m.to} has a ${m.vm} with another UUID (${there.uuid})`);
     else if (there.state !== "running") problems.push(`${there.state} on ${m.to}`);
     if (left) problems.push(`still defined on ${m.from} (${left.state})`);
-    if (there && there.uuid === dom.uuid && placed !== null) problems.push(...(await checkPlacement(to, dom.uuid, placed)));
+    if (there && there.uuid === dom.uuid && placed !== null)
+      problems.push(...(await checkPlacement(to, dom.uuid, placed)));
     const extra = placed === null ? {} : { vm_cpus: placed };
-    if (problems.length > 0) return finish(oc, "failed", `migration reported success but the check failed: ${problems.join("; ")}`, started, { uuid: dom.uuid, bytes, ...extra });
-    return finish(oc, "ok", `running on ${m.to}, gone from ${m.from}${placed === null ? "" : `, placed on its VM CPUs ${placed}`}`, started, { uuid: dom.uuid, bytes, ...extra });
+    if (problems.length > 0)
+      return finish(oc, "failed", `migration reported success but the check failed: ${problems.join("; ")}`, started, {
+        uuid: dom.uuid,
+        bytes,
+        ...extra,
+      });
+    return finish(
+      oc,
+      "ok",
+      `running on ${m.to}, gone from ${m.from}${placed === null ? "" : `, placed on its VM CPUs ${placed}`}`,
+      started,
+      { uuid: dom.uuid, bytes, ...extra },
+    );
   };
 
   const hostsOf = (m: PlanMove): string[] => [...new Set([m.from, m.to])];
-  const fits = (m: PlanMove): boolean => running.size < limits.fleet && !inFlightVms.has(m.vm) && hostsOf(m).every((h) => (busy.get(h) ?? 0) < limits.perHost);
+  const fits = (m: PlanMove): boolean =>
+    running.size < limits.fleet &&
+    !inFlightVms.has(m.vm) &&
+    hostsOf(m).every((h) => (busy.get(h) ?? 0) < limits.perHost);
 
   for (const oc of outcomes) {
     if (stop !== null) break;
@@ -272,7 +401,16 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<Execut
   for (const oc of outcomes) {
     if (oc.result !== "not_started") continue;
     oc.reason = stop ?? "not started";
-    write({ action: "migrate", move: oc.index, vm: oc.move.vm, from: oc.move.from, to: oc.move.to, result: "not_started", reason: oc.reason, duration_ms: null });
+    write({
+      action: "migrate",
+      move: oc.index,
+      vm: oc.move.vm,
+      from: oc.move.from,
+      to: oc.move.to,
+      result: "not_started",
+      reason: oc.reason,
+      duration_ms: null,
+    });
   }
   const failures = outcomes.filter((x) => x.result === "failed" || x.result === "aborted").length;
   const counts = new Map<string, number>();

@@ -25,7 +25,10 @@ const hostEntry = z.strictObject({
   peer_uri: z.string().min(1).optional(),
   migrate_uri: z.string().min(1).optional(),
   p2p: z.boolean().optional(),
-  vm_cpus: z.string().regex(/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/, "a Linux CPU list such as 2-31 or 0,4-7").optional(),
+  vm_cpus: z
+    .string()
+    .regex(/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/, "a Linux CPU list such as 2-31 or 0,4-7")
+    .optional(),
 });
 
 export const migrateHostsSchema = z.strictObject({
@@ -33,9 +36,13 @@ export const migrateHostsSchema = z.strictObject({
   migrate_uri_template: z.string().min(1).optional(),
   p2p: z.boolean().optional(),
   hosts: z.record(hostNameSchema, hostEntry.nullable()).optional(),
-  limits: z.strictObject({ per_host: z.number().int().min(1).optional(), fleet: z.number().int().min(1).optional() }).optional(),
+  limits: z
+    .strictObject({ per_host: z.number().int().min(1).optional(), fleet: z.number().int().min(1).optional() })
+    .optional(),
   /** Seconds (600) or a duration ("10m"); at most Node's timer limit. */
-  timeout: durationSchema().transform((ms) => ms / 1000).optional(),
+  timeout: durationSchema()
+    .transform((ms) => ms / 1000)
+    .optional(),
 });
 
 export type MigrateHostsFile = z.infer<typeof migrateHostsSchema>;

@@ -48,8 +48,10 @@ export function jobActive(p: JobProgress): boolean {
 
 /** 0..1, or null when libvirt has not said yet. */
 export function fractionDone(p: JobProgress): number | null {
-  if (p.total !== null && p.total > 0 && p.remaining !== null) return Math.min(1, Math.max(0, 1 - p.remaining / p.total));
-  if (p.processed !== null && p.remaining !== null && p.processed + p.remaining > 0) return p.processed / (p.processed + p.remaining);
+  if (p.total !== null && p.total > 0 && p.remaining !== null)
+    return Math.min(1, Math.max(0, 1 - p.remaining / p.total));
+  if (p.processed !== null && p.remaining !== null && p.processed + p.remaining > 0)
+    return p.processed / (p.processed + p.remaining);
   return null;
 }
 

@@ -34,7 +34,10 @@ export class PlacementError extends Error {
 /** Blanks out what must never be matched (`<metadata>` of other tools, comments), keeping offsets. */
 function mask(xml: string): string {
   const blank = (m: string): string => m.replace(/[^\n]/g, " ");
-  return xml.replace(/<metadata\b[\s\S]*?<\/metadata\s*>/g, blank).replace(/<metadata\b[^>]*\/>/g, blank).replace(/<!--[\s\S]*?-->/g, blank);
+  return xml
+    .replace(/<metadata\b[\s\S]*?<\/metadata\s*>/g, blank)
+    .replace(/<metadata\b[^>]*\/>/g, blank)
+    .replace(/<!--[\s\S]*?-->/g, blank);
 }
 
 interface Tag {
@@ -48,7 +51,8 @@ interface Tag {
 function tags(xml: string, masked: string, name: string): Tag[] {
   const re = new RegExp(`<${name}(?=[\\s/>])[^>]*>`, "g");
   const out: Tag[] = [];
-  for (let m = re.exec(masked); m !== null; m = re.exec(masked)) out.push({ name, start: m.index, end: m.index + m[0].length, text: xml.slice(m.index, m.index + m[0].length) });
+  for (let m = re.exec(masked); m !== null; m = re.exec(masked))
+    out.push({ name, start: m.index, end: m.index + m[0].length, text: xml.slice(m.index, m.index + m[0].length) });
   return out;
 }
 
@@ -81,9 +85,15 @@ export function placementOf(xml: string): Placement {
   const num = (s: string | null): number => (s !== null && /^[0-9]+$/.test(s) ? Number(s) : -1);
   return {
     vcpu: vcpu ? attr(vcpu.text, "cpuset") : null,
-    vcpupin: tags(xml, masked, "vcpupin").map((t) => ({ vcpu: num(attr(t.text, "vcpu")), cpuset: attr(t.text, "cpuset") ?? "" })),
+    vcpupin: tags(xml, masked, "vcpupin").map((t) => ({
+      vcpu: num(attr(t.text, "vcpu")),
+      cpuset: attr(t.text, "cpuset") ?? "",
+    })),
     emulatorpin: tags(xml, masked, "emulatorpin").map((t) => attr(t.text, "cpuset"))[0] ?? null,
-    iothreadpin: tags(xml, masked, "iothreadpin").map((t) => ({ iothread: num(attr(t.text, "iothread")), cpuset: attr(t.text, "cpuset") ?? "" })),
+    iothreadpin: tags(xml, masked, "iothreadpin").map((t) => ({
+      iothread: num(attr(t.text, "iothread")),
+      cpuset: attr(t.text, "cpuset") ?? "",
+    })),
   };
 }
 
@@ -127,7 +137,8 @@ export function rewritePlacement(xml: string, cpus: string): string {
   if (placement !== null && placement !== "static") vtag = setAttr(vtag, "placement", "static");
   edits.push({ start: vcpu.start, end: vcpu.end, text: vtag });
   for (const name of ["vcpupin", "emulatorpin", "iothreadpin"]) {
-    for (const t of tags(xml, masked, name)) edits.push({ start: t.start, end: t.end, text: setAttr(t.text, "cpuset", target) });
+    for (const t of tags(xml, masked, name))
+      edits.push({ start: t.start, end: t.end, text: setAttr(t.text, "cpuset", target) });
   }
   if (p.emulatorpin === null) {
     const tune = tags(xml, masked, "cputune")[0];
@@ -135,12 +146,20 @@ export function rewritePlacement(xml: string, cpus: string): string {
     if (tune && !tune.text.endsWith("/>")) {
       edits.push({ start: tune.end, end: tune.end, text: `\n${indent}${indent}<emulatorpin cpuset='${target}'/>` });
     } else if (tune) {
-      edits.push({ start: tune.start, end: tune.end, text: `<cputune>\n${indent}${indent}<emulatorpin cpuset='${target}'/>\n${indent}</cputune>` });
+      edits.push({
+        start: tune.start,
+        end: tune.end,
+        text: `<cputune>\n${indent}${indent}<emulatorpin cpuset='${target}'/>\n${indent}</cputune>`,
+      });
     } else {
       // Right after the <vcpu> element (libvirt's schema takes <cputune> anywhere in <domain>).
       const close = masked.indexOf("</vcpu>", vcpu.end);
       const at = vcpu.text.endsWith("/>") || close < 0 ? vcpu.end : close + "</vcpu>".length;
-      edits.push({ start: at, end: at, text: `\n${indent}<cputune>\n${indent}${indent}<emulatorpin cpuset='${target}'/>\n${indent}</cputune>` });
+      edits.push({
+        start: at,
+        end: at,
+        text: `\n${indent}<cputune>\n${indent}${indent}<emulatorpin cpuset='${target}'/>\n${indent}</cputune>`,
+      });
     }
   }
   edits.sort((a, b) => b.start - a.start);

@@ -20,13 +20,29 @@ export function snapshotRecheck(fresh: () => Promise<FleetSnapshot>, opts: { min
     const vm = snap.vms.find((v) => v.name === move.vm);
     if (!vm) return { ok: false, reason: `${move.vm} is not in the fresh snapshot (${snap.time})` };
     if (vm.host !== move.from) return { ok: false, reason: `${move.vm} is on ${vm.host} now, not ${move.from}` };
-    if (!snap.hosts.some((h) => h.name === move.to)) return { ok: false, reason: `${move.to} is not in the fresh snapshot (${snap.time})` };
-    const c = checkPlan(snap, { version: 1, moves: [move], predicted: { steal_before: 0, steal_after: 0 }, explanation: "" });
-    if (c.problems.length > 0) return { ok: false, reason: `target no longer has room: ${c.problems.map((p) => p.replace(/^moves\[0\] \([^)]*\): /, "")).join("; ")}` };
+    if (!snap.hosts.some((h) => h.name === move.to))
+      return { ok: false, reason: `${move.to} is not in the fresh snapshot (${snap.time})` };
+    const c = checkPlan(snap, {
+      version: 1,
+      moves: [move],
+      predicted: { steal_before: 0, steal_after: 0 },
+      explanation: "",
+    });
+    if (c.problems.length > 0)
+      return {
+        ok: false,
+        reason: `target no longer has room: ${c.problems.map((p) => p.replace(/^moves\[0\] \([^)]*\): /, "")).join("; ")}`,
+      };
     const gain = c.stealBefore - c.stealAfter;
     if (gain < minGain) {
-      return { ok: false, reason: `no longer needed: predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores, gain ${gain.toFixed(2)} < ${minGain} (snapshot ${snap.time})` };
+      return {
+        ok: false,
+        reason: `no longer needed: predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores, gain ${gain.toFixed(2)} < ${minGain} (snapshot ${snap.time})`,
+      };
     }
-    return { ok: true, note: `predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores (snapshot ${snap.time})` };
+    return {
+      ok: true,
+      note: `predicted contention ${c.stealBefore.toFixed(2)} → ${c.stealAfter.toFixed(2)} cores (snapshot ${snap.time})`,
+    };
   };
 }

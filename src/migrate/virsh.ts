@@ -28,7 +28,9 @@ export function virshError(r: VirshRun): string {
     .split("\n")
     .map((l) => l.replace(/^error:\s*/, "").trim())
     .filter((l) => l.length > 0);
-  return lines.find((l) => !/^failed to connect to the hypervisor$/i.test(l)) ?? lines[0] ?? `virsh exited with ${r.code}`;
+  return (
+    lines.find((l) => !/^failed to connect to the hypervisor$/i.test(l)) ?? lines[0] ?? `virsh exited with ${r.code}`
+  );
 }
 
 export function execVirsh(bin = "virsh"): VirshRunner {
@@ -39,10 +41,19 @@ export function execVirsh(bin = "virsh"): VirshRunner {
         child = execFile(
           bin,
           ["--quiet", "--connect", uri, ...args],
-          { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, LC_ALL: "C", LANG: "C" }, encoding: "utf8" },
+          {
+            timeout: timeoutMs,
+            maxBuffer: 16 * 1024 * 1024,
+            env: { ...process.env, LC_ALL: "C", LANG: "C" },
+            encoding: "utf8",
+          },
           (err, stdout, stderr) => {
             if (err && typeof err.code === "string") {
-              resolve({ stdout: "", stderr: err.code === "ENOENT" ? `virsh not found (${bin}): install libvirt-clients` : err.message, code: 127 });
+              resolve({
+                stdout: "",
+                stderr: err.code === "ENOENT" ? `virsh not found (${bin}): install libvirt-clients` : err.message,
+                code: 127,
+              });
               return;
             }
             if (err?.killed) {
@@ -58,6 +69,11 @@ export function execVirsh(bin = "virsh"): VirshRunner {
   };
 }
 
-export async function virshRun(r: VirshRunner, uri: string, args: readonly string[], timeoutMs?: number): Promise<VirshRun> {
+export async function virshRun(
+  r: VirshRunner,
+  uri: string,
+  args: readonly string[],
+  timeoutMs?: number,
+): Promise<VirshRun> {
   return r.start(uri, args, timeoutMs).done;
 }

@@ -30,7 +30,9 @@ interface Calibration {
 const MAX_EXPERIMENT_MAE_PP = 10;
 const MAX_MEAN_MAE_PP = 3;
 
-const calibration = JSON.parse(readFileSync(new URL("../../test/fixtures/fleet/calibration.json", import.meta.url), "utf8")) as Calibration;
+const calibration = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/fleet/calibration.json", import.meta.url), "utf8"),
+) as Calibration;
 
 /** Mean absolute error (pp) of the predicted delay of our vCPUs, the model fed what a snapshot carries. */
 function replay(e: Experiment, mode: ModelMode): number {

@@ -1,9 +1,21 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { StealAccumulator, burstySteal, hostSteal, predictHost, waterFill, waterFillEqual, type ModelVm } from "./contention.js";
+import {
+  StealAccumulator,
+  burstySteal,
+  hostSteal,
+  predictHost,
+  waterFill,
+  waterFillEqual,
+  type ModelVm,
+} from "./contention.js";
 
-const spin = (id: string, vcpus: number, demand = 1): ModelVm => ({ id, vcpus: Array.from({ length: vcpus }, () => ({ demand })) });
-const delays = (capacity: number, vms: ModelVm[], mode: "bursty" | "fluid" = "bursty") => predictHost(capacity, vms, { mode }).vms.map((v) => v.delay);
+const spin = (id: string, vcpus: number, demand = 1): ModelVm => ({
+  id,
+  vcpus: Array.from({ length: vcpus }, () => ({ demand })),
+});
+const delays = (capacity: number, vms: ModelVm[], mode: "bursty" | "fluid" = "bursty") =>
+  predictHost(capacity, vms, { mode }).vms.map((v) => v.delay);
 
 /** E[max(0, N − C)] by enumerating all 2^n on/off states. */
 function bruteSteal(capacity: number, p: number[]): number {
@@ -71,17 +83,33 @@ describe("contention model: demand below 1", () => {
 
   it("host total equals brute-force enumeration of on/off states", () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 0, maxLength: 10 }), fc.integer({ min: 0, max: 6 }), (p, c) => {
-        expect(burstySteal(c, p)).toBeCloseTo(bruteSteal(c, p), 9);
-      }),
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 0, maxLength: 10 }),
+        fc.integer({ min: 0, max: 6 }),
+        (p, c) => {
+          expect(burstySteal(c, p)).toBeCloseTo(bruteSteal(c, p), 9);
+        },
+      ),
     );
   });
 
   it("the accumulator gives the same total, with and without a VM, as computing afresh", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 99 }).map((x) => x / 100)), { minLength: 1, maxLength: 60 }),
-        fc.array(fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 99 }).map((x) => x / 100)), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.oneof(
+            fc.double({ min: 0, max: 1, noNaN: true }),
+            fc.integer({ min: 1, max: 99 }).map((x) => x / 100),
+          ),
+          { minLength: 1, maxLength: 60 },
+        ),
+        fc.array(
+          fc.oneof(
+            fc.double({ min: 0, max: 1, noNaN: true }),
+            fc.integer({ min: 1, max: 99 }).map((x) => x / 100),
+          ),
+          { minLength: 1, maxLength: 4 },
+        ),
         fc.double({ min: 0, max: 0.8, noNaN: true }),
         (base, extra, f) => {
           // Capacity around the mean demand, where the distribution matters most.
@@ -100,7 +128,10 @@ describe("contention model: demand below 1", () => {
   it("per-vCPU results: usage + delay = demand, Σ usage ≤ capacity, Σ delay = the host total", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
         fc.integer({ min: 1, max: 8 }),
         (vms, c) => {
           const model = vms.map((ds, j) => ({ id: `vm${j}`, vcpus: ds.map((d) => ({ demand: d })) }));
@@ -125,8 +156,20 @@ describe("contention model: demand below 1", () => {
   it("an overload too rare for the sampled split still reaches the VMs that cause it", () => {
     // A counterexample fast-check found: 6,480 joint states (sampled), the host total is
     // p1 × p2 = 5e-6 cores, and no sample meets both vCPUs on at once.
-    const vms = [[0.0035147358644106452, 0], [5e-324, 0.0014225820069426176], [5e-324], [5e-324, 5e-324], [5e-324, 5e-324, 5e-324], [5e-324, 5e-324], [5e-324], [1.3e-18, 5e-324, 5e-324, 5e-324]];
-    const p = predictHost(1, vms.map((ds, j) => ({ id: `vm${j}`, vcpus: ds.map((d) => ({ demand: d })) })));
+    const vms = [
+      [0.0035147358644106452, 0],
+      [5e-324, 0.0014225820069426176],
+      [5e-324],
+      [5e-324, 5e-324],
+      [5e-324, 5e-324, 5e-324],
+      [5e-324, 5e-324],
+      [5e-324],
+      [1.3e-18, 5e-324, 5e-324, 5e-324],
+    ];
+    const p = predictHost(
+      1,
+      vms.map((ds, j) => ({ id: `vm${j}`, vcpus: ds.map((d) => ({ demand: d })) })),
+    );
     const total = hostSteal(1, vms.flat());
     expect(total).toBeCloseTo(0.0035147358644106452 * 0.0014225820069426176, 12);
     expect(p.steal).toBeCloseTo(total, 12);
@@ -143,13 +186,23 @@ describe("contention model: demand below 1", () => {
 
   it("water-filling: equal-weight fast path agrees with the general one", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 30 }), fc.double({ min: 0, max: 40, noNaN: true }), (caps, c) => {
-        const a = new Float64Array(caps.length);
-        const b = new Float64Array(caps.length);
-        waterFill(c, caps, caps.map(() => 1024), caps.length, a);
-        waterFillEqual(c, caps, caps.length, b, new Int32Array(10));
-        caps.forEach((_, j) => expect(b[j]).toBeCloseTo(a[j]!, 9));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 30 }),
+        fc.double({ min: 0, max: 40, noNaN: true }),
+        (caps, c) => {
+          const a = new Float64Array(caps.length);
+          const b = new Float64Array(caps.length);
+          waterFill(
+            c,
+            caps,
+            caps.map(() => 1024),
+            caps.length,
+            a,
+          );
+          waterFillEqual(c, caps, caps.length, b, new Int32Array(10));
+          caps.forEach((_, j) => expect(b[j]).toBeCloseTo(a[j]!, 9));
+        },
+      ),
     );
   });
 });

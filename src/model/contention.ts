@@ -88,7 +88,8 @@ export function effectiveDemand(v: ModelVcpu): number {
 }
 
 export function checkModelOptions(o: ModelOptions): void {
-  if (o.mode !== "bursty" && o.mode !== "fluid") throw new RangeError(`model mode must be "bursty" or "fluid", got ${String(o.mode)}`);
+  if (o.mode !== "bursty" && o.mode !== "fluid")
+    throw new RangeError(`model mode must be "bursty" or "fluid", got ${String(o.mode)}`);
   if (!Number.isInteger(o.samples) || o.samples < 8 || o.samples > 1024 || (o.samples & (o.samples - 1)) !== 0) {
     throw new RangeError(`model samples must be a power of two from 8 to 1024, got ${o.samples}`);
   }
@@ -101,7 +102,14 @@ export function checkModelOptions(o: ModelOptions): void {
  * weights: claimant j gets min(cap_j, λ·w_j) with λ chosen so that the capacity is used up
  * (or everyone is at their cap). Writes into `out`.
  */
-export function waterFill(capacity: number, caps: ArrayLike<number>, weights: ArrayLike<number>, n: number, out: Float64Array | number[], order?: number[]): void {
+export function waterFill(
+  capacity: number,
+  caps: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  n: number,
+  out: Float64Array | number[],
+  order?: number[],
+): void {
   let total = 0;
   for (let j = 0; j < n; j++) total += caps[j]!;
   if (total <= capacity) {
@@ -139,7 +147,13 @@ export function waterFill(capacity: number, caps: ArrayLike<number>, weights: Ar
  * O(n + largest cap): the level λ where Σ min(cap_j, λ) = capacity, found cap value by cap value.
  * `hist` is scratch of at least largest cap + 2 entries.
  */
-export function waterFillEqual(capacity: number, caps: ArrayLike<number>, n: number, out: Float64Array, hist: Int32Array): void {
+export function waterFillEqual(
+  capacity: number,
+  caps: ArrayLike<number>,
+  n: number,
+  out: Float64Array,
+  hist: Int32Array,
+): void {
   let total = 0;
   let maxCap = 0;
   for (let j = 0; j < n; j++) {
@@ -233,7 +247,12 @@ export function burstySteal(capacity: number, p: ArrayLike<number>, n: number = 
 }
 
 /** Predicted total contention delay of a host, cores: the planner's objective. */
-export function hostSteal(capacity: number, demands: ArrayLike<number>, mode: ModelMode = "bursty", n: number = demands.length): number {
+export function hostSteal(
+  capacity: number,
+  demands: ArrayLike<number>,
+  mode: ModelMode = "bursty",
+  n: number = demands.length,
+): number {
   if (mode === "fluid") {
     let sum = 0;
     for (let i = 0; i < n; i++) sum += demands[i]!;
@@ -259,7 +278,11 @@ function onCountDistribution(p: readonly number[]): number[] {
 }
 
 /** Expected waiting of each VM (Σ over its vCPUs, cores), before scaling to the exact total. */
-function splitByEnumeration(capacity: number, demands: readonly (readonly number[])[], weights: readonly number[]): number[] {
+function splitByEnumeration(
+  capacity: number,
+  demands: readonly (readonly number[])[],
+  weights: readonly number[],
+): number[] {
   const n = demands.length;
   const dists = demands.map(onCountDistribution);
   const waited = new Array<number>(n).fill(0);
@@ -297,7 +320,13 @@ function splitByEnumeration(capacity: number, demands: readonly (readonly number
  * each VM's number of runnable vCPUs drawn from its own distribution by Latin hypercube
  * sampling (a hashed permutation of the states per VM: exact marginals, independent VMs).
  */
-function splitBySampling(capacity: number, ids: readonly string[], demands: readonly (readonly number[])[], weights: readonly number[], samples: number): number[] {
+function splitBySampling(
+  capacity: number,
+  ids: readonly string[],
+  demands: readonly (readonly number[])[],
+  weights: readonly number[],
+  samples: number,
+): number[] {
   const n = demands.length;
   const onCount: Uint16Array[] = demands.map((ds, j) => lhsCounts(ids[j]!, onCountDistribution(ds), samples));
   // Scale each VM's on-time to its exact demand.
@@ -372,12 +401,18 @@ export function lhsUniforms(id: string, samples: number): Float64Array {
  * The model as one pure function: host capacity in cores and the VMs on it → per-vCPU
  * predicted usage and contention delay.
  */
-export function predictHost(capacity: number, vms: readonly ModelVm[], options: Partial<ModelOptions> = {}): HostPrediction {
+export function predictHost(
+  capacity: number,
+  vms: readonly ModelVm[],
+  options: Partial<ModelOptions> = {},
+): HostPrediction {
   const o: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, ...options };
   checkModelOptions(o);
   const C = Math.max(0, Number.isFinite(capacity) ? capacity : 0);
   const demands = vms.map((vm) => vm.vcpus.map(effectiveDemand));
-  const weights = vms.map((vm) => (vm.weight !== undefined && Number.isFinite(vm.weight) && vm.weight > 0 ? vm.weight : DEFAULT_VM_WEIGHT));
+  const weights = vms.map((vm) =>
+    vm.weight !== undefined && Number.isFinite(vm.weight) && vm.weight > 0 ? vm.weight : DEFAULT_VM_WEIGHT,
+  );
   const vmDemand = demands.map((ds) => ds.reduce((a, b) => a + b, 0));
   const demand = vmDemand.reduce((a, b) => a + b, 0);
   let vmWait: number[];
@@ -388,21 +423,39 @@ export function predictHost(capacity: number, vms: readonly ModelVm[], options: 
     // Inside a VM, capacity goes evenly to its vCPUs (max-min fair).
     const vmsOut = demands.map((ds, j) => {
       const inside = new Float64Array(ds.length);
-      waterFill(alloc[j]!, ds, ds.map(() => 1), ds.length, inside);
+      waterFill(
+        alloc[j]!,
+        ds,
+        ds.map(() => 1),
+        ds.length,
+        inside,
+      );
       return { usage: ds.map((_, i) => inside[i]!), delay: ds.map((d, i) => Math.max(0, d - inside[i]!)) };
     });
     return finish(vmsOut, demand);
   }
   const total = burstySteal(C, demands.flat());
   if (total <= 0) {
-    return finish(demands.map((ds) => ({ usage: ds.slice(), delay: ds.map(() => 0) })), demand);
+    return finish(
+      demands.map((ds) => ({ usage: ds.slice(), delay: ds.map(() => 0) })),
+      demand,
+    );
   }
   let states = 1;
   for (const ds of demands) {
     states *= ds.filter((p) => p > 0).length + 1;
     if (states > ENUMERATION_LIMIT) break;
   }
-  const raw = states <= ENUMERATION_LIMIT ? splitByEnumeration(C, demands, weights) : splitBySampling(C, vms.map((v) => v.id), demands, weights, o.samples);
+  const raw =
+    states <= ENUMERATION_LIMIT
+      ? splitByEnumeration(C, demands, weights)
+      : splitBySampling(
+          C,
+          vms.map((v) => v.id),
+          demands,
+          weights,
+          o.samples,
+        );
   // An overload too rare for the samples to meet (a total of, say, 1e-6 cores) leaves the
   // sampled split empty: then split by demand.
   const basis = raw.some((w) => w > 0) ? raw : vmDemand;
@@ -553,7 +606,14 @@ export class StealAccumulator {
   }
 }
 
-function stealFrom(capacity: number, mode: ModelMode, dist: Float64Array, n: number, mean: number, count: number): number {
+function stealFrom(
+  capacity: number,
+  mode: ModelMode,
+  dist: Float64Array,
+  n: number,
+  mean: number,
+  count: number,
+): number {
   if (mode === "fluid") return Math.max(0, mean - capacity);
   if (count <= capacity + 1e-12) return 0;
   let below = 0;

@@ -194,8 +194,20 @@ const platformSchema = z
     namespace: z.string().optional(),
   })
   .superRefine((p, ctx) => {
-    if (p.kind === "proxmox" && !(p.id && /^\d{1,9}$/.test(p.id))) ctx.addIssue({ code: "custom", path: ["id"], message: `a proxmox VM needs its VMID as id (digits), got ${describeValue(p.id)}`, input: p.id });
-    if (p.kind === "kubevirt" && !(p.namespace && p.name)) ctx.addIssue({ code: "custom", path: [p.namespace ? "name" : "namespace"], message: "a kubevirt VM needs namespace and name", input: p });
+    if (p.kind === "proxmox" && !(p.id && /^\d{1,9}$/.test(p.id)))
+      ctx.addIssue({
+        code: "custom",
+        path: ["id"],
+        message: `a proxmox VM needs its VMID as id (digits), got ${describeValue(p.id)}`,
+        input: p.id,
+      });
+    if (p.kind === "kubevirt" && !(p.namespace && p.name))
+      ctx.addIssue({
+        code: "custom",
+        path: [p.namespace ? "name" : "namespace"],
+        message: "a kubevirt VM needs namespace and name",
+        input: p,
+      });
   });
 
 const vmSchema = z.object({
@@ -234,20 +246,42 @@ const snapshotShape = z.object({
 const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
   const hostNames = new Set<string>();
   s.hosts.forEach((h, i) => {
-    if (hostNames.has(h.name)) ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicate host name ${describeValue(h.name)}`, input: h.name });
+    if (hostNames.has(h.name))
+      ctx.addIssue({
+        code: "custom",
+        path: ["hosts", i, "name"],
+        message: `duplicate host name ${describeValue(h.name)}`,
+        input: h.name,
+      });
     hostNames.add(h.name);
     if (h.reserved_cpus > h.cpus) {
-      ctx.addIssue({ code: "custom", path: ["hosts", i, "reserved_cpus"], message: `must be at most cpus (${h.cpus}), got ${h.reserved_cpus}`, input: h.reserved_cpus });
+      ctx.addIssue({
+        code: "custom",
+        path: ["hosts", i, "reserved_cpus"],
+        message: `must be at most cpus (${h.cpus}), got ${h.reserved_cpus}`,
+        input: h.reserved_cpus,
+      });
     }
   });
   const vmNames = new Set<string>();
   let totalVcpus = 0;
   s.vms.forEach((vm, i) => {
     totalVcpus += vm.vcpus;
-    if (vmNames.has(vm.name)) ctx.addIssue({ code: "custom", path: ["vms", i, "name"], message: `duplicate VM name ${describeValue(vm.name)}`, input: vm.name });
+    if (vmNames.has(vm.name))
+      ctx.addIssue({
+        code: "custom",
+        path: ["vms", i, "name"],
+        message: `duplicate VM name ${describeValue(vm.name)}`,
+        input: vm.name,
+      });
     vmNames.add(vm.name);
     if (!hostNames.has(vm.host)) {
-      ctx.addIssue({ code: "custom", path: ["vms", i, "host"], message: `unknown host ${describeValue(vm.host)} (not in hosts)`, input: vm.host });
+      ctx.addIssue({
+        code: "custom",
+        path: ["vms", i, "host"],
+        message: `unknown host ${describeValue(vm.host)} (not in hosts)`,
+        input: vm.host,
+      });
     }
     for (const key of ["usage", "delay", "throttled"] as const) {
       const arr = vm[key];
@@ -263,7 +297,12 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
     vm.throttled?.forEach((t, j) => {
       const d = vm.delay[j];
       if (d !== undefined && t > d + 1e-6) {
-        ctx.addIssue({ code: "custom", path: ["vms", i, "throttled", j], message: `must not exceed delay[${j}] (${d}), got ${t}`, input: t });
+        ctx.addIssue({
+          code: "custom",
+          path: ["vms", i, "throttled", j],
+          message: `must not exceed delay[${j}] (${d}), got ${t}`,
+          input: t,
+        });
       }
     });
   });
@@ -272,17 +311,37 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
   s.hosts.forEach((h, i) => {
     const n = perHost.get(h.name) ?? 0;
     if (n > FLEET_BOUNDS.hostVcpus) {
-      ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `host ${describeValue(h.name)} carries ${n} vCPUs (its VMs' vcpus), more than ${FLEET_BOUNDS.hostVcpus}`, input: n });
+      ctx.addIssue({
+        code: "custom",
+        path: ["hosts", i, "name"],
+        message: `host ${describeValue(h.name)} carries ${n} vCPUs (its VMs' vcpus), more than ${FLEET_BOUNDS.hostVcpus}`,
+        input: n,
+      });
     }
   });
   if (totalVcpus > FLEET_BOUNDS.totalVcpus) {
-    ctx.addIssue({ code: "custom", path: ["vms"], message: `at most ${FLEET_BOUNDS.totalVcpus} vCPUs in all, got ${totalVcpus}`, input: totalVcpus });
+    ctx.addIssue({
+      code: "custom",
+      path: ["vms"],
+      message: `at most ${FLEET_BOUNDS.totalVcpus} vCPUs in all, got ${totalVcpus}`,
+      input: totalVcpus,
+    });
   }
 });
 
 const planSchema = z.object({
   version: z.literal(1),
-  moves: z.array(z.object({ vm: name, from: hostNameSchema, to: hostNameSchema, reason: name, platform: platformSchema.optional() })).max(FLEET_BOUNDS.maxMoves),
+  moves: z
+    .array(
+      z.object({
+        vm: name,
+        from: hostNameSchema,
+        to: hostNameSchema,
+        reason: name,
+        platform: platformSchema.optional(),
+      }),
+    )
+    .max(FLEET_BOUNDS.maxMoves),
   predicted: z.object({ steal_before: nonNegative, steal_after: nonNegative }),
   explanation: z.string(),
 });
@@ -297,7 +356,10 @@ function issueReason(issue: Issue, root: unknown): string {
     case "invalid_type": {
       const received = (issue as { received?: unknown }).received;
       if (input === undefined && received === undefined) return "required field is missing";
-      if (issue.expected === "number" && (received === "Infinity" || received === "NaN" || (typeof input === "number" && !Number.isFinite(input)))) {
+      if (
+        issue.expected === "number" &&
+        (received === "Infinity" || received === "NaN" || (typeof input === "number" && !Number.isFinite(input)))
+      ) {
         return `must be a finite number, got ${typeof received === "string" ? received : describeValue(input)}`;
       }
       return `expected ${expectedName(issue.expected)}, got ${describeValue(input)}`;
@@ -307,11 +369,13 @@ function issueReason(issue: Issue, root: unknown): string {
       if (issue.origin === "array") return `must have at least ${issue.minimum} items`;
       return `must be ${issue.inclusive === false ? ">" : "≥"} ${issue.minimum}, got ${describeValue(input)}`;
     case "too_big":
-      if (issue.origin === "array") return `must have at most ${issue.maximum} items, got ${Array.isArray(input) ? input.length : "more"}`;
+      if (issue.origin === "array")
+        return `must have at most ${issue.maximum} items, got ${Array.isArray(input) ? input.length : "more"}`;
       if (issue.origin === "string") return `must be at most ${issue.maximum} characters long`;
       return `must be ${issue.inclusive === false ? "<" : "≤"} ${issue.maximum}, got ${describeValue(input)}`;
     case "invalid_value":
-      if (input === undefined) return `required field is missing: ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
+      if (input === undefined)
+        return `required field is missing: ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
       return `expected ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}, got ${describeValue(input)}`;
     case "invalid_format":
       return `${issue.message}, got ${describeValue(input)}`;
@@ -320,7 +384,8 @@ function issueReason(issue: Issue, root: unknown): string {
     case "invalid_union":
       return `not one of the accepted forms, got ${describeValue(input)}`;
     default: {
-      if (issue.code === "not_multiple_of") return `must be a multiple of ${String(issue.divisor)}, got ${describeValue(input)}`;
+      if (issue.code === "not_multiple_of")
+        return `must be a multiple of ${String(issue.divisor)}, got ${describeValue(input)}`;
       return `${issue.message} (got ${describeValue(input)})`;
     }
   }
@@ -354,7 +419,11 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** zod issues → `field: reason` issues. zod's int check says "expected int": say "a whole number". */
-export function toFleetIssues(issues: readonly Issue[], root: unknown, prefix: readonly PropertyKey[] = []): FleetIssue[] {
+export function toFleetIssues(
+  issues: readonly Issue[],
+  root: unknown,
+  prefix: readonly PropertyKey[] = [],
+): FleetIssue[] {
   return issues.map((i) => ({ field: formatPath([...prefix, ...i.path]), reason: issueReason(i, root) }));
 }
 
@@ -404,7 +473,13 @@ export function parsePlan(value: unknown): Plan {
   if (!r.success) throw new FleetValidationError("plan", toFleetIssues(r.error.issues, value));
   return {
     version: 1,
-    moves: r.data.moves.map((m) => ({ vm: m.vm, from: m.from, to: m.to, reason: m.reason, ...(m.platform ? { platform: cleanPlatform(m.platform) } : {}) })),
+    moves: r.data.moves.map((m) => ({
+      vm: m.vm,
+      from: m.from,
+      to: m.to,
+      reason: m.reason,
+      ...(m.platform ? { platform: cleanPlatform(m.platform) } : {}),
+    })),
     predicted: { steal_before: r.data.predicted.steal_before, steal_after: r.data.predicted.steal_after },
     explanation: r.data.explanation,
   };
@@ -418,7 +493,8 @@ export function unknownPlanHosts(plan: Plan, known: (host: string) => boolean, w
   const out: FleetIssue[] = [];
   plan.moves.forEach((m, i) => {
     for (const k of ["from", "to"] as const) {
-      if (!known(m[k])) out.push({ field: `moves[${i}].${k}`, reason: `unknown host ${describeValue(m[k])} (not in ${where})` });
+      if (!known(m[k]))
+        out.push({ field: `moves[${i}].${k}`, reason: `unknown host ${describeValue(m[k])} (not in ${where})` });
     }
   });
   return out;
@@ -438,7 +514,14 @@ export function parseSnapshotJson(text: string, source = "snapshot"): FleetSnaps
     value = JSON.parse(text);
   } catch (e) {
     const deep = e instanceof RangeError;
-    throw new FleetValidationError(`fleet snapshot (${source})`, [{ field: "", reason: deep ? "nested too deeply to be a snapshot" : `not valid JSON: ${e instanceof Error ? e.message : String(e)}` }]);
+    throw new FleetValidationError(`fleet snapshot (${source})`, [
+      {
+        field: "",
+        reason: deep
+          ? "nested too deeply to be a snapshot"
+          : `not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
+      },
+    ]);
   }
   return parseSnapshot(value);
 }
@@ -452,7 +535,13 @@ export function contentionOf(vm: FleetVm, i: number): number {
 export function formatPlanJson(plan: Plan): string {
   const ordered: Plan = {
     version: 1,
-    moves: plan.moves.map((m) => ({ vm: m.vm, from: m.from, to: m.to, reason: m.reason, ...(m.platform ? { platform: cleanPlatform(m.platform) } : {}) })),
+    moves: plan.moves.map((m) => ({
+      vm: m.vm,
+      from: m.from,
+      to: m.to,
+      reason: m.reason,
+      ...(m.platform ? { platform: cleanPlatform(m.platform) } : {}),
+    })),
     predicted: { steal_before: round4(plan.predicted.steal_before), steal_after: round4(plan.predicted.steal_after) },
     explanation: plan.explanation,
   };

@@ -33,7 +33,8 @@ export function hostNameProblem(s: string): string | null {
   }
   // The brackets must hold an IPv6 address, not just its characters ("[.b]" is no host).
   const v6 = /^\[([^\]]*)\]/.exec(s);
-  if (v6 && !isIPv6(v6[1]!)) return `must be a host name or [IPv6 address], got ${JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)}`;
+  if (v6 && !isIPv6(v6[1]!))
+    return `must be a host name or [IPv6 address], got ${JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)}`;
   const port = /:(\d+)$/.exec(s);
   if (port && Number(port[1]) > 65535) return `port must be at most 65535, got ${port[1]}`;
   return null;

@@ -10,14 +10,7 @@ export type SourceKind = "libvirt" | "qemu";
 
 /** libvirt's virDomainState names, as `virsh domstate` prints them. */
 export type DomainState =
-  | "running"
-  | "idle"
-  | "paused"
-  | "in shutdown"
-  | "shut off"
-  | "crashed"
-  | "pmsuspended"
-  | "unknown";
+  "running" | "idle" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "unknown";
 
 /** Who owns a VM and must be asked to move it ("libvirt": libvirt alone). */
 export type PlatformKind = "openstack" | "proxmox" | "kubevirt" | "libvirt";

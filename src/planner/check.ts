@@ -17,7 +17,12 @@ export interface PlanCheck {
 }
 
 /** `cpuHeadroom: false`: a drain's plan, whose targets may be busy (see drain.ts). */
-export function checkPlan(snapshot: FleetSnapshot, plan: Plan, mode: ModelMode = "bursty", opts: { cpuHeadroom?: boolean } = {}): PlanCheck {
+export function checkPlan(
+  snapshot: FleetSnapshot,
+  plan: Plan,
+  mode: ModelMode = "bursty",
+  opts: { cpuHeadroom?: boolean } = {},
+): PlanCheck {
   const state = new FleetState(snapshot, mode);
   const stealBefore = state.totalSteal();
   const problems: string[] = [];

@@ -17,7 +17,11 @@ const spin = (name: string, host: string, vcpus: number, memory_mib: number, ext
   ...extra,
 });
 
-function fleet(edit: (s: Record<string, unknown> & { vms: unknown[]; constraints: { anti_affinity: string[][] } }) => void = () => {}) {
+function fleet(
+  edit: (
+    s: Record<string, unknown> & { vms: unknown[]; constraints: { anti_affinity: string[][] } },
+  ) => void = () => {},
+) {
   const s = {
     version: 1,
     time: "2026-12-01T12:00:00Z",
@@ -53,16 +57,28 @@ describe("planDrain", () => {
     ]);
     expect(r.placements).toEqual([
       { vm: "big", from: "A", to: "B", target_steal_before: 0, target_steal_after: 1, added_waiting: 1, candidates: 1 },
-      { vm: "small", from: "A", to: "C", target_steal_before: 0, target_steal_after: 0, added_waiting: 0, candidates: 2 },
+      {
+        vm: "small",
+        from: "A",
+        to: "C",
+        target_steal_before: 0,
+        target_steal_after: 0,
+        added_waiting: 0,
+        candidates: 2,
+      },
     ]);
-    expect(r.unplaced).toEqual([{ vm: "pinned", host: "A", reason: "pinned is not migratable (migratable: false): it stays on A" }]);
+    expect(r.unplaced).toEqual([
+      { vm: "pinned", host: "A", reason: "pinned is not migratable (migratable: false): it stays on A" },
+    ]);
     expect(r.rest_of_fleet).toEqual({ steal_before: 0, steal_after: 1 });
     expect(r.plan.predicted).toEqual({ steal_before: 0, steal_after: 1 });
     expect(r.plan.moves[0]!.reason).toBe(
       "A is being drained (maintenance); big (2 vCPUs, demand 2.00 cores, 8192 MiB) goes where the rest of the fleet is predicted to wait least (1 host can take it): " +
         "on B predicted contention 0.00→1.00 cores (+1.00), big itself waits 50 %; B demand 1.0→3.0 of 2 cores",
     );
-    expect(r.plan.explanation).toMatch(/^Drain A: 2 moves, 1 VM cannot leave \(pinned\); predicted contention of the rest of the fleet 0\.00 → 1\.00 cores/);
+    expect(r.plan.explanation).toMatch(
+      /^Drain A: 2 moves, 1 VM cannot leave \(pinned\); predicted contention of the rest of the fleet 0\.00 → 1\.00 cores/,
+    );
     // The snapshot's max_moves (1) is for rebalancing: a drain is not cut short by it.
   });
 
@@ -103,10 +119,14 @@ describe("planDrain", () => {
     );
     expect(alreadyB.hosts).toEqual(["A"]);
     expect(alreadyB.plan.moves.map((m) => [m.vm, m.from, m.to])).toEqual([["small", "A", "C"]]);
-    expect(alreadyB.unplaced.find((u) => u.vm === "big")!.reason).toBe("no host can take big: B accepts no VMs; C has 4096 MiB free, big needs 8192; D accepts no VMs");
+    expect(alreadyB.unplaced.find((u) => u.vm === "big")!.reason).toBe(
+      "no host can take big: B accepts no VMs; C has 4096 MiB free, big needs 8192; D accepts no VMs",
+    );
     const two = planDrain(fleet(), ["A", "B"]);
     expect(two.plan.moves.every((m) => m.to === "C")).toBe(true);
-    expect(two.unplaced.find((u) => u.vm === "big")!.reason).toBe("no host can take big: B is being drained; C has 4096 MiB free, big needs 8192; D accepts no VMs");
+    expect(two.unplaced.find((u) => u.vm === "big")!.reason).toBe(
+      "no host can take big: B is being drained; C has 4096 MiB free, big needs 8192; D accepts no VMs",
+    );
   });
 
   it("refuses an unknown host with the hosts it knows", () => {
@@ -128,7 +148,9 @@ describe("the regular planner honours drain: true", () => {
       ["big", "A", "B"],
       ["small", "A", "C"],
     ]);
-    expect(p.explanation).toMatch(/Draining A \(maintenance\): 2 moves off it; staying: pinned \(pinned is not migratable/);
+    expect(p.explanation).toMatch(
+      /Draining A \(maintenance\): 2 moves off it; staying: pinned \(pinned is not migratable/,
+    );
   });
 
   it("a crowded host's VM goes to the calm host, never to the drained calmer one; after undrain it may", () => {
@@ -181,7 +203,13 @@ const arbFleet = fc
     headroom: fc.boolean(),
   })
   .map((f) => {
-    const hosts = f.hosts.map((h, i) => ({ name: `h${i}`, cpus: h.cpus, reserved_cpus: Math.min(h.reserved, h.cpus), memory_mib: h.memory * 1024, accepts_vms: h.accepts || i === 0 }));
+    const hosts = f.hosts.map((h, i) => ({
+      name: `h${i}`,
+      cpus: h.cpus,
+      reserved_cpus: Math.min(h.reserved, h.cpus),
+      memory_mib: h.memory * 1024,
+      accepts_vms: h.accepts || i === 0,
+    }));
     const vms = f.vms.map((v, i) => ({
       name: `v${i}`,
       host: hosts[v.host % hosts.length]!.name,
@@ -192,7 +220,14 @@ const arbFleet = fc
       migratable: v.migratable,
     }));
     const anti_affinity = vms.length === 0 ? [] : f.groups.map((g) => [...new Set(g.map((n) => `v${n % vms.length}`))]);
-    const snapshot: FleetSnapshot = parseSnapshot({ version: 1, time: "2026-12-01T12:00:00Z", window_s: 60, hosts, vms, constraints: { max_moves: null, anti_affinity } });
+    const snapshot: FleetSnapshot = parseSnapshot({
+      version: 1,
+      time: "2026-12-01T12:00:00Z",
+      window_s: 60,
+      hosts,
+      vms,
+      constraints: { max_moves: null, anti_affinity },
+    });
     return { snapshot, host: hosts[f.drain % hosts.length]!.name, headroom: f.headroom };
   });
 
@@ -201,7 +236,10 @@ describe("planDrain properties", () => {
     fc.assert(
       fc.property(arbFleet, ({ snapshot, host, headroom }) => {
         const r = planDrain(snapshot, host, { requireHeadroom: headroom });
-        const on = snapshot.vms.filter((v) => v.host === host).map((v) => v.name).sort();
+        const on = snapshot.vms
+          .filter((v) => v.host === host)
+          .map((v) => v.name)
+          .sort();
         const accounted = [...r.plan.moves.map((m) => m.vm), ...r.unplaced.map((u) => u.vm)].sort();
         expect(accounted).toEqual(on);
         for (const m of r.plan.moves) {
@@ -225,7 +263,8 @@ describe("planDrain properties", () => {
           const v = st.vmIndex.get(m.vm)!;
           const cost = (t: number) => st.stealWith(t, v) - st.hostSteal(t);
           const chosen = cost(st.hostIndex.get(m.to)!);
-          for (let t = 0; t < st.hostCount; t++) if (st.refusal(v, t, headroom) === null) expect(cost(t)).toBeGreaterThanOrEqual(chosen - 1e-9);
+          for (let t = 0; t < st.hostCount; t++)
+            if (st.refusal(v, t, headroom) === null) expect(cost(t)).toBeGreaterThanOrEqual(chosen - 1e-9);
           expect(r.placements.find((p) => p.vm === m.vm)!.added_waiting).toBeCloseTo(chosen, 3);
           st.apply(v, st.hostIndex.get(m.to)!);
         }

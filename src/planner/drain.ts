@@ -62,18 +62,28 @@ export class DrainError extends Error {}
 /** The snapshot with `hosts` marked as draining (drain: true, accepts_vms: false). */
 export function markDraining(snapshot: FleetSnapshot, hosts: readonly string[]): FleetSnapshot {
   const set = new Set(hosts);
-  return { ...snapshot, hosts: snapshot.hosts.map((h) => (set.has(h.name) ? { ...h, accepts_vms: false, drain: true } : h)) };
+  return {
+    ...snapshot,
+    hosts: snapshot.hosts.map((h) => (set.has(h.name) ? { ...h, accepts_vms: false, drain: true } : h)),
+  };
 }
 
 /**
  * Plans draining `host` (or several). The snapshot (any value) is validated first; an unknown
  * host throws DrainError. Other hosts the snapshot marks `drain: true` receive nothing.
  */
-export function planDrain(snapshot: unknown, host: string | readonly string[], options: DrainOptions = {}): DrainResult {
+export function planDrain(
+  snapshot: unknown,
+  host: string | readonly string[],
+  options: DrainOptions = {},
+): DrainResult {
   const snap = parseSnapshot(snapshot);
   const asked = typeof host === "string" ? [host] : [...host];
   for (const h of asked) {
-    if (!snap.hosts.some((x) => x.name === h)) throw new DrainError(`host ${JSON.stringify(h)} is not in the snapshot (hosts: ${snap.hosts.map((x) => x.name).join(", ") || "none"})`);
+    if (!snap.hosts.some((x) => x.name === h))
+      throw new DrainError(
+        `host ${JSON.stringify(h)} is not in the snapshot (hosts: ${snap.hosts.map((x) => x.name).join(", ") || "none"})`,
+      );
   }
   // Other hosts the snapshot marks drain: true receive nothing (accepts_vms false) but are not emptied here.
   const hosts = [...new Set(asked)];
@@ -82,10 +92,18 @@ export function planDrain(snapshot: unknown, host: string | readonly string[], o
   const drained = hosts.map((h) => state.hostIndex.get(h)!);
   const restBefore = restSteal(state, drained);
   const before = state.totalSteal();
-  const r = drainMoves(state, drained, { requireHeadroom: options.requireHeadroom ?? false, maxMoves: options.maxMoves ?? Number.POSITIVE_INFINITY });
+  const r = drainMoves(state, drained, {
+    requireHeadroom: options.requireHeadroom ?? false,
+    maxMoves: options.maxMoves ?? Number.POSITIVE_INFINITY,
+  });
   const after = state.totalSteal();
   const restAfter = restSteal(state, drained);
-  const moves = r.moves.map((m) => ({ vm: state.vm(m.v).name, from: state.vm(m.v).host, to: state.hostName(m.t), reason: m.reason }));
+  const moves = r.moves.map((m) => ({
+    vm: state.vm(m.v).name,
+    from: state.vm(m.v).host,
+    to: state.hostName(m.t),
+    reason: m.reason,
+  }));
   const explanation =
     `Drain ${hosts.join(", ")}: ${moves.length} move${moves.length === 1 ? "" : "s"}` +
     `${r.unplaced.length > 0 ? `, ${r.unplaced.length} VM${r.unplaced.length === 1 ? "" : "s"} cannot leave (${r.unplaced.map((u) => u.vm).join(", ")})` : ""}; ` +
@@ -116,7 +134,11 @@ export interface DrainMovesResult {
  * The drain on a planner state whose drained hosts already accept no VMs: applies each move to
  * the state (so the regular planner can go on from there) and returns them in order.
  */
-export function drainMoves(state: FleetState, drained: readonly number[], o: { requireHeadroom: boolean; maxMoves: number }): DrainMovesResult {
+export function drainMoves(
+  state: FleetState,
+  drained: readonly number[],
+  o: { requireHeadroom: boolean; maxMoves: number },
+): DrainMovesResult {
   const moves: PolicyMove[] = [];
   const placements: DrainPlacement[] = [];
   const unplaced: Unplaced[] = [];
@@ -125,17 +147,28 @@ export function drainMoves(state: FleetState, drained: readonly number[], o: { r
   const leaving: number[] = [];
   for (const h of drained) {
     for (const v of state.hostVms[h]!) {
-      if (!state.vm(v).migratable) unplaced.push({ vm: state.vm(v).name, host: state.hostName(h), reason: `${state.vm(v).name} is not migratable (migratable: false): it stays on ${state.hostName(h)}` });
+      if (!state.vm(v).migratable)
+        unplaced.push({
+          vm: state.vm(v).name,
+          host: state.hostName(h),
+          reason: `${state.vm(v).name} is not migratable (migratable: false): it stays on ${state.hostName(h)}`,
+        });
       else leaving.push(v);
     }
   }
   // Largest first: demand, then memory, then snapshot order.
-  leaving.sort((a, b) => state.vmDemand[b]! - state.vmDemand[a]! || state.vm(b).memory_mib - state.vm(a).memory_mib || a - b);
+  leaving.sort(
+    (a, b) => state.vmDemand[b]! - state.vmDemand[a]! || state.vm(b).memory_mib - state.vm(a).memory_mib || a - b,
+  );
   for (const v of leaving) {
     const vm = state.vm(v);
     const s = state.vmHost[v]!;
     if (moves.length >= o.maxMoves) {
-      unplaced.push({ vm: vm.name, host: state.hostName(s), reason: `max_moves (${o.maxMoves}) reached before ${vm.name}: drain again to move the rest` });
+      unplaced.push({
+        vm: vm.name,
+        host: state.hostName(s),
+        reason: `max_moves (${o.maxMoves}) reached before ${vm.name}: drain again to move the rest`,
+      });
       continue;
     }
     let best = -1;
@@ -164,7 +197,10 @@ export function drainMoves(state: FleetState, drained: readonly number[], o: { r
       }
     }
     if (best < 0) {
-      const why = refusals.length === 0 ? "there is no other host" : refusals.slice(0, 5).join("; ") + (refusals.length > 5 ? `; and ${refusals.length - 5} more hosts` : "");
+      const why =
+        refusals.length === 0
+          ? "there is no other host"
+          : refusals.slice(0, 5).join("; ") + (refusals.length > 5 ? `; and ${refusals.length - 5} more hosts` : "");
       unplaced.push({ vm: vm.name, host: state.hostName(s), reason: `no host can take ${vm.name}: ${why}` });
       continue;
     }
@@ -203,6 +239,8 @@ export function drainFirst(state: FleetState, maxMoves: number): { moves: Policy
   const left = r.unplaced.map((u) => `${u.vm} (${u.reason})`);
   return {
     moves: r.moves,
-    notes: [`Draining ${names} (maintenance): ${r.moves.length} move${r.moves.length === 1 ? "" : "s"} off it${left.length > 0 ? `; staying: ${left.slice(0, 5).join("; ")}${left.length > 5 ? ` and ${left.length - 5} more` : ""}` : ""}.`],
+    notes: [
+      `Draining ${names} (maintenance): ${r.moves.length} move${r.moves.length === 1 ? "" : "s"} off it${left.length > 0 ? `; staying: ${left.slice(0, 5).join("; ")}${left.length > 5 ? ` and ${left.length - 5} more` : ""}` : ""}.`,
+    ],
   };
 }

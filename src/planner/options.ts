@@ -72,8 +72,13 @@ export function parsePlanOptions(value: unknown): PlanOptions {
     const issues: FleetIssue[] = [];
     for (const i of r.error.issues) {
       if (i.code === "unrecognized_keys") {
-        const known = i.path.length === 1 && i.path[0] === "model" ? ["mode", "samples"] : Object.keys(optionsSchema.shape);
-        for (const key of i.keys) issues.push({ field: formatPath(["options", ...i.path, key]), reason: `unknown option (known: ${known.join(", ")})` });
+        const known =
+          i.path.length === 1 && i.path[0] === "model" ? ["mode", "samples"] : Object.keys(optionsSchema.shape);
+        for (const key of i.keys)
+          issues.push({
+            field: formatPath(["options", ...i.path, key]),
+            reason: `unknown option (known: ${known.join(", ")})`,
+          });
       } else issues.push(...toFleetIssues([i], value, ["options"]));
     }
     throw new FleetValidationError("planner options", issues);
@@ -84,7 +89,10 @@ export function parsePlanOptions(value: unknown): PlanOptions {
     minGain: o.minGain ?? DEFAULT_PLAN_OPTIONS.minGain,
     maxMoves: o.maxMoves ?? DEFAULT_PLAN_OPTIONS.maxMoves,
     minContention: o.minContention ?? DEFAULT_PLAN_OPTIONS.minContention,
-    model: { mode: o.model?.mode ?? DEFAULT_PLAN_OPTIONS.model.mode, samples: o.model?.samples ?? DEFAULT_PLAN_OPTIONS.model.samples },
+    model: {
+      mode: o.model?.mode ?? DEFAULT_PLAN_OPTIONS.model.mode,
+      samples: o.model?.samples ?? DEFAULT_PLAN_OPTIONS.model.samples,
+    },
     targetsPerVm: o.targetsPerVm ?? DEFAULT_PLAN_OPTIONS.targetsPerVm,
     balanceThreshold: o.balanceThreshold ?? DEFAULT_PLAN_OPTIONS.balanceThreshold,
     hotThreshold: o.hotThreshold ?? DEFAULT_PLAN_OPTIONS.hotThreshold,

@@ -7,7 +7,8 @@ import { POLICIES } from "./options.js";
 import { plan } from "./plan.js";
 
 const DIR = new URL("../../test/fixtures/fleet/", import.meta.url);
-const load = (name: string): FleetSnapshot => parseSnapshot(JSON.parse(readFileSync(new URL(`${name}.json`, DIR), "utf8")));
+const load = (name: string): FleetSnapshot =>
+  parseSnapshot(JSON.parse(readFileSync(new URL(`${name}.json`, DIR), "utf8")));
 const snapshotFixtures = readdirSync(DIR)
   .filter((f) => f.endsWith(".json") && !f.startsWith("scenario") && f !== "calibration.json")
   .map((f) => f.replace(/\.json$/, ""));
@@ -36,7 +37,9 @@ describe("plan on the fixtures", () => {
     expect(p.predicted.steal_before).toBeGreaterThan(2.5);
     expect(p.predicted.steal_after).toBeLessThan(0.5);
     // The reason carries numbers a person can check.
-    expect(p.moves[0]!.reason).toMatch(/^hv01 is oversubscribed \(demand 16\.7 of 14 cores; .*\); \S+ waits [\d.]+ % .*; on hv02 predicted wait [\d.]+ %, hv02 demand 0\.6→[\d.]+ of 14 cores; predicted contention hv01 2\.80→/);
+    expect(p.moves[0]!.reason).toMatch(
+      /^hv01 is oversubscribed \(demand 16\.7 of 14 cores; .*\); \S+ waits [\d.]+ % .*; on hv02 predicted wait [\d.]+ %, hv02 demand 0\.6→[\d.]+ of 14 cores; predicted contention hv01 2\.80→/,
+    );
   });
 
   it("a throttled-only VM never moves (its delay is its own cap)", () => {
@@ -44,7 +47,9 @@ describe("plan on the fixtures", () => {
       const p = plan(load("throttled-only"), { policy });
       expect(p.moves).toEqual([]);
     }
-    expect(plan(load("throttled-only")).explanation).toMatch(/Throttled delay .* is never a reason to move: 1\.59 cores on capped-1/);
+    expect(plan(load("throttled-only")).explanation).toMatch(
+      /Throttled delay .* is never a reason to move: 1\.59 cores on capped-1/,
+    );
   });
 
   it("throttled delay on a crowded host is not counted as contention", () => {
@@ -169,9 +174,42 @@ describe("only contention is a reason, and every move must pay", () => {
         { name: "hv02", cpus: 8, memory_mib: 65536, reserved_cpus: 0, accepts_vms: true },
       ],
       vms: [
-        { name: "a", uuid: null, host: "hv01", vcpus: 4, memory_mib: 1024, usage: [0.8, 0.8, 0.8, 0.8], delay: [0.05, 0.05, 0.05, 0.05], throttled: [0, 0, 0, 0], cap: null, migratable: true },
-        { name: "b", uuid: null, host: "hv01", vcpus: 4, memory_mib: 1024, usage: [0.8, 0.8, 0.8, 0.8], delay: [0.05, 0.05, 0.05, 0.05], throttled: [0, 0, 0, 0], cap: null, migratable: true },
-        { name: "c", uuid: null, host: "hv02", vcpus: 4, memory_mib: 1024, usage: [0.7, 0.7, 0.7, 0.7], delay: [0.01, 0.01, 0.01, 0.01], throttled: [0, 0, 0, 0], cap: null, migratable: true },
+        {
+          name: "a",
+          uuid: null,
+          host: "hv01",
+          vcpus: 4,
+          memory_mib: 1024,
+          usage: [0.8, 0.8, 0.8, 0.8],
+          delay: [0.05, 0.05, 0.05, 0.05],
+          throttled: [0, 0, 0, 0],
+          cap: null,
+          migratable: true,
+        },
+        {
+          name: "b",
+          uuid: null,
+          host: "hv01",
+          vcpus: 4,
+          memory_mib: 1024,
+          usage: [0.8, 0.8, 0.8, 0.8],
+          delay: [0.05, 0.05, 0.05, 0.05],
+          throttled: [0, 0, 0, 0],
+          cap: null,
+          migratable: true,
+        },
+        {
+          name: "c",
+          uuid: null,
+          host: "hv02",
+          vcpus: 4,
+          memory_mib: 1024,
+          usage: [0.7, 0.7, 0.7, 0.7],
+          delay: [0.01, 0.01, 0.01, 0.01],
+          throttled: [0, 0, 0, 0],
+          cap: null,
+          migratable: true,
+        },
       ],
       constraints: { max_moves: null, anti_affinity: [] },
     };

@@ -3,7 +3,8 @@ export const POLICIES = ["contention", "none", "balance-utilisation", "hottest-h
 export type PolicyName = (typeof POLICIES)[number];
 
 export const POLICY_DESCRIPTIONS: Readonly<Record<PolicyName, string>> = {
-  contention: "ours: move VMs off hosts where vCPUs wait for other load, where the contention model predicts the fleet waits less",
+  contention:
+    "ours: move VMs off hosts where vCPUs wait for other load, where the contention model predicts the fleet waits less",
   none: "no action (the do-nothing baseline)",
   "balance-utilisation": "DRS / Watcher workload_stabilization style: move VMs to even out CPU use across hosts",
   "hottest-host": "Watcher workload_balance style: one VM off the hottest host per round",

@@ -9,7 +9,20 @@ import { plan } from "./plan.js";
 import { placementCount } from "./policies/optimal.js";
 
 const smallFleet = (seed: number) =>
-  generateFleet({ hosts: 4, vmsPerHost: 3, seed, cpus: 8, reservedCpus: 0, hotFraction: 0.5, hotFactor: 2.5, meanDemand: 0.65, vcpuChoices: [1, 2, 2, 4], maxMoves: 3, pinnedFraction: 0.1, cappedFraction: 0 });
+  generateFleet({
+    hosts: 4,
+    vmsPerHost: 3,
+    seed,
+    cpus: 8,
+    reservedCpus: 0,
+    hotFraction: 0.5,
+    hotFactor: 2.5,
+    meanDemand: 0.65,
+    vcpuChoices: [1, 2, 2, 4],
+    maxMoves: 3,
+    pinnedFraction: 0.1,
+    cappedFraction: 0,
+  });
 
 describe("quality against the optimum and the baselines", () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
@@ -22,7 +35,9 @@ describe("quality against the optimum and the baselines", () => {
       const removedOurs = before - ours.predicted.steal_after;
       const removedBest = before - best.predicted.steal_after;
       // The optimum (with the same per-move price) is at least as good.
-      expect(best.predicted.steal_after + 0.02 * best.moves.length).toBeLessThanOrEqual(ours.predicted.steal_after + 0.02 * ours.moves.length + 1e-3);
+      expect(best.predicted.steal_after + 0.02 * best.moves.length).toBeLessThanOrEqual(
+        ours.predicted.steal_after + 0.02 * ours.moves.length + 1e-3,
+      );
       expect(removedOurs).toBeGreaterThanOrEqual(0.95 * removedBest - 1e-3);
       expect(ours.moves.length).toBeLessThanOrEqual(best.moves.length + 1);
     });

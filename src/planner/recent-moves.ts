@@ -23,7 +23,12 @@ export interface ProposedMove {
  * window: A→B then B→A, and also cycles such as A→B, B→C, then C→A. The earliest such move
  * is returned (the one the cycle started with).
  */
-export function undoneRecentMove(move: ProposedMove, recent: readonly RecentMove[], nowMs: number, windowMs: number): RecentMove | null {
+export function undoneRecentMove(
+  move: ProposedMove,
+  recent: readonly RecentMove[],
+  nowMs: number,
+  windowMs: number,
+): RecentMove | null {
   let found: RecentMove | null = null;
   for (const r of recent) {
     if (r.vm !== move.vm) continue;
@@ -34,7 +39,12 @@ export function undoneRecentMove(move: ProposedMove, recent: readonly RecentMove
 }
 
 /** The VM moved within `windowMs` before `nowMs` (a cooldown), or null. */
-export function lastMoveOf(vm: string, recent: readonly RecentMove[], nowMs: number, windowMs: number): RecentMove | null {
+export function lastMoveOf(
+  vm: string,
+  recent: readonly RecentMove[],
+  nowMs: number,
+  windowMs: number,
+): RecentMove | null {
   let last: RecentMove | null = null;
   for (const r of recent) {
     if (r.vm !== vm || r.atMs > nowMs || nowMs - r.atMs > windowMs) continue;

@@ -164,7 +164,8 @@ export class FleetState {
     if (this.hostMemUsed[t]! + vm.memory_mib > host.memory_mib) {
       return `${host.name} has ${fmt(host.memory_mib - this.hostMemUsed[t]!, 0)} MiB free, ${vm.name} needs ${vm.memory_mib}`;
     }
-    if (vm.vcpus > this.hostCapacity[t]!) return `${vm.name} has ${vm.vcpus} vCPUs, ${host.name} only ${this.hostCapacity[t]} cores for VMs`;
+    if (vm.vcpus > this.hostCapacity[t]!)
+      return `${vm.name} has ${vm.vcpus} vCPUs, ${host.name} only ${this.hostCapacity[t]} cores for VMs`;
     if (cpuHeadroom && this.hostDemand(t) + this.vmDemand[v]! > this.hostCapacity[t]! + 1e-9) {
       return `${host.name} would be oversubscribed (demand ${fmt(this.hostDemand(t) + this.vmDemand[v]!, 1)} of ${this.hostCapacity[t]} cores)`;
     }
@@ -228,7 +229,8 @@ export class FleetState {
 /** Effective demand per vCPU: usage + contention, within the cap and [0, 1]. */
 export function vmDemands(vm: FleetVm): number[] {
   const out: number[] = [];
-  for (let i = 0; i < vm.vcpus; i++) out.push(effectiveDemand({ demand: (vm.usage[i] ?? 0) + contentionOf(vm, i), cap: vm.cap }));
+  for (let i = 0; i < vm.vcpus; i++)
+    out.push(effectiveDemand({ demand: (vm.usage[i] ?? 0) + contentionOf(vm, i), cap: vm.cap }));
   return out;
 }
 

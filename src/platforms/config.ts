@@ -25,7 +25,9 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError, parseYamlConfigFile } from "../config/yaml.js";
 
-const url = z.string().regex(/^https?:\/\/[^\s/]+/, "expected an http(s) URL like https://keystone.example.net:5000/v3");
+const url = z
+  .string()
+  .regex(/^https?:\/\/[^\s/]+/, "expected an http(s) URL like https://keystone.example.net:5000/v3");
 const names = z.record(z.string().min(1), z.string().min(1));
 
 const openstackSchema = z.strictObject({
@@ -104,19 +106,47 @@ export interface PlatformsConfig {
   requestTimeoutMs: number;
 }
 
-function secret(file: string, section: string, inline: string | undefined, path: string | undefined, field: string): Secret {
+function secret(
+  file: string,
+  section: string,
+  inline: string | undefined,
+  path: string | undefined,
+  field: string,
+): Secret {
   if ((inline === undefined) === (path === undefined)) {
-    throw new ConfigError(file, [{ line: null, column: null, field: `${section}.${field}`, reason: `give exactly one of ${field} and ${field}_file (a file whose first line is the secret)` }]);
+    throw new ConfigError(file, [
+      {
+        line: null,
+        column: null,
+        field: `${section}.${field}`,
+        reason: `give exactly one of ${field} and ${field}_file (a file whose first line is the secret)`,
+      },
+    ]);
   }
   if (inline !== undefined) return new Secret(inline);
   let text: string;
   try {
     text = readFileSync(path!, "utf8");
   } catch (e) {
-    throw new ConfigError(file, [{ line: null, column: null, field: `${section}.${field}_file`, reason: `cannot read ${path}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}` }]);
+    throw new ConfigError(file, [
+      {
+        line: null,
+        column: null,
+        field: `${section}.${field}_file`,
+        reason: `cannot read ${path}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`,
+      },
+    ]);
   }
   const first = text.split("\n")[0]?.trim() ?? "";
-  if (first === "") throw new ConfigError(file, [{ line: null, column: null, field: `${section}.${field}_file`, reason: `${path} is empty: its first line must be the secret` }]);
+  if (first === "")
+    throw new ConfigError(file, [
+      {
+        line: null,
+        column: null,
+        field: `${section}.${field}_file`,
+        reason: `${path} is empty: its first line must be the secret`,
+      },
+    ]);
   return new Secret(first);
 }
 
@@ -134,7 +164,13 @@ export function loadPlatformsConfig(file: string): PlatformsConfig {
       ? {
           authUrl: o.auth_url.replace(/\/+$/, ""),
           credentialId: o.application_credential_id,
-          credentialSecret: secret(file, "openstack", o.application_credential_secret, o.application_credential_secret_file, "application_credential_secret"),
+          credentialSecret: secret(
+            file,
+            "openstack",
+            o.application_credential_secret,
+            o.application_credential_secret_file,
+            "application_credential_secret",
+          ),
           region: o.region ?? null,
           interface: o.interface ?? "public",
           computeUrl: o.compute_url?.replace(/\/+$/, "") ?? null,

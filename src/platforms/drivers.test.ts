@@ -21,7 +21,12 @@ import { parseSnapshot, type Plan } from "../model/fleet.js";
 import { loadPlatformsConfig } from "./config.js";
 import { PlatformWiring } from "./drivers.js";
 import { withPlatformHosts } from "./route.js";
-import { NovaStandIn, ProxmoxStandIn, type NovaBehaviour, type PveBehaviour } from "../../test/support/platform-standins.js";
+import {
+  NovaStandIn,
+  ProxmoxStandIn,
+  type NovaBehaviour,
+  type PveBehaviour,
+} from "../../test/support/platform-standins.js";
 
 const NOVA_ID = "0b7c1e2d-3f4a-4b5c-8d9e-0f1a2b3c4d5e";
 
@@ -61,7 +66,9 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function platformsFile(o: { openstack?: boolean; proxmox?: boolean; novaSecret?: string; pveSecret?: string; authUrl?: string } = {}): string {
+function platformsFile(
+  o: { openstack?: boolean; proxmox?: boolean; novaSecret?: string; pveSecret?: string; authUrl?: string } = {},
+): string {
   const lines: string[] = [];
   if (o.openstack ?? true) {
     writeFileSync(join(dir, "os.secret"), `${o.novaSecret ?? nova.credential.secret}\n`);
@@ -75,7 +82,13 @@ function platformsFile(o: { openstack?: boolean; proxmox?: boolean; novaSecret?:
     );
   }
   if (o.proxmox ?? true) {
-    lines.push("proxmox:", `  url: ${pve.url}`, `  token_id: "${pve.token.id}"`, `  token_secret: "${o.pveSecret ?? pve.token.secret}"`, "  nodes: { hv01: pve1, hv02: pve2 }");
+    lines.push(
+      "proxmox:",
+      `  url: ${pve.url}`,
+      `  token_id: "${pve.token.id}"`,
+      `  token_secret: "${o.pveSecret ?? pve.token.secret}"`,
+      "  nodes: { hv01: pve1, hv02: pve2 }",
+    );
   }
   lines.push("request_timeout: 5");
   writeFileSync(join(dir, "platforms.yaml"), `${lines.join("\n")}\n`);
@@ -83,7 +96,12 @@ function platformsFile(o: { openstack?: boolean; proxmox?: boolean; novaSecret?:
 }
 
 function planFile(vm: string, platform: FleetPlatform | undefined): string {
-  const plan = { version: 1, moves: [{ vm, from: "hv01", to: "hv02", reason: "hv01 is oversubscribed", ...(platform ? { platform } : {}) }], predicted: { steal_before: 1, steal_after: 0.2 }, explanation: "test" };
+  const plan = {
+    version: 1,
+    moves: [{ vm, from: "hv01", to: "hv02", reason: "hv01 is oversubscribed", ...(platform ? { platform } : {}) }],
+    predicted: { steal_before: 1, steal_after: 0.2 },
+    explanation: "test",
+  };
   writeFileSync(join(dir, "plan.json"), JSON.stringify(plan));
   writeFileSync(join(dir, "hosts.yaml"), "timeout: 60\n");
   return join(dir, "plan.json");
@@ -93,7 +111,12 @@ async function run(platforms: string | undefined, extra: Partial<ApplyCliOptions
   const io = captureIo();
   const auditLog = join(dir, "audit.jsonl");
   rmSync(auditLog, { force: true });
-  const code = await apply(join(dir, "plan.json"), { hosts: join(dir, "hosts.yaml"), platforms, yes: true, recheck: false, windowS: 300, auditLog, ...extra }, io, { driver: libvirt, pollMs: 20 });
+  const code = await apply(
+    join(dir, "plan.json"),
+    { hosts: join(dir, "hosts.yaml"), platforms, yes: true, recheck: false, windowS: 300, auditLog, ...extra },
+    io,
+    { driver: libvirt, pollMs: 20 },
+  );
   const audit = readFileSync(auditLog, "utf8")
     .trim()
     .split("\n")
@@ -114,15 +137,27 @@ describe("OpenStack Nova driver (against a Keystone + Nova stand-in)", () => {
     expect(r.code).toBe(0);
     expect(nova.instances.get(NOVA_ID)?.host).toBe("compute-02"); // Nova's own record
     const auth = nova.requests.find((q) => q.path === "/identity/v3/auth/tokens")!;
-    expect(JSON.parse(auth.body)).toEqual({ auth: { identity: { methods: ["application_credential"], application_credential: { id: nova.credential.id, secret: nova.credential.secret } } } });
+    expect(JSON.parse(auth.body)).toEqual({
+      auth: {
+        identity: {
+          methods: ["application_credential"],
+          application_credential: { id: nova.credential.id, secret: nova.credential.secret },
+        },
+      },
+    });
     const action = nova.requests.find((q) => q.path.endsWith("/action"))!;
     expect(action.method).toBe("POST");
     expect(action.path).toBe(`/compute/v2.1/servers/${NOVA_ID}/action`); // the public endpoint of the catalog, not the internal one
     expect(JSON.parse(action.body)).toEqual({ "os-migrateLive": { host: "compute-02", block_migration: "auto" } });
     expect(action.headers["openstack-api-version"]).toBe("compute 2.30");
-    expect(r.outcome).toMatchObject({ result: "ok", vm: "instance-0000a1b2", details: { platform: { kind: "openstack", id: NOVA_ID, name: "web-1", project: "shop" } } });
+    expect(r.outcome).toMatchObject({
+      result: "ok",
+      vm: "instance-0000a1b2",
+      details: { platform: { kind: "openstack", id: NOVA_ID, name: "web-1", project: "shop" } },
+    });
     // The secret is nowhere vsteal writes.
-    for (const text of [r.rawAudit, r.io.out_.join(""), r.io.err_.join("\n")]) expect(text).not.toContain(nova.credential.secret);
+    for (const text of [r.rawAudit, r.io.out_.join(""), r.io.err_.join("\n")])
+      expect(text).not.toContain(nova.credential.secret);
   });
 
   it("400 no valid host: failed with Nova's reason, the instance stays on its host", async () => {
@@ -147,7 +182,9 @@ describe("OpenStack Nova driver (against a Keystone + Nova stand-in)", () => {
     novaVm({ kind: "ok", polls: 1 });
     const r = await run(platformsFile({ novaSecret: "wrong-secret-123" }));
     expect(r.code).toBe(4);
-    expect(r.outcome?.reason).toMatch(/Keystone refused application credential 6cb5fa6a13184e6fab65ba2108adf50c: 401 The request you have made requires authentication/);
+    expect(r.outcome?.reason).toMatch(
+      /Keystone refused application credential 6cb5fa6a13184e6fab65ba2108adf50c: 401 The request you have made requires authentication/,
+    );
     expect(r.rawAudit).not.toContain("wrong-secret-123");
     expect(nova.requests.some((q) => q.path.endsWith("/action"))).toBe(false);
   });
@@ -156,7 +193,9 @@ describe("OpenStack Nova driver (against a Keystone + Nova stand-in)", () => {
     novaVm({ kind: "forbidden" });
     const r = await run(platformsFile());
     expect(r.code).toBe(4);
-    expect(r.outcome?.reason).toMatch(/403 Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed/);
+    expect(r.outcome?.reason).toMatch(
+      /403 Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed/,
+    );
   });
 
   it("a migration that never finishes: aborted through the migrations API at the timeout, the instance stays on its source", async () => {
@@ -183,7 +222,9 @@ describe("OpenStack Nova driver (against a Keystone + Nova stand-in)", () => {
     const port = await closedPort();
     const r = await run(platformsFile({ authUrl: `http://127.0.0.1:${port}/identity/v3` }));
     expect(r.code).toBe(4);
-    expect(r.outcome?.reason).toMatch(/Keystone is unreachable \(POST http:\/\/127\.0\.0\.1:\d+\/identity\/v3\/auth\/tokens\): ECONNREFUSED/);
+    expect(r.outcome?.reason).toMatch(
+      /Keystone is unreachable \(POST http:\/\/127\.0\.0\.1:\d+\/identity\/v3\/auth\/tokens\): ECONNREFUSED/,
+    );
     expect(nova.instances.get(NOVA_ID)?.host).toBe("compute-01");
   });
 
@@ -194,10 +235,18 @@ describe("OpenStack Nova driver (against a Keystone + Nova stand-in)", () => {
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     try {
       const port = (silent.address() as { port: number }).port;
-      writeFileSync(join(dir, "p.yaml"), readFileSync(platformsFile({ authUrl: `http://127.0.0.1:${port}/identity/v3` }), "utf8").replace("request_timeout: 5", "request_timeout: 0.5"));
+      writeFileSync(
+        join(dir, "p.yaml"),
+        readFileSync(platformsFile({ authUrl: `http://127.0.0.1:${port}/identity/v3` }), "utf8").replace(
+          "request_timeout: 5",
+          "request_timeout: 0.5",
+        ),
+      );
       const r = await run(join(dir, "p.yaml"));
       expect(r.code).toBe(4);
-      expect(r.outcome?.reason).toMatch(/Keystone did not answer within 0\.5 s \(POST http:\/\/127\.0\.0\.1:\d+\/identity\/v3\/auth\/tokens\)/);
+      expect(r.outcome?.reason).toMatch(
+        /Keystone did not answer within 0\.5 s \(POST http:\/\/127\.0\.0\.1:\d+\/identity\/v3\/auth\/tokens\)/,
+      );
       expect(nova.instances.get(NOVA_ID)?.host).toBe("compute-01");
     } finally {
       for (const sock of sockets) sock.destroy();
@@ -231,8 +280,12 @@ describe("Proxmox VE driver (against a Proxmox API stand-in)", () => {
     expect(Object.fromEntries(new URLSearchParams(post.body))).toEqual({ target: "pve2", online: "1" });
     expect(post.headers.authorization).toBe(`PVEAPIToken=${pve.token.id}=${pve.token.secret}`);
     expect(pve.requests.some((q) => /\/nodes\/pve1\/tasks\/UPID%3Apve1%3A.*\/status$/.test(q.path))).toBe(true);
-    expect(r.outcome).toMatchObject({ result: "ok", details: { platform: { kind: "proxmox", id: "104", name: "db" } } });
-    for (const text of [r.rawAudit, r.io.out_.join(""), r.io.err_.join("\n")]) expect(text).not.toContain(pve.token.secret);
+    expect(r.outcome).toMatchObject({
+      result: "ok",
+      details: { platform: { kind: "proxmox", id: "104", name: "db" } },
+    });
+    for (const text of [r.rawAudit, r.io.out_.join(""), r.io.err_.join("\n")])
+      expect(text).not.toContain(pve.token.secret);
   });
 
   it("a task that fails: failed with its exit status and error lines; the guest stays", async () => {
@@ -249,7 +302,9 @@ describe("Proxmox VE driver (against a Proxmox API stand-in)", () => {
     const r = await run(platformsFile(), { timeoutS: 1 });
     expect(r.code).toBe(4);
     expect(r.outcome?.result).toBe("aborted");
-    expect(r.outcome?.reason).toMatch(/timed out after 1\.0 s \(\d+\.\d MiB sent\); job aborted; db still running on hv01/);
+    expect(r.outcome?.reason).toMatch(
+      /timed out after 1\.0 s \(\d+\.\d MiB sent\); job aborted; db still running on hv01/,
+    );
     expect(pve.requests.some((q) => q.method === "DELETE" && /\/nodes\/pve1\/tasks\/UPID/.test(q.path))).toBe(true);
     expect(pve.guests.get(104)?.node).toBe("pve1");
   });
@@ -263,13 +318,17 @@ describe("Proxmox VE driver (against a Proxmox API stand-in)", () => {
     pve.guests.clear();
     pveVm({ kind: "forbidden" });
     r = await run(platformsFile());
-    expect(r.outcome?.reason).toMatch(/Proxmox VE denied POST \/nodes\/pve1\/qemu\/104\/migrate to token vsteal@pve!migrate: 403 Permission check failed \(\/vms\/104, VM\.Migrate\)/);
+    expect(r.outcome?.reason).toMatch(
+      /Proxmox VE denied POST \/nodes\/pve1\/qemu\/104\/migrate to token vsteal@pve!migrate: 403 Permission check failed \(\/vms\/104, VM\.Migrate\)/,
+    );
     expect(pve.guests.get(104)?.node).toBe("pve1");
   });
 
   it("without proxmox: in the platforms file, refused: Proxmox runs no libvirt", async () => {
     pveVm({ kind: "ok", polls: 1 });
-    await expect(run(platformsFile({ proxmox: false }))).rejects.toThrow(/db is a Proxmox VE guest \(VMID 104 db\): Proxmox moves it, not libvirt/);
+    await expect(run(platformsFile({ proxmox: false }))).rejects.toThrow(
+      /db is a Proxmox VE guest \(VMID 104 db\): Proxmox moves it, not libvirt/,
+    );
     expect(pve.requests).toHaveLength(0);
   });
 });
@@ -282,16 +341,45 @@ describe("the controller's apply mode", () => {
       version: 1,
       time: new Date().toISOString(),
       window_s: 300,
-      hosts: [{ name: "hv01", cpus: 2, memory_mib: 65536 }, { name: "hv02", cpus: 16, memory_mib: 65536 }],
+      hosts: [
+        { name: "hv01", cpus: 2, memory_mib: 65536 },
+        { name: "hv02", cpus: 16, memory_mib: 65536 },
+      ],
       vms: [
-        { name: "instance-0000a1b2", uuid: NOVA_ID, host: "hv01", vcpus: 2, memory_mib: 2048, usage: [0.9, 0.9], delay: [0.5, 0.5], platform },
+        {
+          name: "instance-0000a1b2",
+          uuid: NOVA_ID,
+          host: "hv01",
+          vcpus: 2,
+          memory_mib: 2048,
+          usage: [0.9, 0.9],
+          delay: [0.5, 0.5],
+          platform,
+        },
         { name: "busy", host: "hv01", vcpus: 2, memory_mib: 2048, usage: [0.9, 0.9], delay: [0.5, 0.5] },
       ],
     });
     const log = new MemoryAuditLog();
-    const wiring = new PlatformWiring(loadPlatformsConfig(platformsFile()), { libvirt: new FakeDriver({}), pollMs: 20, probe: false });
-    const applier = new PlanApplier({ hosts: withPlatformHosts(migrateHosts({})), driver: new FakeDriver({}), platforms: wiring, audit: log, approveOver: 5, freshSnapshot: async () => fresh, minGain: 0 });
-    const p: Plan = { version: 1, moves: [{ vm: "instance-0000a1b2", from: "hv01", to: "hv02", reason: "r", platform }], predicted: { steal_before: 2, steal_after: 1 }, explanation: "" };
+    const wiring = new PlatformWiring(loadPlatformsConfig(platformsFile()), {
+      libvirt: new FakeDriver({}),
+      pollMs: 20,
+      probe: false,
+    });
+    const applier = new PlanApplier({
+      hosts: withPlatformHosts(migrateHosts({})),
+      driver: new FakeDriver({}),
+      platforms: wiring,
+      audit: log,
+      approveOver: 5,
+      freshSnapshot: async () => fresh,
+      minGain: 0,
+    });
+    const p: Plan = {
+      version: 1,
+      moves: [{ vm: "instance-0000a1b2", from: "hv01", to: "hv02", reason: "r", platform }],
+      predicted: { steal_before: 2, steal_after: 1 },
+      explanation: "",
+    };
     applier.onAudit({ id: 1, status: "ok", plan: p } as AuditRecord);
     await applier.idle();
     expect(applier.records.get("audit-1")?.state).toBe("applied");
@@ -315,7 +403,9 @@ describe("routing", () => {
 
   it("a libvirt VM on a host without a libvirt URI: failed, saying so", async () => {
     planFile("plain-1", undefined);
-    await expect(run(platformsFile())).rejects.toThrow(/moves\[0\]\.from: unknown host "hv01" \(not in the hosts file .*: add it under hosts: or set uri_template\)/);
+    await expect(run(platformsFile())).rejects.toThrow(
+      /moves\[0\]\.from: unknown host "hv01" \(not in the hosts file .*: add it under hosts: or set uri_template\)/,
+    );
   });
 });
 

@@ -29,7 +29,9 @@ export interface PlatformWiringOptions {
 }
 
 /** The domain's platform identity from `virsh dumpxml` on its host, or undefined. */
-export function virshProbe(runner: VirshRunner = execVirsh()): (h: HostEndpoint, uuid: string) => Promise<PlatformIdentity | undefined> {
+export function virshProbe(
+  runner: VirshRunner = execVirsh(),
+): (h: HostEndpoint, uuid: string) => Promise<PlatformIdentity | undefined> {
   return async (h, uuid) => {
     const r = await virshRun(runner, h.uri, ["dumpxml", "--domain", uuid], 30_000);
     return r.code === 0 ? identityFromDomainXml(r.stdout).platform : undefined;
@@ -63,10 +65,25 @@ export class PlatformWiring {
   forPlan(plan: Plan, audit: AuditSink): { driver: MigrationDriver; audit: AuditSink } {
     const owners = new Owners(plan);
     const drivers: PlatformDrivers = {};
-    if (this.nova && this.cfg?.openstack) drivers.openstack = novaDriver(this.nova, { owner: owners.get, hosts: this.cfg.openstack.hosts, pollMs: this.o.pollMs });
-    if (this.pve && this.cfg?.proxmox) drivers.proxmox = proxmoxDriver(this.pve, { owner: owners.get, nodes: this.cfg.proxmox.nodes, pollMs: this.o.pollMs });
+    if (this.nova && this.cfg?.openstack)
+      drivers.openstack = novaDriver(this.nova, {
+        owner: owners.get,
+        hosts: this.cfg.openstack.hosts,
+        pollMs: this.o.pollMs,
+      });
+    if (this.pve && this.cfg?.proxmox)
+      drivers.proxmox = proxmoxDriver(this.pve, {
+        owner: owners.get,
+        nodes: this.cfg.proxmox.nodes,
+        pollMs: this.o.pollMs,
+      });
     return {
-      driver: routedDriver({ libvirt: this.o.libvirt, drivers, owners, probe: this.o.probe === false ? undefined : virshProbe(this.o.runner) }),
+      driver: routedDriver({
+        libvirt: this.o.libvirt,
+        drivers,
+        owners,
+        probe: this.o.probe === false ? undefined : virshProbe(this.o.runner),
+      }),
       audit: withOwnerDetails(audit, plan, owners),
     };
   }

@@ -49,10 +49,20 @@ export async function request(what: string, url: string, o: RequestOptions): Pro
   const method = o.method ?? "GET";
   let res: Response;
   try {
-    res = await (o.fetch ?? fetch)(url, { method, headers: o.headers, body: o.body, signal: AbortSignal.timeout(o.timeoutMs), redirect: "error" });
+    res = await (o.fetch ?? fetch)(url, {
+      method,
+      headers: o.headers,
+      body: o.body,
+      signal: AbortSignal.timeout(o.timeoutMs),
+      redirect: "error",
+    });
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string } };
-    if (err.name === "TimeoutError") throw new PlatformApiError(null, `${what} did not answer within ${o.timeoutMs / 1000} s (${method} ${shownUrl(url)})`);
+    if (err.name === "TimeoutError")
+      throw new PlatformApiError(
+        null,
+        `${what} did not answer within ${o.timeoutMs / 1000} s (${method} ${shownUrl(url)})`,
+      );
     const cause = err.cause?.code ?? err.cause?.message ?? err.message;
     throw new PlatformApiError(null, `${what} is unreachable (${method} ${shownUrl(url)}): ${cause}`);
   }
@@ -60,7 +70,10 @@ export async function request(what: string, url: string, o: RequestOptions): Pro
   try {
     text = await res.text();
   } catch (e) {
-    throw new PlatformApiError(res.status, `${what}: the answer to ${method} ${shownUrl(url)} broke off: ${(e as Error).message}`);
+    throw new PlatformApiError(
+      res.status,
+      `${what}: the answer to ${method} ${shownUrl(url)} broke off: ${(e as Error).message}`,
+    );
   }
   if (text.length > MAX_BODY) text = text.slice(0, MAX_BODY);
   let body: unknown = null;
@@ -86,13 +99,18 @@ export function apiMessage(a: ApiAnswer): string {
     const o = b as Record<string, unknown>;
     if (typeof o.message === "string") parts.push(o.message);
     for (const v of Object.values(o)) {
-      if (v && typeof v === "object" && typeof (v as { message?: unknown }).message === "string") parts.push((v as { message: string }).message);
+      if (v && typeof v === "object" && typeof (v as { message?: unknown }).message === "string")
+        parts.push((v as { message: string }).message);
     }
     if (o.errors && typeof o.errors === "object") {
       for (const [k, v] of Object.entries(o.errors as Record<string, unknown>)) parts.push(`${k}: ${String(v)}`);
     }
   }
   if (parts.length === 0 && a.statusText) parts.push(a.statusText);
-  const msg = parts.map((p) => p.trim()).filter((p) => p !== "").join("; ") || "no message";
+  const msg =
+    parts
+      .map((p) => p.trim())
+      .filter((p) => p !== "")
+      .join("; ") || "no message";
   return `${a.status} ${boundValue(msg.replace(/\s+/g, " "), "message", 300).value}`;
 }

@@ -45,7 +45,15 @@ describe("Nova metadata in the domain XML", () => {
 
   it("reads namespace 1.0 the same way", () => {
     const r = identityFromDomainXml(domainXml(fixture("nova-1.0-metadata.xml")));
-    expect(r.platform).toMatchObject({ kind: "openstack", name: "db-primary", project: "billing", user: "bob", flavor: "m1.large", flavor_vcpus: 4, flavor_memory_mib: 8192 });
+    expect(r.platform).toMatchObject({
+      kind: "openstack",
+      name: "db-primary",
+      project: "billing",
+      user: "bob",
+      flavor: "m1.large",
+      flavor_vcpus: 4,
+      flavor_memory_mib: 8192,
+    });
   });
 
   it("matches by namespace, not by prefix; another namespace's <instance> is not Nova's", () => {
@@ -62,7 +70,14 @@ describe("Nova metadata in the domain XML", () => {
   });
 
   it("malformed XML: no identity and one warning, never a throw", () => {
-    for (const bad of ["", "<domain><name>x</name>", "not xml at all", "<other/>", domainXml("<nova:instance>"), "<domain><name>a</name></domain><domain/>"]) {
+    for (const bad of [
+      "",
+      "<domain><name>x</name>",
+      "not xml at all",
+      "<other/>",
+      domainXml("<nova:instance>"),
+      "<domain><name>a</name></domain><domain/>",
+    ]) {
       const r = identityFromDomainXml(bad);
       expect(r.platform).toBeUndefined();
       expect(r.warnings).toHaveLength(1);
@@ -93,7 +108,25 @@ describe("Nova metadata in the domain XML", () => {
       'nova:flavor/nova:memory: expected a whole number from 0 to 1073741824, got "-5"; ignored',
     ]);
     // The info series stays valid exposition: quotes and backslashes escaped, one line.
-    const info = renderDomainInfo([{ domain: { name: "instance-0000a1b2", uuid: UUID, id: 7, state: "running", vcpuCurrent: 1, vcpuMaximum: 1, pid: 1, source: "libvirt", platform: p }, vcpus: [] } satisfies DomainSample], false);
+    const info = renderDomainInfo(
+      [
+        {
+          domain: {
+            name: "instance-0000a1b2",
+            uuid: UUID,
+            id: 7,
+            state: "running",
+            vcpuCurrent: 1,
+            vcpuMaximum: 1,
+            pid: 1,
+            source: "libvirt",
+            platform: p,
+          },
+          vcpus: [],
+        } satisfies DomainSample,
+      ],
+      false,
+    );
     expect(info.split("\n").filter((l) => l.startsWith("vsteal_domain_info"))).toHaveLength(1);
     expect(info).toContain('project_name="p\\"q\\\\r}"');
   });
@@ -102,42 +135,87 @@ describe("Nova metadata in the domain XML", () => {
 describe("KubeVirt", () => {
   const kv = `<kubevirt xmlns="http://kubevirt.io"><uid>8d2c…</uid><graceperiod><deletionGracePeriodSeconds>30</deletionGracePeriodSeconds></graceperiod></kubevirt>`;
   it("namespace and VMI name from <namespace>_<name> when KubeVirt's metadata is there", () => {
-    expect(identityFromDomainXml(domainXml(kv, "prod_vm-a.web")).platform).toEqual({ kind: "kubevirt", namespace: "prod", name: "vm-a.web" });
+    expect(identityFromDomainXml(domainXml(kv, "prod_vm-a.web")).platform).toEqual({
+      kind: "kubevirt",
+      namespace: "prod",
+      name: "vm-a.web",
+    });
   });
   it("an underscore alone is not KubeVirt", () => {
     expect(identityFromDomainXml(domainXml("", "my_vm")).platform).toBeUndefined();
-    expect(identityFromQemuArgv(["qemu-system-x86_64", "-name", "guest=my_vm"], { name: "my_vm", vmid: null, qemuName: "my_vm" }).platform).toBeUndefined();
+    expect(
+      identityFromQemuArgv(["qemu-system-x86_64", "-name", "guest=my_vm"], {
+        name: "my_vm",
+        vmid: null,
+        qemuName: "my_vm",
+      }).platform,
+    ).toBeUndefined();
   });
   it("from virt-launcher's QEMU command line", () => {
-    const argv = ["/usr/libexec/qemu-kvm", "-name", "guest=default_vmi-fedora,debug-threads=on", "-smbios", "type=1,manufacturer=KubeVirt,product=None,family=KubeVirt"];
-    expect(identityFromQemuArgv(argv, { name: "default_vmi-fedora", vmid: null, qemuName: "default_vmi-fedora" }).platform).toEqual({ kind: "kubevirt", namespace: "default", name: "vmi-fedora" });
+    const argv = [
+      "/usr/libexec/qemu-kvm",
+      "-name",
+      "guest=default_vmi-fedora,debug-threads=on",
+      "-smbios",
+      "type=1,manufacturer=KubeVirt,product=None,family=KubeVirt",
+    ];
+    expect(
+      identityFromQemuArgv(argv, { name: "default_vmi-fedora", vmid: null, qemuName: "default_vmi-fedora" }).platform,
+    ).toEqual({ kind: "kubevirt", namespace: "default", name: "vmi-fedora" });
   });
 });
 
 describe("Proxmox VE", () => {
   it("VMID and name from the command line, tags/cpulimit/cpuunits from the current config section", () => {
-    const id = identityFromQemuArgv(["/usr/bin/kvm", "-id", "104", "-name", "db,debug-threads=on"], { name: "db", vmid: 104, qemuName: "db" });
+    const id = identityFromQemuArgv(["/usr/bin/kvm", "-id", "104", "-name", "db,debug-threads=on"], {
+      name: "db",
+      vmid: 104,
+      qemuName: "db",
+    });
     expect(id.platform).toEqual({ kind: "proxmox", id: "104", name: "db" });
     const full = withProxmoxConfig(id.platform!, fixture("pve-104.conf"));
     expect(full.warnings).toEqual([]);
-    expect(full.platform).toEqual({ kind: "proxmox", id: "104", name: "db", tags: ["prod", "db"], cpulimit: 1.5, cpuunits: 2048 });
+    expect(full.platform).toEqual({
+      kind: "proxmox",
+      id: "104",
+      name: "db",
+      tags: ["prod", "db"],
+      cpulimit: 1.5,
+      cpuunits: 2048,
+    });
   });
   it("a hostile config: bad numbers ignored and controls replaced, with warnings", () => {
-    const r = withProxmoxConfig({ kind: "proxmox", id: "7" }, `cpulimit: lots\ncpuunits: 99999999\ntags: a;b\u0007c;${"x".repeat(300)}\n`);
+    const r = withProxmoxConfig(
+      { kind: "proxmox", id: "7" },
+      `cpulimit: lots\ncpuunits: 99999999\ntags: a;b\u0007c;${"x".repeat(300)}\n`,
+    );
     expect(r.platform?.cpulimit).toBeUndefined();
     expect(r.platform?.cpuunits).toBeUndefined();
     expect(r.platform?.tags?.[1]).toBe("b\uFFFDc");
-    expect(r.warnings.map((w) => w.replace(/:.*/, ""))).toEqual(["qemu-server/7.conf", "qemu-server/7.conf", "qemu-server/7.conf", "qemu-server/7.conf"]);
+    expect(r.warnings.map((w) => w.replace(/:.*/, ""))).toEqual([
+      "qemu-server/7.conf",
+      "qemu-server/7.conf",
+      "qemu-server/7.conf",
+      "qemu-server/7.conf",
+    ]);
   });
 });
 
 describe("--domain-metadata picks", () => {
   const ops = `<ops:owner xmlns:ops="http://example.com/ns/ops" costcenter="CC-42"><ops:team>storage</ops:team></ops:owner>`;
   it("takes an element's text or an attribute by namespace and path", () => {
-    const picks = [parseMetadataPick("team={http://example.com/ns/ops}owner/team"), parseMetadataPick("cost={http://example.com/ns/ops}owner/@costcenter"), parseMetadataPick("none={http://example.com/ns/ops}owner/nothing")];
+    const picks = [
+      parseMetadataPick("team={http://example.com/ns/ops}owner/team"),
+      parseMetadataPick("cost={http://example.com/ns/ops}owner/@costcenter"),
+      parseMetadataPick("none={http://example.com/ns/ops}owner/nothing"),
+    ];
     const r = identityFromDomainXml(domainXml(ops, "plain"), picks);
     expect(r.platform).toEqual({ kind: "libvirt", metadata: { team: "storage", cost: "CC-42" } });
-    expect(identityLabels(r.platform)).toEqual([["platform", "libvirt"], ["meta_cost", "CC-42"], ["meta_team", "storage"]]);
+    expect(identityLabels(r.platform)).toEqual([
+      ["platform", "libvirt"],
+      ["meta_cost", "CC-42"],
+      ["meta_team", "storage"],
+    ]);
   });
   it("refuses a bad spec with what to write", () => {
     expect(() => parseMetadataPick("team=owner/team")).toThrow(MetadataPickError);
@@ -152,7 +230,9 @@ describe("labels and summaries", () => {
     expect(identitySummary(undefined)).toBe("");
   });
   it("summaries a person reads", () => {
-    expect(identitySummary({ kind: "openstack", id: UUID, name: "web-1", project: "shop" })).toBe("web-1 (project shop)");
+    expect(identitySummary({ kind: "openstack", id: UUID, name: "web-1", project: "shop" })).toBe(
+      "web-1 (project shop)",
+    );
     expect(identitySummary({ kind: "proxmox", id: "104", name: "db" })).toBe("VMID 104 db");
     expect(identitySummary({ kind: "kubevirt", namespace: "prod", name: "vm-a" })).toBe("prod/vm-a");
   });

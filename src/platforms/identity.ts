@@ -47,11 +47,15 @@ export function identityFromDomainXml(xml: string, picks: readonly MetadataPick[
   try {
     root = parseDomainDocument(xml);
   } catch (e) {
-    if (e instanceof DomainXmlError) return { uuid: null, name: null, platform: undefined, warnings: [`platform metadata not read: ${e.message}`] };
+    if (e instanceof DomainXmlError)
+      return { uuid: null, name: null, platform: undefined, warnings: [`platform metadata not read: ${e.message}`] };
     throw e;
   }
   const w = new Warnings();
-  const uuidText = text(child(root, null, "uuid"))?.trim().toLowerCase() ?? null;
+  const uuidText =
+    text(child(root, null, "uuid"))
+      ?.trim()
+      .toLowerCase() ?? null;
   const uuid = uuidText !== null && /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/.test(uuidText) ? uuidText : null;
   const name = text(child(root, null, "name"))?.trim() ?? null;
   const metadata = child(root, null, "metadata");
@@ -60,7 +64,10 @@ export function identityFromDomainXml(xml: string, picks: readonly MetadataPick[
   const nova = metadata ? findNovaInstance(metadata) : null;
   if (nova) {
     platform = novaIdentity(nova, uuid, w);
-  } else if (name !== null && ((metadata && child(metadata, KUBEVIRT_NAMESPACE, "kubevirt")) || smbiosSaysKubevirt(root))) {
+  } else if (
+    name !== null &&
+    ((metadata && child(metadata, KUBEVIRT_NAMESPACE, "kubevirt")) || smbiosSaysKubevirt(root))
+  ) {
     platform = kubevirtIdentity(name) ?? undefined;
   }
   if (metadata && picks.length > 0) {

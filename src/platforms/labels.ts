@@ -27,7 +27,10 @@ export const INFO_LABELS = [
  * Label name → value for an identity; empty values left out. `undefined`: nothing known, and
  * `platform` says who runs the VM (`libvirt`, or `qemu` for a plain QEMU process).
  */
-export function identityLabels(p: PlatformIdentity | undefined, unknown: "libvirt" | "qemu" = "libvirt"): Array<[string, string]> {
+export function identityLabels(
+  p: PlatformIdentity | undefined,
+  unknown: "libvirt" | "qemu" = "libvirt",
+): Array<[string, string]> {
   if (!p) return [["platform", unknown]];
   const v: Record<(typeof INFO_LABELS)[number], string | number | undefined> = {
     platform: p.kind,
@@ -50,7 +53,8 @@ export function identityLabels(p: PlatformIdentity | undefined, unknown: "libvir
     const x = v[k];
     if (x !== undefined && x !== "") out.push([k, String(x)]);
   }
-  for (const [k, x] of Object.entries(p.metadata ?? {}).sort(([a], [b]) => a.localeCompare(b))) out.push([`meta_${k}`, x]);
+  for (const [k, x] of Object.entries(p.metadata ?? {}).sort(([a], [b]) => a.localeCompare(b)))
+    out.push([`meta_${k}`, x]);
   return out;
 }
 

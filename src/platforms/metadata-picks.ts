@@ -29,19 +29,30 @@ export class MetadataPickError extends Error {}
 export function parseMetadataPick(spec: string): MetadataPick {
   const m = /^([^=]+)=\{([^}]+)\}(.+)$/.exec(spec.trim());
   const example = "team={http://example.com/ns/ops}owner/team";
-  if (!m) throw new MetadataPickError(`--domain-metadata ${JSON.stringify(spec)}: expected KEY={NAMESPACE}PATH, e.g. ${example}`);
+  if (!m)
+    throw new MetadataPickError(
+      `--domain-metadata ${JSON.stringify(spec)}: expected KEY={NAMESPACE}PATH, e.g. ${example}`,
+    );
   const [, key = "", ns = "", rest = ""] = m;
-  if (!KEY.test(key)) throw new MetadataPickError(`--domain-metadata ${JSON.stringify(spec)}: KEY must be a label name (letters, digits, _; not starting with a digit), got ${JSON.stringify(key)}`);
+  if (!KEY.test(key))
+    throw new MetadataPickError(
+      `--domain-metadata ${JSON.stringify(spec)}: KEY must be a label name (letters, digits, _; not starting with a digit), got ${JSON.stringify(key)}`,
+    );
   const steps = rest.split("/");
   let attrName: string | null = null;
   const last = steps[steps.length - 1] ?? "";
   if (last.startsWith("@")) {
     attrName = last.slice(1);
     steps.pop();
-    if (!NAME.test(attrName)) throw new MetadataPickError(`--domain-metadata ${JSON.stringify(spec)}: bad attribute name ${JSON.stringify(attrName)}`);
+    if (!NAME.test(attrName))
+      throw new MetadataPickError(
+        `--domain-metadata ${JSON.stringify(spec)}: bad attribute name ${JSON.stringify(attrName)}`,
+      );
   }
   if (steps.length === 0 || steps.some((s) => !NAME.test(s))) {
-    throw new MetadataPickError(`--domain-metadata ${JSON.stringify(spec)}: PATH must be element names separated by / (optionally ending in /@attribute), e.g. ${example}`);
+    throw new MetadataPickError(
+      `--domain-metadata ${JSON.stringify(spec)}: PATH must be element names separated by / (optionally ending in /@attribute), e.g. ${example}`,
+    );
   }
   return { key, ns, path: steps, attr: attrName };
 }

@@ -79,14 +79,24 @@ export function routedDriver(o: RouterOptions): MigrationDriver {
     async find(h, name) {
       const p = o.owners.get(name);
       if (p) return findOwned(h, name, p);
-      if (h.uri === "") throw new HostUnreachableError(h.name, `${h.name}: no libvirt URI in the hosts file (add it under hosts:, or set uri_template)`);
+      if (h.uri === "")
+        throw new HostUnreachableError(
+          h.name,
+          `${h.name}: no libvirt URI in the hosts file (add it under hosts:, or set uri_template)`,
+        );
       const r = await o.libvirt.find(h, name);
       if (r && o.probe && !probed.has(r.uuid)) {
         probed.add(r.uuid);
         const id = await o.probe(h, r.uuid).catch(() => undefined);
         if (id && id.kind !== "libvirt") {
           // The plan did not say, the domain does: learn it, and go through the owner.
-          const learned: FleetPlatform = { kind: id.kind, ...(id.kind === "openstack" ? { id: r.uuid } : id.id ? { id: id.id } : {}), ...(id.name ? { name: id.name } : {}), ...(id.project ? { project: id.project } : {}), ...(id.namespace ? { namespace: id.namespace } : {}) };
+          const learned: FleetPlatform = {
+            kind: id.kind,
+            ...(id.kind === "openstack" ? { id: r.uuid } : id.id ? { id: id.id } : {}),
+            ...(id.name ? { name: id.name } : {}),
+            ...(id.project ? { project: id.project } : {}),
+            ...(id.namespace ? { namespace: id.namespace } : {}),
+          };
           o.owners.learn(name, learned);
           return findOwned(h, name, learned);
         }
@@ -107,7 +117,8 @@ export function routedDriver(o: RouterOptions): MigrationDriver {
  */
 export function withPlatformHosts(hosts: MigrateHosts): MigrateHosts {
   return {
-    endpoint: (host) => hosts.endpoint(host) ?? { name: host, uri: "", peerUri: "", migrateUri: null, p2p: true, vmCpus: null },
+    endpoint: (host) =>
+      hosts.endpoint(host) ?? { name: host, uri: "", peerUri: "", migrateUri: null, p2p: true, vmCpus: null },
     limits: hosts.limits,
     timeoutS: hosts.timeoutS,
   };

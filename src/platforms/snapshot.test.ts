@@ -19,7 +19,11 @@ interface Answer {
 
 describe("snapshot platform from Prometheus", () => {
   it("joins each VM's vsteal_domain_info on host and uuid", async () => {
-    const index = JSON.parse(readFileSync(join(DIR, "index.json"), "utf8")) as { now_ms: number; window_s: number; calls: Array<{ endpoint: string; query: string; file: string; status: number }> };
+    const index = JSON.parse(readFileSync(join(DIR, "index.json"), "utf8")) as {
+      now_ms: number;
+      window_s: number;
+      calls: Array<{ endpoint: string; query: string; file: string; status: number }>;
+    };
     const read = (query: string): string | null => {
       const c = index.calls.find((x) => x.endpoint === "query" && x.query === query);
       return c ? readFileSync(join(DIR, c.file), "utf8") : null;
@@ -30,20 +34,58 @@ describe("snapshot platform from Prometheus", () => {
       return l;
     };
     const info = [
-      { ...labelsOf("busy-1"), __name__: "vsteal_domain_info", platform: "openstack", instance_id: labelsOf("busy-1").uuid!, instance_name: "web-1", project_name: "shop", user_name: "alice" },
-      { ...labelsOf("busy-2"), __name__: "vsteal_domain_info", platform: "proxmox", instance_id: "104", instance_name: "db", tags: "prod;db" },
+      {
+        ...labelsOf("busy-1"),
+        __name__: "vsteal_domain_info",
+        platform: "openstack",
+        instance_id: labelsOf("busy-1").uuid!,
+        instance_name: "web-1",
+        project_name: "shop",
+        user_name: "alice",
+      },
+      {
+        ...labelsOf("busy-2"),
+        __name__: "vsteal_domain_info",
+        platform: "proxmox",
+        instance_id: "104",
+        instance_name: "db",
+        tags: "prod;db",
+      },
       { ...labelsOf("calm-1"), __name__: "vsteal_domain_info", platform: "libvirt" },
     ];
     const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
       const url = new URL(String(input));
       const query = new URLSearchParams(typeof init?.body === "string" ? init.body : url.search).get("query") ?? "";
-      const text = query === "vsteal_domain_info" ? JSON.stringify({ status: "success", data: { resultType: "vector", result: info.map((metric) => ({ metric, value: [index.now_ms / 1000, "1"] })) } }) : read(query);
-      if (text === null) return unrecordedNewerQuery(query) ?? new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), { status: 400 });
+      const text =
+        query === "vsteal_domain_info"
+          ? JSON.stringify({
+              status: "success",
+              data: {
+                resultType: "vector",
+                result: info.map((metric) => ({ metric, value: [index.now_ms / 1000, "1"] })),
+              },
+            })
+          : read(query);
+      if (text === null)
+        return (
+          unrecordedNewerQuery(query) ??
+          new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), {
+            status: 400,
+          })
+        );
       return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
     }) as typeof fetch;
-    const { snapshot } = await buildSnapshot(new PrometheusClient({ url: "http://prometheus.test:9090", fetch: fetchFn }), { windowS: index.window_s, nowMs: index.now_ms });
+    const { snapshot } = await buildSnapshot(
+      new PrometheusClient({ url: "http://prometheus.test:9090", fetch: fetchFn }),
+      { windowS: index.window_s, nowMs: index.now_ms },
+    );
     const vm = (n: string) => snapshot.vms.find((v) => v.name === n);
-    expect(vm("busy-1")?.platform).toEqual({ kind: "openstack", id: labelsOf("busy-1").uuid, name: "web-1", project: "shop" });
+    expect(vm("busy-1")?.platform).toEqual({
+      kind: "openstack",
+      id: labelsOf("busy-1").uuid,
+      name: "web-1",
+      project: "shop",
+    });
     expect(vm("busy-2")?.platform).toEqual({ kind: "proxmox", id: "104", name: "db" });
     expect(vm("calm-1")?.platform).toBeUndefined();
     expect(vm("capped-1")?.platform).toBeUndefined();

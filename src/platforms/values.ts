@@ -58,7 +58,9 @@ export class Warnings {
     const n = Number(t);
     const ok = (whole ? /^\d{1,12}$/ : /^\d{1,12}(\.\d{1,6})?$/).test(t) && n >= min && n <= max;
     if (!ok) {
-      this.list.push(`${what}: expected ${whole ? "a whole number" : "a number"} from ${min} to ${max}, got ${JSON.stringify(boundValue(t, what, 40).value)}; ignored`);
+      this.list.push(
+        `${what}: expected ${whole ? "a whole number" : "a number"} from ${min} to ${max}, got ${JSON.stringify(boundValue(t, what, 40).value)}; ignored`,
+      );
       return undefined;
     }
     return n;

@@ -12,7 +12,8 @@ export class DomainXmlError extends Error {}
 
 /** Parses a domain XML document; throws DomainXmlError when it is not well-formed or not a domain. */
 export function parseDomainDocument(xml: string): Element {
-  if (xml.length > MAX_DOMAIN_XML_BYTES) throw new DomainXmlError(`domain XML is ${xml.length} bytes, more than ${MAX_DOMAIN_XML_BYTES}`);
+  if (xml.length > MAX_DOMAIN_XML_BYTES)
+    throw new DomainXmlError(`domain XML is ${xml.length} bytes, more than ${MAX_DOMAIN_XML_BYTES}`);
   let root: Element | null;
   try {
     const doc = new DOMParser({
@@ -22,9 +23,12 @@ export function parseDomainDocument(xml: string): Element {
     }).parseFromString(xml, "text/xml");
     root = doc.documentElement;
   } catch (e) {
-    throw new DomainXmlError(`domain XML is not well-formed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+    throw new DomainXmlError(
+      `domain XML is not well-formed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+    );
   }
-  if (!root || root.localName !== "domain") throw new DomainXmlError(`not a libvirt domain XML (root element ${root ? `<${root.tagName}>` : "missing"})`);
+  if (!root || root.localName !== "domain")
+    throw new DomainXmlError(`not a libvirt domain XML (root element ${root ? `<${root.tagName}>` : "missing"})`);
   return root;
 }
 

@@ -49,7 +49,9 @@ describe("parseCmdline", () => {
       fc.property(fc.array(arg, { minLength: 1 }), (argv) => {
         const text = argv.map((a) => `${a}\0`).join("");
         expect(parseCmdline(text, "cmdline")).toEqual(argv);
-        expect(parseCmdline(Buffer.from(text, "utf8"), "cmdline")).toEqual(argv.map((a) => Buffer.from(a, "utf8").toString("utf8")));
+        expect(parseCmdline(Buffer.from(text, "utf8"), "cmdline")).toEqual(
+          argv.map((a) => Buffer.from(a, "utf8").toString("utf8")),
+        );
       }),
     );
     fc.assert(fc.property(anyText, (text) => void parseCmdline(text, "cmdline")));

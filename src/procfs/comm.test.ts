@@ -19,7 +19,10 @@ describe("parseComm", () => {
 
 describe("vcpuIndexFromComm", () => {
   it("finds the vCPU threads of a real libvirt QEMU", () => {
-    const found = fixtureTids(4605).map((tid) => [tid, vcpuIndexFromComm(parseComm(fixtureText(`proc/4605/task/${tid}/comm`), "comm"))]);
+    const found = fixtureTids(4605).map((tid) => [
+      tid,
+      vcpuIndexFromComm(parseComm(fixtureText(`proc/4605/task/${tid}/comm`), "comm")),
+    ]);
     expect(found).toEqual([
       [4605, null],
       [4609, null],
@@ -63,7 +66,13 @@ describe("vcpuIndexFromComm", () => {
   });
 
   it("round-trips any vCPU number and never throws (property)", () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 0x7fffffff }), fc.constantFrom("KVM", "TCG"), (n, acc) => vcpuIndexFromComm(`CPU ${n}/${acc}`) === n));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0x7fffffff }),
+        fc.constantFrom("KVM", "TCG"),
+        (n, acc) => vcpuIndexFromComm(`CPU ${n}/${acc}`) === n,
+      ),
+    );
     fc.assert(
       fc.property(anyText, (text) => {
         const n = vcpuIndexFromComm(text);

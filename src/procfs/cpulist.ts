@@ -25,7 +25,8 @@ export function parseCpuList(list: string, file = "cpu list"): number[] {
     const hi = m[2] === undefined ? lo : Number(m[2]);
     if (hi > MAX_CPU) throw new ProcParseError(file, `CPU ${hi} in ${quote(item)} is larger than ${MAX_CPU}`);
     if (hi < lo) throw new ProcParseError(file, `CPU range ${quote(item)} runs backwards`);
-    if (hi - lo + 1 > MAX_CPU_LIST) throw new ProcParseError(file, `CPU range ${quote(item)} spans more than ${MAX_CPU_LIST} CPUs`);
+    if (hi - lo + 1 > MAX_CPU_LIST)
+      throw new ProcParseError(file, `CPU range ${quote(item)} spans more than ${MAX_CPU_LIST} CPUs`);
     for (let c = lo; c <= hi; c++) cpus.add(c);
     if (cpus.size > MAX_CPU_LIST) throw new ProcParseError(file, `CPU list names more than ${MAX_CPU_LIST} CPUs`);
   }

@@ -7,10 +7,18 @@ const DOMAIN = "cgroup/v1/machine/qemu-2-vsteal-procfs-fixture.libvirt-qemu";
 
 describe("parseCfsQuotaV1", () => {
   it("reads libvirt's capped vCPU group and its uncapped domain group (real)", () => {
-    const vcpu = parseCfsQuotaV1(fixtureText(`${DOMAIN}/vcpu0/cpu.cfs_quota_us`), fixtureText(`${DOMAIN}/vcpu0/cpu.cfs_period_us`), "q");
+    const vcpu = parseCfsQuotaV1(
+      fixtureText(`${DOMAIN}/vcpu0/cpu.cfs_quota_us`),
+      fixtureText(`${DOMAIN}/vcpu0/cpu.cfs_period_us`),
+      "q",
+    );
     expect(vcpu).toEqual({ quotaUs: 20000, periodUs: 100000 });
     expect(quotaCores(vcpu)).toBeCloseTo(0.2, 12);
-    const dom = parseCfsQuotaV1(fixtureText(`${DOMAIN}/cpu.cfs_quota_us`), fixtureText(`${DOMAIN}/cpu.cfs_period_us`), "q");
+    const dom = parseCfsQuotaV1(
+      fixtureText(`${DOMAIN}/cpu.cfs_quota_us`),
+      fixtureText(`${DOMAIN}/cpu.cfs_period_us`),
+      "q",
+    );
     expect(dom).toEqual({ quotaUs: null, periodUs: 100000 });
     expect(quotaCores(dom)).toBeNull();
   });

@@ -14,7 +14,8 @@ const MAX_PERIOD_US = 1_000_000;
 const MAX_QUOTA_US = 2 ** 44;
 
 function quotaNumber(token: string, file: string, what: string): number {
-  if (!/^[0-9]{1,15}$/.test(token)) throw new ProcParseError(file, `${what}: expected a number of µs, got ${quote(token)}`);
+  if (!/^[0-9]{1,15}$/.test(token))
+    throw new ProcParseError(file, `${what}: expected a number of µs, got ${quote(token)}`);
   const v = Number(token);
   if (v > MAX_QUOTA_US) throw new ProcParseError(file, `${what}: ${v} µs is larger than the kernel allows`);
   return v;
@@ -22,7 +23,8 @@ function quotaNumber(token: string, file: string, what: string): number {
 
 function period(token: string, file: string): number {
   const v = quotaNumber(token, file, "period");
-  if (v < MIN_PERIOD_US || v > MAX_PERIOD_US) throw new ProcParseError(file, `period: ${v} µs is outside the kernel's 1000..1000000`);
+  if (v < MIN_PERIOD_US || v > MAX_PERIOD_US)
+    throw new ProcParseError(file, `period: ${v} µs is outside the kernel's 1000..1000000`);
   return v;
 }
 
@@ -36,7 +38,12 @@ function oneLine(text: string, file: string): string {
  * cgroup v1: `cpu.cfs_quota_us` (`-1` = unlimited, else µs) and `cpu.cfs_period_us` (µs), each
  * one number on one line. `quotaFile` names both in messages unless `periodFile` is given.
  */
-export function parseCfsQuotaV1(quotaText: string, periodText: string, quotaFile: string, periodFile = quotaFile): CpuQuota {
+export function parseCfsQuotaV1(
+  quotaText: string,
+  periodText: string,
+  quotaFile: string,
+  periodFile = quotaFile,
+): CpuQuota {
   const q = oneLine(quotaText, quotaFile);
   const p = period(oneLine(periodText, periodFile), periodFile);
   if (q === "-1") return { quotaUs: null, periodUs: p };

@@ -39,7 +39,8 @@ export function parseCpuStat(text: string, file: string): CpuStat {
   };
   const v1 = num("throttled_time");
   const v2 = num("throttled_usec");
-  if (v1 !== null && v2 !== null) throw new ProcParseError(file, "has both throttled_time (v1) and throttled_usec (v2)");
+  if (v1 !== null && v2 !== null)
+    throw new ProcParseError(file, "has both throttled_time (v1) and throttled_usec (v2)");
   if (v1 === null && v2 === null) {
     throw new ProcParseError(
       file,

@@ -17,10 +17,15 @@ describe("parseMeminfo", () => {
   });
 
   it("refuses a file without MemTotal, garbage lines and impossible sizes, naming the file", () => {
-    expect(expectParseError(() => parseMeminfo("MemFree: 1 kB\n", "/proc/meminfo"), "/proc/meminfo").reason).toMatch(/no MemTotal/);
+    expect(expectParseError(() => parseMeminfo("MemFree: 1 kB\n", "/proc/meminfo"), "/proc/meminfo").reason).toMatch(
+      /no MemTotal/,
+    );
     expectParseError(() => parseMeminfo("MemTotal 1 kB\n", "/proc/meminfo"), "/proc/meminfo");
     expectParseError(() => parseMeminfo("MemTotal:   -1 kB\n", "/proc/meminfo"), "/proc/meminfo");
-    expect(expectParseError(() => parseMeminfo("MemTotal:   99999999999999999 kB\n", "/proc/meminfo"), "/proc/meminfo").reason).toMatch(/larger than any real memory/);
+    expect(
+      expectParseError(() => parseMeminfo("MemTotal:   99999999999999999 kB\n", "/proc/meminfo"), "/proc/meminfo")
+        .reason,
+    ).toMatch(/larger than any real memory/);
   });
 
   it("gives a value or a ProcParseError naming the file, whatever the input", () => {

@@ -8,7 +8,11 @@ import { parseCgroupMounts } from "./mountinfo.js";
 describe("parseCgroupMounts", () => {
   it("finds the v1 cpu hierarchy and the v2 mount (real file)", () => {
     const file = join(import.meta.dirname, "..", "..", "test", "fixtures", "proc", "mountinfo-v1");
-    expect(parseCgroupMounts(readFileSync(file, "utf8"), file)).toEqual({ v1Cpu: "/sys/fs/cgroup/cpu", v2: "/sys/fs/cgroup/unified", v1Cpuset: "/sys/fs/cgroup/cpuset" });
+    expect(parseCgroupMounts(readFileSync(file, "utf8"), file)).toEqual({
+      v1Cpu: "/sys/fs/cgroup/cpu",
+      v2: "/sys/fs/cgroup/unified",
+      v1Cpuset: "/sys/fs/cgroup/cpuset",
+    });
   });
 
   it("handles a pure v2 host and escaped paths", () => {

@@ -34,8 +34,10 @@ export function parseCgroupMounts(text: string, file: string): CgroupMounts {
       throw new ProcParseError(file, `too few fields in line ${JSON.stringify(line.slice(0, 80))}`);
     }
     if (fstype === "cgroup2" && out.v2 === null) out.v2 = unescapeMountPath(mountPoint);
-    if (fstype === "cgroup" && out.v1Cpu === null && superOpts.includes("cpu")) out.v1Cpu = unescapeMountPath(mountPoint);
-    if (fstype === "cgroup" && out.v1Cpuset === null && superOpts.includes("cpuset")) out.v1Cpuset = unescapeMountPath(mountPoint);
+    if (fstype === "cgroup" && out.v1Cpu === null && superOpts.includes("cpu"))
+      out.v1Cpu = unescapeMountPath(mountPoint);
+    if (fstype === "cgroup" && out.v1Cpuset === null && superOpts.includes("cpuset"))
+      out.v1Cpuset = unescapeMountPath(mountPoint);
   }
   return out;
 }

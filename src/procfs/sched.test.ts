@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { anyText, expectParseError, fixturePath, fixtureText, fixtureTids, mutated, valueOrParseError } from "../../test/unit/procfs/fixture.js";
+import {
+  anyText,
+  expectParseError,
+  fixturePath,
+  fixtureText,
+  fixtureTids,
+  mutated,
+  valueOrParseError,
+} from "../../test/unit/procfs/fixture.js";
 import { parseSched } from "./sched.js";
 import { U64_MAX } from "./u64.js";
 
@@ -21,7 +29,9 @@ describe("parseSched", () => {
   });
 
   it("reads se.statistics.wait_sum (older kernels) exactly", () => {
-    expect(parseSched(fixtureText("proc/synthetic/sched-se.statistics.wait_sum"), "sched")).toEqual({ waitSumNs: 86512407315n });
+    expect(parseSched(fixtureText("proc/synthetic/sched-se.statistics.wait_sum"), "sched")).toEqual({
+      waitSumNs: 86512407315n,
+    });
   });
 
   it("keeps 2^64-1 ns exact", () => {
@@ -64,12 +74,16 @@ describe("parseSched", () => {
 
   it("converts any ns value printed as the kernel does (property)", () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: U64_MAX }), fc.constantFrom("wait_sum", "se.statistics.wait_sum"), (ns, key) => {
-        // "%-45s:%14Ld.%06ld"
-        const ms = (ns / 1000000n).toString().padStart(14, " ");
-        const frac = (ns % 1000000n).toString().padStart(6, "0");
-        expect(parseSched(sched(`${key.padEnd(45, " ")}:${ms}.${frac}\n`), FILE).waitSumNs).toBe(ns);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: U64_MAX }),
+        fc.constantFrom("wait_sum", "se.statistics.wait_sum"),
+        (ns, key) => {
+          // "%-45s:%14Ld.%06ld"
+          const ms = (ns / 1000000n).toString().padStart(14, " ");
+          const frac = (ns % 1000000n).toString().padStart(6, "0");
+          expect(parseSched(sched(`${key.padEnd(45, " ")}:${ms}.${frac}\n`), FILE).waitSumNs).toBe(ns);
+        },
+      ),
     );
   });
 

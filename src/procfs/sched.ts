@@ -40,7 +40,8 @@ export function parseSched(text: string, file: string): Sched {
  */
 function msToNs(value: string, file: string, key: string): bigint {
   const m = MS.exec(value);
-  if (m === null) throw new ProcParseError(file, `${key}: expected milliseconds like "12345.678901", got ${quote(value)}`);
+  if (m === null)
+    throw new ProcParseError(file, `${key}: expected milliseconds like "12345.678901", got ${quote(value)}`);
   const frac = (m[2] ?? "").slice(0, 6).padEnd(6, "0");
   return parseU64(`${m[1] ?? ""}${frac}`, file, key);
 }

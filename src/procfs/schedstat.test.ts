@@ -39,7 +39,9 @@ describe("parseSchedstat / parseSchedstatBytes", () => {
     for (const tid of fixtureTids(4605)) {
       const rel = `proc/4605/task/${tid}/schedstat`;
       const bytes = fixtureBytes(rel);
-      expect(parseSchedstatBytes(bytes, bytes.length, fixturePath(rel))).toEqual(parseSchedstat(fixtureText(rel), fixturePath(rel)));
+      expect(parseSchedstatBytes(bytes, bytes.length, fixturePath(rel))).toEqual(
+        parseSchedstat(fixtureText(rel), fixturePath(rel)),
+      );
     }
   });
 
@@ -78,14 +80,24 @@ describe("parseSchedstat / parseSchedstatBytes", () => {
     );
   });
 
-  it.each(["", "\n", "1 2", "1 2 3 4", "1 2 3\n4", "1\n2 3", "1,2,3", "0x1 2 3", "1 2 3x", "+1 2 3", "1.5 2 3", "１ 2 3"])(
-    "rejects %j",
-    (text) => {
-      expectParseError(() => parseSchedstat(text, FILE), FILE);
-      const b = Buffer.from(text, "utf8");
-      expectParseError(() => parseSchedstatBytes(b, b.length, FILE), FILE);
-    },
-  );
+  it.each([
+    "",
+    "\n",
+    "1 2",
+    "1 2 3 4",
+    "1 2 3\n4",
+    "1\n2 3",
+    "1,2,3",
+    "0x1 2 3",
+    "1 2 3x",
+    "+1 2 3",
+    "1.5 2 3",
+    "１ 2 3",
+  ])("rejects %j", (text) => {
+    expectParseError(() => parseSchedstat(text, FILE), FILE);
+    const b = Buffer.from(text, "utf8");
+    expectParseError(() => parseSchedstatBytes(b, b.length, FILE), FILE);
+  });
 
   it("reads only the first `length` bytes and refuses a length outside the buffer", () => {
     const buf = Buffer.from("1 2 3\n999999");
@@ -134,16 +146,19 @@ describe("parseSchedstat / parseSchedstatBytes", () => {
       }
     };
     fc.assert(
-      fc.property(fc.oneof(anyText, mutated("2846373791 15900302 502\n"), mutated("18446744073709551615 1 2\n")), (text) => {
-        valueOrParseError(() => parseSchedstat(text, FILE), FILE);
-        const b = Buffer.from(text, "utf8");
-        valueOrParseError(() => parseSchedstatBytes(b, b.length, FILE), FILE);
-        // Byte for byte (Latin-1) the two parsers accept the same inputs with the same values.
-        const latin1 = Buffer.from(text, "latin1");
-        expect(outcome(() => parseSchedstatBytes(latin1, latin1.length, FILE))).toEqual(
-          outcome(() => parseSchedstat(latin1.toString("latin1"), FILE)),
-        );
-      }),
+      fc.property(
+        fc.oneof(anyText, mutated("2846373791 15900302 502\n"), mutated("18446744073709551615 1 2\n")),
+        (text) => {
+          valueOrParseError(() => parseSchedstat(text, FILE), FILE);
+          const b = Buffer.from(text, "utf8");
+          valueOrParseError(() => parseSchedstatBytes(b, b.length, FILE), FILE);
+          // Byte for byte (Latin-1) the two parsers accept the same inputs with the same values.
+          const latin1 = Buffer.from(text, "latin1");
+          expect(outcome(() => parseSchedstatBytes(latin1, latin1.length, FILE))).toEqual(
+            outcome(() => parseSchedstat(latin1.toString("latin1"), FILE)),
+          );
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -151,7 +166,10 @@ describe("parseSchedstat / parseSchedstatBytes", () => {
   it("gives a value or a ProcParseError for any bytes (property)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(), (bytes, cut) => {
-        valueOrParseError(() => parseSchedstatBytes(bytes, bytes.length === 0 ? 0 : cut % (bytes.length + 1), FILE), FILE);
+        valueOrParseError(
+          () => parseSchedstatBytes(bytes, bytes.length === 0 ? 0 : cut % (bytes.length + 1), FILE),
+          FILE,
+        );
       }),
     );
   });

@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { anyText, expectParseError, fixturePath, fixtureText, mutated, valueOrParseError } from "../../test/unit/procfs/fixture.js";
+import {
+  anyText,
+  expectParseError,
+  fixturePath,
+  fixtureText,
+  mutated,
+  valueOrParseError,
+} from "../../test/unit/procfs/fixture.js";
 import { parseStat } from "./stat.js";
 import { U64_MAX } from "./u64.js";
 
@@ -37,7 +44,14 @@ describe("parseStat", () => {
   it("splits at the LAST ')' when the comm holds parentheses and spaces", () => {
     const text = fixtureText("proc/5163/stat");
     expect(text.startsWith("5163 (a) b (c) S 1) S 5162 ")).toBe(true);
-    expect(parseStat(text, "stat")).toEqual({ pid: 5163, comm: "a) b (c) S 1", state: "S", utimeTicks: 0n, stimeTicks: 0n, processor: 0 });
+    expect(parseStat(text, "stat")).toEqual({
+      pid: 5163,
+      comm: "a) b (c) S 1",
+      state: "S",
+      utimeTicks: 0n,
+      stimeTicks: 0n,
+      processor: 0,
+    });
   });
 
   it("rejects a truncated file", () => {

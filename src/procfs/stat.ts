@@ -30,7 +30,8 @@ const PROCESSOR = 39;
 export function parseStat(text: string, file: string): ProcStat {
   const open = text.indexOf(" (");
   const close = text.lastIndexOf(")");
-  if (open <= 0 || close < open + 2) throw new ProcParseError(file, `expected "pid (comm) state …", got ${quote(text)}`);
+  if (open <= 0 || close < open + 2)
+    throw new ProcParseError(file, `expected "pid (comm) state …", got ${quote(text)}`);
   const pid = parseSmallUint(text.slice(0, open), file, "pid");
   const comm = text.slice(open + 2, close);
   let rest = text.slice(close + 1);
@@ -39,7 +40,10 @@ export function parseStat(text: string, file: string): ProcStat {
   const fields = rest.slice(1).split(" ");
   const field = (n: number): string => fields[n - AFTER_COMM] ?? "";
   if (fields.length < PROCESSOR - AFTER_COMM + 1) {
-    throw new ProcParseError(file, `expected at least ${PROCESSOR} fields, got ${fields.length + AFTER_COMM - 1} in ${quote(text)}`);
+    throw new ProcParseError(
+      file,
+      `expected at least ${PROCESSOR} fields, got ${fields.length + AFTER_COMM - 1} in ${quote(text)}`,
+    );
   }
   const state = field(3);
   if (state.length !== 1) throw new ProcParseError(file, `field 3 (state): expected one letter, got ${quote(state)}`);

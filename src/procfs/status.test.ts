@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { anyText, expectParseError, fixturePath, fixtureText, mutated, valueOrParseError } from "../../test/unit/procfs/fixture.js";
+import {
+  anyText,
+  expectParseError,
+  fixturePath,
+  fixtureText,
+  mutated,
+  valueOrParseError,
+} from "../../test/unit/procfs/fixture.js";
 import { MAX_CPU_LIST, formatCpuList, parseCpuList, parseStatus } from "./status.js";
 
 const FILE = "/proc/4605/task/4611/status";
@@ -34,10 +41,16 @@ describe("parseStatus", () => {
     expect(expectParseError(() => parseStatus(fixtureText("proc/malformed/status-garbage"), file), file).reason).toBe(
       'expected "Key:\\tvalue", got "no colon on this line"',
     );
-    expect(expectParseError(() => parseStatus("Name:\tx\nState:\tS (sleeping)\nTgid:\t1\n", FILE), FILE).reason).toBe("no Pid: line");
-    expect(expectParseError(() => parseStatus("Name:\tx\nState:\t\nTgid:\t1\nPid:\t1\n", FILE), FILE).reason).toMatch(/^State:/);
+    expect(expectParseError(() => parseStatus("Name:\tx\nState:\tS (sleeping)\nTgid:\t1\n", FILE), FILE).reason).toBe(
+      "no Pid: line",
+    );
+    expect(expectParseError(() => parseStatus("Name:\tx\nState:\t\nTgid:\t1\nPid:\t1\n", FILE), FILE).reason).toMatch(
+      /^State:/,
+    );
     const bad = fixtureText("proc/4605/task/4611/status").replace("Cpus_allowed_list:\t0-1", "Cpus_allowed_list:\t0-x");
-    expect(expectParseError(() => parseStatus(bad, FILE), FILE).reason).toMatch(/^Cpus_allowed_list: bad CPU list item "0-x"/);
+    expect(expectParseError(() => parseStatus(bad, FILE), FILE).reason).toMatch(
+      /^Cpus_allowed_list: bad CPU list item "0-x"/,
+    );
   });
 
   it("gives a value or a ProcParseError for any text (property)", () => {
@@ -63,17 +76,35 @@ describe("parseCpuList", () => {
     expect(parseCpuList(list)).toEqual(cpus);
   });
 
-  it.each(["a", "1-", "-1", "1--2", "3-1", "1,,2", ",1", "1,", " 1", "1 ", "0x1", "1-3:2/4", "1.5", "１", "0-65536", "0-99999999"])(
-    "rejects %j",
-    (list) => {
-      expectParseError(() => parseCpuList(list, "cpus"), "cpus");
-    },
-  );
+  it.each([
+    "a",
+    "1-",
+    "-1",
+    "1--2",
+    "3-1",
+    "1,,2",
+    ",1",
+    "1,",
+    " 1",
+    "1 ",
+    "0x1",
+    "1-3:2/4",
+    "1.5",
+    "１",
+    "0-65536",
+    "0-99999999",
+  ])("rejects %j", (list) => {
+    expectParseError(() => parseCpuList(list, "cpus"), "cpus");
+  });
 
   it("bounds the size of a range and of the whole list", () => {
     expect(parseCpuList(`0-${MAX_CPU_LIST - 1}`)).toHaveLength(MAX_CPU_LIST);
-    expect(expectParseError(() => parseCpuList(`0-${MAX_CPU_LIST}`, "cpus"), "cpus").reason).toBe('CPU range "0-65536" spans more than 65536 CPUs');
-    expect(expectParseError(() => parseCpuList(`0-40000,100000-140000`, "cpus"), "cpus").reason).toBe("CPU list names more than 65536 CPUs");
+    expect(expectParseError(() => parseCpuList(`0-${MAX_CPU_LIST}`, "cpus"), "cpus").reason).toBe(
+      'CPU range "0-65536" spans more than 65536 CPUs',
+    );
+    expect(expectParseError(() => parseCpuList(`0-40000,100000-140000`, "cpus"), "cpus").reason).toBe(
+      "CPU list names more than 65536 CPUs",
+    );
     expect(parseCpuList("0-65535,0-65535")).toHaveLength(MAX_CPU_LIST);
   });
 

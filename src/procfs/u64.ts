@@ -10,7 +10,8 @@ const DECIMAL = /^[0-9]+$/;
  * (no sign, no spaces, no `0x`, no exponent); values above 2^64-1 are an error.
  */
 export function parseU64(token: string, file: string, what: string): bigint {
-  if (!DECIMAL.test(token)) throw new ProcParseError(file, `${what}: expected an unsigned decimal number, got ${quote(token)}`);
+  if (!DECIMAL.test(token))
+    throw new ProcParseError(file, `${what}: expected an unsigned decimal number, got ${quote(token)}`);
   // Leading zeros are harmless; anything longer than 20 significant digits is over 2^64-1 anyway.
   let i = 0;
   while (i < token.length - 1 && token.charCodeAt(i) === 0x30) i++;

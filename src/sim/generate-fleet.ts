@@ -71,7 +71,9 @@ export function generateFleet(spec: FleetSpec): FleetSnapshot {
         name: `vm${String(n).padStart(String(total).length, "0")}`,
         host: h,
         vcpus,
-        demand: Array.from({ length: vcpus }, (_, i) => Math.min(1, Math.max(0.01, level * (vcpus === 1 ? 1 : 1.15 - (0.3 * i) / (vcpus - 1))))),
+        demand: Array.from({ length: vcpus }, (_, i) =>
+          Math.min(1, Math.max(0.01, level * (vcpus === 1 ? 1 : 1.15 - (0.3 * i) / (vcpus - 1)))),
+        ),
         cap: capped ? 0.5 : null,
         migratable: rand() >= (spec.pinnedFraction ?? 0.05),
       });
@@ -132,7 +134,10 @@ export function applyMoves(snapshot: FleetSnapshot, moves: readonly { vm: string
     if (on.length === 0) continue;
     const p = predictHost(
       Math.max(0, host.cpus - host.reserved_cpus),
-      on.map(({ v }) => ({ id: v.name, vcpus: v.usage.map((u, k) => ({ demand: u + Math.max(0, v.delay[k]! - v.throttled[k]!), cap: v.cap })) })),
+      on.map(({ v }) => ({
+        id: v.name,
+        vcpus: v.usage.map((u, k) => ({ demand: u + Math.max(0, v.delay[k]! - v.throttled[k]!), cap: v.cap })),
+      })),
     );
     on.forEach(({ v, i }, j) => {
       const pv = p.vms[j]!;

@@ -19,7 +19,13 @@ function niceMax(x: number): number {
 }
 
 /** A line chart of several series over the same steps. */
-export function lineChart(title: string, unit: string, series: { name: string; values: readonly number[] }[], stepS: number, step = false): string {
+export function lineChart(
+  title: string,
+  unit: string,
+  series: { name: string; values: readonly number[] }[],
+  stepS: number,
+  step = false,
+): string {
   const W = 860;
   const H = 260;
   const L = 60;
@@ -80,7 +86,13 @@ export function renderReport(meta: ReportMeta, results: readonly SimResult[]): s
     )
     .join("\n");
   const chart = (title: string, unit: string, pick: (r: SimResult) => readonly number[], step = false) =>
-    lineChart(title, unit, results.map((r) => ({ name: r.policy, values: pick(r) })), meta.stepS, step);
+    lineChart(
+      title,
+      unit,
+      results.map((r) => ({ name: r.policy, values: pick(r) })),
+      meta.stepS,
+      step,
+    );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vsteal simulation: ${esc(meta.scenario)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:920px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{display:block;margin:1em 0}</style>

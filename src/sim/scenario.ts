@@ -83,23 +83,32 @@ const scenarioSchema = z
         demand: demandSchema,
       }),
     ),
-    constraints: z.object({ anti_affinity: z.array(z.array(z.string().min(1))).default([]) }).default({ anti_affinity: [] }),
+    constraints: z
+      .object({ anti_affinity: z.array(z.array(z.string().min(1))).default([]) })
+      .default({ anti_affinity: [] }),
   })
   .superRefine((s, ctx) => {
     const hosts = new Set<string>();
     s.hosts.forEach((h, i) => {
-      if (hosts.has(h.name)) ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicate host name "${h.name}"` });
+      if (hosts.has(h.name))
+        ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicate host name "${h.name}"` });
       hosts.add(h.name);
     });
     const vms = new Set<string>();
     s.vms.forEach((v, i) => {
-      if (vms.has(v.name)) ctx.addIssue({ code: "custom", path: ["vms", i, "name"], message: `duplicate VM name "${v.name}"` });
+      if (vms.has(v.name))
+        ctx.addIssue({ code: "custom", path: ["vms", i, "name"], message: `duplicate VM name "${v.name}"` });
       vms.add(v.name);
-      if (!hosts.has(v.host)) ctx.addIssue({ code: "custom", path: ["vms", i, "host"], message: `unknown host "${v.host}" (not in hosts)` });
+      if (!hosts.has(v.host))
+        ctx.addIssue({ code: "custom", path: ["vms", i, "host"], message: `unknown host "${v.host}" (not in hosts)` });
       if (Array.isArray(v.demand)) {
         v.demand.forEach((step, k) => {
           if (Array.isArray(step) && step.length !== v.vcpus) {
-            ctx.addIssue({ code: "custom", path: ["vms", i, "demand", k], message: `must have one value per vCPU (vcpus is ${v.vcpus}), got ${step.length}` });
+            ctx.addIssue({
+              code: "custom",
+              path: ["vms", i, "demand", k],
+              message: `must have one value per vCPU (vcpus is ${v.vcpus}), got ${step.length}`,
+            });
           }
         });
       }
@@ -124,7 +133,13 @@ export interface Scenario {
   name: string;
   stepS: number;
   steps: number;
-  controller: { everySteps: number; alertThreshold: number; cooldownSteps: number; maxMoves: number | null; minGain: number };
+  controller: {
+    everySteps: number;
+    alertThreshold: number;
+    cooldownSteps: number;
+    maxMoves: number | null;
+    minGain: number;
+  };
   hosts: FleetHost[];
   vms: ScenarioVm[];
   antiAffinity: string[][];
@@ -146,7 +161,13 @@ export function parseScenario(value: unknown): Scenario {
       maxMoves: s.controller.max_moves,
       minGain: s.controller.min_gain,
     },
-    hosts: s.hosts.map((h) => ({ name: h.name, cpus: h.cpus, memory_mib: h.memory_mib, reserved_cpus: h.reserved_cpus, accepts_vms: h.accepts_vms })),
+    hosts: s.hosts.map((h) => ({
+      name: h.name,
+      cpus: h.cpus,
+      memory_mib: h.memory_mib,
+      reserved_cpus: h.reserved_cpus,
+      accepts_vms: h.accepts_vms,
+    })),
     vms: s.vms.map((v) => ({
       name: v.name,
       host: v.host,
@@ -174,7 +195,13 @@ export function prng(seed: number): () => number {
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
-function generate(spec: ParsedScenario["vms"][number]["demand"], vcpus: number, steps: number, stepS: number, seed: number): Float64Array[] {
+function generate(
+  spec: ParsedScenario["vms"][number]["demand"],
+  vcpus: number,
+  steps: number,
+  stepS: number,
+  seed: number,
+): Float64Array[] {
   const out: Float64Array[] = [];
   if (Array.isArray(spec)) {
     for (let k = 0; k < steps; k++) {
@@ -187,14 +214,15 @@ function generate(spec: ParsedScenario["vms"][number]["demand"], vcpus: number, 
   // Each vCPU a little different: the first ones busier, as in most guests.
   const skew = Array.from({ length: vcpus }, (_, i) => (vcpus === 1 ? 1 : 1.1 - (0.2 * i) / (vcpus - 1)));
   if (spec.pattern === "constant") {
-    for (let k = 0; k < steps; k++) out.push(Float64Array.from(skew, (w) => clamp01(spec.level * w + (rand() - 0.5) * 2 * spec.noise)));
+    for (let k = 0; k < steps; k++)
+      out.push(Float64Array.from(skew, (w) => clamp01(spec.level * w + (rand() - 0.5) * 2 * spec.noise)));
     return out;
   }
   const stepsPerDay = Math.max(1, Math.round(86_400 / stepS));
   const burstProb = spec.bursts_per_day / stepsPerDay;
   let burstLeft = 0;
   for (let k = 0; k < steps; k++) {
-    const hour = (((k * stepS) / 3600 - spec.phase_h) % 24 + 24) % 24;
+    const hour = ((((k * stepS) / 3600 - spec.phase_h) % 24) + 24) % 24;
     // Distance to the peak hour on the 24 h circle.
     const dh = Math.min(Math.abs(hour - spec.peak_hour), 24 - Math.abs(hour - spec.peak_hour));
     const level = spec.base + (spec.peak - spec.base) * Math.exp(-0.5 * (dh / (spec.width_h / 2)) ** 2);

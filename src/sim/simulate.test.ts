@@ -5,7 +5,9 @@ import { renderReport } from "./report.js";
 import { parseScenario } from "./scenario.js";
 import { simulate } from "./simulate.js";
 
-const scenarioJson = JSON.parse(readFileSync(new URL("../../test/fixtures/fleet/scenario-daily.json", import.meta.url), "utf8")) as Record<string, unknown>;
+const scenarioJson = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/fleet/scenario-daily.json", import.meta.url), "utf8"),
+) as Record<string, unknown>;
 /** The fixture scenario, shortened to one day for speed. */
 const oneDay = () => parseScenario({ ...scenarioJson, steps: 288 });
 
@@ -73,7 +75,18 @@ describe("simulate", () => {
   it("renders a self-contained HTML report with inline SVG plots", () => {
     const s = parseScenario({ ...scenarioJson, steps: 36 });
     const results = [simulate(s, "none"), simulate(s, "contention")];
-    const html = renderReport({ scenario: s.name, hosts: s.hosts.length, vms: s.vms.length, steps: s.steps, stepS: s.stepS, everySteps: 3, alertThreshold: 0.05 }, results);
+    const html = renderReport(
+      {
+        scenario: s.name,
+        hosts: s.hosts.length,
+        vms: s.vms.length,
+        steps: s.steps,
+        stepS: s.stepS,
+        everySteps: 3,
+        alertThreshold: 0.05,
+      },
+      results,
+    );
     expect(html).toMatch(/^<!doctype html>/);
     expect(html.match(/<svg /g)).toHaveLength(3);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);

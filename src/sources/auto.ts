@@ -25,7 +25,12 @@ export interface SourceOptions {
 export async function openSource(opts: SourceOptions = {}): Promise<DomainSource> {
   const which = opts.source ?? "auto";
   if (which === "qemu") return new QemuSource(opts.procRoot, opts.pveRoot);
-  const lv = new LibvirtSource({ uri: opts.uri, procRoot: opts.procRoot, virsh: opts.virsh, metadataPicks: opts.metadataPicks });
+  const lv = new LibvirtSource({
+    uri: opts.uri,
+    procRoot: opts.procRoot,
+    virsh: opts.virsh,
+    metadataPicks: opts.metadataPicks,
+  });
   if (which === "libvirt") return lv;
   try {
     await lv.ping();

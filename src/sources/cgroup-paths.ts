@@ -14,7 +14,12 @@ export function readCgroupMounts(procRoot: string): CgroupMounts | null {
 }
 
 /** The directory of a thread's cpu cgroup (v1 `cpu` hierarchy, else v2), or null when unknown. */
-export function cpuCgroupDir(procRoot: string, mounts: CgroupMounts, pid: number, tid: number): { version: 1 | 2; dir: string } | null {
+export function cpuCgroupDir(
+  procRoot: string,
+  mounts: CgroupMounts,
+  pid: number,
+  tid: number,
+): { version: 1 | 2; dir: string } | null {
   const file = join(procRoot, String(pid), "task", String(tid), "cgroup");
   let rel: { version: 1 | 2; path: string } | null;
   try {

@@ -68,8 +68,17 @@ export class DomainResourceReader {
   }
 
   /** Everything at once; memory comes from the source (libvirt's dominfo, QEMU's -m). */
-  read(pid: number, vcpus: readonly VcpuThread[], memory: { current: number | null; maximum: number | null }): DomainResources {
-    return { memoryBytes: memory.current, maxMemoryBytes: memory.maximum, vcpuCapCores: this.vcpuCap(pid, vcpus), cpus: vcpuCpus(vcpus) };
+  read(
+    pid: number,
+    vcpus: readonly VcpuThread[],
+    memory: { current: number | null; maximum: number | null },
+  ): DomainResources {
+    return {
+      memoryBytes: memory.current,
+      maxMemoryBytes: memory.maximum,
+      vcpuCapCores: this.vcpuCap(pid, vcpus),
+      cpus: vcpuCpus(vcpus),
+    };
   }
 }
 

@@ -45,11 +45,18 @@ export function isLocalUri(uri: string): boolean {
   if (!m) return false;
   const transport = (m[1] ?? "").split("+")[1];
   const host = m[2] ?? "";
-  return (host === "" || host === "localhost" || host === "127.0.0.1") && (transport === undefined || transport === "unix");
+  return (
+    (host === "" || host === "localhost" || host === "127.0.0.1") && (transport === undefined || transport === "unix")
+  );
 }
 
 function xmlEscape(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
+  return s
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/'/g, "&apos;")
+    .replace(/"/g, "&quot;");
 }
 
 function defaultRunDir(uri: string): string {
@@ -103,7 +110,9 @@ export class LibvirtSource implements DomainSource {
       // Root-only on some distributions: then QEMU processes coming and going are seen in /proc
       // (starts, stops and migrations; a live pinning or cap change waits for the period).
       onDenied: (code) => {
-        onNote?.(`cannot watch ${this.runDir} (${code}): watching /proc for QEMU processes instead; run as a user who may read it for pinning and cap changes at once`);
+        onNote?.(
+          `cannot watch ${this.runDir} (${code}): watching /proc for QEMU processes instead; run as a user who may read it for pinning and cap changes at once`,
+        );
         procs = watchQemuProcesses(this.procRoot, onChange);
       },
     });
@@ -154,7 +163,9 @@ export class LibvirtSource implements DomainSource {
   private async listNamed(names: readonly string[]): Promise<{ records: DominfoRecord[]; problems: SampleProblem[] }> {
     const unique = [...new Set(names)];
     if (unique.length === 0) return { records: [], problems: [] };
-    const batch = unique.map((n) => `dominfo --domain ${virshQuote(n)}; vcpucount --domain ${virshQuote(n)}`).join("; ");
+    const batch = unique
+      .map((n) => `dominfo --domain ${virshQuote(n)}; vcpucount --domain ${virshQuote(n)}`)
+      .join("; ");
     const res = await this.virsh([batch]);
     throwIfUnreachable(res, this.uri);
     const seen = new Set<string>();
@@ -181,13 +192,19 @@ export class LibvirtSource implements DomainSource {
    * Platform identity of each domain, from its XML, read once per domain instance (a restart
    * gets a new id and is read again): one batch of `virsh dumpxml` for the new ones.
    */
-  private async platformOf(records: readonly DominfoRecord[], problems: SampleProblem[]): Promise<Map<string, PlatformIdentity | undefined>> {
+  private async platformOf(
+    records: readonly DominfoRecord[],
+    problems: SampleProblem[],
+  ): Promise<Map<string, PlatformIdentity | undefined>> {
     const keyOf = (r: DominfoRecord): string => `${r.uuid}|${r.id ?? "-"}`;
     const fresh = records.filter((r) => !this.identities.has(keyOf(r)));
     if (fresh.length > 0) {
       let xmls = new Map<string, string>();
       try {
-        xmls = await dumpDomainXmls((args) => this.virsh(args), fresh.map((r) => r.uuid));
+        xmls = await dumpDomainXmls(
+          (args) => this.virsh(args),
+          fresh.map((r) => r.uuid),
+        );
       } catch (e) {
         problems.push({ domain: "*", message: `platform metadata not read: ${(e as Error).message}` });
       }
@@ -245,7 +262,10 @@ export class LibvirtSource implements DomainSource {
             const unreadable: Array<{ tid: number; message: string }> = [];
             base.vcpus = this.threads.find(pid, unreadable);
             for (const u of unreadable) problems.push({ domain: rec.name, tid: u.tid, message: u.message });
-            base.resources = this.resources.read(pid, base.vcpus, { current: rec.memoryBytes ?? null, maximum: rec.maxMemoryBytes ?? null });
+            base.resources = this.resources.read(pid, base.vcpus, {
+              current: rec.memoryBytes ?? null,
+              maximum: rec.maxMemoryBytes ?? null,
+            });
           } catch (e) {
             problems.push({ domain: rec.name, message: `QEMU process ${pid} vanished: ${(e as Error).message}` });
             base.pid = null;

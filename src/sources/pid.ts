@@ -23,7 +23,10 @@ export class PidSource implements DomainSource {
     const taskDir = join(this.procRoot, String(this.pid), "task");
     let tids: number[];
     try {
-      tids = (await readdir(taskDir)).filter((t) => /^\d+$/.test(t)).map(Number).sort((a, b) => a - b);
+      tids = (await readdir(taskDir))
+        .filter((t) => /^\d+$/.test(t))
+        .map(Number)
+        .sort((a, b) => a - b);
     } catch (e) {
       throw new Error(`cannot read ${taskDir}: ${describeFsError(e)}: is process ${this.pid} running?`);
     }

@@ -17,7 +17,10 @@ const XML_BATCH = 50;
  * dumpxml B; …`, split on a random separator a domain's XML cannot predict). A domain that
  * vanished in between is simply not in the result.
  */
-export async function dumpDomainXmls(virsh: (args: string[]) => Promise<VirshResult>, uuids: readonly string[]): Promise<Map<string, string>> {
+export async function dumpDomainXmls(
+  virsh: (args: string[]) => Promise<VirshResult>,
+  uuids: readonly string[],
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (let i = 0; i < uuids.length; i += XML_BATCH) {
     const batch = uuids.slice(i, i + XML_BATCH);

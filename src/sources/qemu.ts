@@ -84,7 +84,8 @@ export class QemuSource implements DomainSource {
     for (const p of procs) {
       const ident = parseQemuCmdline(p.argv);
       const name = ident.name ?? (ident.id !== null ? String(ident.id) : `qemu-${p.pid}`);
-      if (!this.identities.has(p.pid)) this.identities.set(p.pid, await this.identify(p, ident.id, ident.name, name, problems));
+      if (!this.identities.has(p.pid))
+        this.identities.set(p.pid, await this.identify(p, ident.id, ident.name, name, problems));
       const platform = this.identities.get(p.pid);
       try {
         const unreadable: Array<{ tid: number; message: string }> = [];
@@ -101,7 +102,10 @@ export class QemuSource implements DomainSource {
           source: "qemu",
           vcpus,
           // Without libvirt the balloon is unknown: -m is both the current and the maximum memory.
-          resources: this.resources.read(p.pid, vcpus, { current: ident.memoryBytes ?? null, maximum: ident.memoryBytes ?? null }),
+          resources: this.resources.read(p.pid, vcpus, {
+            current: ident.memoryBytes ?? null,
+            maximum: ident.memoryBytes ?? null,
+          }),
           ...(platform ? { platform } : {}),
         });
       } catch (e) {
@@ -114,7 +118,13 @@ export class QemuSource implements DomainSource {
     return { domains, problems };
   }
 
-  private async identify(p: QemuProcess, vmid: number | null, qemuName: string | null, name: string, problems: SampleProblem[]): Promise<PlatformIdentity | undefined> {
+  private async identify(
+    p: QemuProcess,
+    vmid: number | null,
+    qemuName: string | null,
+    name: string,
+    problems: SampleProblem[],
+  ): Promise<PlatformIdentity | undefined> {
     const id = identityFromQemuArgv(p.argv, { name, vmid, qemuName });
     let platform = id.platform;
     const warnings = [...id.warnings];

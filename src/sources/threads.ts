@@ -73,7 +73,8 @@ export class VcpuThreadFinder {
           const code = (e as NodeJS.ErrnoException).code;
           // ENOENT/ESRCH: the thread exited between readdir and here. Anything else is reported
           // (and not remembered: the next discovery tries again).
-          if (code !== "ENOENT" && code !== "ESRCH") unreadable?.push({ tid, message: `cannot read ${commFile}: ${describeFsError(e)}` });
+          if (code !== "ENOENT" && code !== "ESRCH")
+            unreadable?.push({ tid, message: `cannot read ${commFile}: ${describeFsError(e)}` });
           continue;
         }
         // A thread QEMU has just created still has the process's name until QEMU names it

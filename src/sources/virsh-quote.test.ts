@@ -17,7 +17,16 @@ function virshEcho(args: readonly string[]): string[] {
 
 describe.skipIf(!hasVirsh)("virshQuote (through the real virsh parser)", () => {
   it("keeps quotes, semicolons, shell syntax, comments and leading dashes as one argument", () => {
-    const names = [`x a'b"c$(touch p);touch p;\`touch p\`<tag>&é`, "--domain", "a;b", "# not a comment", "'", "''", "\\", " sp "];
+    const names = [
+      `x a'b"c$(touch p);touch p;\`touch p\`<tag>&é`,
+      "--domain",
+      "a;b",
+      "# not a comment",
+      "'",
+      "''",
+      "\\",
+      " sp ",
+    ];
     expect(virshEcho(names)).toEqual(names);
   });
 

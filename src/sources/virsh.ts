@@ -47,9 +47,7 @@ export function runVirsh(args: readonly string[], opts: VirshOptions): Promise<V
           return;
         }
         if (err && err.killed) {
-          reject(
-            new LibvirtUnavailableError(opts.uri, `virsh did not answer within ${opts.timeoutMs ?? 15_000} ms`),
-          );
+          reject(new LibvirtUnavailableError(opts.uri, `virsh did not answer within ${opts.timeoutMs ?? 15_000} ms`));
           return;
         }
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;

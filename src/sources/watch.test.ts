@@ -64,7 +64,14 @@ describe("watchDirectory", () => {
       tries++;
       throw Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
     };
-    stops.push(watchDirectory(dir, () => undefined, { names: () => true, retryMs: 20, onDenied: (c) => denied.push(c), watchFn: eacces }));
+    stops.push(
+      watchDirectory(dir, () => undefined, {
+        names: () => true,
+        retryMs: 20,
+        onDenied: (c) => denied.push(c),
+        watchFn: eacces,
+      }),
+    );
     await settle();
     expect(denied).toEqual(["EACCES"]);
     expect(tries).toBe(1);

@@ -154,7 +154,8 @@ export async function readBodyBounded(
       if (room > 0) chunks.push(value.subarray(0, room));
       total += Math.max(0, room);
       await reader.cancel("too large").catch(() => undefined);
-      if (onOver === "throw") throw new BoundedReadError("too_large", `${what} is larger than ${formatBytes(limit)}, the most vsteal reads`);
+      if (onOver === "throw")
+        throw new BoundedReadError("too_large", `${what} is larger than ${formatBytes(limit)}, the most vsteal reads`);
       return { text: Buffer.concat(chunks).toString("utf8"), truncated: true };
     }
     chunks.push(value);

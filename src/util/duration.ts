@@ -15,7 +15,14 @@ import { z } from "zod";
 /** Node's largest timer delay: setTimeout/setInterval take anything above as 1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 const ORDER = ["w", "d", "h", "m", "s", "ms"];
 const PART = /(\d+)(ms|s|m|h|d|w)/y;
 const SECONDS = /^\d{1,15}(\.\d{1,9})?$/;
@@ -81,7 +88,9 @@ function limitText(ms: number): string {
 /** Checks a duration (text, or a number of seconds) against the syntax and the bounds. */
 export function checkDuration(value: unknown, bounds: DurationBounds = {}): DurationResult {
   const { minMs = 1, maxMs = TIMER_MAX_MS, bareSeconds = true } = bounds;
-  const example = bareSeconds ? "a duration like 30s, 5m or 1h30m, or seconds like 0.5" : "a duration like 30s, 5m or 1h30m";
+  const example = bareSeconds
+    ? "a duration like 30s, 5m or 1h30m, or seconds like 0.5"
+    : "a duration like 30s, 5m or 1h30m";
   let ms: number | null = null;
   if (typeof value === "number" && bareSeconds && Number.isFinite(value)) ms = value * 1000;
   else if (typeof value === "string") {
@@ -89,9 +98,17 @@ export function checkDuration(value: unknown, bounds: DurationBounds = {}): Dura
     if (bareSeconds && SECONDS.test(t)) ms = Number(t) * 1000;
     else ms = parsePromDuration(t);
   }
-  if (ms === null || !Number.isFinite(ms) || ms < 0) return { ok: false, reason: `expected ${example}, got ${shown(value)}` };
+  if (ms === null || !Number.isFinite(ms) || ms < 0)
+    return { ok: false, reason: `expected ${example}, got ${shown(value)}` };
   if (ms > maxMs) return { ok: false, reason: `must be at most ${limitText(maxMs)}, got ${shown(value)}` };
-  if (ms < minMs) return { ok: false, reason: minMs === 1 ? `must be more than 0, got ${shown(value)}` : `must be at least ${formatDuration(Math.ceil(minMs))}, got ${shown(value)}` };
+  if (ms < minMs)
+    return {
+      ok: false,
+      reason:
+        minMs === 1
+          ? `must be more than 0, got ${shown(value)}`
+          : `must be at least ${formatDuration(Math.ceil(minMs))}, got ${shown(value)}`,
+    };
   return { ok: true, ms };
 }
 

@@ -40,7 +40,8 @@ export class SafeWriteError extends Error {
 
 function reason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (code === "ELOOP") return "it is a symbolic link, and vsteal never writes through one: remove the link, or give the real path";
+  if (code === "ELOOP")
+    return "it is a symbolic link, and vsteal never writes through one: remove the link, or give the real path";
   return describeFsError(e);
 }
 

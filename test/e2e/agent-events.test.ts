@@ -7,7 +7,11 @@ import { startAgent, TESTBED, virsh, type RunningAgent } from "./virsh.js";
 const PREFIX = "vsteal-ag-";
 const DOM = `${PREFIX}events`;
 const testbed = (...args: string[]) =>
-  execFileSync(TESTBED, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0" } });
+  execFileSync(TESTBED, args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0" },
+  });
 
 /** Polls until `cond` holds. The deadline is generous (this is about whether, not how fast) and far below the agent's 600 s discovery period. */
 async function until(cond: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
@@ -36,14 +40,26 @@ describeE2E("vsteal agent: event-driven discovery on the real testbed", () => {
       return (await fetch(`${agent!.url}/metrics`)).text();
     }
   };
-  const seriesOf = (text: string, family: string) => text.split("\n").filter((l) => l.startsWith(`${family}{domain="${DOM}",`));
+  const seriesOf = (text: string, family: string) =>
+    text.split("\n").filter((l) => l.startsWith(`${family}{domain="${DOM}",`));
 
   beforeAll(async () => {
     testbed("define", DOM, "2");
     virsh("destroy", DOM);
     // A sweep every 300 s and periodic discovery every 600 s (the test takes well under a
     // minute): after the first sweep, only an event can make a VM appear on /metrics or go.
-    agent = await startAgent(["--source", "libvirt", "--interval", "300", "--discovery-interval", "600", "--history.dir", "", "--host-name", "hv-a.example"]);
+    agent = await startAgent([
+      "--source",
+      "libvirt",
+      "--interval",
+      "300",
+      "--discovery-interval",
+      "600",
+      "--history.dir",
+      "",
+      "--host-name",
+      "hv-a.example",
+    ]);
     await agent.sweeps(1);
   });
 
@@ -68,7 +84,10 @@ describeE2E("vsteal agent: event-driven discovery on the real testbed", () => {
 
   it("shows a domain that starts, with its 2 vCPUs, memory as libvirt has it, well before the next periodic discovery", async () => {
     virsh("start", DOM);
-    await until(async () => seriesOf(await metrics(), "libvirt_domain_vcpu_delay_seconds_total").length === 2, `${DOM}'s 2 vCPUs on /metrics`);
+    await until(
+      async () => seriesOf(await metrics(), "libvirt_domain_vcpu_delay_seconds_total").length === 2,
+      `${DOM}'s 2 vCPUs on /metrics`,
+    );
     const text = await metrics();
     const mem = dominfoMemory(DOM);
     expect(seriesOf(text, "libvirt_domain_info_memory_usage_bytes")[0]).toMatch(new RegExp(` ${mem.used}$`));
@@ -83,7 +102,10 @@ describeE2E("vsteal agent: event-driven discovery on the real testbed", () => {
     virsh("vcpupin", DOM, "1", "0", "--live");
     await until(async () => {
       const t = await metrics();
-      return seriesOf(t, "vsteal_domain_vcpu_cap_cores")[0]?.endsWith(" 0.5") === true && seriesOf(t, "vsteal_domain_cpus_info")[0]?.includes('cpus="0"') === true;
+      return (
+        seriesOf(t, "vsteal_domain_vcpu_cap_cores")[0]?.endsWith(" 0.5") === true &&
+        seriesOf(t, "vsteal_domain_cpus_info")[0]?.includes('cpus="0"') === true
+      );
     }, "cap 0.5 and CPUs 0 on /metrics");
     // libvirt's own view of the same: vcpu_quota/vcpu_period and the pinning.
     expect(virsh("schedinfo", DOM, "--live")).toMatch(/vcpu_quota\s*:\s*50000/);
@@ -92,7 +114,10 @@ describeE2E("vsteal agent: event-driven discovery on the real testbed", () => {
 
   it("drops a domain that is destroyed, well before the next periodic discovery", async () => {
     virsh("destroy", DOM);
-    await until(async () => seriesOf(await metrics(), "libvirt_domain_vcpu_delay_seconds_total").length === 0, `${DOM} gone from /metrics`);
+    await until(
+      async () => seriesOf(await metrics(), "libvirt_domain_vcpu_delay_seconds_total").length === 0,
+      `${DOM} gone from /metrics`,
+    );
     const text = await metrics();
     expect(seriesOf(text, "libvirt_domain_info_memory_usage_bytes")).toEqual([]);
     expect(seriesOf(text, "vsteal_domain_cpus_info")).toEqual([]);

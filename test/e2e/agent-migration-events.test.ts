@@ -14,8 +14,10 @@ import { TESTBED, URI, startAgent, type RunningAgent } from "./virsh.js";
 const PREFIX = "vsteal-ag-";
 const DOM = `${PREFIX}migrate`;
 const env = { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0", LC_ALL: "C" };
-const testbed = (...args: string[]) => execFileSync(TESTBED, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env });
-const virshAt = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", env });
+const testbed = (...args: string[]) =>
+  execFileSync(TESTBED, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env });
+const virshAt = (uri: string, ...args: string[]) =>
+  execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", env });
 
 let logs = (): string => "";
 
@@ -45,19 +47,23 @@ async function until(cond: () => Promise<boolean>, what: string, ms = 60_000): P
   }
 }
 
-
 describeE2E("vsteal agents on two testbed hosts: a migration shows at once on both", () => {
   let a: RunningAgent | null = null;
   let b: RunningAgent | null = null;
   let uriB = "";
   const vcpuSeries = async (agent: RunningAgent) =>
-    (await metricsOf(agent)).split("\n").filter((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${DOM}",`)).length;
+    (await metricsOf(agent))
+      .split("\n")
+      .filter((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${DOM}",`)).length;
   const runsOn = (uri: string) => virshAt(uri, "list", "--name", "--state-running").split("\n").includes(DOM);
 
   beforeAll(async () => {
     // Starts host B unless it is up already; it is never stopped here (others may use it).
     uriB = /qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system/.exec(testbed("up-second-host"))![0];
-    const pidB = readFileSync(join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"), "utf8").trim();
+    const pidB = readFileSync(
+      join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"),
+      "utf8",
+    ).trim();
     testbed("define", DOM, "1");
     const args = ["--source", "libvirt", "--interval", "300", "--discovery-interval", "600", "--history.dir", ""];
     a = await startAgent([...args, "--host-name", "hv-a"]);

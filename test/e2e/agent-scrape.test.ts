@@ -21,14 +21,34 @@ describeE2E("Prometheus scrapes a fleet of agents with the documented config", (
 
   const query = async (q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
     const r = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
-    const j = (await r.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+    const j = (await r.json()) as {
+      status: string;
+      data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+    };
     expect(j.status).toBe("success");
     return j.data.result;
   };
 
   beforeAll(async () => {
-    agents.push(await startAgent(["--source", "libvirt", "--interval", "1", "--history.dir", "", "--host-name", "hv-a.example"]));
-    agents.push(await startAgent(["--source", "libvirt", "--interval", "1", "--history.dir", "", "--host-name", "hv-b.example", "--reserved-cpus", "1", "--reserved-memory", "512"]));
+    agents.push(
+      await startAgent(["--source", "libvirt", "--interval", "1", "--history.dir", "", "--host-name", "hv-a.example"]),
+    );
+    agents.push(
+      await startAgent([
+        "--source",
+        "libvirt",
+        "--interval",
+        "1",
+        "--history.dir",
+        "",
+        "--host-name",
+        "hv-b.example",
+        "--reserved-cpus",
+        "1",
+        "--reserved-memory",
+        "512",
+      ]),
+    );
     dir = mkdtempSync(join(tmpdir(), "vsteal-scrape-"));
     const config = parse(readFileSync(join(ROOT, "deploy", "prometheus", "vsteal-scrape.yml"), "utf8")) as {
       global: Record<string, string>;
@@ -42,7 +62,16 @@ describeE2E("Prometheus scrapes a fleet of agents with the documented config", (
     writeFileSync(join(dir, "prometheus.yml"), stringify(config));
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
-    prom = spawn("prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], { stdio: "ignore" });
+    prom = spawn(
+      "prometheus",
+      [
+        `--config.file=${join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        "--log.level=warn",
+      ],
+      { stdio: "ignore" },
+    );
     for (let i = 0; i < 300; i++) {
       try {
         const up = await query("count(up == 1)");
@@ -62,13 +91,24 @@ describeE2E("Prometheus scrapes a fleet of agents with the documented config", (
   });
 
   it("knows each host by the name its agent gives, and joins any host series to it", async () => {
-    expect((await query("vsteal_host_info")).map((r) => r.metric.host_name).sort()).toEqual(["hv-a.example", "hv-b.example"]);
+    expect((await query("vsteal_host_info")).map((r) => r.metric.host_name).sort()).toEqual([
+      "hv-a.example",
+      "hv-b.example",
+    ]);
     const capacity = await query("vsteal_host_capacity_cores * on (instance) group_left (host_name) vsteal_host_info");
     const byHost = new Map(capacity.map((r) => [r.metric.host_name, Number(r.value[1])]));
-    const vmCpus = Number((await query('vsteal_host_vm_cpus * on (instance) group_left (host_name) vsteal_host_info{host_name="hv-a.example"}'))[0]!.value[1]);
+    const vmCpus = Number(
+      (
+        await query(
+          'vsteal_host_vm_cpus * on (instance) group_left (host_name) vsteal_host_info{host_name="hv-a.example"}',
+        )
+      )[0]!.value[1],
+    );
     expect(byHost.get("hv-a.example")).toBe(vmCpus);
     expect(byHost.get("hv-b.example")).toBe(vmCpus - 1); // --reserved-cpus 1
-    const mem = await query('vsteal_host_memory_total_bytes - on (instance) vsteal_host_vm_memory_bytes * on (instance) group_left (host_name) vsteal_host_info{host_name="hv-b.example"}');
+    const mem = await query(
+      'vsteal_host_memory_total_bytes - on (instance) vsteal_host_vm_memory_bytes * on (instance) group_left (host_name) vsteal_host_info{host_name="hv-b.example"}',
+    );
     expect(Number(mem[0]!.value[1])).toBe(512 * 2 ** 20); // --reserved-memory 512
     expect((await query('vsteal_host_vm_cpus_info{cpus=~"[0-9,-]+"}')).length).toBe(2);
   });

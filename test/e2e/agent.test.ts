@@ -26,7 +26,16 @@ describeE2E("vsteal agent on the real testbed", () => {
 
   beforeAll(async () => {
     testbed("up", "3");
-    agent = await startAgent(["--interval", "1", "--source", "libvirt", "--discovery-interval", "2", "--history.dir", ""]);
+    agent = await startAgent([
+      "--interval",
+      "1",
+      "--source",
+      "libvirt",
+      "--discovery-interval",
+      "2",
+      "--history.dir",
+      "",
+    ]);
     BASE = agent.url;
     await agent.sweeps(2);
   });
@@ -50,10 +59,14 @@ describeE2E("vsteal agent on the real testbed", () => {
   it("serves metrics that promtool accepts, with real vCPU numbers as labels", async () => {
     const text = await (await fetch(`${BASE}/metrics`)).text();
     execFileSync("promtool", ["check", "metrics"], { input: text });
-    expect(text).toMatch(/^libvirt_domain_vcpu_delay_seconds_total\{domain="vsteal-test-3",uuid="[0-9a-f-]{36}",vcpu="2"\} \d/m);
+    expect(text).toMatch(
+      /^libvirt_domain_vcpu_delay_seconds_total\{domain="vsteal-test-3",uuid="[0-9a-f-]{36}",vcpu="2"\} \d/m,
+    );
     expect(text).toMatch(/^libvirt_domain_vcpu_current\{domain="vsteal-test-2",uuid="[0-9a-f-]{36}"\} 2$/m);
     expect(text).toMatch(/^libvirt_domain_vcpu_maximum\{domain="vsteal-test-2",uuid="[0-9a-f-]{36}"\} 3$/m);
-    expect(text).toMatch(/^vsteal_domain_vcpu_throttled_seconds_total\{domain="vsteal-test-1",uuid="[0-9a-f-]{36}",vcpu="0"\} \d/m);
+    expect(text).toMatch(
+      /^vsteal_domain_vcpu_throttled_seconds_total\{domain="vsteal-test-1",uuid="[0-9a-f-]{36}",vcpu="0"\} \d/m,
+    );
     expect(text).toMatch(/^vsteal_host_cpus \d+$/m);
     const om = await fetch(`${BASE}/metrics`, { headers: { accept: "application/openmetrics-text; version=1.0.0" } });
     expect(om.headers.get("content-type")).toMatch(/application\/openmetrics-text/);
@@ -70,7 +83,9 @@ describeE2E("vsteal agent on the real testbed", () => {
   });
 
   it("a vCPU capped with vcpu_quota on an idle host shows >= 90 % of its delay as throttled", async () => {
-    others = virsh("list", "--name", "--state-running").split("\n").filter((n) => n !== "" && n !== "vsteal-test-1");
+    others = virsh("list", "--name", "--state-running")
+      .split("\n")
+      .filter((n) => n !== "" && n !== "vsteal-test-1");
     for (const d of others) virsh("suspend", d);
     virsh("schedinfo", "vsteal-test-1", "--live", "--set", "vcpu_period=100000", "vcpu_quota=20000");
     await settle(4);
@@ -88,11 +103,19 @@ describeE2E("vsteal agent on the real testbed", () => {
 
   it("host summary and noisy neighbours reflect the oversubscribed host", async () => {
     await settle(2);
-    const h = await get<{ cpus: number; vcpusAllocated: number; demand: number; capacity: number; oversubscription: number }>("/api/v1/host");
+    const h = await get<{
+      cpus: number;
+      vcpusAllocated: number;
+      demand: number;
+      capacity: number;
+      oversubscription: number;
+    }>("/api/v1/host");
     expect(h.vcpusAllocated).toBeGreaterThanOrEqual(6);
     expect(h.oversubscription).toBeCloseTo(h.vcpusAllocated / h.capacity, 6);
     expect(h.demand).toBeGreaterThan(h.capacity);
-    const n = await get<{ domain: string; neighbours: Array<{ domain: string; cpuOnSharedCpus: number }> }>("/api/v1/neighbours?domain=vsteal-test-1");
+    const n = await get<{ domain: string; neighbours: Array<{ domain: string; cpuOnSharedCpus: number }> }>(
+      "/api/v1/neighbours?domain=vsteal-test-1",
+    );
     expect(n.neighbours.map((x) => x.domain)).toEqual(expect.arrayContaining(["vsteal-test-2", "vsteal-test-3"]));
     for (const x of n.neighbours) expect(x.cpuOnSharedCpus).toBeGreaterThan(0);
   });

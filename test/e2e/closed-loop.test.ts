@@ -35,7 +35,11 @@ const VMS = ["vsteal-demo-1", "vsteal-demo-2"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virshOn = (uri: string, ...args: string[]): string | null => {
   try {
-    return execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, LC_ALL: "C" } });
+    return execFileSync("virsh", ["-q", "-c", uri, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { ...process.env, LC_ALL: "C" },
+    });
   } catch {
     return null;
   }
@@ -59,7 +63,9 @@ function allowedCpus(vm: string): string[] {
       continue;
     }
     if (!cmd.includes(`guest=${vm},`)) continue;
-    return readdirSync(`/proc/${pid}/task`).map((t) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/task/${t}/status`, "utf8"))?.[1] ?? "?");
+    return readdirSync(`/proc/${pid}/task`).map(
+      (t) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/task/${t}/status`, "utf8"))?.[1] ?? "?",
+    );
   }
   return [];
 }
@@ -69,7 +75,11 @@ describeE2E("closed loop: the controller relieves a crowded host by itself (two 
   let audit: () => AuditEntry[];
 
   beforeAll(async () => {
-    const { stdout, stderr } = await promisify(execFile)(TESTBED, ["demo", "--keep", "--crash"], { encoding: "utf8", timeout: 900_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await promisify(execFile)(TESTBED, ["demo", "--keep", "--crash"], {
+      encoding: "utf8",
+      timeout: 900_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     process.stderr.write(stderr);
     r = JSON.parse(stdout.trim().split("\n").pop()!) as DemoResult;
     audit = () =>
@@ -80,7 +90,8 @@ describeE2E("closed loop: the controller relieves a crowded host by itself (two 
   }, 900_000);
 
   afterAll(async () => {
-    if (process.env.VSTEAL_E2E_KEEP_DEMO !== "1") await promisify(execFile)(TESTBED, ["demo-down"], { timeout: 300_000 });
+    if (process.env.VSTEAL_E2E_KEEP_DEMO !== "1")
+      await promisify(execFile)(TESTBED, ["demo-down"], { timeout: 300_000 });
   }, 300_000);
 
   it("moved one VM from the crowded host to the calm one, placed on the target's CPUs", () => {
@@ -132,7 +143,17 @@ describeE2E("closed loop: the controller relieves a crowded host by itself (two 
   });
 
   it("the fleet view (real Chromium) shows the move and its verdict", async () => {
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
     try {
       const page = await browser.newPage();
       await page.goto(`${r.controller_url}/`);
@@ -149,10 +170,14 @@ describeE2E("closed loop: the controller relieves a crowded host by itself (two 
   it("nothing moves back during the cooldown", async () => {
     const before = audit().length;
     await sleep(30_000); // six audits
-    const added = audit().slice(before).filter((e) => e.action === "migrate" || e.action === "plan_start");
+    const added = audit()
+      .slice(before)
+      .filter((e) => e.action === "migrate" || e.action === "plan_start");
     expect(added).toEqual([]);
     expect(virshOn(r.target_uri, "domstate", r.vm)?.trim()).toBe("running");
-    const plan = (await (await fetch(`${r.controller_url}/api/v1/plan`)).json()) as { plan: { moves: unknown[] } | null };
+    const plan = (await (await fetch(`${r.controller_url}/api/v1/plan`)).json()) as {
+      plan: { moves: unknown[] } | null;
+    };
     expect(plan.plan?.moves ?? []).toEqual([]);
   }, 60_000);
 });

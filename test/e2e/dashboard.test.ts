@@ -23,7 +23,19 @@ const HISTORY_DIR = mkdtempSync(join(tmpdir(), "vsteal-dashboard-history-"));
  * resolves with its base URL once it has rates.
  */
 async function startAgent(port: number): Promise<{ child: ChildProcess; base: string }> {
-  const args = ["agent", "--interval", "1", "--web.listen-address", `127.0.0.1:${port}`, "--source", "libvirt", "--discovery-interval", "2", "--history.dir", HISTORY_DIR];
+  const args = [
+    "agent",
+    "--interval",
+    "1",
+    "--web.listen-address",
+    `127.0.0.1:${port}`,
+    "--source",
+    "libvirt",
+    "--discovery-interval",
+    "2",
+    "--history.dir",
+    HISTORY_DIR,
+  ];
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   const base = await new Promise<string>((resolve, reject) => {
@@ -55,7 +67,9 @@ async function startAgent(port: number): Promise<{ child: ChildProcess; base: st
 interface Canvas2d {
   width: number;
   height: number;
-  getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
+  getContext(
+    kind: "2d",
+  ): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
 }
 
 /** Painted pixels of a heatmap row, and the colour of its newest cell. */
@@ -102,7 +116,15 @@ describeE2E("the dashboard in headless Chromium, against an agent on the testbed
     mkdirSync(SHOTS, { recursive: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
     page.on("console", (m) => {
@@ -167,7 +189,9 @@ describeE2E("the dashboard in headless Chromium, against an agent on the testbed
     await expect.poll(() => page.locator(".card-value").first().textContent()).toMatch(/^\d+\.\d+ \/ \d+\.\d+$/);
     const names = await page.locator(".wait-table tbody tr .vm-link").allTextContents();
     for (const n of ["vsteal-test-1", "vsteal-test-2", "vsteal-test-3"]) expect(names).toContain(n);
-    await expect.poll(() => page.locator(".history-note").textContent()).toMatch(historyEnabled ? /History from the agent/ : /History not available/);
+    await expect
+      .poll(() => page.locator(".history-note").textContent())
+      .toMatch(historyEnabled ? /History from the agent/ : /History not available/);
     await page.locator(".chart .uplot").first().waitFor();
     await sleep(4000); // a few live points in the charts
     await page.screenshot({ path: join(SHOTS, "host.png") });
@@ -180,7 +204,9 @@ describeE2E("the dashboard in headless Chromium, against an agent on the testbed
     await expect
       .poll(
         async () => {
-          const rows = await page.locator(".hm-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-domain") ?? ""));
+          const rows = await page
+            .locator(".hm-row")
+            .evaluateAll((els) => els.map((e) => e.getAttribute("data-domain") ?? ""));
           return JSON.stringify([rows.sort(), runningDomains().sort()]);
         },
         { timeout: 20_000 },
@@ -188,10 +214,16 @@ describeE2E("the dashboard in headless Chromium, against an agent on the testbed
       .toMatch(/^\[(\[.*\]),\1\]$/);
     // Steal is painted; contention (red-orange) and throttling (violet) look different.
     await expect
-      .poll(async () => {
-        const d = (await (await fetch(`${BASE}/api/v1/domains/${CAPPED}`)).json()) as { steal: number; throttled: number };
-        return d.throttled / Math.max(d.steal, 1e-9);
-      }, { timeout: 20_000 })
+      .poll(
+        async () => {
+          const d = (await (await fetch(`${BASE}/api/v1/domains/${CAPPED}`)).json()) as {
+            steal: number;
+            throttled: number;
+          };
+          return d.throttled / Math.max(d.steal, 1e-9);
+        },
+        { timeout: 20_000 },
+      )
       .toBeGreaterThan(0.5);
     await sleep(2500);
     const busy = await rowPixels(page, "vsteal-test-3");
@@ -229,15 +261,21 @@ describeE2E("the dashboard in headless Chromium, against an agent on the testbed
 
   it("a row click opens that VM with its vCPUs", async () => {
     await page.goto(`${BASE}/#/heatmap`);
-    const vcpus = ((await (await fetch(`${BASE}/api/v1/domains/vsteal-test-3`)).json()) as { vcpus: Array<{ vcpu: number }> }).vcpus.map((v) => v.vcpu);
+    const vcpus = (
+      (await (await fetch(`${BASE}/api/v1/domains/vsteal-test-3`)).json()) as { vcpus: Array<{ vcpu: number }> }
+    ).vcpus.map((v) => v.vcpu);
     expect(vcpus.length).toBe(3);
     await page.locator('.hm-row[data-domain="vsteal-test-3"] canvas').click({ position: { x: 300, y: 10 } });
     await expect.poll(() => page.evaluate("location.hash")).toBe("#/vm/vsteal-test-3");
     await page.locator(".vcpu-panel").nth(2).waitFor();
-    const shown = await page.locator(".vcpu-panel").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-vcpu"))));
+    const shown = await page
+      .locator(".vcpu-panel")
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-vcpu"))));
     expect(shown).toEqual(vcpus);
     expect(await page.locator(".vcpu-panel h2").first().textContent()).toMatch(/^vCPU 0 now: steal \d/);
-    await expect.poll(() => page.locator(".neighbours-panel").textContent(), { timeout: 15_000 }).toMatch(/vsteal-test-[12]/);
+    await expect
+      .poll(() => page.locator(".neighbours-panel").textContent(), { timeout: 15_000 })
+      .toMatch(/vsteal-test-[12]/);
     await sleep(3000);
     await page.screenshot({ path: join(SHOTS, "vm.png") });
   });
@@ -267,7 +305,8 @@ describeE2E("the dashboard in headless Chromium, against an agent on the testbed
 
   it("has a time range switch; the fleet view is the controller's, not the agent's", async () => {
     await page.goto(`${BASE}/#/host`);
-    for (const label of ["15 min", "1 h", "24 h", "7 d"]) await page.getByRole("button", { name: label, exact: true }).click();
+    for (const label of ["15 min", "1 h", "24 h", "7 d"])
+      await page.getByRole("button", { name: label, exact: true }).click();
     expect(await page.locator('.range [aria-pressed="true"]').textContent()).toBe("7 d");
     await page.getByRole("button", { name: "15 min", exact: true }).click();
     expect(await page.locator(".nav a:visible").allTextContents()).toEqual(["Host", "Heatmap"]);

@@ -21,7 +21,9 @@ function parseExact(text: string): Array<JsonRecord & { big: Map<string, bigint>
   return recs.map((r) => {
     const big = new Map<string, bigint>();
     for (const k of Object.keys(r.stats)) {
-      const m = new RegExp(`"${k.replace(/\./g, "\\.")}": (\\d+)[,\\n]`).exec(text.slice(text.indexOf(`"domain": ${JSON.stringify(r.domain)}`)));
+      const m = new RegExp(`"${k.replace(/\./g, "\\.")}": (\\d+)[,\\n]`).exec(
+        text.slice(text.indexOf(`"domain": ${JSON.stringify(r.domain)}`)),
+      );
       if (m) big.set(k, BigInt(m[1] ?? "0"));
     }
     return { ...r, big };
@@ -41,8 +43,11 @@ describeE2E("vsteal domstats on the real testbed", () => {
       expect(r.stdout).toContain(`Domain: '${name}'\n`);
       const stats = lv.get(name)!;
       const n = Number(stats.get("vcpu.current"));
-      expect(r.stdout).toMatch(new RegExp(`Domain: '${name}'\\n  vcpu\\.current=${n}\\n  vcpu\\.maximum=${stats.get("vcpu.maximum")}\\n`));
-      for (let i = 0; i < n; i++) for (const k of ["state", "time", "wait", "delay"]) expect(r.stdout).toContain(`  vcpu.${i}.${k}=`);
+      expect(r.stdout).toMatch(
+        new RegExp(`Domain: '${name}'\\n  vcpu\\.current=${n}\\n  vcpu\\.maximum=${stats.get("vcpu.maximum")}\\n`),
+      );
+      for (let i = 0; i < n; i++)
+        for (const k of ["state", "time", "wait", "delay"]) expect(r.stdout).toContain(`  vcpu.${i}.${k}=`);
     }
   });
 
@@ -94,7 +99,13 @@ describeE2E("vsteal domstats on the real testbed", () => {
       for (const d of rates.domains) {
         if (!d.domain.name.startsWith("vsteal-test-")) continue;
         for (const v of d.vcpus) {
-          const lvDelay = Number(BigInt(lvAfter.get(d.domain.name)!.get(`vcpu.${v.vcpu}.delay`)!) - BigInt(lvBefore.get(d.domain.name)!.get(`vcpu.${v.vcpu}.delay`)!)) / 1e9 / dtLv;
+          const lvDelay =
+            Number(
+              BigInt(lvAfter.get(d.domain.name)!.get(`vcpu.${v.vcpu}.delay`)!) -
+                BigInt(lvBefore.get(d.domain.name)!.get(`vcpu.${v.vcpu}.delay`)!),
+            ) /
+            1e9 /
+            dtLv;
           expect(Math.abs(v.delay - lvDelay)).toBeLessThan(0.12);
         }
       }

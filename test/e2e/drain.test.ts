@@ -43,8 +43,18 @@ const PID_FILE = "/var/lib/vsteal-testbed/second-host.pid";
 const WINDOW = "10s";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const testbed = (...args: string[]): string => execFileSync(TESTBED, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX } });
-const virshOn = (uri: string, ...args: string[]): string => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
+const testbed = (...args: string[]): string =>
+  execFileSync(TESTBED, args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX },
+  });
+const virshOn = (uri: string, ...args: string[]): string =>
+  execFileSync("virsh", ["-q", "-c", uri, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, LC_ALL: "C" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 /** Running domains on a host, by libvirt itself. */
 const running = (uri: string): string[] =>
   virshOn(uri, "list", "--name")
@@ -59,7 +69,11 @@ const defined = (uri: string): string[] =>
 
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(process.execPath, [CLI, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
+    const stdout = execFileSync(process.execPath, [CLI, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 300_000,
+    });
     return { code: 0, stdout, stderr: "" };
   } catch (e) {
     const x = e as { status?: number; stdout?: string; stderr?: string };
@@ -88,7 +102,10 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
         if (ok(s)) return s;
         last = `hosts ${s.hosts.map((h) => h.name).join(",")}; ${s.vms
           .filter((v) => VMS.includes(v.name))
-          .map((v) => `${v.name}@${v.host} usage ${v.usage.map((u) => u.toFixed(2))} delay ${v.delay.map((d) => d.toFixed(2))}`)
+          .map(
+            (v) =>
+              `${v.name}@${v.host} usage ${v.usage.map((u) => u.toFixed(2))} delay ${v.delay.map((d) => d.toFixed(2))}`,
+          )
           .join("; ")}`;
       } catch (e) {
         last = e instanceof Error ? e.message : String(e);
@@ -102,12 +119,18 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
         return e instanceof Error ? e.message : String(e);
       }
     };
-    throw new Error(`no snapshot with ${what} within 120 s; last: ${last}; libvirt runs on A: ${libvirt("qemu:///system")}; on B: ${libvirt(uriB)}`);
+    throw new Error(
+      `no snapshot with ${what} within 120 s; last: ${last}; libvirt runs on A: ${libvirt("qemu:///system")}; on B: ${libvirt(uriB)}`,
+    );
   };
   /** The snapshot as the controller plans on it (maintenance file applied), with only this test's VMs. */
   const ours = (s: FleetSnapshot, withMaintenance = true): FleetSnapshot => {
     const m = withMaintenance ? applyMaintenance(s, readMaintenance(maintenance)) : s;
-    return { ...m, vms: m.vms.filter((v) => VMS.includes(v.name)), constraints: { max_moves: null, anti_affinity: [] } };
+    return {
+      ...m,
+      vms: m.vms.filter((v) => VMS.includes(v.name)),
+      constraints: { max_moves: null, anti_affinity: [] },
+    };
   };
 
   beforeAll(async () => {
@@ -119,10 +142,16 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
     migrateHosts = join(dir, "migrate-hosts.yaml");
     // A is reached as qemu:///system, which only this client can use: migrations to A are
     // client-managed (p2p: false); to B peer-to-peer (docs/migrate.md, the two-host testbed).
-    writeFileSync(migrateHosts, `hosts:\n  hostA: { uri: "qemu:///system", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  hostB: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\n`);
+    writeFileSync(
+      migrateHosts,
+      `hosts:\n  hostA: { uri: "qemu:///system", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  hostB: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\n`,
+    );
     // Only this test's VMs may move; B's VMs are confined to one of its CPUs below (reserved_cpus: 1).
     fleetHosts = join(dir, "fleet-hosts.yaml");
-    writeFileSync(fleetHosts, `defaults: { migratable: false }\nhosts:\n  hostB: { reserved_cpus: 1 }\nvms:\n${VMS.map((v) => `  ${v}: { migratable: true }\n`).join("")}`);
+    writeFileSync(
+      fleetHosts,
+      `defaults: { migratable: false }\nhosts:\n  hostB: { reserved_cpus: 1 }\nvms:\n${VMS.map((v) => `  ${v}: { migratable: true }\n`).join("")}`,
+    );
     for (const vm of VMS) {
       if (defined(uriB).includes(vm)) {
         virshOn(uriB, "destroy", vm).toString();
@@ -130,7 +159,16 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
       }
       testbed("define", vm, "1");
     }
-    agentA = await startAgent(["--source", "libvirt", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""]);
+    agentA = await startAgent([
+      "--source",
+      "libvirt",
+      "--interval",
+      "1",
+      "--discovery-interval",
+      "1",
+      "--history.dir",
+      "",
+    ]);
     agentB = await startAgentOnSecondHost(readFileSync(PID_FILE, "utf8").trim());
     prom = await LabPrometheus.start({
       targets: [
@@ -176,12 +214,40 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
   it("drains A onto B with real live migrations: libvirt shows the VMs running on B and gone from A", async () => {
     // Both VMs spin on A in the snapshot the drain will plan on.
     // (Runnable all the time: run + wait ≈ 1 whatever else loads the machine.)
-    await snapshotWhere((s) => VMS.every((n) => s.vms.some((v) => v.name === n && v.host === "hostA" && v.usage[0]! + v.delay[0]! > 0.5)), "both VMs spinning on hostA");
-    const r = cli("drain", "hostA", "--hosts", migrateHosts, "--prometheus", prom!.url, "--window", WINDOW, "--fleet-hosts", fleetHosts, "--maintenance-file", maintenance, "--audit-log", auditLog, "--reason", "e2e", "--yes", "--json");
+    await snapshotWhere(
+      (s) => VMS.every((n) => s.vms.some((v) => v.name === n && v.host === "hostA" && v.usage[0]! + v.delay[0]! > 0.5)),
+      "both VMs spinning on hostA",
+    );
+    const r = cli(
+      "drain",
+      "hostA",
+      "--hosts",
+      migrateHosts,
+      "--prometheus",
+      prom!.url,
+      "--window",
+      WINDOW,
+      "--fleet-hosts",
+      fleetHosts,
+      "--maintenance-file",
+      maintenance,
+      "--audit-log",
+      auditLog,
+      "--reason",
+      "e2e",
+      "--yes",
+      "--json",
+    );
     expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
-    const out = JSON.parse(r.stdout) as { drained: boolean; moves: Array<{ vm: string; from: string; to: string; result: string }>; unplaced: Array<{ vm: string; reason: string }> };
+    const out = JSON.parse(r.stdout) as {
+      drained: boolean;
+      moves: Array<{ vm: string; from: string; to: string; result: string }>;
+      unplaced: Array<{ vm: string; reason: string }>;
+    };
     expect(out.drained).toBe(true);
-    expect(out.moves.map((m) => [m.vm, m.from, m.to, m.result]).sort()).toEqual(VMS.map((v) => [v, "hostA", "hostB", "ok"]));
+    expect(out.moves.map((m) => [m.vm, m.from, m.to, m.result]).sort()).toEqual(
+      VMS.map((v) => [v, "hostA", "hostB", "ok"]),
+    );
     expect(out.unplaced).toEqual([]);
     // libvirt, not vsteal, says where they are.
     for (const vm of VMS) {
@@ -190,8 +256,16 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
       expect(virshOn(uriB, "domstate", vm).trim()).toBe("running");
     }
     expect(readMaintenance(maintenance).hosts.hostA).toMatchObject({ reason: "e2e" });
-    const audit = readFileSync(auditLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { action: string; vm: string | null; result: string });
-    expect(audit.filter((e) => e.action === "migrate" && e.result === "ok").map((e) => e.vm).sort()).toEqual(VMS);
+    const audit = readFileSync(auditLog, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { action: string; vm: string | null; result: string });
+    expect(
+      audit
+        .filter((e) => e.action === "migrate" && e.result === "ok")
+        .map((e) => e.vm)
+        .sort(),
+    ).toEqual(VMS);
     expect(audit.filter((e) => e.action === "recheck").map((e) => e.result)).toEqual(["ok", "ok"]);
   }, 300_000);
 
@@ -202,12 +276,24 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
       virshOn(uriB, "emulatorpin", vm, "0", "--live");
     }
     const waiting = await snapshotWhere(
-      (s) => VMS.every((n) => s.vms.some((v) => v.name === n && v.host === "hostB" && v.delay[0]! - v.throttled[0]! > 0.2)),
+      (s) =>
+        VMS.every((n) => s.vms.some((v) => v.name === n && v.host === "hostB" && v.delay[0]! - v.throttled[0]! > 0.2)),
       "both VMs waiting on hostB",
     );
 
     // The controller's own audit (the CLI, reading the maintenance file): hostA is drained in its snapshot, no move goes there.
-    const once = cli("controller", "--once", "--prometheus", prom!.url, "--window", WINDOW, "--hosts", fleetHosts, "--maintenance-file", maintenance);
+    const once = cli(
+      "controller",
+      "--once",
+      "--prometheus",
+      prom!.url,
+      "--window",
+      WINDOW,
+      "--hosts",
+      fleetHosts,
+      "--maintenance-file",
+      maintenance,
+    );
     expect(once.code, once.stderr).toBe(0);
     const audit = JSON.parse(once.stdout) as { plan: Plan; snapshot: FleetSnapshot & { notes: string[] } };
     expect(audit.snapshot.hosts.find((h) => h.name === "hostA")).toMatchObject({ accepts_vms: false, drain: true });
@@ -223,13 +309,27 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
     const u = cli("undrain", "hostA", "--maintenance-file", maintenance);
     expect(u.code, u.stderr).toBe(0);
     expect(readMaintenance(maintenance).hosts).toEqual({});
-    const fresh = await snapshotWhere((s) => VMS.every((n) => s.vms.some((v) => v.name === n && v.host === "hostB")), "both VMs on hostB");
+    const fresh = await snapshotWhere(
+      (s) => VMS.every((n) => s.vms.some((v) => v.name === n && v.host === "hostB")),
+      "both VMs on hostB",
+    );
     const back = plan(ours(fresh));
     expect(back.moves).toHaveLength(1);
     expect(back.moves[0]).toMatchObject({ from: "hostB", to: "hostA" });
     const planFile = join(dir, "back.json");
     writeFileSync(planFile, JSON.stringify(back));
-    const a = cli("apply", planFile, "--hosts", migrateHosts, "--no-recheck", "--yes", "--audit-log", auditLog, "--maintenance-file", maintenance);
+    const a = cli(
+      "apply",
+      planFile,
+      "--hosts",
+      migrateHosts,
+      "--no-recheck",
+      "--yes",
+      "--audit-log",
+      auditLog,
+      "--maintenance-file",
+      maintenance,
+    );
     expect(a.code, a.stderr).toBe(0);
     const vm = back.moves[0]!.vm;
     expect(running("qemu:///system")).toContain(vm);
@@ -238,7 +338,10 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
 
   it("the same through the controller's API: vsteal drain --controller moves the VM left on A to B (libvirt says so); 401 without the token", async () => {
     // The VM the previous test moved back to A must be on A in the controller's fresh snapshot.
-    const onA = await snapshotWhere((s) => s.vms.some((v) => VMS.includes(v.name) && v.host === "hostA" && v.usage[0]! + v.delay[0]! > 0.5), "a VM of this test on hostA");
+    const onA = await snapshotWhere(
+      (s) => s.vms.some((v) => VMS.includes(v.name) && v.host === "hostA" && v.usage[0]! + v.delay[0]! > 0.5),
+      "a VM of this test on hostA",
+    );
     const vm = onA.vms.find((v) => VMS.includes(v.name) && v.host === "hostA")!.name;
     const tokenFile = join(dir, "token");
     writeFileSync(tokenFile, `${"d".repeat(32)}\n`, { mode: 0o600 });
@@ -247,7 +350,31 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
     // --interval 1h and --approve-over 0: its own plans wait for approval; only the drain moves.
     controller = spawn(
       process.execPath,
-      [CLI, "controller", "--prometheus", prom!.url, "--window", WINDOW, "--interval", "1h", "--hosts", fleetHosts, "--apply", "--migrate-hosts", migrateHosts, "--token-file", tokenFile, "--approve-over", "0", "--audit-log", controllerLog, "--maintenance-file", maintenance, "--web.listen-address", `127.0.0.1:${port}`],
+      [
+        CLI,
+        "controller",
+        "--prometheus",
+        prom!.url,
+        "--window",
+        WINDOW,
+        "--interval",
+        "1h",
+        "--hosts",
+        fleetHosts,
+        "--apply",
+        "--migrate-hosts",
+        migrateHosts,
+        "--token-file",
+        tokenFile,
+        "--approve-over",
+        "0",
+        "--audit-log",
+        controllerLog,
+        "--maintenance-file",
+        maintenance,
+        "--web.listen-address",
+        `127.0.0.1:${port}`,
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let err = "";
@@ -268,15 +395,32 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
     expect(unauth.status).toBe(401);
     expect(readMaintenance(maintenance).hosts).toEqual({});
 
-    const r = cli("drain", "hostA", "--controller", url, "--token-file", tokenFile, "--reason", "e2e via API", "--yes", "--json");
+    const r = cli(
+      "drain",
+      "hostA",
+      "--controller",
+      url,
+      "--token-file",
+      tokenFile,
+      "--reason",
+      "e2e via API",
+      "--yes",
+      "--json",
+    );
     expect(r.code, `${r.stderr}\n${r.stdout}\n${err}`).toBe(0);
-    const out = JSON.parse(r.stdout) as { drained: boolean; moves: Array<{ vm: string; from: string; to: string; result: string }> };
+    const out = JSON.parse(r.stdout) as {
+      drained: boolean;
+      moves: Array<{ vm: string; from: string; to: string; result: string }>;
+    };
     expect(out.drained).toBe(true);
     expect(out.moves.map((m) => [m.vm, m.from, m.to, m.result])).toEqual([[vm, "hostA", "hostB", "ok"]]);
     expect(running(uriB)).toContain(vm);
     expect(defined("qemu:///system")).not.toContain(vm);
     expect(readMaintenance(maintenance).hosts.hostA).toMatchObject({ by: "api (bearer token)", reason: "e2e via API" });
-    const log = readFileSync(controllerLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { action: string; actor: string; vm: string | null; result: string });
+    const log = readFileSync(controllerLog, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { action: string; actor: string; vm: string | null; result: string });
     expect(log.find((e) => e.action === "drain")).toMatchObject({ actor: "api (bearer token)", result: "ok" });
     expect(log.filter((e) => e.action === "migrate" && e.result === "ok").map((e) => e.vm)).toEqual([vm]);
 

@@ -11,7 +11,8 @@ export function e2eMissing(): string | null {
   try {
     accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
   } catch {
-    if (process.env.VSTEAL_TESTBED_TCG !== "1") return "no usable /dev/kvm (set VSTEAL_TESTBED_TCG=1 to test under TCG)";
+    if (process.env.VSTEAL_TESTBED_TCG !== "1")
+      return "no usable /dev/kvm (set VSTEAL_TESTBED_TCG=1 to test under TCG)";
   }
   try {
     execFileSync("virsh", ["-c", "qemu:///system", "uri"], { stdio: "ignore", timeout: 10_000 });

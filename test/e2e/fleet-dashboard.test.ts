@@ -48,20 +48,52 @@ describeE2E("the fleet view, served by the controller, in headless Chromium", ()
         vms: [
           { name: "busy-web", uuid: "1a000000-0000-4000-8000-000000000001", vcpus: 4, usage: 0.7, delay: 0.45 },
           { name: "busy-db", uuid: "1a000000-0000-4000-8000-000000000002", vcpus: 2, usage: 0.8, delay: 0.4 },
-          { name: "capped-batch", uuid: "1a000000-0000-4000-8000-000000000003", vcpus: 1, usage: 0.2, delay: 0.3, throttled: 0.25 },
+          {
+            name: "capped-batch",
+            uuid: "1a000000-0000-4000-8000-000000000003",
+            vcpus: 1,
+            usage: 0.2,
+            delay: 0.3,
+            throttled: 0.25,
+          },
         ],
       }),
-      await LabHost.start({ name: "hv02", cpus: 16, vms: [{ name: HOSTILE_VM, uuid: "2a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.2, delay: 0.002 }] }),
-      await LabHost.start({ name: HOSTILE_HOST, cpus: 8, vms: [{ name: "calm-db", uuid: "3a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.3, delay: 0.004 }] }),
+      await LabHost.start({
+        name: "hv02",
+        cpus: 16,
+        vms: [{ name: HOSTILE_VM, uuid: "2a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.2, delay: 0.002 }],
+      }),
+      await LabHost.start({
+        name: HOSTILE_HOST,
+        cpus: 8,
+        vms: [{ name: "calm-db", uuid: "3a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.3, delay: 0.004 }],
+      }),
     );
     prom = await LabPrometheus.start({ targets: lab.map((h) => ({ address: `127.0.0.1:${h.port}`, host: h.name })) });
     await prom.waitForTargets(3, 60_000);
     await sleep(11_000); // a full 10 s window of 1 s scrapes
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    controller = spawn(process.execPath, [CLI, "controller", "--prometheus", prom.url, "--interval", "2s", "--window", "10s", "--state-file", "", "--web.listen-address", `127.0.0.1:${port}`], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    controller = spawn(
+      process.execPath,
+      [
+        CLI,
+        "controller",
+        "--prometheus",
+        prom.url,
+        "--interval",
+        "2s",
+        "--window",
+        "10s",
+        "--state-file",
+        "",
+        "--web.listen-address",
+        `127.0.0.1:${port}`,
+      ],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     controller.stderr?.setEncoding("utf8").on("data", (d: string) => {
       log = (log + d).slice(-20_000);
     });
@@ -77,7 +109,17 @@ describeE2E("the fleet view, served by the controller, in headless Chromium", ()
       await sleep(500);
     }
     mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
     page.on("console", (m) => {
       if (m.type() === "error") consoleErrors.push(`${m.text()} (${m.location().url})`);
@@ -111,8 +153,13 @@ describeE2E("the fleet view, served by the controller, in headless Chromium", ()
   it("shows one heatmap row per host, the plan's move with its reason, and demand against capacity", async () => {
     await page.goto(`${base}/#/fleet`);
     const snap = (await (await fetch(`${base}/api/v1/snapshot`)).json()) as { hosts: Array<{ name: string }> };
-    await page.locator(".fleet-heatmap .hm-row").nth(snap.hosts.length - 1).waitFor();
-    const rows = await page.locator(".fleet-heatmap .hm-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-host") ?? ""));
+    await page
+      .locator(".fleet-heatmap .hm-row")
+      .nth(snap.hosts.length - 1)
+      .waitFor();
+    const rows = await page
+      .locator(".fleet-heatmap .hm-row")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-host") ?? ""));
     expect(rows.sort()).toEqual(snap.hosts.map((h) => h.name).sort());
     // The crowded host waits most: first row, selected, and its cells are painted.
     expect(rows.length).toBe(3);
@@ -125,7 +172,9 @@ describeE2E("the fleet view, served by the controller, in headless Chromium", ()
     await row.waitFor();
     expect(await row.locator(".vm-name").textContent()).toBe(m.vm);
     expect(await row.locator(".move-hosts").textContent()).toBe(`${m.from} → ${m.to}`);
-    await expect.poll(() => row.locator(".reason").textContent()).toMatch(/^hv01 is (oversubscribed|contended) \(demand [\d.]+ of 4 cores/);
+    await expect
+      .poll(() => row.locator(".reason").textContent())
+      .toMatch(/^hv01 is (oversubscribed|contended) \(demand [\d.]+ of 4 cores/);
     expect(await page.locator(".plan-verdict").textContent()).toMatch(/predicted contention [\d.]+ → [\d.]+ cores/);
     // Demand against capacity: one bar per host, hv01 over its capacity.
     expect(await page.locator(".cap-row").count()).toBe(3);

@@ -14,9 +14,12 @@ import { planValidated } from "../../src/planner/plan.js";
 // VictoriaMetrics (its import API): vsteal must read the same snapshot, and so make the same
 // plan, from either. The counters grow linearly, so each engine's rate() is exact.
 
-const tools = ["prometheus", "promtool", "victoria-metrics"].filter((t) => spawnSync("which", [t], { stdio: "ignore" }).status !== 0);
+const tools = ["prometheus", "promtool", "victoria-metrics"].filter(
+  (t) => spawnSync("which", [t], { stdio: "ignore" }).status !== 0,
+);
 const inCi = process.env.CI === "true" || process.env.CI === "1";
-if (tools.length && inCi) throw new Error(`missing in CI: ${tools.join(", ")} (apt-get install prometheus victoria-metrics)`);
+if (tools.length && inCi)
+  throw new Error(`missing in CI: ${tools.join(", ")} (apt-get install prometheus victoria-metrics)`);
 const describeEngines = tools.length ? describe.skip : describe;
 
 describeEngines("Prometheus and VictoriaMetrics give the same snapshot and plan", () => {
@@ -31,7 +34,14 @@ describeEngines("Prometheus and VictoriaMetrics give the same snapshot and plan"
     engines.push(await prometheusFromBlocks(shape, times, join(dir, "prom")));
     engines.push(await victoriaMetricsImported(shape, times, join(dir, "vm")));
     for (const e of engines) {
-      builds.set(e.name, await buildSnapshot(new PrometheusClient({ url: e.url }), { windowS: 300, nowMs: nowS * 1000, staleAfterS: 3600 }));
+      builds.set(
+        e.name,
+        await buildSnapshot(new PrometheusClient({ url: e.url }), {
+          windowS: 300,
+          nowMs: nowS * 1000,
+          staleAfterS: 3600,
+        }),
+      );
     }
   }, 120_000);
 
@@ -42,7 +52,10 @@ describeEngines("Prometheus and VictoriaMetrics give the same snapshot and plan"
 
   it("each engine's snapshot has every host and VM, with the rates the data was made with", () => {
     for (const [name, b] of builds) {
-      expect(b.snapshot.hosts.map((h) => h.name), name).toEqual(Array.from({ length: 6 }, (_, h) => hostName(h)));
+      expect(
+        b.snapshot.hosts.map((h) => h.name),
+        name,
+      ).toEqual(Array.from({ length: 6 }, (_, h) => hostName(h)));
       expect(b.snapshot.vms.length, name).toBe(60);
       const usage = b.snapshot.vms.flatMap((v) => v.usage);
       const delay = b.snapshot.vms.flatMap((v) => v.delay);
@@ -58,7 +71,10 @@ describeEngines("Prometheus and VictoriaMetrics give the same snapshot and plan"
     const v = builds.get("victoria-metrics")!.snapshot;
     // Rates agree to 1e-5 of a core: the engines' float sums over the same samples differ in the
     // last digits (seen: 0.002875 vs 0.002876); the plans must be identical.
-    const strip = (s: typeof p) => ({ hosts: s.hosts, vms: s.vms.map((x) => ({ ...x, usage: x.usage.length, delay: x.delay.length })) });
+    const strip = (s: typeof p) => ({
+      hosts: s.hosts,
+      vms: s.vms.map((x) => ({ ...x, usage: x.usage.length, delay: x.delay.length })),
+    });
     expect(strip(v)).toEqual(strip(p));
     const rates = (s: typeof p) => s.vms.flatMap((x) => [...x.usage, ...x.delay]);
     const rp = rates(p);

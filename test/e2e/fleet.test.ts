@@ -31,7 +31,9 @@ const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 /** `vsteal controller …`: from dist/cli/main.js once main.ts registers it, else through scripts/fleet-lab. */
 function controllerArgv(): string[] {
   const help = execFileSync(process.execPath, [CLI, "controller", "--help"], { encoding: "utf8" });
-  return help.includes("--prometheus") ? [CLI, "controller"] : [join(ROOT, "scripts", "fleet-lab"), "vsteal", "controller"];
+  return help.includes("--prometheus")
+    ? [CLI, "controller"]
+    : [join(ROOT, "scripts", "fleet-lab"), "vsteal", "controller"];
 }
 
 interface PlanView {
@@ -49,7 +51,13 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
 }
 
 /** Polls until `pred` holds for the controller's /api/v1/plan (audits run every second). */
-async function waitForPlan(base: string, pred: (p: PlanView) => boolean, what: string, log: () => string, timeoutS = 30): Promise<PlanView> {
+async function waitForPlan(
+  base: string,
+  pred: (p: PlanView) => boolean,
+  what: string,
+  log: () => string,
+  timeoutS = 30,
+): Promise<PlanView> {
   const deadline = Date.now() + timeoutS * 1000;
   let last: PlanView | null = null;
   while (Date.now() < deadline) {
@@ -75,10 +83,44 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
   beforeAll(async () => {
     testbed("up", "3");
     const agentPort = await freePort();
-    agent = spawn(process.execPath, [CLI, "agent", "--interval", "1", "--source", "libvirt", "--discovery-interval", "5", "--history.dir", "", "--web.listen-address", `127.0.0.1:${agentPort}`], { stdio: "ignore" });
+    agent = spawn(
+      process.execPath,
+      [
+        CLI,
+        "agent",
+        "--interval",
+        "1",
+        "--source",
+        "libvirt",
+        "--discovery-interval",
+        "5",
+        "--history.dir",
+        "",
+        "--web.listen-address",
+        `127.0.0.1:${agentPort}`,
+      ],
+      { stdio: "ignore" },
+    );
     lab.push(
-      await LabHost.start({ name: "hv02", cpus: 16, vms: [{ name: "calm-web", uuid: "2a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.2, delay: 0.002 }] }),
-      await LabHost.start({ name: "hv03", cpus: 8, vms: [{ name: "calm-db", uuid: "3a000000-0000-4000-8000-000000000001", vcpus: 4, usage: 0.3, delay: 0.004, throttled: 0.001 }] }),
+      await LabHost.start({
+        name: "hv02",
+        cpus: 16,
+        vms: [{ name: "calm-web", uuid: "2a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.2, delay: 0.002 }],
+      }),
+      await LabHost.start({
+        name: "hv03",
+        cpus: 8,
+        vms: [
+          {
+            name: "calm-db",
+            uuid: "3a000000-0000-4000-8000-000000000001",
+            vcpus: 4,
+            usage: 0.3,
+            delay: 0.004,
+            throttled: 0.001,
+          },
+        ],
+      }),
     );
     prom = await LabPrometheus.start({
       targets: [
@@ -92,9 +134,26 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const [cmd, ...args] = controllerArgv();
-    controller = spawn(process.execPath, [cmd!, ...args, "--prometheus", prom.url, "--interval", "1s", "--window", WINDOW, "--state-file", "", "--web.listen-address", `127.0.0.1:${port}`], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    controller = spawn(
+      process.execPath,
+      [
+        cmd!,
+        ...args,
+        "--prometheus",
+        prom.url,
+        "--interval",
+        "1s",
+        "--window",
+        WINDOW,
+        "--state-file",
+        "",
+        "--web.listen-address",
+        `127.0.0.1:${port}`,
+      ],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     controller.stderr?.setEncoding("utf8").on("data", (d: string) => {
       controllerLog = (controllerLog + d).slice(-20_000);
     });
@@ -111,7 +170,9 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
     const snap = await snapshotFromPrometheus(prom!.url, WINDOW);
     expect(snap.hosts.map((h) => h.name)).toEqual(["hv01", "hv02", "hv03"]);
     const real = snap.vms.filter((v) => v.host === "hv01");
-    expect(real.map((v) => v.name)).toEqual(expect.arrayContaining(["vsteal-test-1", "vsteal-test-2", "vsteal-test-3"]));
+    expect(real.map((v) => v.name)).toEqual(
+      expect.arrayContaining(["vsteal-test-1", "vsteal-test-2", "vsteal-test-3"]),
+    );
     const waiting = real.reduce((a, v) => a + v.delay.reduce((x, y) => x + y, 0), 0);
     expect(waiting).toBeGreaterThan(1.5); // 6 spinning vCPUs on 2 CPUs wait most of the time
     expect(snap.vms.find((v) => v.name === "calm-web")?.usage[0]).toBeCloseTo(0.2, 1);
@@ -121,7 +182,11 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
     expect(p.moves[0]).toMatchObject({ from: "hv01", to: expect.stringMatching(/^hv0[23]$/) });
     expect(p.predicted.steal_after).toBeLessThan(p.predicted.steal_before);
     // The same through the CLI: `vsteal plan --prometheus URL --json` prints the plan format.
-    const out = JSON.parse(execFileSync(process.execPath, [CLI, "plan", "--prometheus", prom!.url, "--window", WINDOW, "--json"], { encoding: "utf8" })) as {
+    const out = JSON.parse(
+      execFileSync(process.execPath, [CLI, "plan", "--prometheus", prom!.url, "--window", WINDOW, "--json"], {
+        encoding: "utf8",
+      }),
+    ) as {
       version: number;
       moves: Array<{ vm: string; from: string; to: string; reason: string }>;
       predicted: { steal_before: number; steal_after: number };
@@ -132,7 +197,12 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
   });
 
   it("the controller proposes the move (dry run) and exposes it through its API and metrics", async () => {
-    const v = await waitForPlan(base, (p) => p.status === "ok", "a successful audit", () => controllerLog);
+    const v = await waitForPlan(
+      base,
+      (p) => p.status === "ok",
+      "a successful audit",
+      () => controllerLog,
+    );
     expect(v.plan?.moves[0]).toMatchObject({ from: "hv01", to: expect.stringMatching(/^hv0[23]$/) });
     expect(v.plan?.moves[0]?.reason.length).toBeGreaterThan(10);
     expect(v.plan!.predicted.steal_after).toBeLessThan(v.plan!.predicted.steal_before);
@@ -157,7 +227,13 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
     // calm-web "migrates" hv02 → hv03: gone from one simulated host, new process (counters
     // from 0) on the other, as after a live migration.
     lab[0]!.removeVm("calm-web");
-    lab[1]!.addVm({ name: "calm-web", uuid: "2a000000-0000-4000-8000-000000000001", vcpus: 2, usage: 0.2, delay: 0.002 });
+    lab[1]!.addVm({
+      name: "calm-web",
+      uuid: "2a000000-0000-4000-8000-000000000001",
+      vcpus: 2,
+      usage: 0.2,
+      delay: 0.002,
+    });
     const deadline = Date.now() + 30_000;
     let seen: PlanView | null = null;
     while (Date.now() < deadline && !seen) {
@@ -166,7 +242,9 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
       if (!seen) await sleep(0.5);
     }
     expect(seen, controllerLog).not.toBeNull();
-    expect(seen!.observed_moves).toEqual([expect.objectContaining({ vm: "calm-web", from: "hv02", to: "hv03", kind: "observed" })]);
+    expect(seen!.observed_moves).toEqual([
+      expect.objectContaining({ vm: "calm-web", from: "hv02", to: "hv03", kind: "observed" }),
+    ]);
     // The planner still wants hv01's load on a calm host; both calm hosts are cooling down.
     const held = seen!.suppressed.filter((x) => x.rule === "host_cooldown");
     expect(held.length).toBeGreaterThan(0);
@@ -178,31 +256,49 @@ describeE2E("fleet controller: real Prometheus, the real agent as the crowded ho
   it("one target down (partial data): no plan, and the reason names the missing host", async () => {
     await lab[1]!.stop();
     lab.splice(1, 1);
-    const v = await waitForPlan(base, (p) => p.status === "error" && (p.error?.missing_hosts ?? []).includes("hv03"), "a failed audit naming hv03", () => controllerLog);
+    const v = await waitForPlan(
+      base,
+      (p) => p.status === "error" && (p.error?.missing_hosts ?? []).includes("hv03"),
+      "a failed audit naming hv03",
+      () => controllerLog,
+    );
     expect(v.plan).toBeNull();
     expect(v.error).toMatchObject({ reason: "partial_data", missing_hosts: ["hv03"] });
     expect(v.error?.message).toMatch(/hv03/);
     const r = await fetch(`${base}/api/v1/plan`);
     expect(r.status).toBe(503);
-    await expect(snapshotFromPrometheus(prom!.url, WINDOW)).rejects.toThrow(/no snapshot: missing or stale data for host hv03/);
-    const cli = spawnSync(process.execPath, [CLI, "plan", "--prometheus", prom!.url, "--window", WINDOW, "--json"], { encoding: "utf8" });
+    await expect(snapshotFromPrometheus(prom!.url, WINDOW)).rejects.toThrow(
+      /no snapshot: missing or stale data for host hv03/,
+    );
+    const cli = spawnSync(process.execPath, [CLI, "plan", "--prometheus", prom!.url, "--window", WINDOW, "--json"], {
+      encoding: "utf8",
+    });
     expect(cli.status).toBe(3);
     expect(cli.stdout).toBe("");
     expect(cli.stderr).toMatch(/^vsteal plan: no plan: .*hv03/m);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^vsteal_controller_last_audit_success 0$/m);
-    expect(Number(/^vsteal_controller_audit_errors_total\{reason="partial_data"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(
+      Number(/^vsteal_controller_audit_errors_total\{reason="partial_data"\} (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThan(0);
   });
 
   it("Prometheus down: no plan, and the reason says Prometheus is unreachable", async () => {
     await prom!.stop();
-    const v = await waitForPlan(base, (p) => p.status === "error" && p.error?.reason === "prometheus_unreachable", "an unreachable Prometheus", () => controllerLog);
+    const v = await waitForPlan(
+      base,
+      (p) => p.status === "error" && p.error?.reason === "prometheus_unreachable",
+      "an unreachable Prometheus",
+      () => controllerLog,
+    );
     expect(v.plan).toBeNull();
     expect(v.error?.message).toMatch(/cannot reach Prometheus at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
     const e = await snapshotFromPrometheus(prom!.url, WINDOW).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(SnapshotError);
     expect((e as SnapshotError).reason).toBe("prometheus_unreachable");
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(Number(/^vsteal_controller_audit_errors_total\{reason="prometheus_unreachable"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(
+      Number(/^vsteal_controller_audit_errors_total\{reason="prometheus_unreachable"\} (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThan(0);
   });
 });

@@ -29,14 +29,18 @@ describeE2E("agent history survives kill -9", () => {
   it("loses at most the last minute after kill -9, and sets a damaged file aside", async () => {
     let a = (agent = await agentIn(dir));
     await a.sweeps(6);
-    const before = (await (await fetch(`${a.url}/api/v1/history?domain=vsteal-test-1&from=now-10m`)).json()) as { series: Series[] };
+    const before = (await (await fetch(`${a.url}/api/v1/history?domain=vsteal-test-1&from=now-10m`)).json()) as {
+      series: Series[];
+    };
     const lastBefore = Math.max(...before.series[0]!.points.map((p) => p.t));
     expect(before.series[0]!.points.length).toBeGreaterThanOrEqual(4);
     await a.stop("SIGKILL");
 
     a = agent = await agentIn(dir);
     await a.sweeps(1);
-    const after = (await (await fetch(`${a.url}/api/v1/history?domain=vsteal-test-1&from=now-10m`)).json()) as { series: Series[] };
+    const after = (await (await fetch(`${a.url}/api/v1/history?domain=vsteal-test-1&from=now-10m`)).json()) as {
+      series: Series[];
+    };
     const times = after.series[0]!.points.map((p) => p.t);
     // Everything recorded before the kill is back (the journal is written on every sample).
     for (const p of before.series[0]!.points) expect(times).toContain(p.t);

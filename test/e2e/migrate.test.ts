@@ -45,7 +45,10 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
   const virshB = (...a: string[]): string => virsh("--connect", uriB, ...a);
   const onHost = (uri: string): string => {
     try {
-      return execFileSync("virsh", ["-q", "-c", uri, "domstate", VM], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+      return execFileSync("virsh", ["-q", "-c", uri, "domstate", VM], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
     } catch {
       return "absent";
     }
@@ -53,7 +56,15 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
 
   const planFile = (from: string, to: string): string => {
     const f = join(dir, `plan-${from}${to}-${samples.length}-${Date.now()}.json`);
-    writeFileSync(f, JSON.stringify({ version: 1, moves: [{ vm: VM, from, to, reason: "e2e" }], predicted: { steal_before: 1, steal_after: 0 }, explanation: "e2e" }));
+    writeFileSync(
+      f,
+      JSON.stringify({
+        version: 1,
+        moves: [{ vm: VM, from, to, reason: "e2e" }],
+        predicted: { steal_before: 1, steal_after: 0 },
+        explanation: "e2e",
+      }),
+    );
     return f;
   };
   const audit = (): AuditEntry[] =>
@@ -70,18 +81,42 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
     hostsFile = join(dir, "hosts.yaml");
     // A is reached as qemu:///system, which only this client can use: migrations to A are
     // client-managed (p2p: false), as TESTBED.md describes; to B peer-to-peer.
-    writeFileSync(hostsFile, `hosts:\n  hostA: { uri: "qemu:///system", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  hostB: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\n`);
+    writeFileSync(
+      hostsFile,
+      `hosts:\n  hostA: { uri: "qemu:///system", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  hostB: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\n`,
+    );
     testbed("define", VM, "1");
-    agentA = await startAgent(["--source", "libvirt", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""]);
+    agentA = await startAgent([
+      "--source",
+      "libvirt",
+      "--interval",
+      "1",
+      "--discovery-interval",
+      "1",
+      "--history.dir",
+      "",
+    ]);
     agentB = await startAgentOnSecondHost(readFileSync(PID_FILE, "utf8").trim());
     polling = true;
     poller = (async () => {
       while (polling) {
-        for (const [agent, url] of [["A", agentA!.url], ["B", agentB!.url]] as const) {
+        for (const [agent, url] of [
+          ["A", agentA!.url],
+          ["B", agentB!.url],
+        ] as const) {
           try {
-            const r = (await (await fetch(`${url}/api/v1/domains`)).json()) as { domains: { domain: string; vcpus: { usage: number; steal: number; contention: number }[] }[] };
+            const r = (await (await fetch(`${url}/api/v1/domains`)).json()) as {
+              domains: { domain: string; vcpus: { usage: number; steal: number; contention: number }[] }[];
+            };
             const d = r.domains.find((x) => x.domain === VM);
-            if (d) samples.push({ agent, t: Date.now(), usage: d.vcpus.map((v) => v.usage), steal: d.vcpus.map((v) => v.steal), contention: d.vcpus.map((v) => v.contention) });
+            if (d)
+              samples.push({
+                agent,
+                t: Date.now(),
+                usage: d.vcpus.map((v) => v.usage),
+                steal: d.vcpus.map((v) => v.steal),
+                contention: d.vcpus.map((v) => v.contention),
+              });
           } catch {
             /* an agent between sweeps */
           }
@@ -98,7 +133,19 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
     await agentB?.stop();
     // The VM back on A (or gone); then host B down (destroys whatever is left there).
     try {
-      if (onHost(uriB) !== "absent") virsh("--connect", uriB, "migrate", "--live", "--persistent", "--undefinesource", VM, "qemu:///system", "--migrateuri", "tcp://127.0.0.1");
+      if (onHost(uriB) !== "absent")
+        virsh(
+          "--connect",
+          uriB,
+          "migrate",
+          "--live",
+          "--persistent",
+          "--undefinesource",
+          VM,
+          "qemu:///system",
+          "--migrateuri",
+          "tcp://127.0.0.1",
+        );
     } catch {
       /* down-second-host destroys it */
     }
@@ -122,7 +169,12 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
     await seenOn("A", 0);
     const t0 = Date.now();
     const io1 = capture();
-    const c1 = await apply(planFile("hostA", "hostB"), { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog, json: true }, io1, { tty: false });
+    const c1 = await apply(
+      planFile("hostA", "hostB"),
+      { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog, json: true },
+      io1,
+      { tty: false },
+    );
     const ab = Date.now() - t0;
     expect(c1, io1.text()).toBe(0);
     expect(onHost(uriB)).toBe("running");
@@ -134,7 +186,12 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
 
     const t2 = Date.now();
     const io2 = capture();
-    const c2 = await apply(planFile("hostB", "hostA"), { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog, json: true }, io2, { tty: false });
+    const c2 = await apply(
+      planFile("hostB", "hostA"),
+      { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog, json: true },
+      io2,
+      { tty: false },
+    );
     const ba = Date.now() - t2;
     expect(c2, io2.text()).toBe(0);
     expect(onHost("qemu:///system")).toBe("running");
@@ -142,14 +199,18 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
     await seenOn("A", Date.now());
     await new Promise((r) => setTimeout(r, 3000));
 
-    console.log(`migration timings (vsteal apply, whole command): A→B ${ab} ms, B→A ${ba} ms; ${samples.length} rate samples`);
+    console.log(
+      `migration timings (vsteal apply, whole command): A→B ${ab} ms, B→A ${ba} ms; ${samples.length} rate samples`,
+    );
     const window = samples.filter((s) => s.t >= t0 - 2000);
     expect(window.filter((s) => s.agent === "B").length).toBeGreaterThan(2);
     expect(window.filter((s) => s.agent === "A").length).toBeGreaterThan(2);
     for (const s of window) {
       for (const v of [...s.usage, ...s.steal, ...s.contention]) {
         expect(v, `agent ${s.agent} at ${new Date(s.t).toISOString()}: ${JSON.stringify(s)}`).toBeGreaterThanOrEqual(0);
-        expect(v, `agent ${s.agent} at ${new Date(s.t).toISOString()}: ${JSON.stringify(s)}`).toBeLessThanOrEqual(1.0001);
+        expect(v, `agent ${s.agent} at ${new Date(s.t).toISOString()}: ${JSON.stringify(s)}`).toBeLessThanOrEqual(
+          1.0001,
+        );
       }
     }
     const ok = audit().filter((e) => e.action === "migrate" && e.result === "ok");
@@ -157,16 +218,26 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
   });
 
   it("a target that refuses (another domain of that name on B) leaves the VM running on A, and the audit log says why", async () => {
-    const xml = virsh("dumpxml", VM).replace(/<uuid>[^<]*<\/uuid>/, "<uuid>00000000-0000-4000-8000-00000000beef</uuid>");
+    const xml = virsh("dumpxml", VM).replace(
+      /<uuid>[^<]*<\/uuid>/,
+      "<uuid>00000000-0000-4000-8000-00000000beef</uuid>",
+    );
     const f = join(dir, "conflict.xml");
     writeFileSync(f, xml);
     virshB("define", f);
     try {
       const io = capture();
-      const code = await apply(planFile("hostA", "hostB"), { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog }, io, { tty: false });
+      const code = await apply(
+        planFile("hostA", "hostB"),
+        { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog },
+        io,
+        { tty: false },
+      );
       expect(code, io.text()).toBe(4);
       expect(onHost("qemu:///system")).toBe("running");
-      const e = audit().filter((x) => x.action === "migrate").at(-1)!;
+      const e = audit()
+        .filter((x) => x.action === "migrate")
+        .at(-1)!;
       expect(e).toMatchObject({ vm: VM, from: "hostA", to: "hostB", result: "failed" });
       expect(e.reason).toMatch(/already exists/);
       expect(e.reason).toMatch(/still running on hostA/);
@@ -179,20 +250,38 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
     // 1 MiB/s and a 0.5 s timeout: the job is still running when the executor aborts it.
     virsh("migrate-setspeed", VM, "1");
     const io = capture();
-    const code = await apply(planFile("hostA", "hostB"), { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog, timeoutS: 0.5 }, io, { tty: false });
+    const code = await apply(
+      planFile("hostA", "hostB"),
+      { hosts: hostsFile, yes: true, recheck: false, windowS: 300, auditLog, timeoutS: 0.5 },
+      io,
+      { tty: false },
+    );
     expect(code, io.text()).toBe(4);
     expect(onHost("qemu:///system")).toBe("running");
     expect(onHost(uriB)).toBe("absent");
-    const e = audit().filter((x) => x.action === "migrate").at(-1)!;
+    const e = audit()
+      .filter((x) => x.action === "migrate")
+      .at(-1)!;
     expect(e).toMatchObject({ vm: VM, from: "hostA", to: "hostB", result: "aborted" });
     expect(e.reason).toMatch(/timed out after 0\.5 s.*job aborted; vsteal-mig-e2e still running on hostA/);
   });
 
   it("refuses without a terminal unless --yes, and without fresh data unless --no-recheck", async () => {
     const io = capture();
-    expect(await apply(planFile("hostA", "hostB"), { hosts: hostsFile, recheck: false, windowS: 300, auditLog }, io, { tty: false })).toBe(2);
+    expect(
+      await apply(planFile("hostA", "hostB"), { hosts: hostsFile, recheck: false, windowS: 300, auditLog }, io, {
+        tty: false,
+      }),
+    ).toBe(2);
     expect(io.text()).toMatch(/pass --yes/);
-    await expect(apply(planFile("hostA", "hostB"), { hosts: hostsFile, yes: true, recheck: true, windowS: 300, auditLog }, capture(), { tty: false })).rejects.toThrow(/--prometheus URL.*or --no-recheck/);
+    await expect(
+      apply(
+        planFile("hostA", "hostB"),
+        { hosts: hostsFile, yes: true, recheck: true, windowS: 300, auditLog },
+        capture(),
+        { tty: false },
+      ),
+    ).rejects.toThrow(/--prometheus URL.*or --no-recheck/);
     expect(onHost("qemu:///system")).toBe("running");
   });
 });

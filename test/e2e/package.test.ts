@@ -15,11 +15,18 @@ const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { ve
 const DEB = join(ROOT, "dist", "pkg", `vsteal_${PKG.version}_amd64.deb`);
 const TGZ = join(ROOT, "dist", "pkg", `vsteal-${PKG.version}.tgz`);
 const UNIT = "/lib/systemd/system/vsteal-agent.service";
-const INSTALLED = ["/usr/bin/vsteal", UNIT, "/etc/vsteal/alerts.yaml", "/usr/share/vsteal/alerts/default-rules.yaml", "/usr/share/vsteal/prometheus/vsteal-alerts.rules.yml", "/usr/share/vsteal/grafana/vsteal-dashboard.json", "/usr/share/doc/vsteal/copyright"];
+const INSTALLED = [
+  "/usr/bin/vsteal",
+  UNIT,
+  "/etc/vsteal/alerts.yaml",
+  "/usr/share/vsteal/alerts/default-rules.yaml",
+  "/usr/share/vsteal/prometheus/vsteal-alerts.rules.yml",
+  "/usr/share/vsteal/grafana/vsteal-dashboard.json",
+  "/usr/share/doc/vsteal/copyright",
+];
 
 const has = (cmd: string, ...args: string[]): boolean => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
 const userExists = (): boolean => has("getent", "passwd", "vsteal");
-
 
 /** The unit's ExecStart, its continuation lines joined, split into argv (it has no quoting). */
 function execStart(unit: string): string[] {
@@ -55,10 +62,15 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
   let agent: ChildProcess | null = null;
 
   beforeAll(() => {
-    if (has("dpkg", "-s", "vsteal")) throw new Error("a vsteal package is already installed here: remove it (dpkg --purge vsteal) before this test");
-    if (existsSync("/usr/bin/vsteal")) throw new Error("/usr/bin/vsteal exists and is not from a vsteal package: this test would overwrite it");
+    if (has("dpkg", "-s", "vsteal"))
+      throw new Error("a vsteal package is already installed here: remove it (dpkg --purge vsteal) before this test");
+    if (existsSync("/usr/bin/vsteal"))
+      throw new Error("/usr/bin/vsteal exists and is not from a vsteal package: this test would overwrite it");
     userBefore = userExists();
-    execFileSync(process.execPath, [join(ROOT, "scripts", "package.mjs")], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(process.execPath, [join(ROOT, "scripts", "package.mjs")], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
   }, 600_000);
 
   afterAll(() => {
@@ -85,13 +97,17 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
   });
 
   it("the .deb installs the program, unit, rules, dashboard and configs, and the vsteal user", () => {
-    const info = execFileSync("dpkg-deb", ["--field", DEB, "Package", "Version", "Architecture", "Depends"], { encoding: "utf8" });
+    const info = execFileSync("dpkg-deb", ["--field", DEB, "Package", "Version", "Architecture", "Depends"], {
+      encoding: "utf8",
+    });
     expect(info).toContain(`Version: ${PKG.version}`);
     expect(info).toContain("Architecture: amd64");
     expect(info).not.toMatch(/nodejs/); // Node is inside the executable
     execFileSync("dpkg", ["-i", DEB], { stdio: ["ignore", "ignore", "inherit"] });
     for (const f of INSTALLED) expect(existsSync(f), f).toBe(true);
-    expect(execFileSync("/usr/bin/vsteal", ["--version"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } }).trim()).toBe(PKG.version);
+    expect(
+      execFileSync("/usr/bin/vsteal", ["--version"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } }).trim(),
+    ).toBe(PKG.version);
     const pw = execFileSync("getent", ["passwd", "vsteal"], { encoding: "utf8" }).trim().split(":");
     expect(pw[6]).toMatch(/nologin|false/);
     expect(Number(pw[2])).toBeLessThan(1000); // a system user
@@ -121,7 +137,11 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
     expect(stderr).not.toMatch(/warning|error/i);
 
     // The kernel says who runs it.
-    const pid = Number(execFileSync("pgrep", ["-u", "vsteal", "-f", `127.0.0.1:${port}`], { encoding: "utf8" }).trim().split("\n")[0]);
+    const pid = Number(
+      execFileSync("pgrep", ["-u", "vsteal", "-f", `127.0.0.1:${port}`], { encoding: "utf8" })
+        .trim()
+        .split("\n")[0],
+    );
     const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
     expect(uid).toBe(execFileSync("id", ["-u", "vsteal"], { encoding: "utf8" }).trim());
     expect(Number(/^vsteal_host_cpus (\d+)/m.exec(text)?.[1])).toBe(cpus().length);
@@ -134,7 +154,12 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
       const n = Number(b.get("vcpu.current") ?? 0);
       for (let v = 0; v < n; v++) {
         const esc = name.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n");
-        const line = text.split("\n").find((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${esc}",`) && l.includes(`vcpu="${v}"`));
+        const line = text
+          .split("\n")
+          .find(
+            (l) =>
+              l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${esc}",`) && l.includes(`vcpu="${v}"`),
+          );
         const lo = b.get(`vcpu.${v}.delay`);
         const hi = a.get(`vcpu.${v}.delay`);
         if (!line || lo === undefined || hi === undefined) continue;
@@ -161,7 +186,8 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
 
   it("dpkg --purge removes everything but the vsteal system user", () => {
     execFileSync("dpkg", ["--purge", "vsteal"], { stdio: ["ignore", "ignore", "inherit"] });
-    for (const f of [...INSTALLED, "/etc/vsteal", "/var/lib/vsteal", "/usr/share/vsteal", "/usr/share/doc/vsteal"]) expect(existsSync(f), f).toBe(false);
+    for (const f of [...INSTALLED, "/etc/vsteal", "/var/lib/vsteal", "/usr/share/vsteal", "/usr/share/doc/vsteal"])
+      expect(existsSync(f), f).toBe(false);
     expect(has("dpkg", "-s", "vsteal")).toBe(false);
     expect(spawnSync("pgrep", ["-u", "vsteal"]).status).not.toBe(0); // nothing of it still runs
     expect(userExists()).toBe(true); // Debian leaves system users; docs/install.md says how to remove it

@@ -9,5 +9,19 @@ export type SecondHostAgent = RunningAgent;
  * /run/libvirt is, on a free loopback port; resolves once it listens.
  */
 export function startAgentOnSecondHost(pid: string): Promise<SecondHostAgent> {
-  return startAgent(["--source", "libvirt", "--connect", "qemu:///system", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""], ["nsenter", "-t", pid, "-m", "-u"]);
+  return startAgent(
+    [
+      "--source",
+      "libvirt",
+      "--connect",
+      "qemu:///system",
+      "--interval",
+      "1",
+      "--discovery-interval",
+      "1",
+      "--history.dir",
+      "",
+    ],
+    ["nsenter", "-t", pid, "-m", "-u"],
+  );
 }

@@ -8,7 +8,9 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 /** The spinning VMs of `testbed up` (other tests define extra vsteal-test-* domains for a while). */
 function numberedDomains(): string[] {
-  return virsh("list", "--name").split("\n").filter((n) => /^vsteal-test-\d+$/.test(n));
+  return virsh("list", "--name")
+    .split("\n")
+    .filter((n) => /^vsteal-test-\d+$/.test(n));
 }
 
 /** `vsteal top -b` output cut into iterations, each as lines. */
@@ -88,7 +90,9 @@ describeE2E("vsteal top on the real testbed", () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).not.toMatch(CONTROL);
       expect(r.stdout).not.toContain("\u202e");
-      expect(table(iterations(r.stdout)[0]!).filter((l) => l.startsWith("vsteal-test-top\\tx\\x9b2J\\u{202e}y "))).toHaveLength(1);
+      expect(
+        table(iterations(r.stdout)[0]!).filter((l) => l.startsWith("vsteal-test-top\\tx\\x9b2J\\u{202e}y ")),
+      ).toHaveLength(1);
     } finally {
       testbed("undefine", hostile);
     }

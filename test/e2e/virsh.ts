@@ -30,7 +30,10 @@ export function virshDomstats(...domains: string[]): Map<string, Map<string, str
 /** Runs the built CLI; returns stdout, stderr and the exit code. */
 export function vsteal(...args: string[]): { stdout: string; stderr: string; code: number } {
   try {
-    const stdout = execFileSync(process.execPath, [CLI, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const stdout = execFileSync(process.execPath, [CLI, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     return { stdout, stderr: "", code: 0 };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; status?: number };
@@ -43,7 +46,9 @@ export function testbed(...args: string[]): string {
 }
 
 export function runningTestbedDomains(): string[] {
-  return virsh("list", "--name").split("\n").filter((n) => n.startsWith("vsteal-test-"));
+  return virsh("list", "--name")
+    .split("\n")
+    .filter((n) => n.startsWith("vsteal-test-"));
 }
 
 export interface RunningAgent {

@@ -38,7 +38,9 @@ export function spawnAgent(args: string[], opts: SpawnAgentOptions = {}): Promis
   });
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once("exit", (code, sig) => resolve(code ?? sig ?? -1)));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) =>
+    child.once("exit", (code, sig) => resolve(code ?? sig ?? -1)),
+  );
   const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<number | NodeJS.Signals> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
@@ -65,7 +67,11 @@ export function spawnAgent(args: string[], opts: SpawnAgentOptions = {}): Promis
 
 /** Runs `vsteal agent` expecting it to refuse to start; resolves with its exit code and stderr. */
 export function agentRefuses(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, "agent", "--web.listen-address", "127.0.0.1:0", "--history.dir", "", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    [CLI, "agent", "--web.listen-address", "127.0.0.1:0", "--history.dir", "", ...args],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
@@ -99,7 +105,12 @@ export async function health(url: string): Promise<Health> {
 }
 
 /** Waits until `ok(health)` holds; polls every 200 ms. */
-export async function waitHealth(url: string, ok: (h: Health) => boolean, what: string, timeoutMs = 60_000): Promise<Health> {
+export async function waitHealth(
+  url: string,
+  ok: (h: Health) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<Health> {
   const end = Date.now() + timeoutMs;
   let last: Health | null = null;
   while (Date.now() < end) {

@@ -57,55 +57,66 @@ afterEach(async () => {
 });
 
 describe(`VMs created and destroyed during sweeps (${MODE})`, () => {
-  it("never throws, never gives a rate outside [0, 1], and counts exactly the vCPUs of the VMs alive", { timeout: byMode(120_000, 600_000) }, async () => {
-    const cycles = byMode(5, 100);
-    const seed = Number(process.env.VSTEAL_RELIABILITY_SEED ?? Date.now() % 1_000_000);
-    const rand = rng(seed);
-    const prefix = `rel-fake-churn-${process.pid}-`;
-    const sampler = new Sampler({ source: new OnlyOurs(new QemuSource(), prefix), discoveryIntervalMs: 0 });
-    samplers.push(sampler);
-    let prev = await sampler.sample();
-    let samples = 0;
-    let problems = 0;
-    const startOne = async (): Promise<void> => {
-      const busy = [...live].filter((v) => v.child.spawnargs.includes("-vsteal-busy")).length < 2 && rand() < 0.5 ? 20 : 0;
-      const vm = await FakeVm.start({ name: fakeName("churn"), vcpus: 1 + Math.floor(rand() * 4), busy });
-      live.add(vm);
-    };
-    const step = (s: Sample): void => {
-      samples++;
-      problems += s.problems.length;
-      expectSaneRates(computeRates(prev, s));
-      prev = s;
-    };
-    for (let c = 0; c < cycles; c++) {
-      const context = `seed ${seed}, cycle ${c}`;
-      // Start 0-2 VMs, kill 0-2: some reaped before the sweep, some dying during it.
-      const starts = live.size < 2 ? 2 : Math.floor(rand() * 3);
-      for (let i = 0; i < starts && live.size < 6; i++) await startOne();
-      const victims = [...live].filter(() => rand() < 0.35).slice(0, 2);
-      const dying: Promise<void>[] = [];
-      for (const v of victims) {
-        live.delete(v);
-        if (rand() < 0.5) await v.kill(true);
-        else dying.push(v.kill(false).then(() => v.exited));
+  it(
+    "never throws, never gives a rate outside [0, 1], and counts exactly the vCPUs of the VMs alive",
+    { timeout: byMode(120_000, 600_000) },
+    async () => {
+      const cycles = byMode(5, 100);
+      const seed = Number(process.env.VSTEAL_RELIABILITY_SEED ?? Date.now() % 1_000_000);
+      const rand = rng(seed);
+      const prefix = `rel-fake-churn-${process.pid}-`;
+      const sampler = new Sampler({ source: new OnlyOurs(new QemuSource(), prefix), discoveryIntervalMs: 0 });
+      samplers.push(sampler);
+      let prev = await sampler.sample();
+      let samples = 0;
+      let problems = 0;
+      const startOne = async (): Promise<void> => {
+        const busy =
+          [...live].filter((v) => v.child.spawnargs.includes("-vsteal-busy")).length < 2 && rand() < 0.5 ? 20 : 0;
+        const vm = await FakeVm.start({ name: fakeName("churn"), vcpus: 1 + Math.floor(rand() * 4), busy });
+        live.add(vm);
+      };
+      const step = (s: Sample): void => {
+        samples++;
+        problems += s.problems.length;
+        expectSaneRates(computeRates(prev, s));
+        prev = s;
+      };
+      for (let c = 0; c < cycles; c++) {
+        const context = `seed ${seed}, cycle ${c}`;
+        // Start 0-2 VMs, kill 0-2: some reaped before the sweep, some dying during it.
+        const starts = live.size < 2 ? 2 : Math.floor(rand() * 3);
+        for (let i = 0; i < starts && live.size < 6; i++) await startOne();
+        const victims = [...live].filter(() => rand() < 0.35).slice(0, 2);
+        const dying: Promise<void>[] = [];
+        for (const v of victims) {
+          live.delete(v);
+          if (rand() < 0.5) await v.kill(true);
+          else dying.push(v.kill(false).then(() => v.exited));
+        }
+        // Sweeps while processes die: first through the kept descriptors only (the dead VMs'
+        // reads fail), then with discovery. No exception, sane rates.
+        step(sampler.sweep());
+        step(await sampler.sample());
+        step(await sampler.sample());
+        await Promise.all(dying);
+        // Once every death is reaped: exactly the vCPUs of the VMs alive, nothing of the dead.
+        const s = await sampler.sample();
+        step(s);
+        const want = new Map([...live].map((v) => [v.name, Array.from({ length: v.vcpus }, (_, i) => i)]));
+        expect(sampled(s), context).toEqual(want);
+        expect(sampler.threadCount, context).toBe([...live].reduce((a, v) => a + v.vcpus, 0));
+        for (const v of victims)
+          expect(
+            s.domains.find((d) => d.domain.name === v.name),
+            context,
+          ).toBeUndefined();
       }
-      // Sweeps while processes die: first through the kept descriptors only (the dead VMs'
-      // reads fail), then with discovery. No exception, sane rates.
-      step(sampler.sweep());
-      step(await sampler.sample());
-      step(await sampler.sample());
-      await Promise.all(dying);
-      // Once every death is reaped: exactly the vCPUs of the VMs alive, nothing of the dead.
-      const s = await sampler.sample();
-      step(s);
-      const want = new Map([...live].map((v) => [v.name, Array.from({ length: v.vcpus }, (_, i) => i)]));
-      expect(sampled(s), context).toEqual(want);
-      expect(sampler.threadCount, context).toBe([...live].reduce((a, v) => a + v.vcpus, 0));
-      for (const v of victims) expect(s.domains.find((d) => d.domain.name === v.name), context).toBeUndefined();
-    }
-    console.info(`churn (${MODE}): ${cycles} cycles, ${samples} samples, ${problems} problems reported (vanished threads), seed ${seed}`);
-  });
+      console.info(
+        `churn (${MODE}): ${cycles} cycles, ${samples} samples, ${problems} problems reported (vanished threads), seed ${seed}`,
+      );
+    },
+  );
 });
 
 describe("vCPU threads that exit", () => {
@@ -122,7 +133,14 @@ describe("vCPU threads that exit", () => {
     // No discovery in between: the kept descriptor of the exited thread is what notices.
     const s2 = sampler.sweep();
     expect(sampled(s2).get(vm.name)).toEqual([0, 1, 2]);
-    expect(s2.problems).toEqual([expect.objectContaining({ domain: vm.name, vcpu: 3, tid: gone.tid, message: expect.stringMatching(/gone \(ESRCH\); dropped/) })]);
+    expect(s2.problems).toEqual([
+      expect.objectContaining({
+        domain: vm.name,
+        vcpu: 3,
+        tid: gone.tid,
+        message: expect.stringMatching(/gone \(ESRCH\); dropped/),
+      }),
+    ]);
     expect(sampler.threadCount).toBe(3);
     expect(sampler.discoveryDue).toBe(true); // a vanished thread asks for a new discovery
     expectSaneRates(computeRates(s1, s2));
@@ -140,12 +158,21 @@ describe("vCPU threads that exit", () => {
     const sampler = new Sampler({ source: new OnlyOurs(new QemuSource(), prefix), discoveryIntervalMs: 3_600_000 });
     samplers.push(sampler);
     const s1 = await sampler.sample();
-    expect(sampled(s1)).toEqual(new Map([[keep.name, [0, 1]], [victim.name, [0, 1, 2]]]));
+    expect(sampled(s1)).toEqual(
+      new Map([
+        [keep.name, [0, 1]],
+        [victim.name, [0, 1, 2]],
+      ]),
+    );
     live.delete(victim);
     await victim.kill();
     const s2 = sampler.sweep();
     expect(sampled(s2)).toEqual(new Map([[keep.name, [0, 1]]]));
-    expect(s2.problems.map((p) => [p.domain, p.vcpu])).toEqual([[victim.name, 0], [victim.name, 1], [victim.name, 2]]);
+    expect(s2.problems.map((p) => [p.domain, p.vcpu])).toEqual([
+      [victim.name, 0],
+      [victim.name, 1],
+      [victim.name, 2],
+    ]);
     for (const p of s2.problems) expect(p.message).toMatch(/ESRCH/);
     expect(sampler.threadCount).toBe(2);
     // Reported once: the next sweep says nothing more about it.
@@ -168,11 +195,15 @@ describe("vCPU threads that exit", () => {
  * the same uuid, pid and vCPU thread ids: same domain key, same vCPU, same tid — only the
  * kernel can tell the two apart, and it does.
  */
-const unshareMissing = rootMissing ?? (existsSync("/proc/sys/kernel/ns_last_pid") ? null : "the kernel has no /proc/sys/kernel/ns_last_pid");
+const unshareMissing =
+  rootMissing ?? (existsSync("/proc/sys/kernel/ns_last_pid") ? null : "the kernel has no /proc/sys/kernel/ns_last_pid");
 describeIf(unshareMissing)("thread ids reused (private PID namespace, root)", () => {
-  it("a kept descriptor of an exited thread fails instead of reading the new thread with the same pid and tid", { timeout: 60_000 }, () => {
-    const dist = join(ROOT, "dist", "index.js");
-    const script = `
+  it(
+    "a kept descriptor of an exited thread fails instead of reading the new thread with the same pid and tid",
+    { timeout: 60_000 },
+    () => {
+      const dist = join(ROOT, "dist", "index.js");
+      const script = `
       import { spawn } from "node:child_process";
       import { readdirSync, readFileSync, writeFileSync } from "node:fs";
       const { Sampler, QemuSource, computeRates } = await import(${JSON.stringify(dist)});
@@ -213,46 +244,51 @@ describeIf(unshareMissing)("thread ids reused (private PID namespace, root)", ()
       sampler.close();
       if (b) await reap(b);
     `;
-    const out = execFileSync("unshare", ["--pid", "--fork", "--mount-proc", process.execPath, "--input-type=module", "-e", script], { encoding: "utf8", timeout: 50_000 });
-    interface V {
-      pid: number;
-      vcpu: number;
-      tid: number;
-      time: string;
-    }
-    interface S {
-      problems: Array<{ vcpu?: number; tid?: number; message: string }>;
-      vcpus: V[];
-    }
-    const r = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as {
-      aPid: number;
-      aTids: number[];
-      bPid: number | null;
-      bTids: number[];
-      fresh: string[];
-      s1: S;
-      s2: S;
-      s3: S;
-      s4: S;
-      rates: Array<Array<{ usage: number; delay: number }>>;
-    };
-    // The reuse really happened: same pid, same three vCPU thread ids, readable.
-    expect(r.aTids).toHaveLength(3);
-    expect(r.bPid).toBe(r.aPid);
-    expect(r.bTids).toEqual(r.aTids);
-    for (const f of r.fresh) expect(f).toMatch(/^\d+ \d+ \d+$/);
-    expect(r.s1.vcpus.map((v) => v.tid)).toEqual(r.aTids);
-    // The kept descriptors fail: nothing is read from the new threads under the old tracks.
-    expect(r.s2.vcpus).toEqual([]);
-    expect(r.s2.problems.map((p) => [p.vcpu, p.tid])).toEqual(r.aTids.map((t, i) => [i, t]));
-    for (const p of r.s2.problems) expect(p.message).toMatch(/ESRCH/);
-    // Rediscovery opens the new threads; rates restart from them (no step across the two VMs).
-    expect(r.s3.problems).toEqual([]);
-    expect(r.s3.vcpus.map((v) => v.tid)).toEqual(r.aTids);
-    expect(r.rates[0]).toEqual([]);
-    expect(r.rates[1]).toEqual([]);
-    expect(r.rates[2]).toHaveLength(3);
-  });
+      const out = execFileSync(
+        "unshare",
+        ["--pid", "--fork", "--mount-proc", process.execPath, "--input-type=module", "-e", script],
+        { encoding: "utf8", timeout: 50_000 },
+      );
+      interface V {
+        pid: number;
+        vcpu: number;
+        tid: number;
+        time: string;
+      }
+      interface S {
+        problems: Array<{ vcpu?: number; tid?: number; message: string }>;
+        vcpus: V[];
+      }
+      const r = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as {
+        aPid: number;
+        aTids: number[];
+        bPid: number | null;
+        bTids: number[];
+        fresh: string[];
+        s1: S;
+        s2: S;
+        s3: S;
+        s4: S;
+        rates: Array<Array<{ usage: number; delay: number }>>;
+      };
+      // The reuse really happened: same pid, same three vCPU thread ids, readable.
+      expect(r.aTids).toHaveLength(3);
+      expect(r.bPid).toBe(r.aPid);
+      expect(r.bTids).toEqual(r.aTids);
+      for (const f of r.fresh) expect(f).toMatch(/^\d+ \d+ \d+$/);
+      expect(r.s1.vcpus.map((v) => v.tid)).toEqual(r.aTids);
+      // The kept descriptors fail: nothing is read from the new threads under the old tracks.
+      expect(r.s2.vcpus).toEqual([]);
+      expect(r.s2.problems.map((p) => [p.vcpu, p.tid])).toEqual(r.aTids.map((t, i) => [i, t]));
+      for (const p of r.s2.problems) expect(p.message).toMatch(/ESRCH/);
+      // Rediscovery opens the new threads; rates restart from them (no step across the two VMs).
+      expect(r.s3.problems).toEqual([]);
+      expect(r.s3.vcpus.map((v) => v.tid)).toEqual(r.aTids);
+      expect(r.rates[0]).toEqual([]);
+      expect(r.rates[1]).toEqual([]);
+      expect(r.rates[2]).toHaveLength(3);
+    },
+  );
 });
 
 afterAll(() => {

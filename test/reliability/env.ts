@@ -28,4 +28,6 @@ export function describeIf(missing: string | null): typeof describe | typeof des
 export const isRoot = process.getuid?.() === 0;
 
 /** Reason root-only tests cannot run here, or null. */
-export const rootMissing: string | null = isRoot ? null : "not root (needs mount, namespaces or other users' processes)";
+export const rootMissing: string | null = isRoot
+  ? null
+  : "not root (needs mount, namespaces or other users' processes)";

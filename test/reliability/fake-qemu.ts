@@ -15,7 +15,9 @@ export function fakeQemuBinary(): string {
   if (built) return built.bin;
   const dir = mkdtempSync(join(tmpdir(), "vsteal-rel-qemu-"));
   const bin = join(dir, "qemu-system-x86_64");
-  execFileSync("gcc", ["-O2", "-o", bin, join(import.meta.dirname, "fake-qemu.c"), "-lpthread"], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("gcc", ["-O2", "-o", bin, join(import.meta.dirname, "fake-qemu.c"), "-lpthread"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   built = { dir, bin };
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   return bin;
@@ -75,7 +77,10 @@ export class FakeVm {
   /** Resolves with what `found` returns once it is not null, checked on every output. */
   private waitFor<T>(found: () => T | null, what: string, timeoutMs = 20_000): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`fake VM ${this.name}: did not print ${what} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`fake VM ${this.name}: did not print ${what} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const check = (): void => {
         const v = found();
         if (v !== null) {

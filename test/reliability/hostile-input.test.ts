@@ -18,26 +18,49 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const vsteal = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000, input: "" });
+const vsteal = (args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000, input: "" });
 
 describe("options that do nothing in a mode are refused", () => {
   it("plan --snapshot with --window/--hosts", () => {
     const snap = join(dir, "s.json");
-    writeFileSync(snap, JSON.stringify({ version: 1, time: "2026-11-25T12:00:00Z", window_s: 300, hosts: [], vms: [] }));
+    writeFileSync(
+      snap,
+      JSON.stringify({ version: 1, time: "2026-11-25T12:00:00Z", window_s: 300, hosts: [], vms: [] }),
+    );
     const r = vsteal(["plan", "--snapshot", snap, "--window", "10m", "--hosts", "/nonexistent"]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe("vsteal: --window, --hosts do nothing with --snapshot (they shape a snapshot built from --prometheus): drop them\n");
+    expect(r.stderr).toBe(
+      "vsteal: --window, --hosts do nothing with --snapshot (they shape a snapshot built from --prometheus): drop them\n",
+    );
     expect(vsteal(["plan", "--snapshot", snap]).status).toBe(0);
   });
 
   it("apply --no-recheck with --prometheus", () => {
-    const r = vsteal(["apply", join(dir, "p.json"), "--hosts", "/nonexistent", "--no-recheck", "--prometheus", "http://127.0.0.1:1"]);
+    const r = vsteal([
+      "apply",
+      join(dir, "p.json"),
+      "--hosts",
+      "/nonexistent",
+      "--no-recheck",
+      "--prometheus",
+      "http://127.0.0.1:1",
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^vsteal: --prometheus does nothing with --no-recheck/);
   });
 
   it("controller without --apply given --audit-log and --token-file", () => {
-    const r = vsteal(["controller", "--prometheus", "http://127.0.0.1:1", "--once", "--audit-log", join(dir, "a.jsonl"), "--token-file", "/dev/null"]);
+    const r = vsteal([
+      "controller",
+      "--prometheus",
+      "http://127.0.0.1:1",
+      "--once",
+      "--audit-log",
+      join(dir, "a.jsonl"),
+      "--token-file",
+      "/dev/null",
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^vsteal: --token-file, --audit-log do nothing without --apply/);
   });
@@ -70,7 +93,8 @@ it("--history.dir naming a file: said in words, not EEXIST", async () => {
   const r = await agentRefuses(["--source", "qemu", "--history.dir", join(f, "sub")]);
   // agentRefuses passes --history.dir "" first; the later one wins.
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toMatch(/cannot create --history\.dir .*not-a-dir\/sub: (a part of the path is not a directory|it already exists)/);
+  expect(r.stderr).toMatch(
+    /cannot create --history\.dir .*not-a-dir\/sub: (a part of the path is not a directory|it already exists)/,
+  );
   expect(r.stderr).not.toMatch(/E[A-Z]{3,}:/); // not "EEXIST: file already exists, mkdir …"
-
 });

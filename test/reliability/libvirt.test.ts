@@ -33,7 +33,9 @@ const RO_SOCKET = "/run/libvirt/libvirt-sock-ro";
 /** The vCPU delay counters of the testbed domains in a /metrics text: "domain/vcpu" → seconds. */
 function delaySeries(text: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^libvirt_domain_vcpu_delay_seconds_total\{domain="(vsteal-test-\d+)",uuid="[^"]+",vcpu="(\d+)"\} (\S+)$/gm)) {
+  for (const m of text.matchAll(
+    /^libvirt_domain_vcpu_delay_seconds_total\{domain="(vsteal-test-\d+)",uuid="[^"]+",vcpu="(\d+)"\} (\S+)$/gm,
+  )) {
     out.set(`${m[1]}/${m[2]}`, Number(m[3]));
   }
   return out;
@@ -43,7 +45,11 @@ function delaySeries(text: string): Map<string, number> {
  * While libvirt is away: scrapes /metrics and the health every 500 ms for `ms`, and checks that
  * every scrape is a 200 holding every vCPU of the testbed, whose delay counters keep growing.
  */
-async function serveThroughOutage(agent: AgentProcess, ms: number, before: Map<string, number>): Promise<{ scrapes: number; first: Health; last: Health }> {
+async function serveThroughOutage(
+  agent: AgentProcess,
+  ms: number,
+  before: Map<string, number>,
+): Promise<{ scrapes: number; first: Health; last: Health }> {
   const first = await health(agent.url);
   let scrapes = 0;
   let latest = before;
@@ -68,91 +74,129 @@ describeE2E("libvirt going away and coming back while the agent runs", () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it("through a socket proxy shut and reopened: metrics served throughout, discovery errors counted, then recovery", { timeout: 120_000 }, async () => {
-    const sock = join(work, "libvirt-sock-ro");
-    const clients = new Set<Socket>();
-    const open = (): Promise<Server> =>
-      new Promise((resolve) => {
-        const s = createServer((c) => {
-          const up = connect(RO_SOCKET);
-          clients.add(c).add(up);
-          const drop = (): void => {
-            c.destroy();
-            up.destroy();
-            clients.delete(c);
-            clients.delete(up);
-          };
-          c.on("error", drop).on("close", drop).pipe(up);
-          up.on("error", drop).on("close", drop).pipe(c);
+  it(
+    "through a socket proxy shut and reopened: metrics served throughout, discovery errors counted, then recovery",
+    { timeout: 120_000 },
+    async () => {
+      const sock = join(work, "libvirt-sock-ro");
+      const clients = new Set<Socket>();
+      const open = (): Promise<Server> =>
+        new Promise((resolve) => {
+          const s = createServer((c) => {
+            const up = connect(RO_SOCKET);
+            clients.add(c).add(up);
+            const drop = (): void => {
+              c.destroy();
+              up.destroy();
+              clients.delete(c);
+              clients.delete(up);
+            };
+            c.on("error", drop).on("close", drop).pipe(up);
+            up.on("error", drop).on("close", drop).pipe(c);
+          });
+          s.listen(sock, () => resolve(s));
         });
-        s.listen(sock, () => resolve(s));
-      });
-    const shut = (s: Server): Promise<void> =>
-      new Promise((resolve) => {
-        s.close(() => resolve());
-        for (const c of clients) c.destroy();
-        clients.clear();
-      });
-    let proxy = await open();
-    const agent = await spawnAgent([
-      "--source", "libvirt", "--connect", `qemu+unix:///system?socket=${sock}`,
-      "--interval", "1", "--discovery-interval", "1", "--history.dir", "",
-    ]);
-    try {
-      await waitHealth(agent.url, (h) => h.sweeps >= 3 && h.vcpus >= 6, "3 sweeps over the testbed's vCPUs");
-      const before = delaySeries(await (await fetch(`${agent.url}/metrics`)).text());
-      for (const d of TESTBED_DOMAINS) expect([...before.keys()].some((k) => k.startsWith(`${d}/`))).toBe(true);
+      const shut = (s: Server): Promise<void> =>
+        new Promise((resolve) => {
+          s.close(() => resolve());
+          for (const c of clients) c.destroy();
+          clients.clear();
+        });
+      let proxy = await open();
+      const agent = await spawnAgent([
+        "--source",
+        "libvirt",
+        "--connect",
+        `qemu+unix:///system?socket=${sock}`,
+        "--interval",
+        "1",
+        "--discovery-interval",
+        "1",
+        "--history.dir",
+        "",
+      ]);
+      try {
+        await waitHealth(agent.url, (h) => h.sweeps >= 3 && h.vcpus >= 6, "3 sweeps over the testbed's vCPUs");
+        const before = delaySeries(await (await fetch(`${agent.url}/metrics`)).text());
+        for (const d of TESTBED_DOMAINS) expect([...before.keys()].some((k) => k.startsWith(`${d}/`))).toBe(true);
 
-      await shut(proxy);
-      expect(existsSync(sock)).toBe(false);
-      const down = await serveThroughOutage(agent, 5_000, before);
-      expect(down.last.discoveryErrors - down.first.discoveryErrors).toBeGreaterThanOrEqual(2);
-      expect(down.last.lastError).toMatch(/libvirt is not reachable at qemu\+unix:\/\/\/system.*: start libvirtd/);
-      expect(down.last.vcpus).toBe(down.first.vcpus); // the threads already known are kept
+        await shut(proxy);
+        expect(existsSync(sock)).toBe(false);
+        const down = await serveThroughOutage(agent, 5_000, before);
+        expect(down.last.discoveryErrors - down.first.discoveryErrors).toBeGreaterThanOrEqual(2);
+        expect(down.last.lastError).toMatch(/libvirt is not reachable at qemu\+unix:\/\/\/system.*: start libvirtd/);
+        expect(down.last.vcpus).toBe(down.first.vcpus); // the threads already known are kept
 
-      const backAt = Date.now();
-      proxy = await open();
-      const recovered = await waitHealth(agent.url, (h) => (h.lastDiscoveryMs ?? 0) > backAt, "a discovery after libvirt is back", 30_000);
-      await sleep(3_000);
-      const later = await health(agent.url);
-      expect(later.discoveryErrors).toBe(recovered.discoveryErrors); // no new errors
-      expect(later.vcpus).toBe(down.first.vcpus);
-      expect(agent.stderr()).toMatch(/discovery failed \(libvirt is not reachable/);
-      console.info(`libvirt outage (proxy): ${down.scrapes} scrapes while down, all 200 with every vCPU; discovery errors ${down.first.discoveryErrors} → ${down.last.discoveryErrors}; recovered ${(recovered.lastDiscoveryMs ?? 0) - backAt} ms after`);
-    } finally {
-      await agent.stop();
-      await shut(proxy);
-    }
-  });
+        const backAt = Date.now();
+        proxy = await open();
+        const recovered = await waitHealth(
+          agent.url,
+          (h) => (h.lastDiscoveryMs ?? 0) > backAt,
+          "a discovery after libvirt is back",
+          30_000,
+        );
+        await sleep(3_000);
+        const later = await health(agent.url);
+        expect(later.discoveryErrors).toBe(recovered.discoveryErrors); // no new errors
+        expect(later.vcpus).toBe(down.first.vcpus);
+        expect(agent.stderr()).toMatch(/discovery failed \(libvirt is not reachable/);
+        console.info(
+          `libvirt outage (proxy): ${down.scrapes} scrapes while down, all 200 with every vCPU; discovery errors ${down.first.discoveryErrors} → ${down.last.discoveryErrors}; recovered ${(recovered.lastDiscoveryMs ?? 0) - backAt} ms after`,
+        );
+      } finally {
+        await agent.stop();
+        await shut(proxy);
+      }
+    },
+  );
 
-  const realRestart = process.env.CI === "true" || process.env.CI === "1" || process.env.VSTEAL_RELIABILITY_RESTART_LIBVIRTD === "1";
-  it.skipIf(!realRestart)("libvirtd killed and started again (CI, or VSTEAL_RELIABILITY_RESTART_LIBVIRTD=1: restarts the shared libvirtd)", { timeout: 180_000 }, async () => {
-    const agent = await spawnAgent(["--source", "libvirt", "--interval", "1", "--discovery-interval", "1", "--history.dir", ""]);
-    let killed = false;
-    try {
-      await waitHealth(agent.url, (h) => h.sweeps >= 3 && h.vcpus >= 6, "3 sweeps over the testbed's vCPUs");
-      const before = delaySeries(await (await fetch(`${agent.url}/metrics`)).text());
-      // The pid from libvirtd's own pid file, as scripts/testbed does: a name match (pkill -x)
-      // could hit a libvirtd of another mount namespace on this machine.
-      const pid = Number(readFileSync("/run/libvirtd.pid", "utf8").trim());
-      expect(readFileSync(`/proc/${pid}/comm`, "utf8").trim()).toBe("libvirtd");
-      process.kill(pid, "SIGTERM");
-      killed = true;
-      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
-      const down = await serveThroughOutage(agent, 4_000, before);
-      expect(down.last.discoveryErrors - down.first.discoveryErrors).toBeGreaterThanOrEqual(2);
-      const backAt = Date.now();
-      startLibvirtd();
-      killed = false;
-      await waitHealth(agent.url, (h) => (h.lastDiscoveryMs ?? 0) > backAt, "a discovery after libvirtd is back", 60_000);
-      for (const d of TESTBED_DOMAINS) expect(virsh("domstate", d).trim()).toBe("running");
-      const after = delaySeries(await (await fetch(`${agent.url}/metrics`)).text());
-      expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
-    } finally {
-      await agent.stop();
-      if (killed) startLibvirtd();
-    }
-  });
+  const realRestart =
+    process.env.CI === "true" || process.env.CI === "1" || process.env.VSTEAL_RELIABILITY_RESTART_LIBVIRTD === "1";
+  it.skipIf(!realRestart)(
+    "libvirtd killed and started again (CI, or VSTEAL_RELIABILITY_RESTART_LIBVIRTD=1: restarts the shared libvirtd)",
+    { timeout: 180_000 },
+    async () => {
+      const agent = await spawnAgent([
+        "--source",
+        "libvirt",
+        "--interval",
+        "1",
+        "--discovery-interval",
+        "1",
+        "--history.dir",
+        "",
+      ]);
+      let killed = false;
+      try {
+        await waitHealth(agent.url, (h) => h.sweeps >= 3 && h.vcpus >= 6, "3 sweeps over the testbed's vCPUs");
+        const before = delaySeries(await (await fetch(`${agent.url}/metrics`)).text());
+        // The pid from libvirtd's own pid file, as scripts/testbed does: a name match (pkill -x)
+        // could hit a libvirtd of another mount namespace on this machine.
+        const pid = Number(readFileSync("/run/libvirtd.pid", "utf8").trim());
+        expect(readFileSync(`/proc/${pid}/comm`, "utf8").trim()).toBe("libvirtd");
+        process.kill(pid, "SIGTERM");
+        killed = true;
+        for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
+        const down = await serveThroughOutage(agent, 4_000, before);
+        expect(down.last.discoveryErrors - down.first.discoveryErrors).toBeGreaterThanOrEqual(2);
+        const backAt = Date.now();
+        startLibvirtd();
+        killed = false;
+        await waitHealth(
+          agent.url,
+          (h) => (h.lastDiscoveryMs ?? 0) > backAt,
+          "a discovery after libvirtd is back",
+          60_000,
+        );
+        for (const d of TESTBED_DOMAINS) expect(virsh("domstate", d).trim()).toBe("running");
+        const after = delaySeries(await (await fetch(`${agent.url}/metrics`)).text());
+        expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+      } finally {
+        await agent.stop();
+        if (killed) startLibvirtd();
+      }
+    },
+  );
 });
 
 /** Starts libvirtd as scripts/testbed does (detached, its own session, no inherited fds) and waits for `virsh uri`. */
@@ -195,44 +239,49 @@ describeE2E(`domains destroyed and started during sweeps (libvirt source, ${MODE
     }
   });
 
-  it("never throws, rates in [0, 1], vCPUs counted exactly for the domains running", { timeout: byMode(180_000, 900_000) }, async () => {
-    const sampler = new Sampler({ source: new OnlyOurs(new LibvirtSource(), prefix), discoveryIntervalMs: 0 });
-    const running = new Set(mine.map((d) => d.name));
-    const check = (s: Sample, context: string): void => {
-      const got = new Map(s.domains.filter((d) => d.vcpus.length > 0).map((d) => [d.domain.name, d.vcpus.length]));
-      const want = new Map(mine.filter((d) => running.has(d.name)).map((d) => [d.name, d.vcpus]));
-      expect(got, context).toEqual(want);
-      for (const d of mine) {
-        const seen = s.domains.find((x) => x.domain.name === d.name);
-        expect(seen?.domain.state, context).toBe(running.has(d.name) ? "running" : "shut off");
-      }
-    };
-    try {
-      let prev = await sampler.sample();
-      check(prev, "start");
-      const cycles = byMode(3, 100);
-      for (let c = 0; c < cycles; c++) {
-        const d = mine[c % mine.length]!;
-        if (running.has(d.name)) {
-          virsh("destroy", d.name);
-          running.delete(d.name);
-        } else {
-          virsh("start", d.name);
-          running.add(d.name);
+  it(
+    "never throws, rates in [0, 1], vCPUs counted exactly for the domains running",
+    { timeout: byMode(180_000, 900_000) },
+    async () => {
+      const sampler = new Sampler({ source: new OnlyOurs(new LibvirtSource(), prefix), discoveryIntervalMs: 0 });
+      const running = new Set(mine.map((d) => d.name));
+      const check = (s: Sample, context: string): void => {
+        const got = new Map(s.domains.filter((d) => d.vcpus.length > 0).map((d) => [d.domain.name, d.vcpus.length]));
+        const want = new Map(mine.filter((d) => running.has(d.name)).map((d) => [d.name, d.vcpus]));
+        expect(got, context).toEqual(want);
+        for (const d of mine) {
+          const seen = s.domains.find((x) => x.domain.name === d.name);
+          expect(seen?.domain.state, context).toBe(running.has(d.name) ? "running" : "shut off");
         }
-        // Sweeps through the kept descriptors first (a destroyed VM's reads fail), then with discovery.
-        for (const s of [sampler.sweep(), await sampler.sample(), await sampler.sample()]) {
-          for (const dr of computeRates(prev, s).domains) {
-            for (const v of dr.vcpus) {
-              for (const k of ["usage", "delay", "throttled", "contention"] as const) expect(v[k] >= 0 && v[k] <= 1, `${dr.domain.name} ${k} ${v[k]}`).toBe(true);
-            }
+      };
+      try {
+        let prev = await sampler.sample();
+        check(prev, "start");
+        const cycles = byMode(3, 100);
+        for (let c = 0; c < cycles; c++) {
+          const d = mine[c % mine.length]!;
+          if (running.has(d.name)) {
+            virsh("destroy", d.name);
+            running.delete(d.name);
+          } else {
+            virsh("start", d.name);
+            running.add(d.name);
           }
-          prev = s;
+          // Sweeps through the kept descriptors first (a destroyed VM's reads fail), then with discovery.
+          for (const s of [sampler.sweep(), await sampler.sample(), await sampler.sample()]) {
+            for (const dr of computeRates(prev, s).domains) {
+              for (const v of dr.vcpus) {
+                for (const k of ["usage", "delay", "throttled", "contention"] as const)
+                  expect(v[k] >= 0 && v[k] <= 1, `${dr.domain.name} ${k} ${v[k]}`).toBe(true);
+              }
+            }
+            prev = s;
+          }
+          check(prev, `cycle ${c}: ${d.name} ${running.has(d.name) ? "started" : "destroyed"}`);
         }
-        check(prev, `cycle ${c}: ${d.name} ${running.has(d.name) ? "started" : "destroyed"}`);
+      } finally {
+        sampler.close();
       }
-    } finally {
-      sampler.close();
-    }
-  });
+    },
+  );
 });

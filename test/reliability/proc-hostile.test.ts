@@ -54,9 +54,11 @@ function expectSaneRates(r: RatesSample, context: string): void {
   for (const d of r.domains) {
     for (const v of d.vcpus) {
       for (const k of ["usage", "delay", "throttled", "contention"] as const) {
-        if (!(Number.isFinite(v[k]) && v[k] >= 0 && v[k] <= 1)) throw new Error(`${context}: vCPU ${v.vcpu} ${k} = ${v[k]}`);
+        if (!(Number.isFinite(v[k]) && v[k] >= 0 && v[k] <= 1))
+          throw new Error(`${context}: vCPU ${v.vcpu} ${k} = ${v[k]}`);
       }
-      if (v.usage + v.delay > 1 + 1e-9) throw new Error(`${context}: vCPU ${v.vcpu} usage + delay = ${v.usage + v.delay}`);
+      if (v.usage + v.delay > 1 + 1e-9)
+        throw new Error(`${context}: vCPU ${v.vcpu} usage + delay = ${v.usage + v.delay}`);
     }
   }
 }
@@ -122,7 +124,12 @@ describe("task directories that vanish between discovery and the sampler's open"
       expect(vcpusOf(x, HEALTHY)).toEqual([0, 1, 3]);
       expect(vcpusOf(x, GARBAGE)).toEqual([]);
       expect(x.problems.filter((p) => p.domain === HEALTHY)).toEqual([
-        { domain: HEALTHY, vcpu: 2, tid: 7203, message: expect.stringMatching(/cannot open .*\/7200\/task\/7203\/schedstat: no such file \(ENOENT\)/) },
+        {
+          domain: HEALTHY,
+          vcpu: 2,
+          tid: 7203,
+          message: expect.stringMatching(/cannot open .*\/7200\/task\/7203\/schedstat: no such file \(ENOENT\)/),
+        },
       ]);
       expect(problemVcpus(x, GARBAGE)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       const y = await s.sample();
@@ -138,12 +145,15 @@ describe("task directories that vanish between discovery and the sampler's open"
 
 describe("files that deny access (chmod 000)", () => {
   // Root ignores file modes: as root, the sampler runs in a child process as nobody.
-  it(`reports the unreadable thread and samples the rest${isRoot ? " (run as nobody)" : ""}`, { timeout: 30_000 }, () => {
-    const root = copyRoot();
-    chmodSync(join(root, "7200", "task", "7202", "schedstat"), 0);
-    chmodSync(join(root, "7200", "task", "7204"), 0);
-    const dist = join(ROOT, "dist", "index.js");
-    const script = `
+  it(
+    `reports the unreadable thread and samples the rest${isRoot ? " (run as nobody)" : ""}`,
+    { timeout: 30_000 },
+    () => {
+      const root = copyRoot();
+      chmodSync(join(root, "7200", "task", "7202", "schedstat"), 0);
+      chmodSync(join(root, "7200", "task", "7204"), 0);
+      const dist = join(ROOT, "dist", "index.js");
+      const script = `
       const { Sampler, QemuSource } = await import(${JSON.stringify(dist)});
       const root = ${JSON.stringify(root)};
       const s = new Sampler({ source: new QemuSource(root), procRoot: root, cgroupMounts: null, discoveryIntervalMs: 0 });
@@ -159,28 +169,40 @@ describe("files that deny access (chmod 000)", () => {
       s.close();
       console.log(JSON.stringify(out));
     `;
-    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-      encoding: "utf8",
-      cwd: "/",
-      ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
-    });
-    const rounds = JSON.parse(out) as Array<{ problems: Array<{ vcpu?: number; tid?: number; message: string }>; vcpus: number[]; vcpuCurrent: number }>;
-    for (const r of rounds) {
-      expect(r.vcpus).toEqual([0, 2]);
-      // vCPU 1: schedstat unreadable. vCPU 3: its whole task directory is unreadable, so not
-      // even its name can be read: it must be reported too, not silently left out.
-      expect(r.problems.find((p) => p.vcpu === 1 && p.tid === 7202)?.message).toMatch(/cannot open .*7202\/schedstat: permission denied \(EACCES\)/);
-      const dir = r.problems.filter((p) => p.tid === 7204 || /7204/.test(p.message));
-      expect(dir, `no problem reported for thread 7204 (task dir mode 000); problems: ${JSON.stringify(r.problems)}`).toHaveLength(1);
-      expect(dir[0]?.message).toMatch(/EACCES/);
-    }
-  });
+      const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        cwd: "/",
+        ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+      const rounds = JSON.parse(out) as Array<{
+        problems: Array<{ vcpu?: number; tid?: number; message: string }>;
+        vcpus: number[];
+        vcpuCurrent: number;
+      }>;
+      for (const r of rounds) {
+        expect(r.vcpus).toEqual([0, 2]);
+        // vCPU 1: schedstat unreadable. vCPU 3: its whole task directory is unreadable, so not
+        // even its name can be read: it must be reported too, not silently left out.
+        expect(r.problems.find((p) => p.vcpu === 1 && p.tid === 7202)?.message).toMatch(
+          /cannot open .*7202\/schedstat: permission denied \(EACCES\)/,
+        );
+        const dir = r.problems.filter((p) => p.tid === 7204 || /7204/.test(p.message));
+        expect(
+          dir,
+          `no problem reported for thread 7204 (task dir mode 000); problems: ${JSON.stringify(r.problems)}`,
+        ).toHaveLength(1);
+        expect(dir[0]?.message).toMatch(/EACCES/);
+      }
+    },
+  );
 });
 
 describe("counters through the fixture root into computeRates", () => {
-  const files = (root: string) => [7201, 7202, 7203, 7204].map((tid) => join(root, "7200", "task", String(tid), "schedstat"));
+  const files = (root: string) =>
+    [7201, 7202, 7203, 7204].map((tid) => join(root, "7200", "task", String(tid), "schedstat"));
   /** Rewrites the counters in place (same inode), as the kernel does: the kept descriptors see them. */
-  const write = (root: string, contents: string[]) => files(root).forEach((f, i) => writeFileSync(f, contents[i] ?? ""));
+  const write = (root: string, contents: string[]) =>
+    files(root).forEach((f, i) => writeFileSync(f, contents[i] ?? ""));
   const triple = (t: bigint, d: bigint, n = 1n) => `${t} ${d} ${n}\n`;
 
   it("a jump to 2^64-1, a wrap to 0, a value near 2^64, garbage in between: never NaN, negative or above 1", async () => {
@@ -219,38 +241,57 @@ describe("counters through the fixture root into computeRates", () => {
     }
   });
 
-  it("any sequence of counter files (valid, huge, wrapping or garbage): rates stay in [0, 1]", { timeout: byMode(60_000, 600_000) }, async () => {
-    const root = copyRoot();
-    const s = sampler(root, new OnlyOurs(new QemuSource(root), HEALTHY));
-    const u64 = fc.oneof(
-      fc.bigInt({ min: 0n, max: 10n ** 12n }),
-      fc.bigInt({ min: U64_MAX - 10n ** 12n, max: U64_MAX }),
-      fc.bigInt({ min: 0n, max: U64_MAX }),
-      fc.constantFrom(0n, 1n, 2n ** 53n, 2n ** 63n, U64_MAX),
-    );
-    const content = fc.oneof(
-      { weight: 6, arbitrary: fc.tuple(u64, u64, u64).map(([a, b, c]) => triple(a, b, c)) },
-      { weight: 1, arbitrary: fc.constantFrom("", "abc\n", "-1 0 0\n", `${2n ** 64n} 0 0\n`, "1 2\n", "NaN NaN NaN\n", "1e3 1 1\n", "\u0000\u0000\u0000") },
-      { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }) },
-    );
-    let runs = 0;
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(fc.array(content, { minLength: 4, maxLength: 4 }), { minLength: 2, maxLength: 6 }), async (rounds) => {
-          runs++;
-          let prev = await s.sample();
-          for (const [i, contents] of rounds.entries()) {
-            write(root, contents);
-            const cur = await s.sample();
-            expectSaneRates(computeRates(prev, cur), `round ${i}`);
-            prev = cur;
-          }
-        }),
-        { numRuns: byMode(40, 500) },
+  it(
+    "any sequence of counter files (valid, huge, wrapping or garbage): rates stay in [0, 1]",
+    { timeout: byMode(60_000, 600_000) },
+    async () => {
+      const root = copyRoot();
+      const s = sampler(root, new OnlyOurs(new QemuSource(root), HEALTHY));
+      const u64 = fc.oneof(
+        fc.bigInt({ min: 0n, max: 10n ** 12n }),
+        fc.bigInt({ min: U64_MAX - 10n ** 12n, max: U64_MAX }),
+        fc.bigInt({ min: 0n, max: U64_MAX }),
+        fc.constantFrom(0n, 1n, 2n ** 53n, 2n ** 63n, U64_MAX),
       );
-    } finally {
-      s.close();
-    }
-    expect(runs).toBeGreaterThan(0);
-  });
+      const content = fc.oneof(
+        { weight: 6, arbitrary: fc.tuple(u64, u64, u64).map(([a, b, c]) => triple(a, b, c)) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            "",
+            "abc\n",
+            "-1 0 0\n",
+            `${2n ** 64n} 0 0\n`,
+            "1 2\n",
+            "NaN NaN NaN\n",
+            "1e3 1 1\n",
+            "\u0000\u0000\u0000",
+          ),
+        },
+        { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }) },
+      );
+      let runs = 0;
+      try {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.array(content, { minLength: 4, maxLength: 4 }), { minLength: 2, maxLength: 6 }),
+            async (rounds) => {
+              runs++;
+              let prev = await s.sample();
+              for (const [i, contents] of rounds.entries()) {
+                write(root, contents);
+                const cur = await s.sample();
+                expectSaneRates(computeRates(prev, cur), `round ${i}`);
+                prev = cur;
+              }
+            },
+          ),
+          { numRuns: byMode(40, 500) },
+        );
+      } finally {
+        s.close();
+      }
+      expect(runs).toBeGreaterThan(0);
+    },
+  );
 });

@@ -20,7 +20,8 @@ async function until(cond: () => Promise<boolean>, what: string, ms = 60_000): P
   }
 }
 const metrics = async () => (await fetch(`${agent!.url}/metrics`)).text();
-const delaySeries = (text: string, name: string) => text.split("\n").filter((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${name}",`));
+const delaySeries = (text: string, name: string) =>
+  text.split("\n").filter((l) => l.startsWith(`libvirt_domain_vcpu_delay_seconds_total{domain="${name}",`));
 
 // The fake VMs are this user's own processes: no root needed.
 describe("plain QEMU source: events and duplicate identities", () => {
@@ -30,7 +31,16 @@ describe("plain QEMU source: events and duplicate identities", () => {
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) live.add(await FakeVm.start({ name: twin, uuid: twinUuid, vcpus: 2 }));
     // A sweep every 300 s and discovery every 600 s: after the first sweep only an event shows a change.
-    agent = await spawnAgent(["--source", "qemu", "--interval", "300", "--discovery-interval", "600", "--history.dir", ""]);
+    agent = await spawnAgent([
+      "--source",
+      "qemu",
+      "--interval",
+      "300",
+      "--discovery-interval",
+      "600",
+      "--history.dir",
+      "",
+    ]);
     await until(async () => delaySeries(await metrics(), twin).length > 0, "the first sweep");
   });
 
@@ -46,7 +56,10 @@ describe("plain QEMU source: events and duplicate identities", () => {
       `libvirt_domain_vcpu_delay_seconds_total{domain="${twin}",uuid="${twinUuid}",vcpu="1"}`,
     ]);
     const pids = [...live].map((v) => v.pid).sort((a, b) => a - b);
-    const warnings = agent!.stderr().split("\n").filter((l) => l.includes(`claim the name "${twin}"`));
+    const warnings = agent!
+      .stderr()
+      .split("\n")
+      .filter((l) => l.includes(`claim the name "${twin}"`));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`reporting pid ${pids[0]} only`);
     for (const p of pids) expect(warnings[0]).toContain(`pid ${p}`);

@@ -34,7 +34,10 @@ function listeningSockets(pid: number): string[] {
     }
   }
   const out: string[] = [];
-  for (const [file, v6] of [["tcp", false], ["tcp6", true]] as const) {
+  for (const [file, v6] of [
+    ["tcp", false],
+    ["tcp6", true],
+  ] as const) {
     let text = "";
     try {
       text = readFileSync(`/proc/${pid}/net/${file}`, "utf8");
@@ -82,10 +85,13 @@ describeIf(rootMissing)("loopback by default (root: the agent runs in a network 
   });
 
   it("the listening-socket reader itself sees an all-interfaces listener (the control)", async () => {
-    const agent = await spawnAgent(["--source", "qemu", "--history.dir", "", "--interval", "1", "--web.listen-address", ":9977"], {
-      ownListenAddress: true,
-      wrap: ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'],
-    });
+    const agent = await spawnAgent(
+      ["--source", "qemu", "--history.dir", "", "--interval", "1", "--web.listen-address", ":9977"],
+      {
+        ownListenAddress: true,
+        wrap: ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'],
+      },
+    );
     try {
       expect(listeningSockets(agent.child.pid!)).toEqual(["0.0.0.0:9977"]);
     } finally {
@@ -102,11 +108,19 @@ interface Reply {
 
 function httpsGet(url: string, opts: { ca: Buffer; auth?: string }): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca: opts.ca, headers: opts.auth ? { authorization: `Basic ${Buffer.from(opts.auth).toString("base64")}` } : {}, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = httpsRequest(
+      url,
+      {
+        ca: opts.ca,
+        headers: opts.auth ? { authorization: `Basic ${Buffer.from(opts.auth).toString("base64")}` } : {},
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -118,18 +132,43 @@ describe("TLS and basic auth through --web.config.file", () => {
   const PASSWORD = "correct horse battery staple";
 
   beforeAll(async () => {
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout", join(dir, "tls.key"), "-out", join(dir, "tls.crt"),
-    ], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-days",
+        "1",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        join(dir, "tls.key"),
+        "-out",
+        join(dir, "tls.crt"),
+      ],
+      { stdio: "ignore" },
+    );
     cert = readFileSync(join(dir, "tls.crt"));
     const hash = bcrypt.hashSync(PASSWORD, 10);
     writeFileSync(
       join(dir, "web.yml"),
       `tls_server_config:\n  cert_file: ${join(dir, "tls.crt")}\n  key_file: ${join(dir, "tls.key")}\nbasic_auth_users:\n  prometheus: ${hash}\n`,
     );
-    agent = await spawnAgent(["--web.config.file", join(dir, "web.yml"), "--source", "qemu", "--history.dir", "", "--interval", "1"]);
+    agent = await spawnAgent([
+      "--web.config.file",
+      join(dir, "web.yml"),
+      "--source",
+      "qemu",
+      "--history.dir",
+      "",
+      "--interval",
+      "1",
+    ]);
   });
   afterAll(async () => {
     await agent?.stop();
@@ -144,7 +183,9 @@ describe("TLS and basic auth through --web.config.file", () => {
     expect(m.status).toBe(200);
     expect(m.body).toMatch(/^vsteal_host_cpus \d+$/m);
     // Twice: the second one is answered from the remembered (hashed) credentials.
-    expect((await httpsGet(`${agent.url}/api/v1/health`, { ca: cert, auth: `prometheus:${PASSWORD}` })).status).toBe(200);
+    expect((await httpsGet(`${agent.url}/api/v1/health`, { ca: cert, auth: `prometheus:${PASSWORD}` })).status).toBe(
+      200,
+    );
   });
 
   it("no credentials, a wrong password, an unknown user, a malformed header: 401 with a challenge, nothing served", async () => {
@@ -180,7 +221,13 @@ describe("TLS and basic auth through --web.config.file", () => {
 
 describe("config errors are refused at start with file:line: field", () => {
   const cases: Array<{ name: string; file: string; flag: string; text: string; want: RegExp; secret?: string }> = [
-    { name: "web config: bad YAML", file: "web-bad-yaml.yml", flag: "--web.config.file", text: "basic_auth_users:\n  prometheus: [unclosed\n", want: /web-bad-yaml\.yml:\d+: not valid YAML/ },
+    {
+      name: "web config: bad YAML",
+      file: "web-bad-yaml.yml",
+      flag: "--web.config.file",
+      text: "basic_auth_users:\n  prometheus: [unclosed\n",
+      want: /web-bad-yaml\.yml:\d+: not valid YAML/,
+    },
     {
       name: "web config: unknown field",
       file: "web-unknown-field.yml",
@@ -269,52 +316,63 @@ describe("no secrets in logs", () => {
     await vm?.kill();
   });
 
-  it("a webhook's token, URL path and query and ${ENV} values never reach stderr, the API or the metrics", { timeout: 60_000 }, async () => {
-    const port = (hook.address() as AddressInfo).port;
-    const secrets = ["SECRET123", "PATHSECRET456", "QSECRET789", "ENVSECRET321"];
-    const file = join(dir, "alerts-secret.yml");
-    writeFileSync(
-      file,
-      [
-        "webhooks:",
-        `  - url: http://127.0.0.1:${port}/hook/PATHSECRET456?token=QSECRET789`,
-        '    headers: {Authorization: "Bearer SECRET123", X-Extra: "${REL_WEBHOOK_TOKEN}"}',
-        "    timeout: 1s",
-        "    retries: 2",
-        "rules:",
-        "  - name: HostBusy",
-        "    metric: host_demand_ratio",
-        '    op: ">"',
-        "    threshold: 0",
-        "    for: 0s",
-        "",
-      ].join("\n"),
-    );
-    const agent = await spawnAgent(["--alerts.config", file, "--source", "qemu", "--interval", "1", "--history.dir", ""], { env: { REL_WEBHOOK_TOKEN: "ENVSECRET321" } });
-    try {
-      await waitHealth(agent.url, (h) => h.sweeps >= 2, "2 sweeps");
-      // Fired, delivered three times (1 + 2 retries) to a receiver that fails, failure logged.
-      for (let i = 0; i < 150 && !/webhook delivery failed/.test(agent.stderr()); i++) await sleep(200);
-      expect(agent.stderr()).toMatch(/alert firing/);
-      expect(agent.stderr()).toMatch(/webhook delivery failed/);
-      expect(received.length).toBeGreaterThanOrEqual(3);
-      // The secrets were really in use...
-      expect(received[0]?.headers.authorization).toBe("Bearer SECRET123");
-      expect(received[0]?.headers["x-extra"]).toBe("ENVSECRET321");
-      expect(received[0]?.url).toBe("/hook/PATHSECRET456?token=QSECRET789");
-      // ...and are nowhere a reader of the agent sees them.
-      const api = await Promise.all(["/api/v1/alerts", "/api/v1/health", "/metrics", "/api/v1/host"].map(async (p) => (await fetch(`${agent.url}${p}`)).text()));
-      await agent.stop();
-      const err = agent.stderr();
-      for (const s of secrets) {
-        expect(err, `stderr holds ${s}`).not.toContain(s);
-        for (const body of api) expect(body).not.toContain(s);
+  it(
+    "a webhook's token, URL path and query and ${ENV} values never reach stderr, the API or the metrics",
+    { timeout: 60_000 },
+    async () => {
+      const port = (hook.address() as AddressInfo).port;
+      const secrets = ["SECRET123", "PATHSECRET456", "QSECRET789", "ENVSECRET321"];
+      const file = join(dir, "alerts-secret.yml");
+      writeFileSync(
+        file,
+        [
+          "webhooks:",
+          `  - url: http://127.0.0.1:${port}/hook/PATHSECRET456?token=QSECRET789`,
+          '    headers: {Authorization: "Bearer SECRET123", X-Extra: "${REL_WEBHOOK_TOKEN}"}',
+          "    timeout: 1s",
+          "    retries: 2",
+          "rules:",
+          "  - name: HostBusy",
+          "    metric: host_demand_ratio",
+          '    op: ">"',
+          "    threshold: 0",
+          "    for: 0s",
+          "",
+        ].join("\n"),
+      );
+      const agent = await spawnAgent(
+        ["--alerts.config", file, "--source", "qemu", "--interval", "1", "--history.dir", ""],
+        { env: { REL_WEBHOOK_TOKEN: "ENVSECRET321" } },
+      );
+      try {
+        await waitHealth(agent.url, (h) => h.sweeps >= 2, "2 sweeps");
+        // Fired, delivered three times (1 + 2 retries) to a receiver that fails, failure logged.
+        for (let i = 0; i < 150 && !/webhook delivery failed/.test(agent.stderr()); i++) await sleep(200);
+        expect(agent.stderr()).toMatch(/alert firing/);
+        expect(agent.stderr()).toMatch(/webhook delivery failed/);
+        expect(received.length).toBeGreaterThanOrEqual(3);
+        // The secrets were really in use...
+        expect(received[0]?.headers.authorization).toBe("Bearer SECRET123");
+        expect(received[0]?.headers["x-extra"]).toBe("ENVSECRET321");
+        expect(received[0]?.url).toBe("/hook/PATHSECRET456?token=QSECRET789");
+        // ...and are nowhere a reader of the agent sees them.
+        const api = await Promise.all(
+          ["/api/v1/alerts", "/api/v1/health", "/metrics", "/api/v1/host"].map(async (p) =>
+            (await fetch(`${agent.url}${p}`)).text(),
+          ),
+        );
+        await agent.stop();
+        const err = agent.stderr();
+        for (const s of secrets) {
+          expect(err, `stderr holds ${s}`).not.toContain(s);
+          for (const body of api) expect(body).not.toContain(s);
+        }
+        expect(err).toMatch(/HostBusy#0/); // webhooks are named by rule and position
+      } finally {
+        await agent.stop();
       }
-      expect(err).toMatch(/HostBusy#0/); // webhooks are named by rule and position
-    } finally {
-      await agent.stop();
-    }
-  });
+    },
+  );
 });
 
 describe("flags that would start but could not work are refused at start", () => {

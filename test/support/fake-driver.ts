@@ -19,7 +19,8 @@ export class FakeDriver implements MigrationDriver {
     readonly behave: (vm: string) => { ms: number; fail?: string; hang?: boolean } = () => ({ ms: 5 }),
   ) {
     let i = 0;
-    for (const [vm, host] of Object.entries(placement)) this.at.set(vm, { host, uuid: `00000000-0000-0000-0000-00000000000${i++}`, state: "running", cpus: null });
+    for (const [vm, host] of Object.entries(placement))
+      this.at.set(vm, { host, uuid: `00000000-0000-0000-0000-00000000000${i++}`, state: "running", cpus: null });
   }
   async domainXml(h: { name: string }, uuid: string): Promise<string> {
     const d = [...this.at.entries()].find(([, x]) => x.uuid === uuid && x.host === h.name);
@@ -59,7 +60,9 @@ export class FakeDriver implements MigrationDriver {
           finish({ ok: true, error: "" });
         }, b.ms);
     });
-    this.abortHook.set(dom.uuid, () => finish({ ok: false, error: "operation aborted: migration out job: canceled by client" }));
+    this.abortHook.set(dom.uuid, () =>
+      finish({ ok: false, error: "operation aborted: migration out job: canceled by client" }),
+    );
     return { command: ["virsh", "migrate", dom.uuid], done, kill: () => undefined };
   }
   private abortHook = new Map<string, () => void>();

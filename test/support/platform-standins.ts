@@ -21,7 +21,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}, reason?: string): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+  reason?: string,
+): void {
   const text = body === undefined ? "" : JSON.stringify(body);
   if (reason) res.statusMessage = reason;
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...extra });
@@ -76,7 +82,13 @@ interface NovaInstance {
 
 export class NovaStandIn extends StandIn {
   readonly instances = new Map<string, NovaInstance>();
-  readonly migrations: Array<{ id: number; instance_uuid: string; status: string; source_compute: string; dest_compute: string }> = [];
+  readonly migrations: Array<{
+    id: number;
+    instance_uuid: string;
+    status: string;
+    source_compute: string;
+    dest_compute: string;
+  }> = [];
   credential = { id: "6cb5fa6a13184e6fab65ba2108adf50c", secret: "s3cr3t-app-cred-Qx9" };
   private tokens = new Set<string>();
   private nextMigration = 4;
@@ -92,15 +104,24 @@ export class NovaStandIn extends StandIn {
     const m = /^\/compute\/v2\.1(\/.*)$/.exec(p);
     if (!m) return send(res, 404, { itemNotFound: { code: 404, message: "The resource could not be found." } });
     const token = req.headers["x-auth-token"];
-    if (typeof token !== "string" || !this.tokens.has(token)) return send(res, 401, { error: { code: 401, title: "Unauthorized", message: "The request you have made requires authentication." } });
-    const mv = /compute (\d+\.\d+)/.exec(String(req.headers["openstack-api-version"] ?? ""))?.[1] ?? String(req.headers["x-openstack-nova-api-version"] ?? "2.1");
+    if (typeof token !== "string" || !this.tokens.has(token))
+      return send(res, 401, {
+        error: { code: 401, title: "Unauthorized", message: "The request you have made requires authentication." },
+      });
+    const mv =
+      /compute (\d+\.\d+)/.exec(String(req.headers["openstack-api-version"] ?? ""))?.[1] ??
+      String(req.headers["x-openstack-nova-api-version"] ?? "2.1");
     const [maj, min] = mv.split(".").map(Number) as [number, number];
     const atLeast = (n: number): boolean => maj > 2 || (maj === 2 && min >= n);
     const path = m[1]!;
 
     if (req.method === "GET" && path === "/os-migrations") {
       const uuid = url.searchParams.get("instance_uuid");
-      return send(res, 200, { migrations: this.migrations.filter((x) => !uuid || x.instance_uuid === uuid).map((x) => ({ ...x, migration_type: "live-migration" })) });
+      return send(res, 200, {
+        migrations: this.migrations
+          .filter((x) => !uuid || x.instance_uuid === uuid)
+          .map((x) => ({ ...x, migration_type: "live-migration" })),
+      });
     }
     const s = /^\/servers\/([^/]+)(\/action|\/migrations(?:\/(\d+))?)?$/.exec(path);
     if (!s) return send(res, 404, { itemNotFound: { code: 404, message: "The resource could not be found." } });
@@ -130,32 +151,80 @@ export class NovaStandIn extends StandIn {
       }
       const lm = action["os-migrateLive"];
       if (!lm) return send(res, 400, { badRequest: { code: 400, message: "There is no such action" } });
-      if (lm.block_migration === "auto" && !atLeast(25)) return send(res, 400, { badRequest: { code: 400, message: "Invalid input for field/attribute block_migration. Value: auto. 'auto' is not of type 'boolean', 'string'" } });
+      if (lm.block_migration === "auto" && !atLeast(25))
+        return send(res, 400, {
+          badRequest: {
+            code: 400,
+            message:
+              "Invalid input for field/attribute block_migration. Value: auto. 'auto' is not of type 'boolean', 'string'",
+          },
+        });
       const b = inst.behaviour;
-      if (b.kind === "forbidden") return send(res, 403, { forbidden: { code: 403, message: "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed." } });
-      if (inst.taskState !== null || b.kind === "conflict") return send(res, 409, { conflictingRequest: { code: 409, message: `Cannot 'os-migrateLive' instance ${inst.id} while it is in task_state migrating` } });
-      if (b.kind === "no_valid_host") return send(res, 400, { badRequest: { code: 400, message: `No valid host was found. Host ${lm.host} is not available.` } });
+      if (b.kind === "forbidden")
+        return send(res, 403, {
+          forbidden: {
+            code: 403,
+            message: "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed.",
+          },
+        });
+      if (inst.taskState !== null || b.kind === "conflict")
+        return send(res, 409, {
+          conflictingRequest: {
+            code: 409,
+            message: `Cannot 'os-migrateLive' instance ${inst.id} while it is in task_state migrating`,
+          },
+        });
+      if (b.kind === "no_valid_host")
+        return send(res, 400, {
+          badRequest: { code: 400, message: `No valid host was found. Host ${lm.host} is not available.` },
+        });
       const id = this.nextMigration++;
       inst.taskState = "migrating";
       inst.migration = { id, dest: lm.host ?? "", status: "running", polls: 0 };
-      this.migrations.push({ id, instance_uuid: inst.id, status: "running", source_compute: inst.host, dest_compute: lm.host ?? "" });
+      this.migrations.push({
+        id,
+        instance_uuid: inst.id,
+        status: "running",
+        source_compute: inst.host,
+        dest_compute: lm.host ?? "",
+      });
       return send(res, 202, undefined);
     }
     if (req.method === "GET" && s[2] === "/migrations") {
-      if (!atLeast(23)) return send(res, 404, { itemNotFound: { code: 404, message: "The resource could not be found." } });
+      if (!atLeast(23))
+        return send(res, 404, { itemNotFound: { code: 404, message: "The resource could not be found." } });
       const mg = inst.migration;
       const total = 2 * 1024 ** 3;
       const done = Math.min(total, (mg?.polls ?? 0) * 300 * 1024 ** 2);
       return send(res, 200, {
-        migrations: mg && mg.status === "running"
-          ? [{ id: mg.id, server_uuid: inst.id, status: "running", source_compute: inst.host, dest_compute: mg.dest, memory_total_bytes: total, memory_processed_bytes: done, memory_remaining_bytes: total - done, disk_total_bytes: 0, disk_processed_bytes: 0, disk_remaining_bytes: 0 }]
-          : [],
+        migrations:
+          mg && mg.status === "running"
+            ? [
+                {
+                  id: mg.id,
+                  server_uuid: inst.id,
+                  status: "running",
+                  source_compute: inst.host,
+                  dest_compute: mg.dest,
+                  memory_total_bytes: total,
+                  memory_processed_bytes: done,
+                  memory_remaining_bytes: total - done,
+                  disk_total_bytes: 0,
+                  disk_processed_bytes: 0,
+                  disk_remaining_bytes: 0,
+                },
+              ]
+            : [],
       });
     }
     if (req.method === "DELETE" && s[2]?.startsWith("/migrations/")) {
-      if (!atLeast(24)) return send(res, 404, { itemNotFound: { code: 404, message: "The resource could not be found." } });
+      if (!atLeast(24))
+        return send(res, 404, { itemNotFound: { code: 404, message: "The resource could not be found." } });
       const mg = inst.migration;
-      if (!mg || String(mg.id) !== s[3] || mg.status !== "running") return send(res, 404, { itemNotFound: { code: 404, message: `Migration ${s[3]} for instance ${inst.id} is not in progress` } });
+      if (!mg || String(mg.id) !== s[3] || mg.status !== "running")
+        return send(res, 404, {
+          itemNotFound: { code: 404, message: `Migration ${s[3]} for instance ${inst.id} is not in progress` },
+        });
       this.finish(inst, "cancelled", false);
       return send(res, 202, undefined);
     }
@@ -182,15 +251,23 @@ export class NovaStandIn extends StandIn {
   }
 
   private keystone(body: string, res: ServerResponse): void {
-    let req: { auth?: { identity?: { methods?: string[]; application_credential?: { id?: string; secret?: string } } } };
+    let req: {
+      auth?: { identity?: { methods?: string[]; application_credential?: { id?: string; secret?: string } } };
+    };
     try {
       req = JSON.parse(body) as typeof req;
     } catch {
       return send(res, 400, { error: { code: 400, title: "Bad Request", message: "Malformed JSON" } });
     }
     const ac = req.auth?.identity?.application_credential;
-    if (!req.auth?.identity?.methods?.includes("application_credential") || ac?.id !== this.credential.id || ac?.secret !== this.credential.secret) {
-      return send(res, 401, { error: { code: 401, title: "Unauthorized", message: "The request you have made requires authentication." } });
+    if (
+      !req.auth?.identity?.methods?.includes("application_credential") ||
+      ac?.id !== this.credential.id ||
+      ac?.secret !== this.credential.secret
+    ) {
+      return send(res, 401, {
+        error: { code: 401, title: "Unauthorized", message: "The request you have made requires authentication." },
+      });
     }
     const token = `gAAAAAB${Math.random().toString(36).slice(2)}${Date.now()}`;
     this.tokens.add(token);
@@ -203,11 +280,26 @@ export class NovaStandIn extends StandIn {
           expires_at: new Date(Date.now() + 3_600_000).toISOString(),
           application_credential: { id: ac.id, name: "vsteal", restricted: true },
           catalog: [
-            { type: "identity", name: "keystone", endpoints: [{ interface: "public", region: "RegionOne", region_id: "RegionOne", url: `${this.url}/identity/v3` }] },
-            { type: "compute", name: "nova", endpoints: [
-              { interface: "internal", region: "RegionOne", region_id: "RegionOne", url: `${this.url}/wrong-internal/v2.1` },
-              { interface: "public", region: "RegionOne", region_id: "RegionOne", url: `${this.url}/compute/v2.1` },
-            ] },
+            {
+              type: "identity",
+              name: "keystone",
+              endpoints: [
+                { interface: "public", region: "RegionOne", region_id: "RegionOne", url: `${this.url}/identity/v3` },
+              ],
+            },
+            {
+              type: "compute",
+              name: "nova",
+              endpoints: [
+                {
+                  interface: "internal",
+                  region: "RegionOne",
+                  region_id: "RegionOne",
+                  url: `${this.url}/wrong-internal/v2.1`,
+                },
+                { interface: "public", region: "RegionOne", region_id: "RegionOne", url: `${this.url}/compute/v2.1` },
+              ],
+            },
           ],
         },
       },
@@ -218,7 +310,8 @@ export class NovaStandIn extends StandIn {
 
 // ----------------------------------------------------------------------------- Proxmox VE
 
-export type PveBehaviour = { kind: "ok"; polls: number } | { kind: "task_fails"; polls: number } | { kind: "never" } | { kind: "forbidden" };
+export type PveBehaviour =
+  { kind: "ok"; polls: number } | { kind: "task_fails"; polls: number } | { kind: "never" } | { kind: "forbidden" };
 
 interface PveGuestState {
   vmid: number;
@@ -251,24 +344,70 @@ export class ProxmoxStandIn extends StandIn {
   protected handle(req: IncomingMessage, body: string, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
     const p = url.pathname.replace(/^\/api2\/json/, "");
-    if (req.headers.authorization !== `PVEAPIToken=${this.token.id}=${this.token.secret}`) return send(res, 401, { data: null }, {}, "authentication failure");
+    if (req.headers.authorization !== `PVEAPIToken=${this.token.id}=${this.token.secret}`)
+      return send(res, 401, { data: null }, {}, "authentication failure");
 
     if (req.method === "GET" && p === "/cluster/resources") {
-      const locked = (g: PveGuestState) => [...this.tasks.values()].some((t) => t.vmid === g.vmid && t.status === "running");
-      return send(res, 200, { data: [...this.guests.values()].map((g) => ({ id: `qemu/${g.vmid}`, type: "qemu", vmid: g.vmid, name: g.name, node: g.node, status: g.status, maxcpu: 2, ...(locked(g) ? { lock: "migrate" } : {}) })) });
+      const locked = (g: PveGuestState) =>
+        [...this.tasks.values()].some((t) => t.vmid === g.vmid && t.status === "running");
+      return send(res, 200, {
+        data: [...this.guests.values()].map((g) => ({
+          id: `qemu/${g.vmid}`,
+          type: "qemu",
+          vmid: g.vmid,
+          name: g.name,
+          node: g.node,
+          status: g.status,
+          maxcpu: 2,
+          ...(locked(g) ? { lock: "migrate" } : {}),
+        })),
+      });
     }
     const mg = /^\/nodes\/([^/]+)\/qemu\/(\d+)\/migrate$/.exec(p);
     if (req.method === "POST" && mg) {
       const g = this.guests.get(Number(mg[2]));
-      if (!g || g.node !== mg[1]) return send(res, 500, { data: null }, {}, `Configuration file 'nodes/${mg[1]}/qemu-server/${mg[2]}.conf' does not exist`);
-      if (g.behaviour.kind === "forbidden") return send(res, 403, { data: null }, {}, `Permission check failed (/vms/${g.vmid}, VM.Migrate)`);
+      if (!g || g.node !== mg[1])
+        return send(
+          res,
+          500,
+          { data: null },
+          {},
+          `Configuration file 'nodes/${mg[1]}/qemu-server/${mg[2]}.conf' does not exist`,
+        );
+      if (g.behaviour.kind === "forbidden")
+        return send(res, 403, { data: null }, {}, `Permission check failed (/vms/${g.vmid}, VM.Migrate)`);
       const form = new URLSearchParams(body);
       const target = form.get("target");
-      if (!target) return send(res, 400, { data: null, errors: { target: "property is missing and it is not optional" } }, {}, "Parameter verification failed.");
-      if (target === g.node) return send(res, 400, { data: null, errors: { target: "target is local node." } }, {}, "Parameter verification failed.");
-      if (g.status === "running" && form.get("online") !== "1") return send(res, 500, { data: null }, {}, "can't migrate running VM without --online");
-      const upid = `UPID:${g.node}:0000A1B2:0001C3D4:${Math.floor(Date.now() / 1000).toString(16).toUpperCase()}:qmigrate:${g.vmid}:${this.token.id}:`;
-      this.tasks.set(upid, { upid, node: g.node, vmid: g.vmid, target, polls: 0, status: "running", log: [`starting migration of VM ${g.vmid} to node '${target}' (10.0.0.2)`, "starting VM on remote node"] });
+      if (!target)
+        return send(
+          res,
+          400,
+          { data: null, errors: { target: "property is missing and it is not optional" } },
+          {},
+          "Parameter verification failed.",
+        );
+      if (target === g.node)
+        return send(
+          res,
+          400,
+          { data: null, errors: { target: "target is local node." } },
+          {},
+          "Parameter verification failed.",
+        );
+      if (g.status === "running" && form.get("online") !== "1")
+        return send(res, 500, { data: null }, {}, "can't migrate running VM without --online");
+      const upid = `UPID:${g.node}:0000A1B2:0001C3D4:${Math.floor(Date.now() / 1000)
+        .toString(16)
+        .toUpperCase()}:qmigrate:${g.vmid}:${this.token.id}:`;
+      this.tasks.set(upid, {
+        upid,
+        node: g.node,
+        vmid: g.vmid,
+        target,
+        polls: 0,
+        status: "running",
+        log: [`starting migration of VM ${g.vmid} to node '${target}' (10.0.0.2)`, "starting VM on remote node"],
+      });
       return send(res, 200, { data: upid });
     }
     const tk = /^\/nodes\/([^/]+)\/tasks\/([^/]+)(\/status|\/log)?$/.exec(p);
@@ -277,14 +416,32 @@ export class ProxmoxStandIn extends StandIn {
       if (!t || t.node !== tk[1]) return send(res, 500, { data: null }, {}, "no such task");
       if (req.method === "GET" && tk[3] === "/status") {
         this.tick(t);
-        return send(res, 200, { data: { upid: t.upid, node: t.node, type: "qmigrate", id: String(t.vmid), user: this.token.id, status: t.status, ...(t.exitstatus ? { exitstatus: t.exitstatus } : {}) } });
+        return send(res, 200, {
+          data: {
+            upid: t.upid,
+            node: t.node,
+            type: "qmigrate",
+            id: String(t.vmid),
+            user: this.token.id,
+            status: t.status,
+            ...(t.exitstatus ? { exitstatus: t.exitstatus } : {}),
+          },
+        });
       }
-      if (req.method === "GET" && tk[3] === "/log") return send(res, 200, { data: t.log.map((line, i) => ({ n: i + 1, t: `2026-12-01 15:00:0${Math.min(i, 9)} ${line}` })) });
+      if (req.method === "GET" && tk[3] === "/log")
+        return send(res, 200, {
+          data: t.log.map((line, i) => ({ n: i + 1, t: `2026-12-01 15:00:0${Math.min(i, 9)} ${line}` })),
+        });
       if (req.method === "DELETE" && !tk[3]) {
         if (t.status === "running") {
           t.status = "stopped";
           t.exitstatus = "interrupted by signal";
-          t.log.push("received interrupt", "aborting phase 2 - cleanup resources", "migrate_cancel", "ERROR: online migrate failure - interrupted by signal");
+          t.log.push(
+            "received interrupt",
+            "aborting phase 2 - cleanup resources",
+            "migrate_cancel",
+            "ERROR: online migrate failure - interrupted by signal",
+          );
         }
         return send(res, 200, { data: null });
       }
@@ -306,7 +463,11 @@ export class ProxmoxStandIn extends StandIn {
     if (g.behaviour.kind === "task_fails" && t.polls >= g.behaviour.polls) {
       t.status = "stopped";
       t.exitstatus = "migration problems";
-      t.log.push("ERROR: online migrate failure - VM 104 qmp command 'migrate' failed - Unable to write to socket: Broken pipe", "ERROR: migration finished with problems (duration 00:00:03)", "TASK ERROR: migration problems");
+      t.log.push(
+        "ERROR: online migrate failure - VM 104 qmp command 'migrate' failed - Unable to write to socket: Broken pipe",
+        "ERROR: migration finished with problems (duration 00:00:03)",
+        "TASK ERROR: migration problems",
+      );
     }
   }
 }

@@ -5,10 +5,23 @@
  */
 import { METRIC } from "../../src/fleet/queries.js";
 
-const NEWER = [METRIC.hostInfo, METRIC.hostVmCpusInfo, METRIC.hostVmCpus, METRIC.hostVmMemory, METRIC.vmMaxMemory, METRIC.vmCap, "vsteal_domain_info", `count_over_time(${METRIC.vcpuDelay}`, `last_over_time(${METRIC.vcpuCurrent}`];
+const NEWER = [
+  METRIC.hostInfo,
+  METRIC.hostVmCpusInfo,
+  METRIC.hostVmCpus,
+  METRIC.hostVmMemory,
+  METRIC.vmMaxMemory,
+  METRIC.vmCap,
+  "vsteal_domain_info",
+  `count_over_time(${METRIC.vcpuDelay}`,
+  `last_over_time(${METRIC.vcpuCurrent}`,
+];
 
 /** An empty answer for a query the recordings predate, else null. */
 export function unrecordedNewerQuery(query: string): Response | null {
   if (!NEWER.some((m) => query.includes(m))) return null;
-  return new Response(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }), { status: 200, headers: { "content-type": "application/json" } });
+  return new Response(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }), {
+    status: 200,
+    headers: { "content-type": "application/json" },
+  });
 }

@@ -58,7 +58,9 @@ export function platformText(p: PlatformNow | null): string {
   if (!p || p.kind === "libvirt") return p && p.extra.length ? p.extra.map(([k, v]) => `${k} ${v}`).join(" · ") : "";
   switch (p.kind) {
     case "openstack":
-      return [`openstack ${p.name ?? p.id ?? ""}`.trim(), p.project ? `project ${p.project}` : ""].filter((x) => x).join(" · ");
+      return [`openstack ${p.name ?? p.id ?? ""}`.trim(), p.project ? `project ${p.project}` : ""]
+        .filter((x) => x)
+        .join(" · ");
     case "proxmox":
       return ["proxmox", p.id ?? "", p.name ?? ""].filter((x) => x).join(" ");
     case "kubevirt":
@@ -73,7 +75,11 @@ export function vmMatches(d: Pick<DomainNow, "domain" | "uuid" | "platform">, qu
   const q = query.trim().toLowerCase();
   if (q === "") return true;
   const p = d.platform;
-  const hay = [d.domain, d.uuid ?? "", ...(p ? [p.kind, p.id ?? "", p.name ?? "", p.project ?? "", p.namespace ?? "", ...p.extra.map(([, v]) => v)] : [])];
+  const hay = [
+    d.domain,
+    d.uuid ?? "",
+    ...(p ? [p.kind, p.id ?? "", p.name ?? "", p.project ?? "", p.namespace ?? "", ...p.extra.map(([, v]) => v)] : []),
+  ];
   return q.split(/\s+/).every((w) => hay.some((x) => x.toLowerCase().includes(w)));
 }
 
@@ -86,7 +92,14 @@ export function platformNow(v: unknown): PlatformNow | null {
     else if (Array.isArray(x)) extra.push([k, x.filter((t) => typeof t === "string").join(", ")]);
     else if (isObj(x)) for (const [mk, mv] of Object.entries(x)) if (typeof mv === "string") extra.push([mk, mv]);
   }
-  return { kind: v.kind, id: strOrNull(v, "id"), name: strOrNull(v, "name"), project: strOrNull(v, "project"), namespace: strOrNull(v, "namespace"), extra };
+  return {
+    kind: v.kind,
+    id: strOrNull(v, "id"),
+    name: strOrNull(v, "name"),
+    project: strOrNull(v, "project"),
+    namespace: strOrNull(v, "namespace"),
+    extra,
+  };
 }
 
 export interface DomainNow {
@@ -242,7 +255,14 @@ export interface HistoryResponse {
 
 function vcpuNow(v: unknown): VcpuNow {
   const o = obj(v);
-  return { vcpu: num(o, "vcpu"), tid: num(o, "tid"), usage: num(o, "usage"), steal: num(o, "steal"), contention: num(o, "contention"), throttled: num(o, "throttled") };
+  return {
+    vcpu: num(o, "vcpu"),
+    tid: num(o, "tid"),
+    usage: num(o, "usage"),
+    steal: num(o, "steal"),
+    contention: num(o, "contention"),
+    throttled: num(o, "throttled"),
+  };
 }
 
 function domainNow(v: unknown): DomainNow {
@@ -260,7 +280,9 @@ function domainNow(v: unknown): DomainNow {
     steal: num(o, "steal"),
     contention: num(o, "contention"),
     throttled: num(o, "throttled"),
-    vcpus: list(o, "vcpus").map(vcpuNow).sort((a, b) => a.vcpu - b.vcpu),
+    vcpus: list(o, "vcpus")
+      .map(vcpuNow)
+      .sort((a, b) => a.vcpu - b.vcpu),
   };
 }
 
@@ -274,7 +296,12 @@ function noisy(v: unknown): NoisyNeighbours {
     cpus: list(o, "cpus").filter((c): c is number => typeof c === "number"),
     neighbours: list(o, "neighbours").map((n) => {
       const x = obj(n);
-      return { domain: str(x, "domain"), uuid: strOrNull(x, "uuid"), cpuOnSharedCpus: num(x, "cpuOnSharedCpus"), shareOfSharedCpus: num(x, "shareOfSharedCpus") };
+      return {
+        domain: str(x, "domain"),
+        uuid: strOrNull(x, "uuid"),
+        cpuOnSharedCpus: num(x, "cpuOnSharedCpus"),
+        shareOfSharedCpus: num(x, "shareOfSharedCpus"),
+      };
     }),
   };
 }
@@ -291,11 +318,19 @@ function subject(v: unknown): AlertSubject {
 export const parse = {
   domains(v: unknown): DomainsResponse {
     const o = obj(v);
-    return { time: numOrNull(o, "time"), intervalS: numOrNull(o, "interval_s"), domains: list(o, "domains").map(domainNow) };
+    return {
+      time: numOrNull(o, "time"),
+      intervalS: numOrNull(o, "interval_s"),
+      domains: list(o, "domains").map(domainNow),
+    };
   },
   domain(v: unknown): DomainDetail {
     const o = obj(v);
-    return { ...domainNow(o), time: numOrNull(o, "time"), neighbours: isObj(o.neighbours) ? noisy(o.neighbours) : null };
+    return {
+      ...domainNow(o),
+      time: numOrNull(o, "time"),
+      neighbours: isObj(o.neighbours) ? noisy(o.neighbours) : null,
+    };
   },
   host(v: unknown): HostResponse {
     const o = obj(v);
@@ -388,7 +423,13 @@ export const parse = {
           points: list(x, "points")
             .map((p) => {
               const y = obj(p);
-              return { t: num(y, "t", NaN), usage: num(y, "usage"), delay: num(y, "delay"), throttled: num(y, "throttled"), contention: num(y, "contention") };
+              return {
+                t: num(y, "t", NaN),
+                usage: num(y, "usage"),
+                delay: num(y, "delay"),
+                throttled: num(y, "throttled"),
+                contention: num(y, "contention"),
+              };
             })
             .filter((p) => Number.isFinite(p.t)),
         };

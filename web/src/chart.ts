@@ -60,7 +60,10 @@ export class TimeChart {
   /** The y axis reaches at least this far (may change, e.g. with the host's capacity). */
   yAtLeast: number;
 
-  constructor(parent: HTMLElement, private readonly o: ChartOptions) {
+  constructor(
+    parent: HTMLElement,
+    private readonly o: ChartOptions,
+  ) {
     this.yAtLeast = o.yAtLeast;
     this.el = document.createElement("div");
     this.el.className = "chart";
@@ -88,23 +91,37 @@ export class TimeChart {
         },
       },
       axes: [
-        { stroke: axis, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: (_u, splits, _ai, _space, incr) => splits.map((s) => timeTick(s * 1000, incr * 1000)) },
-        { stroke: axis, font, size: 56, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: (_u, vals) => vals.map((v) => o.yFormat(v)) },
+        {
+          stroke: axis,
+          font,
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
+          values: (_u, splits, _ai, _space, incr) => splits.map((s) => timeTick(s * 1000, incr * 1000)),
+        },
+        {
+          stroke: axis,
+          font,
+          size: 56,
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
+          values: (_u, vals) => vals.map((v) => o.yFormat(v)),
+        },
       ],
       series: [
-        { label: "time", value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? "–" : dateTime(v * 1000)) },
-        ...o.series.map(
-          (s): uPlot.Series => ({
-            label: s.label,
-            stroke: s.stroke,
-            width: s.width ?? 1.5,
-            points: { show: false },
-            ...(s.fill ? { fill: s.fill } : {}),
-            ...(s.dash ? { dash: s.dash } : {}),
-            value: (_u: uPlot, v: number | null, _si: number, idx: number | null) =>
-              s.legend ? (idx === null ? "–" : s.legend(idx)) : v === null || v === undefined ? "–" : o.yFormat(v),
-          }),
-        ),
+        {
+          label: "time",
+          value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? "–" : dateTime(v * 1000)),
+        },
+        ...o.series.map((s): uPlot.Series => ({
+          label: s.label,
+          stroke: s.stroke,
+          width: s.width ?? 1.5,
+          points: { show: false },
+          ...(s.fill ? { fill: s.fill } : {}),
+          ...(s.dash ? { dash: s.dash } : {}),
+          value: (_u: uPlot, v: number | null, _si: number, idx: number | null) =>
+            s.legend ? (idx === null ? "–" : s.legend(idx)) : v === null || v === undefined ? "–" : o.yFormat(v),
+        })),
       ],
       ...(o.bands ? { bands: o.bands.map((b) => ({ series: b.series, fill: b.fill })) } : {}),
       hooks: {

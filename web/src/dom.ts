@@ -30,7 +30,11 @@ function safeHref(href: string): string {
   return href.startsWith("#") || (href.startsWith("/") && !href.startsWith("//")) ? href : "#";
 }
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs | null = null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   if (attrs) {
     if (attrs.class) el.className = attrs.class;
@@ -40,7 +44,14 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs | 
     if (attrs.type) el.setAttribute("type", attrs.type);
     if (attrs.id) el.id = attrs.id;
     if (attrs.tabindex !== undefined) el.tabIndex = attrs.tabindex;
-    for (const k of ["aria-label", "aria-live", "aria-pressed", "aria-current", "aria-hidden", "placeholder"] as const) {
+    for (const k of [
+      "aria-label",
+      "aria-live",
+      "aria-pressed",
+      "aria-current",
+      "aria-hidden",
+      "placeholder",
+    ] as const) {
       const v = attrs[k];
       if (v !== undefined) el.setAttribute(k, v);
     }

@@ -21,7 +21,12 @@ describe("the controller's API", () => {
           time: "2026-11-25T12:00:00Z",
           status: "ok",
           dry_run: true,
-          plan: { version: 1, moves: [{ vm: HOSTILE, from: "hv01", to: "hv02", reason: "hv01 is oversubscribed" }], predicted: { steal_before: 2.5, steal_after: 0.5 }, explanation: "x" },
+          plan: {
+            version: 1,
+            moves: [{ vm: HOSTILE, from: "hv01", to: "hv02", reason: "hv01 is oversubscribed" }],
+            predicted: { steal_before: 2.5, steal_after: 0.5 },
+            explanation: "x",
+          },
           suppressed: [{ vm: "a", from: "hv01", to: "hv03", rule: "host_cooldown", reason: "hv03 received b" }],
           observed_moves: "junk",
         },
@@ -33,10 +38,24 @@ describe("the controller's API", () => {
     expect(ok?.plan?.stealBefore).toBe(2.5);
     expect(ok?.suppressed[0]?.rule).toBe("host_cooldown");
     expect(ok?.observed).toEqual([]);
-    const failed = parseFleet.latestAudit({ audits: [{ audit: 8, status: "error", plan: null, error: { reason: "partial_data", message: "no snapshot: host hv03", missing_hosts: ["hv03", 4] } }] });
+    const failed = parseFleet.latestAudit({
+      audits: [
+        {
+          audit: 8,
+          status: "error",
+          plan: null,
+          error: { reason: "partial_data", message: "no snapshot: host hv03", missing_hosts: ["hv03", 4] },
+        },
+      ],
+    });
     expect(failed?.status).toBe("error");
     expect(failed?.plan).toBeNull();
-    expect(failed?.error).toEqual({ reason: "partial_data", message: "no snapshot: host hv03", problems: [], missingHosts: ["hv03"] });
+    expect(failed?.error).toEqual({
+      reason: "partial_data",
+      message: "no snapshot: host hv03",
+      problems: [],
+      missingHosts: ["hv03"],
+    });
     expect(parseFleet.latestAudit({ audits: [] })).toBeNull();
     expect(parseFleet.latestAudit("nonsense")).toBeNull();
   });
@@ -45,7 +64,10 @@ describe("the controller's API", () => {
     const f = parseFleet.fleet({
       time: 5,
       interval_s: 60,
-      audits: [{ id: 1, time: 1000, status: "ok" }, { id: 2, time: "x", status: "error" }],
+      audits: [
+        { id: 1, time: 1000, status: "ok" },
+        { id: 2, time: "x", status: "error" },
+      ],
       hosts: [{ name: "hv01", capacity: 4, points: [[1000, 6, 4, 2, 0.5, 4], ["bad"], [2000, null, 4]] }],
       current: null,
     });
@@ -62,7 +84,20 @@ describe("the controller's API", () => {
     const f = parseFleet.fleet({
       effects: {
         pending: [{ plan_id: "audit-3", vm: "b", from: "hv01", to: "hv02", done: 9 }],
-        judged: [{ plan_id: "audit-1", vm: "a", from: "hv01", to: "hv02", done_ms: 5, verdict: "helped", before: { from: 1, to: 0 }, after: { from: 0.02, to: 0.01 }, predicted: { from: 0, to: "x" }, reason: "fell" }],
+        judged: [
+          {
+            plan_id: "audit-1",
+            vm: "a",
+            from: "hv01",
+            to: "hv02",
+            done_ms: 5,
+            verdict: "helped",
+            before: { from: 1, to: 0 },
+            after: { from: 0.02, to: 0.01 },
+            predicted: { from: 0, to: "x" },
+            reason: "fell",
+          },
+        ],
         blocked_pairs: [{ from: "hv01", to: "hv03", reason: "did not help" }],
       },
     });
@@ -76,7 +111,13 @@ describe("the controller's API", () => {
 
 describe("fleet figures", () => {
   it("a host's cell is its waiting per core of capacity, so hosts of any size compare", () => {
-    expect(hostPt({ t: 1, demand: 6, capacity: 4, contention: 2, throttled: 0.4, usage: 4 })).toEqual({ t: 1, usage: 1, steal: 0.6, contention: 0.5, throttled: 0.1 });
+    expect(hostPt({ t: 1, demand: 6, capacity: 4, contention: 2, throttled: 0.4, usage: 4 })).toEqual({
+      t: 1,
+      usage: 1,
+      steal: 0.6,
+      contention: 0.5,
+      throttled: 0.1,
+    });
     expect(hostPt({ t: 1, demand: 1, capacity: 0, contention: 0.5, throttled: 0, usage: 0.5 }).steal).toBe(0.5);
   });
 
@@ -84,8 +125,32 @@ describe("fleet figures", () => {
     const hosts = [
       { name: "hv01", demand: 7, capacity: 4 },
       { name: "hv02", demand: 1, capacity: 16 },
-    ].map((x) => ({ ...x, cpus: x.capacity, reservedCpus: 0, acceptsVms: true, vms: 0, vcpus: 0, usage: 0, contention: 0, throttled: 0 }));
-    const vms = [{ name: "web", host: "hv01", vcpus: 4, usage: 2, demand: 3, contention: 1, throttled: 0, maxContention: 0.3, cap: null, migratable: true, platform: null }];
+    ].map((x) => ({
+      ...x,
+      cpus: x.capacity,
+      reservedCpus: 0,
+      acceptsVms: true,
+      vms: 0,
+      vcpus: 0,
+      usage: 0,
+      contention: 0,
+      throttled: 0,
+    }));
+    const vms = [
+      {
+        name: "web",
+        host: "hv01",
+        vcpus: 4,
+        usage: 2,
+        demand: 3,
+        contention: 1,
+        throttled: 0,
+        maxContention: 0.3,
+        cap: null,
+        migratable: true,
+        platform: null,
+      },
+    ];
     const after = demandAfter(hosts, vms, [{ vm: "web", from: "hv01", to: "hv02", reason: "" }]);
     expect(after.get("hv01")).toBe(4);
     expect(after.get("hv02")).toBe(4);
@@ -97,8 +162,22 @@ describe("fleet figures", () => {
       intervalS: 60,
       audits: [{ id: 1, timeMs: 1_000_000, ok: true, reason: null, message: null }],
       hosts: [
-        { name: "b", cpus: 8, reservedCpus: 0, capacity: 8, acceptsVms: true, points: [{ t: 1_000_000, demand: 1, capacity: 8, contention: 0, throttled: 0, usage: 1 }] },
-        { name: "a", cpus: 4, reservedCpus: 0, capacity: 4, acceptsVms: true, points: [{ t: 1_000_000, demand: 6, capacity: 4, contention: 2, throttled: 0, usage: 4 }] },
+        {
+          name: "b",
+          cpus: 8,
+          reservedCpus: 0,
+          capacity: 8,
+          acceptsVms: true,
+          points: [{ t: 1_000_000, demand: 1, capacity: 8, contention: 0, throttled: 0, usage: 1 }],
+        },
+        {
+          name: "a",
+          cpus: 4,
+          reservedCpus: 0,
+          capacity: 4,
+          acceptsVms: true,
+          points: [{ t: 1_000_000, demand: 6, capacity: 4, contention: 2, throttled: 0, usage: 4 }],
+        },
         { name: "c", cpus: 4, reservedCpus: 0, capacity: 4, acceptsVms: true, points: [] },
       ],
       current: null,
@@ -106,6 +185,9 @@ describe("fleet figures", () => {
     };
     expect(fleetWindow(f, 1_030_000)).toEqual({ from: 1_030_000 - 600_000, to: 1_030_000 });
     expect(orderHosts(f.hosts).map((x) => x.name)).toEqual(["a", "b", "c"]);
-    expect(fleetWindow({ ...f, audits: [], hosts: [] }, 5_000_000)).toEqual({ from: 5_000_000 - 600_000, to: 5_000_000 });
+    expect(fleetWindow({ ...f, audits: [], hosts: [] }, 5_000_000)).toEqual({
+      from: 5_000_000 - 600_000,
+      to: 5_000_000,
+    });
   });
 });

@@ -154,7 +154,13 @@ const move = (v: unknown): Move => {
 
 /** What a host is (not what it carries): the same fields in the series and in the current view. */
 function hostFacts(o: Record<string, unknown>) {
-  return { name: str(o, "name"), cpus: num(o, "cpus"), reservedCpus: num(o, "reserved_cpus"), capacity: num(o, "capacity"), acceptsVms: bool(o, "accepts_vms", true) };
+  return {
+    name: str(o, "name"),
+    cpus: num(o, "cpus"),
+    reservedCpus: num(o, "reserved_cpus"),
+    capacity: num(o, "capacity"),
+    acceptsVms: bool(o, "accepts_vms", true),
+  };
 }
 
 function hostNow(v: unknown): HostNow {
@@ -181,13 +187,42 @@ function effects(v: unknown): EffectsData {
   const o = obj(v);
   const judged = list(o, "judged").map((x) => {
     const e = obj(x);
-    return { planId: str(e, "plan_id"), vm: str(e, "vm"), from: str(e, "from"), to: str(e, "to"), doneMs: num(e, "done_ms"), verdict: str(e, "verdict") || null, before: pair(e.before), after: pair(e.after), predicted: pair(e.predicted), reason: str(e, "reason") };
+    return {
+      planId: str(e, "plan_id"),
+      vm: str(e, "vm"),
+      from: str(e, "from"),
+      to: str(e, "to"),
+      doneMs: num(e, "done_ms"),
+      verdict: str(e, "verdict") || null,
+      before: pair(e.before),
+      after: pair(e.after),
+      predicted: pair(e.predicted),
+      reason: str(e, "reason"),
+    };
   });
   const pending = list(o, "pending").map((x) => {
     const e = obj(x);
-    return { planId: str(e, "plan_id"), vm: str(e, "vm"), from: str(e, "from"), to: str(e, "to"), doneMs: num(e, "done"), verdict: null, before: null, after: null, predicted: null, reason: "" };
+    return {
+      planId: str(e, "plan_id"),
+      vm: str(e, "vm"),
+      from: str(e, "from"),
+      to: str(e, "to"),
+      doneMs: num(e, "done"),
+      verdict: null,
+      before: null,
+      after: null,
+      predicted: null,
+      reason: "",
+    };
   });
-  return { moves: [...pending, ...judged], blocked: list(o, "blocked_pairs").map((x) => ({ from: str(obj(x), "from"), to: str(obj(x), "to"), reason: str(obj(x), "reason") })) };
+  return {
+    moves: [...pending, ...judged],
+    blocked: list(o, "blocked_pairs").map((x) => ({
+      from: str(obj(x), "from"),
+      to: str(obj(x), "to"),
+      reason: str(obj(x), "reason"),
+    })),
+  };
 }
 
 export const parseFleet = {
@@ -221,14 +256,36 @@ export const parseFleet = {
       timeMs: timeOf(o, "time") ?? 0,
       status: o.status === "ok" ? "ok" : "error",
       dryRun: bool(o, "dry_run", true),
-      plan: p ? { moves: list(p, "moves").map(move), stealBefore: num(pred, "steal_before"), stealAfter: num(pred, "steal_after"), explanation: str(p, "explanation") } : null,
+      plan: p
+        ? {
+            moves: list(p, "moves").map(move),
+            stealBefore: num(pred, "steal_before"),
+            stealAfter: num(pred, "steal_after"),
+            explanation: str(p, "explanation"),
+          }
+        : null,
       suppressed: list(o, "suppressed").map((x) => ({ ...move(x), rule: str(obj(x), "rule") })),
       observed: list(o, "observed_moves").map((x) => {
         const m = move(x);
         return { vm: m.vm, from: m.from, to: m.to };
       }),
-      snapshot: s ? { timeMs: timeOf(s, "time") ?? 0, windowS: num(s, "window_s"), hosts: num(s, "hosts"), vms: num(s, "vms"), vcpus: num(s, "vcpus") } : null,
-      error: e ? { reason: str(e, "reason", "unknown"), message: str(e, "message"), problems: strs(e, "problems"), missingHosts: strs(e, "missing_hosts") } : null,
+      snapshot: s
+        ? {
+            timeMs: timeOf(s, "time") ?? 0,
+            windowS: num(s, "window_s"),
+            hosts: num(s, "hosts"),
+            vms: num(s, "vms"),
+            vcpus: num(s, "vcpus"),
+          }
+        : null,
+      error: e
+        ? {
+            reason: str(e, "reason", "unknown"),
+            message: str(e, "message"),
+            problems: strs(e, "problems"),
+            missingHosts: strs(e, "missing_hosts"),
+          }
+        : null,
       durationMs: num(o, "duration_ms"),
     };
   },
@@ -238,10 +295,18 @@ export const parseFleet = {
     return {
       timeMs: num(o, "time"),
       intervalS: num(o, "interval_s"),
-      audits: list(o, "audits").map((a) => {
-        const x = obj(a);
-        return { id: num(x, "id"), timeMs: num(x, "time", NaN), ok: x.status === "ok", reason: strOrNull(x, "reason"), message: strOrNull(x, "message") };
-      }).filter((a) => Number.isFinite(a.timeMs)),
+      audits: list(o, "audits")
+        .map((a) => {
+          const x = obj(a);
+          return {
+            id: num(x, "id"),
+            timeMs: num(x, "time", NaN),
+            ok: x.status === "ok",
+            reason: strOrNull(x, "reason"),
+            message: strOrNull(x, "message"),
+          };
+        })
+        .filter((a) => Number.isFinite(a.timeMs)),
       hosts: list(o, "hosts").map((hv) => {
         const x = obj(hv);
         return {
@@ -250,7 +315,14 @@ export const parseFleet = {
             .filter((p): p is unknown[] => Array.isArray(p))
             .map((p) => p.map((n) => (typeof n === "number" && Number.isFinite(n) ? n : NaN)))
             .filter((p) => Number.isFinite(p[0]))
-            .map((p) => ({ t: p[0] ?? 0, demand: p[1] || 0, capacity: p[2] || 0, contention: p[3] || 0, throttled: p[4] || 0, usage: p[5] || 0 })),
+            .map((p) => ({
+              t: p[0] ?? 0,
+              demand: p[1] || 0,
+              capacity: p[2] || 0,
+              contention: p[3] || 0,
+              throttled: p[4] || 0,
+              usage: p[5] || 0,
+            })),
         };
       }),
       effects: effects(o.effects),
@@ -286,7 +358,14 @@ export const parseFleet = {
       approveOver: num(o, "approve_over"),
       plans: list(o, "plans").map((r) => {
         const x = obj(r);
-        return { id: str(x, "id"), audit: num(x, "audit"), state: str(x, "state"), moves: num(x, "moves"), reason: str(x, "reason"), approvedBy: strOrNull(x, "approved_by") };
+        return {
+          id: str(x, "id"),
+          audit: num(x, "audit"),
+          state: str(x, "state"),
+          moves: num(x, "moves"),
+          reason: str(x, "reason"),
+          approvedBy: strOrNull(x, "approved_by"),
+        };
       }),
     };
   },
@@ -298,11 +377,21 @@ export const parseFleet = {
  */
 export function hostPt(p: HostFigures): Pt {
   const cap = p.capacity > 0 ? p.capacity : 1;
-  return { t: p.t, usage: p.usage / cap, steal: (p.contention + p.throttled) / cap, contention: p.contention / cap, throttled: p.throttled / cap };
+  return {
+    t: p.t,
+    usage: p.usage / cap,
+    steal: (p.contention + p.throttled) / cap,
+    contention: p.contention / cap,
+    throttled: p.throttled / cap,
+  };
 }
 
 /** Hosts' demand after the plan's moves (each VM takes its measured demand along). */
-export function demandAfter(hosts: readonly HostNow[], vms: readonly VmNow[], moves: readonly Move[]): Map<string, number> {
+export function demandAfter(
+  hosts: readonly HostNow[],
+  vms: readonly VmNow[],
+  moves: readonly Move[],
+): Map<string, number> {
   const out = new Map(hosts.map((h) => [h.name, h.demand]));
   const vmDemand = new Map(vms.map((v) => [v.name, v.demand]));
   for (const m of moves) {

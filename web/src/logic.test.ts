@@ -5,17 +5,28 @@ import { cpus, duration, pct } from "./format.js";
 import { combine, LiveStore, regroupHistory, waitingSince, type Pt } from "./series.js";
 import { bin, intensity } from "./views/heatmap.js";
 
-const pt = (t: number, steal: number, throttled = 0): Pt => ({ t, usage: 0.1, steal, contention: steal - throttled, throttled });
+const pt = (t: number, steal: number, throttled = 0): Pt => ({
+  t,
+  usage: 0.1,
+  steal,
+  contention: steal - throttled,
+  throttled,
+});
 
 describe("parse", () => {
   it("turns missing or mistyped fields into neutral values instead of throwing", () => {
-    const d = parse.domains({ time: "x", domains: [{ domain: 42, vcpus: [{ vcpu: 1, steal: "high" }, null] }, "junk"] });
+    const d = parse.domains({
+      time: "x",
+      domains: [{ domain: 42, vcpus: [{ vcpu: 1, steal: "high" }, null] }, "junk"],
+    });
     expect(d.time).toBeNull();
     expect(d.domains[0]?.domain).toBe("");
     expect(d.domains[0]?.vcpus[0]?.steal).toBe(0);
     expect(d.domains).toHaveLength(2);
     expect(parse.history(null).series).toEqual([]);
-    expect(parse.alerts({ active: [{ subject: { domain: "<b>", vcpu: "0" } }] }).active[0]?.subject).toEqual({ domain: "<b>" });
+    expect(parse.alerts({ active: [{ subject: { domain: "<b>", vcpu: "0" } }] }).active[0]?.subject).toEqual({
+      domain: "<b>",
+    });
   });
 
   it("keeps names exactly as the agent sent them", () => {
@@ -24,7 +35,11 @@ describe("parse", () => {
   });
 
   it("drops history points without a time", () => {
-    const h = parse.history({ from: 0, to: 10, series: [{ domain: "a", uuid: null, vcpu: 0, points: [{ t: 1, delay: 0.5 }, { delay: 0.2 }] }] });
+    const h = parse.history({
+      from: 0,
+      to: 10,
+      series: [{ domain: "a", uuid: null, vcpu: 0, points: [{ t: 1, delay: 0.5 }, { delay: 0.2 }] }],
+    });
     expect(h.series[0]?.points).toEqual([{ t: 1, usage: 0, delay: 0.5, throttled: 0, contention: 0 }]);
   });
 });
@@ -32,7 +47,21 @@ describe("parse", () => {
 describe("series", () => {
   it("LiveStore keeps one point per sample time, per domain and per vCPU", () => {
     const s = new LiveStore();
-    const dom = { domain: "a", platform: null, uuid: "u", id: 1, state: "running", source: "libvirt", vcpuCurrent: 1, vcpuMaximum: 1, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0, vcpus: [{ vcpu: 3, tid: 9, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0 }] };
+    const dom = {
+      domain: "a",
+      platform: null,
+      uuid: "u",
+      id: 1,
+      state: "running",
+      source: "libvirt",
+      vcpuCurrent: 1,
+      vcpuMaximum: 1,
+      usage: 0.5,
+      steal: 0.2,
+      contention: 0.2,
+      throttled: 0,
+      vcpus: [{ vcpu: 3, tid: 9, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0 }],
+    };
     s.add({ time: 1000, intervalS: 1, domains: [dom] }, null);
     s.add({ time: 1000, intervalS: 1, domains: [dom] }, null); // the same sweep polled twice
     s.add({ time: 2000, intervalS: 1, domains: [{ ...dom, domain: "a-renamed" }] }, null);
@@ -48,8 +77,22 @@ describe("series", () => {
         from: 0,
         to: 100,
         series: [
-          { domain: "a", uuid: null, vcpu: 0, tier: "raw", stepS: 1, points: [{ t: 10, usage: 0.2, delay: 0.4, throttled: 0.1, contention: 0.3 }] },
-          { domain: "a", uuid: null, vcpu: 1, tier: "raw", stepS: 1, points: [{ t: 10, usage: 0.4, delay: 0.2, throttled: 0, contention: 0.2 }] },
+          {
+            domain: "a",
+            uuid: null,
+            vcpu: 0,
+            tier: "raw",
+            stepS: 1,
+            points: [{ t: 10, usage: 0.2, delay: 0.4, throttled: 0.1, contention: 0.3 }],
+          },
+          {
+            domain: "a",
+            uuid: null,
+            vcpu: 1,
+            tier: "raw",
+            stepS: 1,
+            points: [{ t: 10, usage: 0.4, delay: 0.2, throttled: 0, contention: 0.2 }],
+          },
         ],
       },
       5,
@@ -64,15 +107,29 @@ describe("series", () => {
 
   it("regroupHistory stamps buckets at their end, like samples, and leaves an unfinished one to live data", () => {
     const point = (t: number) => ({ t, usage: 0, delay: 0.5, throttled: 0, contention: 0.5 });
-    const r = { from: 0, to: 1_000_000, series: [{ domain: "a", uuid: "u", vcpu: 0, tier: "5m", stepS: 300, points: [point(0), point(300_000), point(900_000)] }] };
+    const r = {
+      from: 0,
+      to: 1_000_000,
+      series: [
+        { domain: "a", uuid: "u", vcpu: 0, tier: "5m", stepS: 300, points: [point(0), point(300_000), point(900_000)] },
+      ],
+    };
     const h = regroupHistory(r, 144, 2, 1);
     expect(h.domains.get("u")?.agg.map((p) => p.t)).toEqual([300_000, 600_000]);
     expect(h.stepS).toBe(300);
-    const raw = { from: 0, to: 10_000, series: [{ domain: "a", uuid: "u", vcpu: 0, tier: "raw", stepS: 1, points: [point(9_000)] }] };
-    expect(regroupHistory(raw, 1, 2, 1).domains.get("u")?.agg.map((p) => p.t)).toEqual([9_000]);
+    const raw = {
+      from: 0,
+      to: 10_000,
+      series: [{ domain: "a", uuid: "u", vcpu: 0, tier: "raw", stepS: 1, points: [point(9_000)] }],
+    };
+    expect(
+      regroupHistory(raw, 1, 2, 1)
+        .domains.get("u")
+        ?.agg.map((p) => p.t),
+    ).toEqual([9_000]);
   });
 
-    it("combine takes history up to its last point, then newer live points, within the window", () => {
+  it("combine takes history up to its last point, then newer live points, within the window", () => {
     const hist = [pt(10, 0.1), pt(20, 0.2)];
     const live = [pt(15, 0.9), pt(20, 0.9), pt(30, 0.3), pt(99, 0.3)];
     expect(combine(hist, live, 0, 50).map((p) => [p.t, p.steal])).toEqual([
@@ -133,11 +190,24 @@ describe("format", () => {
 });
 
 describe("platform identity in the dashboard", () => {
-  const d = (platform: unknown) => parse.domains({ domains: [{ domain: "instance-0000a1b2", uuid: "0b7c1e2d-3f4a-4b5c-8d9e-0f1a2b3c4d5e", platform }] }).domains[0]!;
+  const d = (platform: unknown) =>
+    parse.domains({
+      domains: [{ domain: "instance-0000a1b2", uuid: "0b7c1e2d-3f4a-4b5c-8d9e-0f1a2b3c4d5e", platform }],
+    }).domains[0]!;
   it("reads the API's platform and says it in one line", () => {
-    const nova = d({ kind: "openstack", id: "0b7c…", name: "web-1", project: "shop", user: "alice", flavor: "m1.small", flavor_vcpus: 1 });
+    const nova = d({
+      kind: "openstack",
+      id: "0b7c…",
+      name: "web-1",
+      project: "shop",
+      user: "alice",
+      flavor: "m1.small",
+      flavor_vcpus: 1,
+    });
     expect(platformText(nova.platform)).toBe("openstack web-1 · project shop");
-    expect(platformText(d({ kind: "proxmox", id: "104", name: "db", tags: ["prod", "db"] }).platform)).toBe("proxmox 104 db");
+    expect(platformText(d({ kind: "proxmox", id: "104", name: "db", tags: ["prod", "db"] }).platform)).toBe(
+      "proxmox 104 db",
+    );
     expect(platformText(d({ kind: "kubevirt", namespace: "prod", name: "vm-a" }).platform)).toBe("kubevirt prod/vm-a");
     expect(platformText(d({ kind: "libvirt", metadata: { team: "storage" } }).platform)).toBe("team storage");
     expect(d(null).platform).toBeNull();
@@ -145,7 +215,8 @@ describe("platform identity in the dashboard", () => {
   });
   it("the filter finds a VM by its name, UUID or anything its platform says", () => {
     const nova = d({ kind: "openstack", name: "web-1", project: "shop", user: "alice", tags: ["prod"] });
-    for (const q of ["", "instance-0000", "WEB-1", "shop", "alice", "openstack web", "0b7c1e2d"]) expect(vmMatches(nova, q), q).toBe(true);
+    for (const q of ["", "instance-0000", "WEB-1", "shop", "alice", "openstack web", "0b7c1e2d"])
+      expect(vmMatches(nova, q), q).toBe(true);
     for (const q of ["billing", "web-2", "shop billing"]) expect(vmMatches(nova, q), q).toBe(false);
     expect(vmMatches(d(null), "shop")).toBe(false);
   });

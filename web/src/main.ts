@@ -62,13 +62,27 @@ function start(): void {
     host: h("a", { href: "#/host" }, "Host"),
     heatmap: h("a", { href: "#/heatmap" }, "Heatmap"),
     vm: h("a", { href: "#/heatmap", class: "nav-vm" }, "VM"),
-    fleet: h("a", { href: "#/fleet", title: "Every host: hosts × time, demand against capacity, the controller's plan" }, "Fleet"),
+    fleet: h(
+      "a",
+      { href: "#/fleet", title: "Every host: hosts × time, demand against capacity, the controller's plan" },
+      "Fleet",
+    ),
   };
   // Until /api/v1/health says who serves the page, no view links: an agent has Host, Heatmap
   // and VM; the fleet controller has Fleet.
   for (const a of Object.values(navLinks)) a.hidden = true;
   const rangeButtons: HTMLButtonElement[] = RANGES.map((r) =>
-    h("button", { type: "button", class: "btn seg", "aria-pressed": r.key === app.range ? "true" : "false", data: { range: r.key }, onclick: () => selectRange(r.key) }, r.label),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn seg",
+        "aria-pressed": r.key === app.range ? "true" : "false",
+        data: { range: r.key },
+        onclick: () => selectRange(r.key),
+      },
+      r.label,
+    ),
   );
   const live = h("span", { class: "live", "aria-live": "off" });
   const themeBtn = h("button", { type: "button", class: "btn theme-toggle", onclick: () => theme.toggle() });
@@ -134,7 +148,14 @@ function start(): void {
     view?.destroy();
     route = parseRoute(location.hash);
     if (app.role === "controller" && route.name !== "fleet") route = { name: "fleet" };
-    view = route.name === "heatmap" ? new HeatmapView(ctx) : route.name === "vm" ? new VmView(ctx, route.vm) : route.name === "fleet" ? new FleetView(ctx) : new HostView(ctx);
+    view =
+      route.name === "heatmap"
+        ? new HeatmapView(ctx)
+        : route.name === "vm"
+          ? new VmView(ctx, route.vm)
+          : route.name === "fleet"
+            ? new FleetView(ctx)
+            : new HostView(ctx);
     replace(main, view.el);
     // Charts size to their box: update once more when it is laid out.
     requestAnimationFrame(() => view?.update());
@@ -158,9 +179,12 @@ function start(): void {
     const c = app.conn;
     const last = app.snap.lastOkMs;
     const d = app.discovery;
-    const starting = c.kind === "ok" && (app.role === "controller" ? app.fleet.health?.status === "starting" : app.snap.health?.status === "starting");
+    const starting =
+      c.kind === "ok" &&
+      (app.role === "controller" ? app.fleet.health?.status === "starting" : app.snap.health?.status === "starting");
     const Server = app.serverName.charAt(0).toUpperCase() + app.serverName.slice(1);
-    if (c.kind === "down" || c.kind === "error") setText(countdown, `${Math.max(0, Math.ceil((c.retryAtMs - Date.now()) / 1000))} s`);
+    if (c.kind === "down" || c.kind === "error")
+      setText(countdown, `${Math.max(0, Math.ceil((c.retryAtMs - Date.now()) / 1000))} s`);
     const sig = JSON.stringify([c, last, c.kind === "ok" ? d?.message : null, starting]);
     if (banners.dataset.sig === sig) return;
     banners.dataset.sig = sig;
@@ -181,7 +205,15 @@ function start(): void {
               " is running. ",
               retry,
             )
-          : h("div", { class: "banner error", role: "alert", data: { state: "http-error" } }, h("strong", null, `The ${app.serverName} answered ${c.status}`), `: ${c.message}. Retrying in `, countdown, `.${stale} `, retry),
+          : h(
+              "div",
+              { class: "banner error", role: "alert", data: { state: "http-error" } },
+              h("strong", null, `The ${app.serverName} answered ${c.status}`),
+              `: ${c.message}. Retrying in `,
+              countdown,
+              `.${stale} `,
+              retry,
+            ),
       );
     }
     if (d && c.kind === "ok") {
@@ -209,7 +241,9 @@ function start(): void {
         h(
           "div",
           { class: "banner info", role: "status" },
-          app.role === "controller" ? "The controller is starting: the fleet appears after its first audit." : "The agent is starting: the first rates come after its second sweep.",
+          app.role === "controller"
+            ? "The controller is starting: the fleet appears after its first audit."
+            : "The agent is starting: the first rates come after its second sweep.",
         ),
       );
     replace(banners, ...items);

@@ -52,7 +52,14 @@ export class LiveStore {
 
   add(d: DomainsResponse, host: HostResponse | null): void {
     if (host && host.time !== null) {
-      push(this.host, { t: host.time, usage: host.usage, demand: host.demand, contention: host.contention, throttled: host.throttled, capacity: host.capacity });
+      push(this.host, {
+        t: host.time,
+        usage: host.usage,
+        demand: host.demand,
+        contention: host.contention,
+        throttled: host.throttled,
+        capacity: host.capacity,
+      });
     }
     const t = d.time;
     if (t === null || t <= this.lastT) return;
@@ -122,7 +129,8 @@ export function regroupHistory(r: HistoryResponse, stepS: number, capacity: numb
         h.usage += pt.usage;
         h.contention += pt.contention;
         h.throttled += pt.throttled;
-      } else hostSum.set(t, { t, usage: pt.usage, contention: pt.contention, throttled: pt.throttled, demand: 0, capacity });
+      } else
+        hostSum.set(t, { t, usage: pt.usage, contention: pt.contention, throttled: pt.throttled, demand: 0, capacity });
     }
     pts.sort((a, b) => a.t - b.t);
     d.vcpus.set(s.vcpu, pts);
@@ -131,7 +139,13 @@ export function regroupHistory(r: HistoryResponse, stepS: number, capacity: numb
     const d = domains.get(key);
     if (!d) continue;
     d.agg = [...byT.values()]
-      .map(({ n, p }) => ({ t: p.t, usage: p.usage / n, steal: p.steal / n, contention: p.contention / n, throttled: p.throttled / n }))
+      .map(({ n, p }) => ({
+        t: p.t,
+        usage: p.usage / n,
+        steal: p.steal / n,
+        contention: p.contention / n,
+        throttled: p.throttled / n,
+      }))
       .sort((a, b) => a.t - b.t);
   }
   const host = [...hostSum.values()].map((h) => ({ ...h, demand: h.usage + h.contention })).sort((a, b) => a.t - b.t);
@@ -139,7 +153,12 @@ export function regroupHistory(r: HistoryResponse, stepS: number, capacity: numb
 }
 
 /** History up to its last point, then the live points after it; only what lies in [from, to]. */
-export function combine<T extends { t: number }>(hist: readonly T[] | undefined, live: readonly T[] | undefined, from: number, to: number): T[] {
+export function combine<T extends { t: number }>(
+  hist: readonly T[] | undefined,
+  live: readonly T[] | undefined,
+  from: number,
+  to: number,
+): T[] {
   const out: T[] = [];
   let cut = -Infinity;
   for (const p of hist ?? []) {

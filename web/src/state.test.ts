@@ -10,7 +10,12 @@ interface Agent {
 }
 
 function fakeAgent(): Agent {
-  return { up: true, health: { status: "ok", sweeps: 5, discoveryErrors: 0, lastDiscoveryMs: 1, lastError: null }, historyStatus: 404, calls: [] };
+  return {
+    up: true,
+    health: { status: "ok", sweeps: 5, discoveryErrors: 0, lastDiscoveryMs: 1, lastError: null },
+    historyStatus: 404,
+    calls: [],
+  };
 }
 
 function install(agent: Agent): void {
@@ -18,18 +23,25 @@ function install(agent: Agent): void {
   vi.stubGlobal("fetch", async (url: string) => {
     agent.calls.push(url);
     if (!agent.up) throw new TypeError("Failed to fetch");
-    const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    const json = (body: unknown, status = 200) =>
+      new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
     const path = url.split("?")[0];
     t += 1000;
     switch (path) {
       case "/api/v1/domains":
-        return json({ time: t, interval_s: 1, domains: [{ domain: "vm", uuid: null, vcpus: [{ vcpu: 0, steal: 0.5, contention: 0.5 }] }] });
+        return json({
+          time: t,
+          interval_s: 1,
+          domains: [{ domain: "vm", uuid: null, vcpus: [{ vcpu: 0, steal: 0.5, contention: 0.5 }] }],
+        });
       case "/api/v1/host":
         return json({ time: t, interval_s: 1, capacity: 2, demand: 1 });
       case "/api/v1/health":
         return json(agent.health);
       case "/api/v1/history":
-        return agent.historyStatus === 404 ? json({ error: "history is disabled on this agent" }, 404) : json({ from: 0, to: t, series: [] });
+        return agent.historyStatus === 404
+          ? json({ error: "history is disabled on this agent" }, 404)
+          : json({ from: 0, to: t, series: [] });
       default:
         return json({ active: [], events: [] });
     }
@@ -90,7 +102,13 @@ describe("AppState", () => {
 
   it("says libvirt is unreachable when discovery never succeeded", async () => {
     const agent = fakeAgent();
-    agent.health = { status: "ok", sweeps: 3, discoveryErrors: 2, lastDiscoveryMs: null, lastError: "cannot connect to qemu:///system" };
+    agent.health = {
+      status: "ok",
+      sweeps: 3,
+      discoveryErrors: 2,
+      lastDiscoveryMs: null,
+      lastError: "cannot connect to qemu:///system",
+    };
     install(agent);
     const s = new AppState("1h");
     s.start();

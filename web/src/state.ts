@@ -160,7 +160,12 @@ export class AppState {
       this.conn =
         e instanceof HttpError
           ? { kind: "error", failures: this.failures, retryAtMs, status: e.status, message }
-          : { kind: "down", failures: this.failures, retryAtMs, message: e instanceof UnreachableError ? message : `unexpected answer: ${message}` };
+          : {
+              kind: "down",
+              failures: this.failures,
+              retryAtMs,
+              message: e instanceof UnreachableError ? message : `unexpected answer: ${message}`,
+            };
       this.emit();
       this.schedule(wait);
     }
@@ -169,7 +174,11 @@ export class AppState {
   private async pollAgent(wasDown: boolean): Promise<void> {
     const slow = this.polls % SLOW_EVERY === 0;
     this.polls++;
-    const [domains, host, health] = await Promise.all([getJson("/api/v1/domains"), getJson("/api/v1/host"), getJson("/api/v1/health")]);
+    const [domains, host, health] = await Promise.all([
+      getJson("/api/v1/domains"),
+      getJson("/api/v1/host"),
+      getJson("/api/v1/health"),
+    ]);
     this.snap.domains = parse.domains(domains);
     this.snap.host = parse.host(host);
     this.snap.health = parse.health(health);
@@ -188,7 +197,11 @@ export class AppState {
    * or not), the fleet's series, and in apply mode the plans waiting or applied.
    */
   private async pollController(): Promise<void> {
-    const [health, plans, fleet] = await Promise.all([getJson("/api/v1/health"), getJson("/api/v1/plans?limit=1"), getJson("/api/v1/fleet")]);
+    const [health, plans, fleet] = await Promise.all([
+      getJson("/api/v1/health"),
+      getJson("/api/v1/plans?limit=1"),
+      getJson("/api/v1/fleet"),
+    ]);
     this.fleet.health = parseFleet.health(health);
     this.fleet.latest = parseFleet.latestAudit(plans);
     this.fleet.data = parseFleet.fleet(fleet);
@@ -197,7 +210,10 @@ export class AppState {
 
   /** Alerts and noisy neighbours: slower-moving, each may fail on its own. */
   private async pollSlow(): Promise<void> {
-    const [alerts, victims] = await Promise.allSettled([getJson("/api/v1/alerts"), getJson("/api/v1/neighbours?limit=20")]);
+    const [alerts, victims] = await Promise.allSettled([
+      getJson("/api/v1/alerts"),
+      getJson("/api/v1/neighbours?limit=20"),
+    ]);
     if (alerts.status === "fulfilled") this.snap.alerts = parse.alerts(alerts.value);
     if (victims.status === "fulfilled") this.snap.victims = parse.victims(victims.value);
   }
@@ -208,7 +224,8 @@ export class AppState {
    */
   private updateDiscovery(h: HealthResponse): void {
     const failedAgain = this.prevDiscoveryErrors !== null && h.discoveryErrors > this.prevDiscoveryErrors;
-    const succeeded = this.prevLastDiscoveryMs !== null && h.lastDiscoveryMs !== null && h.lastDiscoveryMs > this.prevLastDiscoveryMs;
+    const succeeded =
+      this.prevLastDiscoveryMs !== null && h.lastDiscoveryMs !== null && h.lastDiscoveryMs > this.prevLastDiscoveryMs;
     if (h.lastError && h.discoveryErrors > 0 && (h.lastDiscoveryMs === null || failedAgain)) {
       this.discovery = { message: h.lastError, sinceMs: this.discovery?.sinceMs ?? Date.now() };
     } else if (succeeded || h.discoveryErrors === 0) {
@@ -234,13 +251,22 @@ export class AppState {
     const step = this.stepS();
     this.historyLoadedMs = Date.now();
     try {
-      const r = parse.history(await getJson(`/api/v1/history?from=${Math.floor(from / 1000)}&to=${Math.ceil(to / 1000)}&step=${step}s`, 30_000));
+      const r = parse.history(
+        await getJson(
+          `/api/v1/history?from=${Math.floor(from / 1000)}&to=${Math.ceil(to / 1000)}&step=${step}s`,
+          30_000,
+        ),
+      );
       if (seq !== this.historySeq) return;
-      this.history = { kind: "ok", data: regroupHistory(r, step, this.snap.host?.capacity ?? 0, this.snap.host?.intervalS ?? 1) };
+      this.history = {
+        kind: "ok",
+        data: regroupHistory(r, step, this.snap.host?.capacity ?? 0, this.snap.host?.intervalS ?? 1),
+      };
     } catch (e) {
       if (seq !== this.historySeq) return;
       const message = e instanceof Error ? e.message : String(e);
-      this.history = e instanceof HttpError && e.status === 404 ? { kind: "disabled", message } : { kind: "error", message };
+      this.history =
+        e instanceof HttpError && e.status === 404 ? { kind: "disabled", message } : { kind: "error", message };
     }
     this.emit();
   }

@@ -15,7 +15,10 @@ import type { Policy, PolicyMove } from "../policy.js";
 import { forecast, predictionText } from "../reason.js";
 import { fmt, pct, type FleetState } from "../state.js";
 
-export const nonePolicy: Policy = () => ({ moves: [], notes: ["Policy none: no action, by design (the do-nothing baseline)."] });
+export const nonePolicy: Policy = () => ({
+  moves: [],
+  notes: ["Policy none: no action, by design (the do-nothing baseline)."],
+});
 
 function util(state: FleetState, h: number): number {
   const c = state.hostCapacity[h]!;
@@ -107,13 +110,20 @@ export const hottestHostPolicy: Policy = (state, ctx) => {
     if (hottest < 0 || util(state, h) > util(state, hottest)) hottest = h;
   }
   if (hottest < 0 || util(state, hottest) <= threshold) {
-    return { moves: [], notes: [`No host uses more than ${pct(threshold)} of its CPUs${hottest >= 0 ? ` (the hottest, ${state.hostName(hottest)}, ${pct(util(state, hottest))})` : ""}.`] };
+    return {
+      moves: [],
+      notes: [
+        `No host uses more than ${pct(threshold)} of its CPUs${hottest >= 0 ? ` (the hottest, ${state.hostName(hottest)}, ${pct(util(state, hottest))})` : ""}.`,
+      ],
+    };
   }
   const s = hottest;
   const cs = state.hostCapacity[s]!;
   const excess = state.hostUsage[s]! - threshold * cs;
   // VMs that could leave, smallest first: the first big enough to cure the host, else the biggest.
-  const vms = state.hostVms[s]!.filter((v) => state.vm(v).migratable).sort((a, b) => state.vmUsage[a]! - state.vmUsage[b]! || a - b);
+  const vms = state.hostVms[s]!.filter((v) => state.vm(v).migratable).sort(
+    (a, b) => state.vmUsage[a]! - state.vmUsage[b]! || a - b,
+  );
   const enough = vms.filter((v) => state.vmUsage[v]! >= excess);
   const tryOrder = [...enough, ...vms.filter((v) => state.vmUsage[v]! < excess).reverse()];
   const targets = Array.from({ length: state.hostCount }, (_, h) => h)
@@ -134,5 +144,10 @@ export const hottestHostPolicy: Policy = (state, ctx) => {
       return { moves: [{ v, t, reason }], notes: ["One VM per round, by design."] };
     }
   }
-  return { moves: [], notes: [`${state.hostName(s)} is hot (${pct(util(state, s))}) but no VM of it fits on a host that stays below ${pct(threshold)}.`] };
+  return {
+    moves: [],
+    notes: [
+      `${state.hostName(s)} is hot (${pct(util(state, s))}) but no VM of it fits on a host that stays below ${pct(threshold)}.`,
+    ],
+  };
 };

@@ -97,7 +97,10 @@ export const contentionPolicy: Policy = (state, ctx) => {
   for (let h = 0; h < H; h++) if (state.measuredContention(h).max >= options.minContention) sources.push(h);
   const measured = sources.length;
   // Once something measurably waits, hosts where the model predicts waiting worth a move are sources too.
-  if (measured > 0) for (let h = 0; h < H; h++) if (state.measuredContention(h).max < options.minContention && state.hostSteal(h) >= options.minGain) sources.push(h);
+  if (measured > 0)
+    for (let h = 0; h < H; h++)
+      if (state.measuredContention(h).max < options.minContention && state.hostSteal(h) >= options.minGain)
+        sources.push(h);
   if (sources.length === 0) {
     notes.push(`No vCPU waits ${pct(options.minContention)} or more for other load: nothing to relieve.`);
     return { moves, notes: notes.concat(throttledNote(state)) };
@@ -109,7 +112,15 @@ export const contentionPolicy: Policy = (state, ctx) => {
   for (const h of sources) {
     for (const v of state.hostVms[h]!) {
       if (!state.vm(v).migratable || state.heldByCap(v, options.minContention)) continue;
-      const c: Candidate = { v, relief: state.hostSteal(h) - state.stealWithout(h, v), version: 0, t: -1, gain: Number.NEGATIVE_INFINITY, stale: true, seen: 0 };
+      const c: Candidate = {
+        v,
+        relief: state.hostSteal(h) - state.stealWithout(h, v),
+        version: 0,
+        t: -1,
+        gain: Number.NEGATIVE_INFINITY,
+        stale: true,
+        seen: 0,
+      };
       (hostCandidates[h] ??= []).push(c);
       // Only a candidate whose relief alone reaches minGain can make a move worth it.
       if (c.relief >= options.minGain) heap.push({ c, relief: c.relief, version: 0 });
@@ -177,7 +188,13 @@ export const contentionPolicy: Policy = (state, ctx) => {
       const since = new Set<number>();
       for (let i = c.seen; i < changeLog.length; i++) for (const h of changeLog[i]!) since.add(h);
       c.seen = changeLog.length;
-      if (c.stale || since.size > options.targetsPerVm || (c.t >= 0 && since.has(c.t)) || (c.t >= 0 && state.refusal(c.v, c.t) !== null)) searchTargets(c);
+      if (
+        c.stale ||
+        since.size > options.targetsPerVm ||
+        (c.t >= 0 && since.has(c.t)) ||
+        (c.t >= 0 && state.refusal(c.v, c.t) !== null)
+      )
+        searchTargets(c);
       else {
         // Only the hosts moves touched since it last looked can have become better targets.
         for (const t of since) {
@@ -190,7 +207,8 @@ export const contentionPolicy: Policy = (state, ctx) => {
         }
       }
       if (c.t < 0) continue;
-      if (best === null || c.gain > best.gain + 1e-12 || (Math.abs(c.gain - best.gain) <= 1e-12 && c.v < best.v)) best = c;
+      if (best === null || c.gain > best.gain + 1e-12 || (Math.abs(c.gain - best.gain) <= 1e-12 && c.v < best.v))
+        best = c;
     }
     for (const e of visited) heap.push(e);
     if (best === null || best.gain < options.minGain || best.gain <= 1e-9) {

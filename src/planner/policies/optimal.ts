@@ -17,7 +17,9 @@ import { StealAccumulator } from "../../model/contention.js";
 
 export class OptimalTooLargeError extends Error {
   constructor(placements: number, limit: number) {
-    super(`the optimal policy would have to score ${placements.toExponential(2)} placements (limit ${limit}): use it on smaller fleets or a lower max_moves`);
+    super(
+      `the optimal policy would have to score ${placements.toExponential(2)} placements (limit ${limit}): use it on smaller fleets or a lower max_moves`,
+    );
     this.name = "OptimalTooLargeError";
   }
 }
@@ -31,7 +33,8 @@ function binomial(n: number, k: number): number {
 /** How many placements the search visits: Σ_k C(n, k)·(hosts − 1)^k. */
 export function placementCount(movable: number, hosts: number, maxMoves: number): number {
   let total = 0;
-  for (let k = 0; k <= Math.min(maxMoves, movable); k++) total += binomial(movable, k) * Math.pow(Math.max(0, hosts - 1), k);
+  for (let k = 0; k <= Math.min(maxMoves, movable); k++)
+    total += binomial(movable, k) * Math.pow(Math.max(0, hosts - 1), k);
   return total;
 }
 
@@ -46,9 +49,14 @@ export const optimalPolicy: Policy = (state, ctx) => {
   // Only contention is a reason to move, here too.
   let contended = false;
   for (let h = 0; h < H && !contended; h++) contended = state.measuredContention(h).max >= options.minContention;
-  if (!contended) return { moves: [], notes: [`No vCPU waits ${pct(options.minContention)} or more for other load: nothing to relieve.`] };
+  if (!contended)
+    return {
+      moves: [],
+      notes: [`No vCPU waits ${pct(options.minContention)} or more for other load: nothing to relieve.`],
+    };
   const movable: number[] = [];
-  for (let v = 0; v < state.vmCount; v++) if (state.vm(v).migratable && !state.heldByCap(v, options.minContention)) movable.push(v);
+  for (let v = 0; v < state.vmCount; v++)
+    if (state.vm(v).migratable && !state.heldByCap(v, options.minContention)) movable.push(v);
   const maxMoves = Math.min(ctx.maxMoves, movable.length);
   const count = placementCount(movable.length, H, maxMoves);
   if (count > options.optimalLimit) throw new OptimalTooLargeError(count, options.optimalLimit);
@@ -112,7 +120,8 @@ export const optimalPolicy: Policy = (state, ctx) => {
       if (t === from) continue;
       // Static refusals (never allowed whatever else moves) prune early.
       const host = state.snapshot.hosts[t]!;
-      if (!host.accepts_vms || state.vm(v).memory_mib > host.memory_mib || state.vm(v).vcpus > state.hostCapacity[t]!) continue;
+      if (!host.accepts_vms || state.vm(v).memory_mib > host.memory_mib || state.vm(v).vcpus > state.hostCapacity[t]!)
+        continue;
       const saved = current;
       const sf = hostSteal[from]!;
       const stt = hostSteal[t]!;
@@ -134,7 +143,11 @@ export const optimalPolicy: Policy = (state, ctx) => {
   const moves: PolicyMove[] = [];
   for (const m of bestOrder) {
     const f = forecast(state, m.v, m.t, options.model);
-    moves.push({ v: m.v, t: m.t, reason: `optimal (best of ${count} placements): ${contentionReason(state, m.v, m.t, f)}` });
+    moves.push({
+      v: m.v,
+      t: m.t,
+      reason: `optimal (best of ${count} placements): ${contentionReason(state, m.v, m.t, f)}`,
+    });
     state.apply(m.v, m.t);
   }
   return {

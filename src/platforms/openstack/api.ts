@@ -48,7 +48,8 @@ interface Catalog {
 }
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
-const sum = (a: number | null, b: number | null): number | null => (a === null && b === null ? null : (a ?? 0) + (b ?? 0));
+const sum = (a: number | null, b: number | null): number | null =>
+  a === null && b === null ? null : (a ?? 0) + (b ?? 0);
 
 export class OpenstackApi {
   private token: { value: string; expiresMs: number; computeUrl: string } | null = null;
@@ -64,17 +65,37 @@ export class OpenstackApi {
 
   /** A valid token and the compute endpoint, from Keystone when needed. */
   async auth(force = false): Promise<{ token: string; computeUrl: string }> {
-    if (!force && this.token && Date.now() < this.token.expiresMs - 60_000) return { token: this.token.value, computeUrl: this.token.computeUrl };
+    if (!force && this.token && Date.now() < this.token.expiresMs - 60_000)
+      return { token: this.token.value, computeUrl: this.token.computeUrl };
     const body = JSON.stringify({
-      auth: { identity: { methods: ["application_credential"], application_credential: { id: this.cfg.credentialId, secret: this.cfg.credentialSecret.reveal() } } },
+      auth: {
+        identity: {
+          methods: ["application_credential"],
+          application_credential: { id: this.cfg.credentialId, secret: this.cfg.credentialSecret.reveal() },
+        },
+      },
     });
-    const a = await request("Keystone", `${this.cfg.authUrl}/auth/tokens`, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body, timeoutMs: this.o.timeoutMs, fetch: this.o.fetch });
+    const a = await request("Keystone", `${this.cfg.authUrl}/auth/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body,
+      timeoutMs: this.o.timeoutMs,
+      fetch: this.o.fetch,
+    });
     if (a.status === 401 || a.status === 403) {
-      throw new PlatformApiError(a.status, `Keystone refused application credential ${this.cfg.credentialId}: ${apiMessage(a)}; check application_credential_id and its secret${this.where} (expired or deleted?)`);
+      throw new PlatformApiError(
+        a.status,
+        `Keystone refused application credential ${this.cfg.credentialId}: ${apiMessage(a)}; check application_credential_id and its secret${this.where} (expired or deleted?)`,
+      );
     }
-    if (a.status !== 201 && a.status !== 200) throw new PlatformApiError(a.status, `Keystone did not issue a token: ${apiMessage(a)}`);
+    if (a.status !== 201 && a.status !== 200)
+      throw new PlatformApiError(a.status, `Keystone did not issue a token: ${apiMessage(a)}`);
     const value = a.headers.get("x-subject-token");
-    if (!value) throw new PlatformApiError(a.status, "Keystone answered without an X-Subject-Token header: is auth_url the Identity v3 endpoint (…/v3)?");
+    if (!value)
+      throw new PlatformApiError(
+        a.status,
+        "Keystone answered without an X-Subject-Token header: is auth_url the Identity v3 endpoint (…/v3)?",
+      );
     const tok = (a.body as { token?: { expires_at?: string; catalog?: Catalog[] } } | null)?.token;
     const expires = Date.parse(tok?.expires_at ?? "");
     const computeUrl = this.cfg.computeUrl ?? this.computeFromCatalog(tok?.catalog ?? []);
@@ -86,10 +107,17 @@ export class OpenstackApi {
     const want = this.cfg.interface;
     for (const svc of catalog) {
       if (svc.type !== "compute") continue;
-      const ep = (svc.endpoints ?? []).find((e) => e.interface === want && (this.cfg.region === null || e.region === this.cfg.region || e.region_id === this.cfg.region));
+      const ep = (svc.endpoints ?? []).find(
+        (e) =>
+          e.interface === want &&
+          (this.cfg.region === null || e.region === this.cfg.region || e.region_id === this.cfg.region),
+      );
       if (ep?.url) return ep.url.replace(/\/+$/, "");
     }
-    throw new PlatformApiError(null, `Keystone's catalog has no compute endpoint with interface ${want}${this.cfg.region ? ` in region ${this.cfg.region}` : ""}: set openstack.region, .interface or .compute_url${this.where}`);
+    throw new PlatformApiError(
+      null,
+      `Keystone's catalog has no compute endpoint with interface ${want}${this.cfg.region ? ` in region ${this.cfg.region}` : ""}: set openstack.region, .interface or .compute_url${this.where}`,
+    );
   }
 
   /** A compute API call with the token (renewed once on 401) and the microversion. */
@@ -111,7 +139,10 @@ export class OpenstackApi {
       });
       if (a.status === 401 && attempt === 0) continue; // token revoked or expired early
       if (a.status === 401 || a.status === 403) {
-        throw new PlatformApiError(a.status, `Nova refused ${method} ${path.replace(/\?.*/, "")}: ${apiMessage(a)}; the application credential ${this.cfg.credentialId} needs a role that may live-migrate and see hosts (admin under Nova's default policy)`);
+        throw new PlatformApiError(
+          a.status,
+          `Nova refused ${method} ${path.replace(/\?.*/, "")}: ${apiMessage(a)}; the application credential ${this.cfg.credentialId} needs a role that may live-migrate and see hosts (admin under Nova's default policy)`,
+        );
       }
       return a;
     }
@@ -122,7 +153,8 @@ export class OpenstackApi {
     if (a.status === 404) return null;
     if (a.status !== 200) throw new PlatformApiError(a.status, `Nova could not show instance ${id}: ${apiMessage(a)}`);
     const s = (a.body as { server?: Record<string, unknown> } | null)?.server;
-    if (!s || typeof s !== "object") throw new PlatformApiError(a.status, `Nova answered GET /servers/${id} without a server`);
+    if (!s || typeof s !== "object")
+      throw new PlatformApiError(a.status, `Nova answered GET /servers/${id} without a server`);
     const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
     const fault = s.fault && typeof s.fault === "object" ? str((s.fault as { message?: unknown }).message) : undefined;
     return {
@@ -137,8 +169,11 @@ export class OpenstackApi {
 
   /** Asks Nova to live-migrate the instance to `host`; throws PlatformApiError when Nova refuses. */
   async liveMigrate(id: string, host: string): Promise<void> {
-    const a = await this.compute("POST", `/servers/${encodeURIComponent(id)}/action`, { "os-migrateLive": { host, block_migration: "auto" } });
-    if (a.status !== 202) throw new PlatformApiError(a.status, `Nova refused the live migration to ${host}: ${apiMessage(a)}`);
+    const a = await this.compute("POST", `/servers/${encodeURIComponent(id)}/action`, {
+      "os-migrateLive": { host, block_migration: "auto" },
+    });
+    if (a.status !== 202)
+      throw new PlatformApiError(a.status, `Nova refused the live migration to ${host}: ${apiMessage(a)}`);
   }
 
   private static migration(m: Record<string, unknown>): NovaMigration {
@@ -156,9 +191,12 @@ export class OpenstackApi {
   /** The instance's live migrations in progress (Nova lists only those). */
   async migrationsInProgress(id: string): Promise<NovaMigration[]> {
     const a = await this.compute("GET", `/servers/${encodeURIComponent(id)}/migrations`);
-    if (a.status !== 200) throw new PlatformApiError(a.status, `Nova could not list the migrations of ${id}: ${apiMessage(a)}`);
+    if (a.status !== 200)
+      throw new PlatformApiError(a.status, `Nova could not list the migrations of ${id}: ${apiMessage(a)}`);
     const list = (a.body as { migrations?: unknown[] } | null)?.migrations;
-    return Array.isArray(list) ? list.filter((m): m is Record<string, unknown> => !!m && typeof m === "object").map(OpenstackApi.migration) : [];
+    return Array.isArray(list)
+      ? list.filter((m): m is Record<string, unknown> => !!m && typeof m === "object").map(OpenstackApi.migration)
+      : [];
   }
 
   async abortMigration(id: string, migrationId: number): Promise<string | null> {
@@ -168,11 +206,16 @@ export class OpenstackApi {
 
   /** The newest live migration of the instance, whatever its status, or null. */
   async lastMigration(id: string): Promise<NovaMigration | null> {
-    const a = await this.compute("GET", `/os-migrations?instance_uuid=${encodeURIComponent(id)}&migration_type=live-migration`);
+    const a = await this.compute(
+      "GET",
+      `/os-migrations?instance_uuid=${encodeURIComponent(id)}&migration_type=live-migration`,
+    );
     if (a.status !== 200) return null;
     const list = (a.body as { migrations?: unknown[] } | null)?.migrations;
     if (!Array.isArray(list)) return null;
-    const ms = list.filter((m): m is Record<string, unknown> => !!m && typeof m === "object").map(OpenstackApi.migration);
+    const ms = list
+      .filter((m): m is Record<string, unknown> => !!m && typeof m === "object")
+      .map(OpenstackApi.migration);
     return ms.sort((x, y) => y.id - x.id)[0] ?? null;
   }
 }

@@ -35,20 +35,25 @@ export function novaDriver(api: OpenstackApi, o: NovaDriverOptions): MigrationDr
   const pollMs = o.pollMs ?? 2000;
   const instanceOf = (vm: string): string => {
     const p = o.owner(vm);
-    if (p?.kind !== "openstack" || !p.id) throw new Error(`${vm}: the plan gives no Nova instance id (platform.id) for it`);
+    if (p?.kind !== "openstack" || !p.id)
+      throw new Error(`${vm}: the plan gives no Nova instance id (platform.id) for it`);
     return p.id;
   };
 
   return {
     // Nova places the instance on the target itself (its own CPU sets): vsteal never rewrites it.
     managesPlacement: () => true,
-    domainXml: () => Promise.reject(new Error("Nova owns this VM's definition: vsteal does not read or rewrite its XML")),
+    domainXml: () =>
+      Promise.reject(new Error("Nova owns this VM's definition: vsteal does not read or rewrite its XML")),
     async find(h: HostEndpoint, name: string): Promise<DomainRef | null> {
       const id = instanceOf(name);
       const s = await api.server(id);
       if (!s) return null;
       if (s.host === undefined) {
-        throw new PlatformApiError(200, `Nova does not show which host instance ${id} is on (OS-EXT-SRV-ATTR:host): the application credential needs a role that may see it (admin under Nova's default policy)`);
+        throw new PlatformApiError(
+          200,
+          `Nova does not show which host instance ${id} is on (OS-EXT-SRV-ATTR:host): the application credential needs a role that may see it (admin under Nova's default policy)`,
+        );
       }
       if (s.host !== computeHost(h)) return null;
       return { uuid: id, name, state: s.taskState === "migrating" ? "migrating" : stateOf(s.status) };
@@ -72,7 +77,8 @@ export function novaDriver(api: OpenstackApi, o: NovaDriverOptions): MigrationDr
             s = await api.server(dom.uuid);
             failures = 0;
           } catch (e) {
-            if (++failures >= MAX_POLL_FAILURES) return { ok: false, error: `lost track of the migration in Nova: ${errText(e)}` };
+            if (++failures >= MAX_POLL_FAILURES)
+              return { ok: false, error: `lost track of the migration in Nova: ${errText(e)}` };
             continue;
           }
           if (!s) return { ok: false, error: `instance ${dom.uuid} vanished from Nova during the migration` };
@@ -80,12 +86,19 @@ export function novaDriver(api: OpenstackApi, o: NovaDriverOptions): MigrationDr
           if (s.host === target && s.status === "ACTIVE") return { ok: true, error: "" };
           const m = await api.lastMigration(dom.uuid).catch(() => null);
           const how = m ? `Nova ended migration ${m.id} with status ${m.status}` : "the migration ended";
-          return { ok: false, error: `${how}; instance ${s.status} on ${s.host ?? "?"}${s.fault ? ` (fault: ${s.fault})` : ""}` };
+          return {
+            ok: false,
+            error: `${how}; instance ${s.status} on ${s.host ?? "?"}${s.fault ? ` (fault: ${s.fault})` : ""}`,
+          };
         }
         return { ok: false, error: "stopped waiting for Nova" };
       })();
       return {
-        command: ["POST", `/servers/${dom.uuid}/action`, JSON.stringify({ "os-migrateLive": { host: target, block_migration: "auto" } })],
+        command: [
+          "POST",
+          `/servers/${dom.uuid}/action`,
+          JSON.stringify({ "os-migrateLive": { host: target, block_migration: "auto" } }),
+        ],
         done,
         kill: () => {
           stopped = true;
@@ -96,7 +109,9 @@ export function novaDriver(api: OpenstackApi, o: NovaDriverOptions): MigrationDr
     async jobInfo(_h: HostEndpoint, uuid: string): Promise<JobProgress | null> {
       try {
         const m = (await api.migrationsInProgress(uuid))[0];
-        return m ? { type: m.status, processed: m.processed, remaining: m.remaining, total: m.total, elapsedMs: null } : null;
+        return m
+          ? { type: m.status, processed: m.processed, remaining: m.remaining, total: m.total, elapsedMs: null }
+          : null;
       } catch {
         return null;
       }

@@ -17,7 +17,10 @@ import type { PlatformIdentity } from "../../model/types.js";
 import type { Warnings } from "../values.js";
 import { attr, child, children, text } from "../xml.js";
 
-export const NOVA_NAMESPACES = ["http://openstack.org/xmlns/libvirt/nova/1.0", "http://openstack.org/xmlns/libvirt/nova/1.1"] as const;
+export const NOVA_NAMESPACES = [
+  "http://openstack.org/xmlns/libvirt/nova/1.0",
+  "http://openstack.org/xmlns/libvirt/nova/1.1",
+] as const;
 
 /** The `<nova:instance>` element under `<metadata>`, newest namespace first, or null. */
 export function findNovaInstance(metadata: Element): Element | null {

@@ -36,14 +36,16 @@ export function proxmoxDriver(api: ProxmoxApi, o: ProxmoxDriverOptions): Migrati
   const tasks = new Map<string, { node: string; upid: string }>();
   const vmidOf = (vm: string): number => {
     const p = o.owner(vm);
-    if (p?.kind !== "proxmox" || !p.id || !/^\d{1,9}$/.test(p.id)) throw new Error(`${vm}: the plan gives no Proxmox VMID (platform.id) for it`);
+    if (p?.kind !== "proxmox" || !p.id || !/^\d{1,9}$/.test(p.id))
+      throw new Error(`${vm}: the plan gives no Proxmox VMID (platform.id) for it`);
     return Number(p.id);
   };
 
   return {
     // Proxmox VE places the instance on the target itself (its own CPU sets): vsteal never rewrites it.
     managesPlacement: () => true,
-    domainXml: () => Promise.reject(new Error("Proxmox VE owns this VM's definition: vsteal does not read or rewrite its XML")),
+    domainXml: () =>
+      Promise.reject(new Error("Proxmox VE owns this VM's definition: vsteal does not read or rewrite its XML")),
     async find(h: HostEndpoint, name: string): Promise<DomainRef | null> {
       const vmid = vmidOf(name);
       const g = (await api.guests()).find((x) => x.vmid === vmid);
@@ -74,7 +76,8 @@ export function proxmoxDriver(api: ProxmoxApi, o: ProxmoxDriverOptions): Migrati
               t = await api.task(node, upid);
               failures = 0;
             } catch (e) {
-              if (++failures >= MAX_POLL_FAILURES) return { ok: false, error: `lost track of task ${upid}: ${errText(e)}` };
+              if (++failures >= MAX_POLL_FAILURES)
+                return { ok: false, error: `lost track of task ${upid}: ${errText(e)}` };
               continue;
             }
             if (t.running) continue;
@@ -83,7 +86,10 @@ export function proxmoxDriver(api: ProxmoxApi, o: ProxmoxDriverOptions): Migrati
               .filter((l) => /\bERROR\b/.test(l) && !/TASK ERROR/.test(l))
               .map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, ""))
               .slice(0, 2);
-            return { ok: false, error: `task ${upid} failed: ${t.exitstatus ?? "no exit status"}${errs.length ? ` (${errs.join("; ")})` : ""}` };
+            return {
+              ok: false,
+              error: `task ${upid} failed: ${t.exitstatus ?? "no exit status"}${errs.length ? ` (${errs.join("; ")})` : ""}`,
+            };
           }
           return { ok: false, error: "stopped waiting for Proxmox VE" };
         } finally {
@@ -103,7 +109,13 @@ export function proxmoxDriver(api: ProxmoxApi, o: ProxmoxDriverOptions): Migrati
       const t = tasks.get(uuid);
       if (!t) return null;
       const p = taskProgress(await api.taskLog(t.node, t.upid).catch(() => []));
-      return { type: "running", processed: p?.processed ?? null, remaining: p ? Math.max(0, p.total - p.processed) : null, total: p?.total ?? null, elapsedMs: null };
+      return {
+        type: "running",
+        processed: p?.processed ?? null,
+        remaining: p ? Math.max(0, p.total - p.processed) : null,
+        total: p?.total ?? null,
+        elapsedMs: null,
+      };
     },
 
     async abort(_h: HostEndpoint, uuid: string): Promise<string | null> {

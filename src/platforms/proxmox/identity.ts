@@ -68,5 +68,11 @@ export function parsePveConfig(text: string, w: Warnings): PveConfig {
 
 /** The identity with what the config adds (the config's name wins over -name: it is the source). */
 export function withPveConfig(id: PlatformIdentity, c: PveConfig): PlatformIdentity {
-  return { ...id, ...(c.name !== undefined ? { name: c.name } : {}), ...(c.tags ? { tags: c.tags } : {}), ...(c.cpulimit !== undefined ? { cpulimit: c.cpulimit } : {}), ...(c.cpuunits !== undefined ? { cpuunits: c.cpuunits } : {}) };
+  return {
+    ...id,
+    ...(c.name !== undefined ? { name: c.name } : {}),
+    ...(c.tags ? { tags: c.tags } : {}),
+    ...(c.cpulimit !== undefined ? { cpulimit: c.cpulimit } : {}),
+    ...(c.cpuunits !== undefined ? { cpuunits: c.cpuunits } : {}),
+  };
 }

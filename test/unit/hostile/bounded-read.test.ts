@@ -12,7 +12,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseYamlConfigFile } from "../../../src/config/yaml.js";
 import { loadTokenDigest } from "../../../src/controller/auth.js";
 import { planFromFile } from "../../../src/cli/plan.js";
-import { BoundedReadError, LIMITS, describeFsError, readBodyBounded, readFileBounded } from "../../../src/util/bounded-read.js";
+import {
+  BoundedReadError,
+  LIMITS,
+  describeFsError,
+  readBodyBounded,
+  readFileBounded,
+} from "../../../src/util/bounded-read.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vsteal-hostile-read-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,7 +33,9 @@ describe("bounded file reads", () => {
   });
 
   it("/dev/zero as a config file or a snapshot: refused, naming the file", () => {
-    expect(() => parseYamlConfigFile("/dev/zero", z.object({}), { expected: "a mapping" })).toThrow(/\/dev\/zero: .*larger than 4 MiB/);
+    expect(() => parseYamlConfigFile("/dev/zero", z.object({}), { expected: "a mapping" })).toThrow(
+      /\/dev\/zero: .*larger than 4 MiB/,
+    );
     expect(() => planFromFile("/dev/zero", {}, quiet)).toThrow(/the snapshot \/dev\/zero is larger than 64 MiB/);
   });
 
@@ -36,7 +44,8 @@ describe("bounded file reads", () => {
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 300 }), (bytes, limit) => {
         const f = join(dir, "f.bin");
         writeFileSync(f, bytes);
-        if (bytes.length <= limit) expect(Buffer.compare(readFileBounded(f, limit, "the file"), Buffer.from(bytes))).toBe(0);
+        if (bytes.length <= limit)
+          expect(Buffer.compare(readFileBounded(f, limit, "the file"), Buffer.from(bytes))).toBe(0);
         else expect(() => readFileBounded(f, limit, "the file")).toThrow(BoundedReadError);
       }),
       { numRuns: 200 },
@@ -44,10 +53,16 @@ describe("bounded file reads", () => {
   });
 
   it("an unreadable file says so in words, not with the system's error code", () => {
-    expect(() => readFileBounded(join(dir, "nope"), 10, "the plan")).toThrow(`cannot read the plan ${join(dir, "nope")}: no such file`);
+    expect(() => readFileBounded(join(dir, "nope"), 10, "the plan")).toThrow(
+      `cannot read the plan ${join(dir, "nope")}: no such file`,
+    );
     expect(() => readFileBounded(dir, 10, "the plan")).toThrow(/: it is a directory \(EISDIR\)$/);
-    expect(describeFsError(Object.assign(new Error("EMFILE: too many open files, open '/x'"), { code: "EMFILE" }))).toMatch(/^too many open files in this process/);
-    expect(describeFsError(Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" }))).toMatch(/^input\/output error/);
+    expect(
+      describeFsError(Object.assign(new Error("EMFILE: too many open files, open '/x'"), { code: "EMFILE" })),
+    ).toMatch(/^too many open files in this process/);
+    expect(describeFsError(Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" }))).toMatch(
+      /^input\/output error/,
+    );
   });
 
   it("the limits are what the documentation says", () => {
@@ -74,7 +89,9 @@ describe("bounded HTTP bodies", () => {
 
   it("an endless body is cut at the limit and the connection released", async () => {
     const e = endless();
-    await expect(readBodyBounded(e.body, 100_000, "the webhook's answer")).rejects.toThrow(/the webhook's answer is larger than 97\.7 KiB/);
+    await expect(readBodyBounded(e.body, 100_000, "the webhook's answer")).rejects.toThrow(
+      /the webhook's answer is larger than 97\.7 KiB/,
+    );
     expect(e.cancelled()).toBe(true);
     expect(e.pulled()).toBeLessThanOrEqual(100_000 + 16384 * 2);
   });

@@ -19,7 +19,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("a duration that is a mapping or a list", () => {
   it("is refused with words, never a TypeError (fast-check found {toString: []})", () => {
-    expect(checkDuration({ toString: [] })).toEqual({ ok: false, reason: "expected a duration like 30s, 5m or 1h30m, or seconds like 0.5, got a mapping" });
+    expect(checkDuration({ toString: [] })).toEqual({
+      ok: false,
+      reason: "expected a duration like 30s, 5m or 1h30m, or seconds like 0.5, got a mapping",
+    });
     expect(checkDuration([1])).toMatchObject({ ok: false, reason: expect.stringMatching(/got a list$/) });
   });
 });
@@ -49,7 +52,9 @@ describe("one duration syntax, bounded", () => {
   it("fast-check: whatever the text, a duration accepted is a finite number of ms within (0, 2^31 − 1]", () => {
     const texty = fc.oneof(
       fc.string({ maxLength: 20 }),
-      fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.constantFrom("", "ms", "s", "m", "h", "d", "w", ".5", "e9")).map(([n, u]) => `${n}${u}`),
+      fc
+        .tuple(fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.constantFrom("", "ms", "s", "m", "h", "d", "w", ".5", "e9"))
+        .map(([n, u]) => `${n}${u}`),
       fc.double().map(String),
     );
     fc.assert(
@@ -68,12 +73,19 @@ describe("one duration syntax, bounded", () => {
   });
 
   it("fast-check: every duration up to the limit reads back from its written form", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: TIMER_MAX_MS }), (ms) => checkDuration(formatDuration(ms)).ok && parseDurationMs(formatDuration(ms)) === ms));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: TIMER_MAX_MS }),
+        (ms) => checkDuration(formatDuration(ms)).ok && parseDurationMs(formatDuration(ms)) === ms,
+      ),
+    );
   });
 
   it("the CLI: --interval 30d (over the timer limit) is refused with the limit, not run every millisecond", () => {
     expect(() => durationSeconds("30d")).toThrow(InvalidArgumentError);
-    expect(() => durationSeconds("30d")).toThrow(/must be at most 24d20h31m23s \(the longest timer Node\.js can set\), got "30d"/);
+    expect(() => durationSeconds("30d")).toThrow(
+      /must be at most 24d20h31m23s \(the longest timer Node\.js can set\), got "30d"/,
+    );
     expect(() => durationSeconds("3000000")).toThrow(/must be at most/);
     expect(() => durationSeconds("1e9")).toThrow(/expected a duration/);
     expect(() => durationSeconds("0")).toThrow(/must be more than 0/);
@@ -83,8 +95,12 @@ describe("one duration syntax, bounded", () => {
   it("the alert config: a webhook timeout or a for: beyond the limit is refused, naming file and field", () => {
     const yaml = (timeout: string, forText: string) =>
       `rules:\n  - name: r\n    metric: vcpu_contention\n    op: ">"\n    threshold: 5%\n    for: ${forText}\n    webhooks:\n      - url: http://127.0.0.1:1/x\n        timeout: ${timeout}\n`;
-    expect(() => parseAlertConfig(yaml("30d", "3m"), "a.yaml")).toThrow(/a\.yaml:9: rules\[0\]\.webhooks\[0\]\.timeout: must be at most 10m, got "30d"/);
-    expect(() => parseAlertConfig(yaml("5s", "999999999s"), "a.yaml")).toThrow(/a\.yaml:6: rules\[0\]\.for: must be at most 24d20h31m23s/);
+    expect(() => parseAlertConfig(yaml("30d", "3m"), "a.yaml")).toThrow(
+      /a\.yaml:9: rules\[0\]\.webhooks\[0\]\.timeout: must be at most 10m, got "30d"/,
+    );
+    expect(() => parseAlertConfig(yaml("5s", "999999999s"), "a.yaml")).toThrow(
+      /a\.yaml:6: rules\[0\]\.for: must be at most 24d20h31m23s/,
+    );
     expect(() => parseAlertConfig(yaml("5s", "0s"), "a.yaml")).not.toThrow();
   });
 

@@ -5,7 +5,16 @@
  * (The root-owned-file case with the agent as another user is in
  * test/reliability/files-hostile.test.ts.)
  */
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -39,14 +48,28 @@ describe("never through a planted symbolic link", () => {
     const v = victim(d);
     symlinkSync(v, join(d, "migrations.jsonl"));
     expect(() => new FileAuditLog(join(d, "migrations.jsonl"))).toThrow(SafeWriteError);
-    expect(() => new FileAuditLog(join(d, "migrations.jsonl"))).toThrow(/cannot write the audit log .*migrations\.jsonl: it is a symbolic link, and vsteal never writes through one/);
+    expect(() => new FileAuditLog(join(d, "migrations.jsonl"))).toThrow(
+      /cannot write the audit log .*migrations\.jsonl: it is a symbolic link, and vsteal never writes through one/,
+    );
     expect(readFileSync(v, "utf8")).toBe("precious\n");
   });
 
   it("the audit log appends to a real file as before", () => {
     const d = fresh();
     const log = new FileAuditLog(join(d, "a.jsonl"));
-    log.write({ time: "t", actor: "x", action: "plan_start", plan_id: "p", move: null, vm: null, from: null, to: null, result: "started", reason: "", duration_ms: null });
+    log.write({
+      time: "t",
+      actor: "x",
+      action: "plan_start",
+      plan_id: "p",
+      move: null,
+      vm: null,
+      from: null,
+      to: null,
+      result: "started",
+      reason: "",
+      duration_ms: null,
+    });
     expect(readFileSync(join(d, "a.jsonl"), "utf8").split("\n").length).toBe(2);
   });
 
@@ -112,7 +135,9 @@ describe("history files that exist but cannot be read", () => {
     const aside = readdirSync(d).filter((f) => f.startsWith(`${SNAPSHOT_FILE}.unreadable-`));
     expect(aside.length).toBe(1);
     expect(readFileSync(join(d, aside[0]!, "keep-me"), "utf8")).toBe("x");
-    expect(report.problems.map((p) => p.message).join("\n")).toMatch(/the snapshot \S+ exists but cannot be read: not a regular file; moved to \S+unreadable-/);
+    expect(report.problems.map((p) => p.message).join("\n")).toMatch(
+      /the snapshot \S+ exists but cannot be read: not a regular file; moved to \S+unreadable-/,
+    );
     h.close();
   });
 });

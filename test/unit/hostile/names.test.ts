@@ -27,13 +27,37 @@ const TEMPLATES = ["qemu+ssh://{host}/system", "qemu+tls://{host}/system", "qemu
 
 describe("host names", () => {
   it("accepts what hosts are called: DNS names, IPv4, [IPv6], with a port", () => {
-    for (const h of ["hv01", "hv01.example.net", "HV-01", "node_7", "10.0.0.1", "127.0.0.1:9977", "[::1]", "[fe80::1]:9977", "a".repeat(63)]) {
+    for (const h of [
+      "hv01",
+      "hv01.example.net",
+      "HV-01",
+      "node_7",
+      "10.0.0.1",
+      "127.0.0.1:9977",
+      "[::1]",
+      "[fe80::1]:9977",
+      "a".repeat(63),
+    ]) {
       expect(hostNameProblem(h), h).toBeNull();
     }
   });
 
   it("refuses what would change a URI: query, path, user, fragment, percent, spaces, control characters", () => {
-    for (const h of ["hv01?netcat=/tmp/x", "hv01/system?command=sh", "user@hv01", "hv01#x", "hv%2f01", "hv 01", "hv01\n", "", "-", ".hv01", "hv01:0", "hv01:99999", "a".repeat(64)]) {
+    for (const h of [
+      "hv01?netcat=/tmp/x",
+      "hv01/system?command=sh",
+      "user@hv01",
+      "hv01#x",
+      "hv%2f01",
+      "hv 01",
+      "hv01\n",
+      "",
+      "-",
+      ".hv01",
+      "hv01:0",
+      "hv01:99999",
+      "a".repeat(64),
+    ]) {
       expect(hostNameProblem(h), JSON.stringify(h)).not.toBeNull();
     }
   });
@@ -47,7 +71,12 @@ describe("host names", () => {
     const anyText = fc.oneof(
       fc.string({ maxLength: 40 }),
       fc.string({ unit: fc.constantFrom(..."ab1.-_:[]?/@#%&=\\ \n\t"), maxLength: 20 }),
-      fc.tuple(fc.constantFrom("hv01", "10.0.0.1", "[::1]"), fc.constantFrom("", "?netcat=x", "/x", "@y", "#z", ":22", "?socket=/s", "%20")).map(([a, b]) => a + b),
+      fc
+        .tuple(
+          fc.constantFrom("hv01", "10.0.0.1", "[::1]"),
+          fc.constantFrom("", "?netcat=x", "/x", "@y", "#z", ":22", "?socket=/s", "%20"),
+        )
+        .map(([a, b]) => a + b),
     );
     fc.assert(
       fc.property(anyText, fc.constantFrom(...TEMPLATES), (host, template) => {
@@ -73,9 +102,14 @@ describe("host names", () => {
 
   it("the migration hosts file: a host name with URI parameters is refused, naming the field", () => {
     const f = join(dir, "migrate.yaml");
-    writeFileSync(f, 'uri_template: "qemu+ssh://{host}/system"\nhosts:\n  "hv01?netcat=/tmp/evil":\n    uri: "qemu:///system"\n');
+    writeFileSync(
+      f,
+      'uri_template: "qemu+ssh://{host}/system"\nhosts:\n  "hv01?netcat=/tmp/evil":\n    uri: "qemu:///system"\n',
+    );
     expect(() => loadMigrateHosts(f)).toThrow(ConfigError);
-    expect(() => loadMigrateHosts(f)).toThrow(/migrate\.yaml:3: hosts\["hv01\?netcat=\/tmp\/evil"\]: must be a host name/);
+    expect(() => loadMigrateHosts(f)).toThrow(
+      /migrate\.yaml:3: hosts\["hv01\?netcat=\/tmp\/evil"\]: must be a host name/,
+    );
   });
 
   it("the migration hosts file's template never receives a host that is not a host name", () => {
@@ -91,13 +125,24 @@ describe("host names", () => {
   });
 
   it("a snapshot naming a host that is not a host name is refused with the field", () => {
-    const snap = { version: 1, time: "2026-11-25T12:00:00Z", window_s: 300, hosts: [{ name: "hv01?netcat=x", cpus: 4, memory_mib: 0 }], vms: [] };
+    const snap = {
+      version: 1,
+      time: "2026-11-25T12:00:00Z",
+      window_s: 300,
+      hosts: [{ name: "hv01?netcat=x", cpus: 4, memory_mib: 0 }],
+      vms: [],
+    };
     expect(() => parseSnapshot(snap)).toThrow(FleetValidationError);
     expect(() => parseSnapshot(snap)).toThrow(/hosts\[0\]\.name: must be a host name/);
   });
 
   it("a plan moving to a host that is not a host name is refused with the field", () => {
-    const p = { version: 1, moves: [{ vm: "a", from: "hv01", to: "hv02?command=sh", reason: "r" }], predicted: { steal_before: 1, steal_after: 0 }, explanation: "" };
+    const p = {
+      version: 1,
+      moves: [{ vm: "a", from: "hv01", to: "hv02?command=sh", reason: "r" }],
+      predicted: { steal_before: 1, steal_after: 0 },
+      explanation: "",
+    };
     expect(() => parsePlan(p)).toThrow(/moves\[0\]\.to: must be a host name/);
   });
 
@@ -116,17 +161,30 @@ describe("host names", () => {
 });
 
 describe("control characters in VM names are escaped in every output", () => {
-  const hostile = fc.string({ unit: fc.constantFrom("a", "\u001b", "[", "3", "1", "m", "\n", "\r", "\u0007", "\u202e", "\u0085", "\u009b", "é"), maxLength: 16 });
+  const hostile = fc.string({
+    unit: fc.constantFrom("a", "\u001b", "[", "3", "1", "m", "\n", "\r", "\u0007", "\u202e", "\u0085", "\u009b", "é"),
+    maxLength: 16,
+  });
   // eslint-disable-next-line no-control-regex
   const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
   it("fast-check: the plan table holds no control character but its own line breaks, whatever the names", () => {
     fc.assert(
       fc.property(hostile, hostile, (vm, reason) => {
-        const text = formatPlanText({ version: 1, moves: [{ vm, from: "hv01", to: "hv02", reason }], predicted: { steal_before: 1, steal_after: 0.5 }, explanation: `move ${vm}` });
+        const text = formatPlanText({
+          version: 1,
+          moves: [{ vm, from: "hv01", to: "hv02", reason }],
+          predicted: { steal_before: 1, steal_after: 0.5 },
+          explanation: `move ${vm}`,
+        });
         expect(CONTROL.test(text)).toBe(false);
         // A name cannot forge a line: the table has as many lines as without the name.
-        const plain = formatPlanText({ version: 1, moves: [{ vm: "x", from: "hv01", to: "hv02", reason: "r" }], predicted: { steal_before: 1, steal_after: 0.5 }, explanation: "move x" });
+        const plain = formatPlanText({
+          version: 1,
+          moves: [{ vm: "x", from: "hv01", to: "hv02", reason: "r" }],
+          predicted: { steal_before: 1, steal_after: 0.5 },
+          explanation: "move x",
+        });
         expect(text.split("\n").length).toBe(plain.split("\n").length);
       }),
     );
@@ -145,6 +203,8 @@ describe("control characters in VM names are escaped in every output", () => {
 
   it("an escape sequence in a name is shown, not obeyed", () => {
     expect(safeText("vm\u001b[2J\u0007")).toBe("vm\\e[2J\\x07");
-    expect(formatDomstatsText([{ name: "x\u001b]0;owned\u0007", uuid: null, id: 1, state: "running", params: [] }])).toBe("Domain: 'x\\e]0;owned\\x07'\n\n");
+    expect(
+      formatDomstatsText([{ name: "x\u001b]0;owned\u0007", uuid: null, id: 1, state: "running", params: [] }]),
+    ).toBe("Domain: 'x\\e]0;owned\\x07'\n\n");
   });
 });

@@ -17,7 +17,13 @@ interface Recorded {
 }
 
 /** A client answering as the recorded Prometheus did, each answer's JSON passed through `mutate`. */
-export function hostileFixture(scenario: string, mutate: (answer: { data?: { result?: Array<{ metric: Record<string, string>; value?: [number, string] }> } }, query: string) => void): { index: Recorded; client: PrometheusClient } {
+export function hostileFixture(
+  scenario: string,
+  mutate: (
+    answer: { data?: { result?: Array<{ metric: Record<string, string>; value?: [number, string] }> } },
+    query: string,
+  ) => void,
+): { index: Recorded; client: PrometheusClient } {
   const dir = join(FIXTURES, scenario);
   const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as Recorded;
   const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
@@ -26,10 +32,19 @@ export function hostileFixture(scenario: string, mutate: (answer: { data?: { res
     const endpoint = url.pathname.replace(/^.*\/api\/v1\//, "");
     const query = form.get("query") ?? "";
     const call = index.calls.find((c) => c.endpoint === endpoint && c.query === query);
-    if (!call) return unrecordedNewerQuery(query) ?? new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), { status: 400 });
+    if (!call)
+      return (
+        unrecordedNewerQuery(query) ??
+        new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), {
+          status: 400,
+        })
+      );
     const answer = JSON.parse(readFileSync(join(dir, call.file), "utf8")) as Parameters<typeof mutate>[0];
     mutate(answer, query);
-    return new Response(JSON.stringify(answer), { status: call.status, headers: { "content-type": "application/json" } });
+    return new Response(JSON.stringify(answer), {
+      status: call.status,
+      headers: { "content-type": "application/json" },
+    });
   }) as typeof fetch;
   return { index, client: new PrometheusClient({ url: "http://prometheus.test:9090", fetch: fetchFn }) };
 }

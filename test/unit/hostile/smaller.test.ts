@@ -35,7 +35,10 @@ describe("GET /api/v1/history: one tier for one query", () => {
       const r = await app.request(`/api/v1/history${q}`);
       expect(r.status, q).toBe(200);
       const body = (await r.json()) as { series: Array<{ tier: string }> };
-      expect(body.series.map((s) => s.tier), q).toEqual(["raw"]);
+      expect(
+        body.series.map((s) => s.tier),
+        q,
+      ).toEqual(["raw"]);
     }
   });
 });
@@ -64,9 +67,13 @@ describe("messages name the file and field, not library internals", () => {
   it("an unknown field in the web config lists the fields there are", () => {
     const f = join(dir, "web.yml");
     writeFileSync(f, "tls_server_config:\n  cert_file: /a\n  key_file: /b\nbasic_auth_user: {}\n");
-    expect(() => loadWebConfig(f)).toThrow(/web\.yml:4: basic_auth_user: unknown field, did you mean "basic_auth_users"\?/);
+    expect(() => loadWebConfig(f)).toThrow(
+      /web\.yml:4: basic_auth_user: unknown field, did you mean "basic_auth_users"\?/,
+    );
     writeFileSync(f, "zzz: 1\n");
-    expect(() => loadWebConfig(f)).toThrow("web.yml:1: zzz: unknown field (expected one of: tls_server_config, basic_auth_users, http_server_config)");
+    expect(() => loadWebConfig(f)).toThrow(
+      "web.yml:1: zzz: unknown field (expected one of: tls_server_config, basic_auth_users, http_server_config)",
+    );
   });
 
   it("deep nesting is 'nested too deeply', not a stack overflow", () => {

@@ -56,13 +56,15 @@ for (const digits of [11, 15, 17]) {
   const { bufs, lens } = makeBuffers(digits);
   bench(`parseSchedstatBytes, time with ${digits} digits`, () => {
     let x = 0;
-    for (let t = 0; t < THREADS; t++) if (parseSchedstatBytes(bufs[t]!, lens[t]!, "/proc/1/task/1/schedstat").slices === 0n) x++;
+    for (let t = 0; t < THREADS; t++)
+      if (parseSchedstatBytes(bufs[t]!, lens[t]!, "/proc/1/task/1/schedstat").slices === 0n) x++;
     return x;
   });
   const dec = new TextDecoder();
   bench(`  for comparison: decode + parseSchedstat (regex), ${digits}`, () => {
     let x = 0;
-    for (let t = 0; t < THREADS; t++) if (parseSchedstat(dec.decode(bufs[t]!.subarray(0, lens[t])), "/proc/1/task/1/schedstat").slices === 0n) x++;
+    for (let t = 0; t < THREADS; t++)
+      if (parseSchedstat(dec.decode(bufs[t]!.subarray(0, lens[t])), "/proc/1/task/1/schedstat").slices === 0n) x++;
     return x;
   });
 }

@@ -22,7 +22,9 @@ export function fixtureBytes(rel: string): Uint8Array {
 
 /** Thread ids under test/fixtures/proc/<pid>/task. */
 export function fixtureTids(pid: number): number[] {
-  return readdirSync(fixturePath(`proc/${pid}/task`)).map(Number).sort((a, b) => a - b);
+  return readdirSync(fixturePath(`proc/${pid}/task`))
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** Runs `fn`, which must throw a ProcParseError about `file`; returns it. */
@@ -46,7 +48,8 @@ export function valueOrParseError(fn: () => unknown, file: string): void {
     fn();
   } catch (e) {
     if (!(e instanceof ProcParseError)) throw new Error(`threw ${String(e)} instead of a ProcParseError`);
-    if (e.file !== file || !e.message.startsWith(`${file}: `)) throw new Error(`error does not name the file: ${e.message}`);
+    if (e.file !== file || !e.message.startsWith(`${file}: `))
+      throw new Error(`error does not name the file: ${e.message}`);
   }
 }
 

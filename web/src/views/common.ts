@@ -31,7 +31,12 @@ export function panel(title: string, cls: string, ...children: Child[]): HTMLEle
 
 /** An empty or error state: what happened and what to do about it. */
 export function emptyState(title: string, ...lines: Child[]): HTMLElement {
-  return h("div", { class: "empty", role: "status" }, h("p", { class: "empty-title" }, title), ...lines.map((l) => h("p", null, l)));
+  return h(
+    "div",
+    { class: "empty", role: "status" },
+    h("p", { class: "empty-title" }, title),
+    ...lines.map((l) => h("p", null, l)),
+  );
 }
 
 export function code(s: string): HTMLElement {
@@ -88,7 +93,21 @@ export function activeAlertsTable(alerts: readonly ActiveAlert[], emptyText: str
   return h(
     "table",
     { class: "grid-table" },
-    h("thead", null, h("tr", null, h("th", null, "Severity"), h("th", null, "Rule"), h("th", null, "Subject"), h("th", null, "State"), h("th", { class: "num" }, "Value"), h("th", { class: "num" }, "Threshold"), h("th", null, "Since"))),
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        h("th", null, "Severity"),
+        h("th", null, "Rule"),
+        h("th", null, "Subject"),
+        h("th", null, "State"),
+        h("th", { class: "num" }, "Value"),
+        h("th", { class: "num" }, "Threshold"),
+        h("th", null, "Since"),
+      ),
+    ),
     h(
       "tbody",
       null,
@@ -114,7 +133,20 @@ export function alertEventsTable(events: readonly AlertEvent[], emptyText: strin
   return h(
     "table",
     { class: "grid-table" },
-    h("thead", null, h("tr", null, h("th", null, "When"), h("th", null, "Rule"), h("th", null, "Subject"), h("th", null, "Event"), h("th", { class: "num" }, "Value"), h("th", { class: "num" }, "Threshold"))),
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        h("th", null, "When"),
+        h("th", null, "Rule"),
+        h("th", null, "Subject"),
+        h("th", null, "Event"),
+        h("th", { class: "num" }, "Value"),
+        h("th", { class: "num" }, "Threshold"),
+      ),
+    ),
     h(
       "tbody",
       null,
@@ -127,7 +159,15 @@ export function alertEventsTable(events: readonly AlertEvent[], emptyText: strin
             h("td", null, dateTime(e.atMs)),
             h("td", { title: e.annotations.summary ?? "" }, e.rule),
             subjectCell(e.subject, ofVm),
-            h("td", null, h("span", { class: `badge ev-${e.state}` }, e.state === "resolved" && e.reason ? `resolved (${e.reason})` : e.state)),
+            h(
+              "td",
+              null,
+              h(
+                "span",
+                { class: `badge ev-${e.state}` },
+                e.state === "resolved" && e.reason ? `resolved (${e.reason})` : e.state,
+              ),
+            ),
             h("td", { class: "num" }, num3(e.value)),
             h("td", { class: "num" }, num3(e.threshold)),
           ),

@@ -8,7 +8,18 @@
 import { platformText } from "../api.js";
 import { TimeChart } from "../chart.js";
 import { h, replace, setText, syncKeyed } from "../dom.js";
-import { demandAfter, fleetWindow, hostPt, orderHosts, type AuditView, type FleetData, type FleetHost, type HostNow, type Move, type VmNow } from "../fleet.js";
+import {
+  demandAfter,
+  fleetWindow,
+  hostPt,
+  orderHosts,
+  type AuditView,
+  type FleetData,
+  type FleetHost,
+  type HostNow,
+  type Move,
+  type VmNow,
+} from "../fleet.js";
 import { clock, cores, cpus, dateTime, duration, pct } from "../format.js";
 import type { Pt } from "../series.js";
 import { cssVar, rgb, withAlpha } from "../theme.js";
@@ -42,7 +53,12 @@ function card(label: string): { el: HTMLElement; value: HTMLElement; detail: HTM
 }
 
 function table(head: Array<[string, boolean?]>, rows: HTMLElement[], cls = ""): HTMLElement {
-  return h("table", { class: `grid-table ${cls}` }, h("thead", null, h("tr", null, ...head.map(([t, num]) => h("th", num ? { class: "num" } : null, t)))), h("tbody", null, ...rows));
+  return h(
+    "table",
+    { class: `grid-table ${cls}` },
+    h("thead", null, h("tr", null, ...head.map(([t, num]) => h("th", num ? { class: "num" } : null, t)))),
+    h("tbody", null, ...rows),
+  );
 }
 
 const hostText = (name: string): HTMLElement => h("span", { class: "host-ref", title: name }, name);
@@ -51,7 +67,14 @@ export class FleetView implements View {
   readonly el: HTMLElement;
   private readonly note = h("p", { class: "history-note" });
   private readonly status = h("div", { class: "fleet-status" });
-  private readonly cards = { hosts: card("Hosts"), vms: card("VMs"), demand: card("Demand / capacity (fleet)"), contention: card("Waiting for other load"), plan: card("Plan"), predicted: card("Predicted contention") };
+  private readonly cards = {
+    hosts: card("Hosts"),
+    vms: card("VMs"),
+    demand: card("Demand / capacity (fleet)"),
+    contention: card("Waiting for other load"),
+    plan: card("Plan"),
+    predicted: card("Predicted contention"),
+  };
   private readonly rowsEl = h("div", { class: "hm-rows", role: "list", "aria-label": "Hosts" });
   private readonly axis = document.createElement("canvas");
   private readonly tooltip = h("div", { class: "hm-tooltip", role: "tooltip" });
@@ -76,7 +99,13 @@ export class FleetView implements View {
   private vmSig = "";
 
   constructor(private readonly ctx: ViewContext) {
-    this.palette = { zero: rgb(cssVar("--hm-zero")), contention: rgb(cssVar("--contention")), throttled: rgb(cssVar("--throttled")), axis: cssVar("--muted"), grid: cssVar("--grid") };
+    this.palette = {
+      zero: rgb(cssVar("--hm-zero")),
+      contention: rgb(cssVar("--contention")),
+      throttled: rgb(cssVar("--throttled")),
+      axis: cssVar("--muted"),
+      grid: cssVar("--grid"),
+    };
     this.axis.className = "hm-axis";
     this.tooltip.hidden = true;
     const hmBody = h(
@@ -98,24 +127,47 @@ export class FleetView implements View {
       h(
         "section",
         { class: "panel fleet-heatmap" },
-        h("div", { class: "panel-head" }, h("h2", null, "Hosts × time"), this.hmSpan, h("span", { class: "spacer" }), this.legend()),
+        h(
+          "div",
+          { class: "panel-head" },
+          h("h2", null, "Hosts × time"),
+          this.hmSpan,
+          h("span", { class: "spacer" }),
+          this.legend(),
+        ),
         this.hmEmpty,
         hmBody,
       ),
       h(
         "div",
         { class: "two-col" },
-        h("section", { class: "panel plan-panel" }, h("div", { class: "panel-head" }, h("h2", null, "Current plan"), this.planHead), this.planBody),
+        h(
+          "section",
+          { class: "panel plan-panel" },
+          h("div", { class: "panel-head" }, h("h2", null, "Current plan"), this.planHead),
+          this.planBody,
+        ),
         h(
           "section",
           { class: "panel cap-panel" },
-          h("div", { class: "panel-head" }, h("h2", null, "Demand vs capacity now"), h("span", { class: "spacer" }), this.barLegend()),
+          h(
+            "div",
+            { class: "panel-head" },
+            h("h2", null, "Demand vs capacity now"),
+            h("span", { class: "spacer" }),
+            this.barLegend(),
+          ),
           this.barsEl,
         ),
       ),
       this.detail,
     );
-    replace(this.detail, h("div", { class: "panel-head" }, this.detailTitle, this.detailFacts), this.detailChartBox, this.detailVms);
+    replace(
+      this.detail,
+      h("div", { class: "panel-head" }, this.detailTitle, this.detailFacts),
+      this.detailChartBox,
+      this.detailVms,
+    );
     this.detail.hidden = true;
     this.ro = new ResizeObserver(() => this.draw());
     this.ro.observe(this.rowsEl);
@@ -167,7 +219,12 @@ export class FleetView implements View {
         emptyState(
           "This page is served by a host's agent",
           "The fleet view — every host over time, demand against capacity, and the plan — is served by vsteal's fleet controller, which reads every agent through Prometheus:",
-          h("span", null, code("vsteal controller --prometheus http://prometheus:9090"), " then open its address (127.0.0.1:9978 by default)."),
+          h(
+            "span",
+            null,
+            code("vsteal controller --prometheus http://prometheus:9090"),
+            " then open its address (127.0.0.1:9978 by default).",
+          ),
         ),
       );
       return;
@@ -195,7 +252,10 @@ export class FleetView implements View {
     if (!a) {
       replace(
         this.status,
-        emptyState("No audit has finished yet", `The controller audits the fleet every ${duration((this.ctx.app.fleet.health?.intervalS ?? 60) * 1000)}; the first plan appears here after its first audit.`),
+        emptyState(
+          "No audit has finished yet",
+          `The controller audits the fleet every ${duration((this.ctx.app.fleet.health?.intervalS ?? 60) * 1000)}; the first plan appears here after its first audit.`,
+        ),
       );
       return;
     }
@@ -210,12 +270,18 @@ export class FleetView implements View {
         h("strong", null, `Last audit failed — no plan`),
         ` (audit ${a.audit} at ${clock(a.timeMs)}, ${e.reason}): `,
         h("span", { class: "audit-message" }, e.message),
-        e.missingHosts.length ? h("div", null, "Missing hosts: ", ...e.missingHosts.flatMap((m, i) => [i ? ", " : "", hostText(m)])) : null,
-        e.problems.length ? h("ul", { class: "problems" }, ...e.problems.slice(0, 8).map((p) => h("li", null, p))) : null,
+        e.missingHosts.length
+          ? h("div", null, "Missing hosts: ", ...e.missingHosts.flatMap((m, i) => [i ? ", " : "", hostText(m)]))
+          : null,
+        e.problems.length
+          ? h("ul", { class: "problems" }, ...e.problems.slice(0, 8).map((p) => h("li", null, p)))
+          : null,
         h(
           "div",
           { class: "small" },
-          lastOk ? `The last successful audit was at ${dateTime(lastOk)} (${duration(Date.now() - lastOk)} ago); ` : "No audit has succeeded yet; ",
+          lastOk
+            ? `The last successful audit was at ${dateTime(lastOk)} (${duration(Date.now() - lastOk)} ago); `
+            : "No audit has succeeded yet; ",
           d?.hosts.length ? "the figures below are from the successful audits." : "there are no figures to show.",
         ),
       ),
@@ -226,24 +292,43 @@ export class FleetView implements View {
     const c = this.cards;
     const cur = d?.current ?? null;
     const hosts = cur?.hosts ?? [];
-    const sum = (k: "demand" | "capacity" | "contention" | "throttled" | "vcpus" | "cpus"): number => hosts.reduce((x, hh) => x + hh[k], 0);
+    const sum = (k: "demand" | "capacity" | "contention" | "throttled" | "vcpus" | "cpus"): number =>
+      hosts.reduce((x, hh) => x + hh[k], 0);
     const over = hosts.filter((hh) => hh.demand > hh.capacity);
     setText(c.hosts.value, cur ? String(hosts.length) : "–");
-    setText(c.hosts.detail, cur ? (over.length ? `${over.length} over capacity` : "none over capacity") : "no current snapshot");
+    setText(
+      c.hosts.detail,
+      cur ? (over.length ? `${over.length} over capacity` : "none over capacity") : "no current snapshot",
+    );
     c.hosts.detail.classList.toggle("hot", over.length > 0);
     setText(c.vms.value, cur ? String(cur.vms.length) : "–");
     setText(c.vms.detail, cur ? `${sum("vcpus")} vCPUs on ${cpus(sum("capacity"))} cores` : "");
     setText(c.demand.value, cur ? `${cores(sum("demand"))} / ${cpus(sum("capacity"))}` : "–");
-    setText(c.demand.detail, cur ? `cores; ${pct(sum("capacity") > 0 ? sum("demand") / sum("capacity") : 0)} of capacity` : "");
+    setText(
+      c.demand.detail,
+      cur ? `cores; ${pct(sum("capacity") > 0 ? sum("demand") / sum("capacity") : 0)} of capacity` : "",
+    );
     setText(c.contention.value, cur ? cores(sum("contention")) : "–");
     setText(c.contention.detail, cur ? `cores; + ${cores(sum("throttled"))} throttled (own caps)` : "");
     c.contention.el.classList.toggle("hot", sum("contention") >= 0.5);
     const p = a?.status === "ok" ? a.plan : null;
     setText(c.plan.value, a ? (p ? `${p.moves.length} move${p.moves.length === 1 ? "" : "s"}` : "no plan") : "–");
-    setText(c.plan.detail, a ? `audit ${a.audit} at ${clock(a.timeMs)}${a.status === "error" ? " failed" : a.dryRun ? ", dry run" : ""}` : "no audit yet");
+    setText(
+      c.plan.detail,
+      a
+        ? `audit ${a.audit} at ${clock(a.timeMs)}${a.status === "error" ? " failed" : a.dryRun ? ", dry run" : ""}`
+        : "no audit yet",
+    );
     c.plan.el.classList.toggle("hot", a?.status === "error");
     setText(c.predicted.value, p ? `${cores(p.stealBefore)} → ${cores(p.stealAfter)}` : "–");
-    setText(c.predicted.detail, p ? (p.stealBefore > 0 ? `cores; ${pct((p.stealBefore - p.stealAfter) / p.stealBefore)} less waiting` : "cores") : "");
+    setText(
+      c.predicted.detail,
+      p
+        ? p.stealBefore > 0
+          ? `cores; ${pct((p.stealBefore - p.stealAfter) / p.stealBefore)} less waiting`
+          : "cores"
+        : "",
+    );
   }
 
   // Heatmap ------------------------------------------------------------------------------
@@ -259,9 +344,16 @@ export class FleetView implements View {
     this.win = d ? fleetWindow(d, Date.now()) : { from: Date.now() - 600_000, to: Date.now() };
     this.failedAt = (d?.audits ?? []).filter((x) => !x.ok).map((x) => x.timeMs);
     const n = d?.audits.length ?? 0;
-    setText(this.hmSpan, d && n ? `${n} audit${n === 1 ? "" : "s"} kept, ${dateTime(this.win.from)} – ${clock(this.win.to)}` : "");
+    setText(
+      this.hmSpan,
+      d && n ? `${n} audit${n === 1 ? "" : "s"} kept, ${dateTime(this.win.from)} – ${clock(this.win.to)}` : "",
+    );
     if (this.ctx.app.snap.lastOkMs === null) replace(this.hmEmpty, emptyState("Waiting for the controller…"));
-    else if (hosts.length === 0) replace(this.hmEmpty, h("p", { class: "muted" }, "No successful audit yet: each host gets a row after the first one."));
+    else if (hosts.length === 0)
+      replace(
+        this.hmEmpty,
+        h("p", { class: "muted" }, "No successful audit yet: each host gets a row after the first one."),
+      );
     else replace(this.hmEmpty);
     const cols = Math.max(10, Math.floor(this.cellsWidth / CELL_W));
     syncKeyed(
@@ -279,7 +371,9 @@ export class FleetView implements View {
         setText(r.now, last ? pct(last.steal) : "–");
         r.now.classList.toggle("hot", (last?.steal ?? 0) >= 0.05);
         r.now.classList.toggle("throttled", (last?.throttled ?? 0) > (last?.contention ?? 0));
-        r.now.title = last ? `contention ${pct(last.contention)}, throttled ${pct(last.throttled)} of ${cpus(x.capacity)} cores` : "no data";
+        r.now.title = last
+          ? `contention ${pct(last.contention)}, throttled ${pct(last.throttled)} of ${cpus(x.capacity)} cores`
+          : "no data";
         const sel = this.selected === x.name;
         el.classList.toggle("selected", sel);
         if (sel) el.setAttribute("aria-current", "true");
@@ -297,7 +391,12 @@ export class FleetView implements View {
     const canvas = document.createElement("canvas");
     canvas.className = "hm-cells";
     const label = h("span", { class: "hm-label" }, name, now);
-    const el = h("div", { class: "hm-row", role: "listitem", title: x.name, tabindex: 0, data: { host: x.name } }, label, canvas);
+    const el = h(
+      "div",
+      { class: "hm-row", role: "listitem", title: x.name, tabindex: 0, data: { host: x.name } },
+      label,
+      canvas,
+    );
     el.addEventListener("click", () => this.select(x.name));
     el.addEventListener("keydown", (e) => {
       if (e.key === "Enter" || e.key === " ") {
@@ -372,7 +471,11 @@ export class FleetView implements View {
             "div",
             null,
             h("div", null, `waiting ${pct(cell.steal)} of capacity`),
-            h("div", null, `contention ${cores(cell.contention * cap)} cores, throttled ${cores(cell.throttled * cap)}`),
+            h(
+              "div",
+              null,
+              `contention ${cores(cell.contention * cap)} cores, throttled ${cores(cell.throttled * cap)}`,
+            ),
             h("div", null, `demand ${cores((cell.usage + cell.contention) * cap)} of ${cpus(cap)} cores`),
           )
         : h("div", null, "no data (no successful audit)"),
@@ -394,10 +497,20 @@ export class FleetView implements View {
     this.planSig = sig;
     if (!a) {
       setText(this.planHead, "");
-      replace(this.planBody, h("p", { class: "muted" }, this.ctx.app.snap.lastOkMs === null ? "Waiting for the controller…" : "No plan yet: no audit has finished."));
+      replace(
+        this.planBody,
+        h(
+          "p",
+          { class: "muted" },
+          this.ctx.app.snap.lastOkMs === null ? "Waiting for the controller…" : "No plan yet: no audit has finished.",
+        ),
+      );
       return;
     }
-    setText(this.planHead, `audit ${a.audit} · ${dateTime(a.timeMs)} · ${a.status === "ok" ? (a.dryRun ? "dry run" : "apply mode") : "failed"}`);
+    setText(
+      this.planHead,
+      `audit ${a.audit} · ${dateTime(a.timeMs)} · ${a.status === "ok" ? (a.dryRun ? "dry run" : "apply mode") : "failed"}`,
+    );
     const parts: Array<HTMLElement | null> = [];
     if (a.status !== "ok" || !a.plan) {
       parts.push(
@@ -406,7 +519,11 @@ export class FleetView implements View {
           { class: "plan-none", data: { state: "no-plan" } },
           h("p", { class: "plan-verdict bad" }, "No plan"),
           h("p", null, a.error ? a.error.message : "The last audit did not produce a plan."),
-          h("p", { class: "muted small" }, "The controller never serves an older plan as current: it plans again at its next audit."),
+          h(
+            "p",
+            { class: "muted small" },
+            "The controller never serves an older plan as current: it plans again at its next audit.",
+          ),
         ),
       );
     } else {
@@ -431,7 +548,12 @@ export class FleetView implements View {
                 "tr",
                 { class: "move-row", data: { vm: m.vm } },
                 h("td", { class: "num" }, String(i + 1)),
-                h("td", { class: "vm-cell" }, h("span", { class: "vm-name" }, m.vm), v ? h("div", { class: "muted small" }, `${v.vcpus} vCPU · ${cores(v.demand)} cores`) : null),
+                h(
+                  "td",
+                  { class: "vm-cell" },
+                  h("span", { class: "vm-name" }, m.vm),
+                  v ? h("div", { class: "muted small" }, `${v.vcpus} vCPU · ${cores(v.demand)} cores`) : null,
+                ),
                 h("td", { class: "move-hosts" }, hostText(m.from), " → ", hostText(m.to)),
                 h("td", { class: "reason" }, m.reason),
               );
@@ -447,55 +569,123 @@ export class FleetView implements View {
         h("h3", null, "Held back"),
         table(
           [["VM"], ["From → to"], ["Rule"], ["Why"]],
-          a.suppressed.map((s) => h("tr", null, h("td", null, h("span", { class: "vm-name" }, s.vm)), h("td", { class: "move-hosts" }, hostText(s.from), " → ", hostText(s.to)), h("td", null, s.rule), h("td", { class: "reason" }, s.reason))),
+          a.suppressed.map((s) =>
+            h(
+              "tr",
+              null,
+              h("td", null, h("span", { class: "vm-name" }, s.vm)),
+              h("td", { class: "move-hosts" }, hostText(s.from), " → ", hostText(s.to)),
+              h("td", null, s.rule),
+              h("td", { class: "reason" }, s.reason),
+            ),
+          ),
           "small-table",
         ),
       );
     }
     if (a.observed.length) {
-      parts.push(h("p", { class: "muted small" }, "Seen moving since the previous audit: ", ...a.observed.flatMap((m, i) => [i ? "; " : "", h("span", { class: "vm-name" }, m.vm), ` ${m.from} → ${m.to}`])));
+      parts.push(
+        h(
+          "p",
+          { class: "muted small" },
+          "Seen moving since the previous audit: ",
+          ...a.observed.flatMap((m, i) => [
+            i ? "; " : "",
+            h("span", { class: "vm-name" }, m.vm),
+            ` ${m.from} → ${m.to}`,
+          ]),
+        ),
+      );
     }
     if (apply) {
       const waiting = apply.plans.filter((r) => r.state === "waiting_approval");
       parts.push(
-        h("h3", null, `Apply mode: plans of more than ${apply.approveOver} move${apply.approveOver === 1 ? "" : "s"} wait for approval`),
+        h(
+          "h3",
+          null,
+          `Apply mode: plans of more than ${apply.approveOver} move${apply.approveOver === 1 ? "" : "s"} wait for approval`,
+        ),
         apply.plans.length
           ? table(
               [["Plan"], ["State"], ["Moves", true], ["Detail"]],
-              apply.plans.slice(0, 8).map((r) => h("tr", { data: { state: r.state } }, h("td", null, r.id), h("td", null, h("span", { class: `badge apply-${r.state}` }, r.state.replace(/_/g, " "))), h("td", { class: "num" }, String(r.moves)), h("td", { class: "reason" }, r.reason || (r.approvedBy ? `by ${r.approvedBy}` : "")))),
+              apply.plans
+                .slice(0, 8)
+                .map((r) =>
+                  h(
+                    "tr",
+                    { data: { state: r.state } },
+                    h("td", null, r.id),
+                    h("td", null, h("span", { class: `badge apply-${r.state}` }, r.state.replace(/_/g, " "))),
+                    h("td", { class: "num" }, String(r.moves)),
+                    h("td", { class: "reason" }, r.reason || (r.approvedBy ? `by ${r.approvedBy}` : "")),
+                  ),
+                ),
               "small-table",
             )
           : h("p", { class: "muted small" }, "No plan applied or waiting yet."),
-        waiting.length ? h("p", { class: "muted small" }, "Approve with ", code("POST /api/v1/plans/ID/approve"), " and the controller's bearer token; this page only shows them.") : null,
+        waiting.length
+          ? h(
+              "p",
+              { class: "muted small" },
+              "Approve with ",
+              code("POST /api/v1/plans/ID/approve"),
+              " and the controller's bearer token; this page only shows them.",
+            )
+          : null,
       );
     }
     const fx = d?.effects;
     if (fx && fx.moves.length) {
-      const c2 = (p: { from: number; to: number } | null): string => (p ? `${cores(p.from + p.to)} (${cores(p.from)} + ${cores(p.to)})` : "–");
+      const c2 = (p: { from: number; to: number } | null): string =>
+        p ? `${cores(p.from + p.to)} (${cores(p.from)} + ${cores(p.to)})` : "–";
       parts.push(
         h("h3", null, "Moves and what they did"),
         table(
           [["VM"], ["From → to"], ["Verdict"], ["Contention before", true], ["After", true], ["Predicted", true]],
-          fx.moves.slice(0, 10).map((m) =>
-            h(
-              "tr",
-              { data: { verdict: m.verdict ?? "settling" }, title: m.reason },
-              h("td", null, h("span", { class: "vm-name" }, m.vm)),
-              h("td", { class: "move-hosts" }, hostText(m.from), " → ", hostText(m.to)),
-              h("td", null, h("span", { class: `badge verdict-${m.verdict ?? "settling"}` }, (m.verdict ?? "settling").replace(/_/g, " "))),
-              h("td", { class: "num" }, c2(m.before)),
-              h("td", { class: "num" }, c2(m.after)),
-              h("td", { class: "num" }, c2(m.predicted)),
+          fx.moves
+            .slice(0, 10)
+            .map((m) =>
+              h(
+                "tr",
+                { data: { verdict: m.verdict ?? "settling" }, title: m.reason },
+                h("td", null, h("span", { class: "vm-name" }, m.vm)),
+                h("td", { class: "move-hosts" }, hostText(m.from), " → ", hostText(m.to)),
+                h(
+                  "td",
+                  null,
+                  h(
+                    "span",
+                    { class: `badge verdict-${m.verdict ?? "settling"}` },
+                    (m.verdict ?? "settling").replace(/_/g, " "),
+                  ),
+                ),
+                h("td", { class: "num" }, c2(m.before)),
+                h("td", { class: "num" }, c2(m.after)),
+                h("td", { class: "num" }, c2(m.predicted)),
+              ),
             ),
-          ),
           "small-table effects-table",
         ),
-        h("p", { class: "muted small" }, "Contention in cores on source + target, measured in the snapshot the plan was made on, once the move settled, and as the model predicted."),
+        h(
+          "p",
+          { class: "muted small" },
+          "Contention in cores on source + target, measured in the snapshot the plan was made on, once the move settled, and as the model predicted.",
+        ),
       );
       if (fx.blocked.length) {
         parts.push(
-          h("p", { class: "plan-verdict bad", data: { state: "blocked" } }, `Blocked: ${fx.blocked.map((b) => `${b.from} → ${b.to}`).join(", ")}`),
-          h("p", { class: "muted small" }, "A move there did not help, so the pair is not used again until cleared with ", code("DELETE /api/v1/blocked-pairs/FROM/TO"), "."),
+          h(
+            "p",
+            { class: "plan-verdict bad", data: { state: "blocked" } },
+            `Blocked: ${fx.blocked.map((b) => `${b.from} → ${b.to}`).join(", ")}`,
+          ),
+          h(
+            "p",
+            { class: "muted small" },
+            "A move there did not help, so the pair is not used again until cleared with ",
+            code("DELETE /api/v1/blocked-pairs/FROM/TO"),
+            ".",
+          ),
         );
       }
     }
@@ -510,15 +700,33 @@ export class FleetView implements View {
       const lastPts = (d?.hosts ?? []).filter((x) => x.points.length);
       replace(
         this.barsEl,
-        h("p", { class: "muted" }, lastPts.length ? "No current snapshot (the last audit failed). The heatmap shows the last figures." : "No snapshot yet."),
+        h(
+          "p",
+          { class: "muted" },
+          lastPts.length
+            ? "No current snapshot (the last audit failed). The heatmap shows the last figures."
+            : "No snapshot yet.",
+        ),
       );
       return;
     }
     const moves: Move[] = a?.status === "ok" && a.audit === cur.audit ? (a.plan?.moves ?? []) : [];
     const after = demandAfter(cur.hosts, cur.vms, moves);
     const scale = Math.max(1, ...cur.hosts.map((x) => Math.max(x.demand, x.capacity, after.get(x.name) ?? 0))) * 1.05;
-    const hosts = [...cur.hosts].sort((x, y) => y.demand / Math.max(1, y.capacity) - x.demand / Math.max(1, x.capacity) || x.name.localeCompare(y.name));
-    replace(this.barsEl, ...hosts.map((x) => this.bar(x, after.get(x.name) ?? x.demand, moves.some((m) => m.from === x.name || m.to === x.name), scale)));
+    const hosts = [...cur.hosts].sort(
+      (x, y) => y.demand / Math.max(1, y.capacity) - x.demand / Math.max(1, x.capacity) || x.name.localeCompare(y.name),
+    );
+    replace(
+      this.barsEl,
+      ...hosts.map((x) =>
+        this.bar(
+          x,
+          after.get(x.name) ?? x.demand,
+          moves.some((m) => m.from === x.name || m.to === x.name),
+          scale,
+        ),
+      ),
+    );
   }
 
   private bar(x: HostNow, after: number, changes: boolean, scale: number): HTMLElement {
@@ -535,8 +743,25 @@ export class FleetView implements View {
     }
     const el = h(
       "div",
-      { class: `cap-row${this.selected === x.name ? " selected" : ""}`, role: "button", tabindex: 0, title: x.name, data: { host: x.name } },
-      h("span", { class: "cap-name" }, x.name, x.acceptsVms ? null : h("span", { class: "badge", title: "accepts_vms: false — may be emptied, receives nothing" }, "maintenance")),
+      {
+        class: `cap-row${this.selected === x.name ? " selected" : ""}`,
+        role: "button",
+        tabindex: 0,
+        title: x.name,
+        data: { host: x.name },
+      },
+      h(
+        "span",
+        { class: "cap-name" },
+        x.name,
+        x.acceptsVms
+          ? null
+          : h(
+              "span",
+              { class: "badge", title: "accepts_vms: false — may be emptied, receives nothing" },
+              "maintenance",
+            ),
+      ),
       track,
       h(
         "span",
@@ -602,7 +827,9 @@ export class FleetView implements View {
       this.win.to,
     );
     // Its VMs now.
-    const vms = (d.current?.vms ?? []).filter((v) => v.host === name).sort((x, y) => y.contention - x.contention || x.name.localeCompare(y.name));
+    const vms = (d.current?.vms ?? [])
+      .filter((v) => v.host === name)
+      .sort((x, y) => y.contention - x.contention || x.name.localeCompare(y.name));
     const moves = a?.status === "ok" ? (a.plan?.moves ?? []) : [];
     const sig = JSON.stringify([name, d.current?.audit, a?.audit]);
     if (sig === this.vmSig) return;
@@ -611,13 +838,35 @@ export class FleetView implements View {
     replace(
       this.detailVms,
       vms.length === 0
-        ? h("p", { class: "muted" }, d.current ? "No VMs on this host." : "No current snapshot: the VMs are shown after the next successful audit.")
+        ? h(
+            "p",
+            { class: "muted" },
+            d.current
+              ? "No VMs on this host."
+              : "No current snapshot: the VMs are shown after the next successful audit.",
+          )
         : table(
-            [["VM"], ["vCPUs", true], ["Demand", true], ["Waits (other load)", true], ["Worst vCPU", true], ["Throttled", true], ["Cap", true], ["Plan"]],
+            [
+              ["VM"],
+              ["vCPUs", true],
+              ["Demand", true],
+              ["Waits (other load)", true],
+              ["Worst vCPU", true],
+              ["Throttled", true],
+              ["Cap", true],
+              ["Plan"],
+            ],
             vms.map((v) => this.vmRow(v, moves.find((m) => m.vm === v.name) ?? null)),
             "vm-table",
           ),
-      incoming.length ? h("p", { class: "muted small" }, "The plan moves here: ", ...incoming.flatMap((m, i) => [i ? ", " : "", h("span", { class: "vm-name" }, m.vm), ` from ${m.from}`])) : null,
+      incoming.length
+        ? h(
+            "p",
+            { class: "muted small" },
+            "The plan moves here: ",
+            ...incoming.flatMap((m, i) => [i ? ", " : "", h("span", { class: "vm-name" }, m.vm), ` from ${m.from}`]),
+          )
+        : null,
     );
   }
 
@@ -630,7 +879,16 @@ export class FleetView implements View {
         { class: "name-cell", title: v.name },
         h("span", { class: "vm-name" }, v.name),
         platformText(v.platform) ? h("span", { class: "vm-platform muted" }, ` ${platformText(v.platform)}`) : null,
-        v.migratable ? null : h("span", { class: "badge", title: "migratable: false (its platform has no driver here, or the hosts file says so)" }, "pinned"),
+        v.migratable
+          ? null
+          : h(
+              "span",
+              {
+                class: "badge",
+                title: "migratable: false (its platform has no driver here, or the hosts file says so)",
+              },
+              "pinned",
+            ),
       ),
       h("td", { class: "num" }, String(v.vcpus)),
       h("td", { class: "num" }, `${cores(v.demand)} cores`),

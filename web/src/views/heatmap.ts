@@ -89,12 +89,18 @@ export function bin(pts: readonly Pt[], from: number, to: number, cols: number):
       a.usage += p.usage * overlap;
     }
   }
-  return acc.map((a) => (a.wt > 0 ? { steal: a.steal / a.wt, contention: a.contention / a.wt, throttled: a.throttled / a.wt, usage: a.usage / a.wt } : null));
+  return acc.map((a) =>
+    a.wt > 0
+      ? { steal: a.steal / a.wt, contention: a.contention / a.wt, throttled: a.throttled / a.wt, usage: a.usage / a.wt }
+      : null,
+  );
 }
 
 /** Tick spacing for about `n` labels over `span` ms. */
 export function tickStep(span: number, n: number): number {
-  const steps = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800].map((s) => s * 1000);
+  const steps = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800].map(
+    (s) => s * 1000,
+  );
   return steps.find((s) => span / s <= n) ?? 172800_000;
 }
 
@@ -133,13 +139,26 @@ export class HeatmapView implements View {
     this.palette = this.readPalette();
     this.axis.className = "hm-axis";
     this.axis.height = 22;
-    const btn = (label: string, title: string, fn: () => void): HTMLButtonElement => h("button", { type: "button", class: "btn small", title, "aria-label": title, onclick: fn }, label);
-    const sortSel = h("select", { class: "small", title: "Order of the rows", "aria-label": "Order of the rows" }, h("option", null, "most steal first"), h("option", null, "by name"));
+    const btn = (label: string, title: string, fn: () => void): HTMLButtonElement =>
+      h("button", { type: "button", class: "btn small", title, "aria-label": title, onclick: fn }, label);
+    const sortSel = h(
+      "select",
+      { class: "small", title: "Order of the rows", "aria-label": "Order of the rows" },
+      h("option", null, "most steal first"),
+      h("option", null, "by name"),
+    );
     sortSel.addEventListener("change", () => {
       this.sort = sortSel.selectedIndex === 1 ? "name" : "steal";
       this.update();
     });
-    const filter = h("input", { type: "search", class: "small hm-filter", placeholder: "Filter VMs: name, instance, project…", title: "Show only VMs whose name, UUID or platform identity (instance, project, namespace, tags) contain these words", "aria-label": "Filter VMs" });
+    const filter = h("input", {
+      type: "search",
+      class: "small hm-filter",
+      placeholder: "Filter VMs: name, instance, project…",
+      title:
+        "Show only VMs whose name, UUID or platform identity (instance, project, namespace, tags) contain these words",
+      "aria-label": "Filter VMs",
+    });
     filter.addEventListener("input", () => {
       this.filter = filter.value;
       this.update();
@@ -159,8 +178,22 @@ export class HeatmapView implements View {
       sortSel,
     );
     const legend = this.legend();
-    const body = h("div", { class: "hm-body" }, h("div", { class: "hm-axis-row" }, h("div", { class: "hm-label-head muted" }, "VM · steal now"), this.axis), this.rowsEl, this.tooltip);
-    this.el = h("div", { class: "view heatmap-view" }, h("div", { class: "view-head" }, h("h1", null, "Heatmap"), this.note), toolbar, legend, this.empty, body);
+    const body = h(
+      "div",
+      { class: "hm-body" },
+      h("div", { class: "hm-axis-row" }, h("div", { class: "hm-label-head muted" }, "VM · steal now"), this.axis),
+      this.rowsEl,
+      this.tooltip,
+    );
+    this.el = h(
+      "div",
+      { class: "view heatmap-view" },
+      h("div", { class: "view-head" }, h("h1", null, "Heatmap"), this.note),
+      toolbar,
+      legend,
+      this.empty,
+      body,
+    );
     this.tooltip.hidden = true;
 
     body.addEventListener("pointerdown", (e) => this.onDown(e));
@@ -176,7 +209,13 @@ export class HeatmapView implements View {
   }
 
   private readPalette(): Palette {
-    return { zero: rgb(cssVar("--hm-zero")), contention: rgb(cssVar("--contention")), throttled: rgb(cssVar("--throttled")), axis: cssVar("--muted"), grid: cssVar("--grid") };
+    return {
+      zero: rgb(cssVar("--hm-zero")),
+      contention: rgb(cssVar("--contention")),
+      throttled: rgb(cssVar("--throttled")),
+      axis: cssVar("--muted"),
+      grid: cssVar("--grid"),
+    };
   }
 
   private legend(): HTMLElement {
@@ -197,7 +236,18 @@ export class HeatmapView implements View {
         "span",
         { class: "hm-legend-item" },
         h("span", { class: "hm-legend-label" }, label),
-        h("span", { class: "hm-ramp-box" }, c, h("span", { class: "hm-ticks muted" }, h("span", null, "0"), h("span", null, "25 %"), h("span", null, "≥ 50 %"))),
+        h(
+          "span",
+          { class: "hm-ramp-box" },
+          c,
+          h(
+            "span",
+            { class: "hm-ticks muted" },
+            h("span", null, "0"),
+            h("span", null, "25 %"),
+            h("span", null, "≥ 50 %"),
+          ),
+        ),
       );
     };
     return h(
@@ -356,7 +406,10 @@ export class HeatmapView implements View {
     const byName = (a: DomainNow, b: DomainNow): number => a.domain.localeCompare(b.domain);
     if (this.sort === "name") return [...domains].sort(byName);
     // Rounded so that rows do not swap places on every poll over noise.
-    return [...domains].map((d) => ({ d, m: Math.round(mean(d) * 200) })).sort((a, b) => b.m - a.m || byName(a.d, b.d)).map((x) => x.d);
+    return [...domains]
+      .map((d) => ({ d, m: Math.round(mean(d) * 200) }))
+      .sort((a, b) => b.m - a.m || byName(a.d, b.d))
+      .map((x) => x.d);
   }
 
   update(): void {
@@ -375,7 +428,14 @@ export class HeatmapView implements View {
 
     const domains = app.snap.domains?.domains ?? [];
     if (app.snap.lastOkMs === null) replace(this.empty, emptyState("Waiting for the agent…"));
-    else if (domains.length === 0) replace(this.empty, emptyState("No running VMs found on this host", "Every running VM gets a row here as soon as the agent sees it."));
+    else if (domains.length === 0)
+      replace(
+        this.empty,
+        emptyState(
+          "No running VMs found on this host",
+          "Every running VM gets a row here as soon as the agent sees it.",
+        ),
+      );
     else replace(this.empty);
 
     const hist = app.history.kind === "ok" ? app.history.data.domains : undefined;
@@ -424,7 +484,12 @@ export class HeatmapView implements View {
     canvas.className = "hm-cells";
     canvas.height = ROW_H;
     const label = h("a", { class: "hm-label", href: vmHash(d.domain) }, name, platform, now);
-    const el = h("div", { class: "hm-row", role: "listitem", title: d.domain, data: { domain: d.domain } }, label, canvas);
+    const el = h(
+      "div",
+      { class: "hm-row", role: "listitem", title: d.domain, data: { domain: d.domain } },
+      label,
+      canvas,
+    );
     el.addEventListener("click", (e) => {
       if (e.target instanceof Element && e.target.closest("a")) return; // the link navigates itself
       const r = this.rows.get(domainKey(d));
@@ -467,7 +532,13 @@ export class HeatmapView implements View {
 }
 
 /** The time axis under a heatmap: ticks and labels over `win` on a 22 px high canvas. */
-export function drawTimeAxis(c: HTMLCanvasElement, width: number, dpr: number, win: { from: number; to: number }, palette: Pick<Palette, "axis" | "grid">): void {
+export function drawTimeAxis(
+  c: HTMLCanvasElement,
+  width: number,
+  dpr: number,
+  win: { from: number; to: number },
+  palette: Pick<Palette, "axis" | "grid">,
+): void {
   const g = clearedCanvas(c, width, 22, dpr)?.g;
   if (!g) return;
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -496,7 +567,12 @@ export function drawTimeAxis(c: HTMLCanvasElement, width: number, dpr: number, w
  * Sizes a canvas to `cssW` × `cssH` CSS pixels at `dpr` (only when that changed: resizing
  * clears it and costs a reallocation) and clears it. Device pixels, identity transform.
  */
-export function clearedCanvas(c: HTMLCanvasElement, cssW: number, cssH: number, dpr: number): { g: CanvasRenderingContext2D; w: number; hgt: number } | null {
+export function clearedCanvas(
+  c: HTMLCanvasElement,
+  cssW: number,
+  cssH: number,
+  dpr: number,
+): { g: CanvasRenderingContext2D; w: number; hgt: number } | null {
   const w = Math.round(cssW * dpr);
   const hgt = Math.round(cssH * dpr);
   if (c.width !== w || c.height !== hgt) {

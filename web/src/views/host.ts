@@ -5,7 +5,17 @@ import { h, replace, setText, syncKeyed } from "../dom.js";
 import { clock, cores, cpus, duration, pct } from "../format.js";
 import { combine, domainKey, waitingSince } from "../series.js";
 import { cssVar, withAlpha } from "../theme.js";
-import { activeAlertsTable, code, emptyState, panel, timeWindow, updateHistoryNote, vmLink, type View, type ViewContext } from "./common.js";
+import {
+  activeAlertsTable,
+  code,
+  emptyState,
+  panel,
+  timeWindow,
+  updateHistoryNote,
+  vmLink,
+  type View,
+  type ViewContext,
+} from "./common.js";
 
 interface Card {
   el: HTMLElement;
@@ -16,7 +26,11 @@ interface Card {
 function card(label: string, hint: string): Card {
   const value = h("div", { class: "card-value" }, "–");
   const detail = h("div", { class: "card-detail" }, "");
-  return { el: h("div", { class: "card", title: hint }, h("div", { class: "card-label" }, label), value, detail), value, detail };
+  return {
+    el: h("div", { class: "card", title: hint }, h("div", { class: "card-label" }, label), value, detail),
+    value,
+    detail,
+  };
 }
 
 const TOP = 10;
@@ -26,8 +40,14 @@ export class HostView implements View {
   private readonly note = h("p", { class: "history-note" });
   private readonly empty = h("div");
   private readonly cards = {
-    demand: card("Demand / capacity", "What the vCPUs would run if nothing held them back (usage + contention), against the host CPUs VMs can use"),
-    alloc: card("vCPUs allocated", "Online vCPUs of running VMs against the host CPUs VMs can use (oversubscription on paper)"),
+    demand: card(
+      "Demand / capacity",
+      "What the vCPUs would run if nothing held them back (usage + contention), against the host CPUs VMs can use",
+    ),
+    alloc: card(
+      "vCPUs allocated",
+      "Online vCPUs of running VMs against the host CPUs VMs can use (oversubscription on paper)",
+    ),
     contention: card("Contention steal", "Time vCPUs waited because of other load on the host (migration helps)"),
     throttled: card("Throttled steal", "Time vCPUs waited because of their own CPU cap (migration does not help)"),
     worst: card("Worst vCPU steal", "Per-vCPU steal now: 90th percentile and maximum"),
@@ -106,7 +126,12 @@ export class HostView implements View {
       syncKey: "host",
       ariaLabel: "Contention and throttled steal of all vCPUs in cores over time, stacked",
       series: [
-        { label: "contention", stroke: c.contention, fill: withAlpha(c.contention, 0.55), legend: (i) => cores(this.stealRaw.contention[i] ?? NaN) },
+        {
+          label: "contention",
+          stroke: c.contention,
+          fill: withAlpha(c.contention, 0.55),
+          legend: (i) => cores(this.stealRaw.contention[i] ?? NaN),
+        },
         { label: "throttled", stroke: c.throttled, legend: (i) => cores(this.stealRaw.throttled[i] ?? NaN) },
       ],
       bands: [{ series: [2, 1], fill: withAlpha(c.throttled, 0.55) }],
@@ -123,26 +148,51 @@ export class HostView implements View {
 
     // Empty states: what to do when there is nothing to show.
     if (app.snap.lastOkMs === null) {
-      replace(this.empty, emptyState("Waiting for the agent…", "The first figures arrive after the agent's second sweep."));
+      replace(
+        this.empty,
+        emptyState("Waiting for the agent…", "The first figures arrive after the agent's second sweep."),
+      );
     } else if (health && health.status === "starting") {
-      replace(this.empty, emptyState("The agent is starting", "Rates need two sweeps: the first figures come within one sampling interval."));
+      replace(
+        this.empty,
+        emptyState(
+          "The agent is starting",
+          "Rates need two sweeps: the first figures come within one sampling interval.",
+        ),
+      );
     } else if (domains.length === 0) {
       replace(
         this.empty,
         emptyState(
           "No running VMs found on this host",
           ["vsteal samples the vCPU threads of running VMs (source: ", health?.source ?? "unknown", ")."].join(""),
-          h("span", null, "Start one (", code("virsh start NAME"), "), or check that the agent looks where your VMs are: ", code("--source libvirt|qemu"), ", ", code("--connect URI"), "."),
+          h(
+            "span",
+            null,
+            "Start one (",
+            code("virsh start NAME"),
+            "), or check that the agent looks where your VMs are: ",
+            code("--source libvirt|qemu"),
+            ", ",
+            code("--connect URI"),
+            ".",
+          ),
         ),
       );
     } else replace(this.empty);
 
     if (host) {
       setText(this.cards.demand.value, `${cores(host.demand)} / ${cores(host.capacity)}`);
-      setText(this.cards.demand.detail, host.demandRatio > 1 ? `${pct(host.demandRatio)}: oversubscribed` : `${pct(host.demandRatio)} of capacity`);
+      setText(
+        this.cards.demand.detail,
+        host.demandRatio > 1 ? `${pct(host.demandRatio)}: oversubscribed` : `${pct(host.demandRatio)} of capacity`,
+      );
       this.cards.demand.el.classList.toggle("hot", host.demandRatio > 1);
       setText(this.cards.alloc.value, `${host.vcpusAllocated} / ${cpus(host.capacity)}`);
-      setText(this.cards.alloc.detail, `${host.oversubscription.toFixed(2)}× · ${host.cpus} CPUs${host.reservedCpus ? ` (${host.reservedCpus} reserved)` : ""}`);
+      setText(
+        this.cards.alloc.detail,
+        `${host.oversubscription.toFixed(2)}× · ${host.cpus} CPUs${host.reservedCpus ? ` (${host.reservedCpus} reserved)` : ""}`,
+      );
       setText(this.cards.contention.value, `${cores(host.contention)} cores`);
       setText(this.cards.contention.detail, "waiting for other load");
       this.cards.contention.el.classList.toggle("hot", host.contention >= 0.05);
@@ -177,7 +227,14 @@ export class HostView implements View {
     for (const v of app.snap.victims?.victims ?? []) victims.set(domainKey(v), v);
     const top = [...domains].sort((a, b) => b.steal - a.steal || a.domain.localeCompare(b.domain)).slice(0, TOP);
     const hist = app.history.kind === "ok" ? app.history.data.domains : undefined;
-    setText(this.waitEmpty, domains.length === 0 ? "No VMs." : domains.length > TOP ? `The ${TOP} of ${domains.length} VMs with the most steal now.` : "");
+    setText(
+      this.waitEmpty,
+      domains.length === 0
+        ? "No VMs."
+        : domains.length > TOP
+          ? `The ${TOP} of ${domains.length} VMs with the most steal now.`
+          : "",
+    );
     this.waitTable.hidden = top.length === 0;
     syncKeyed(
       this.waitBody,
@@ -185,13 +242,17 @@ export class HostView implements View {
       (d) => domainKey(d),
       (d) => {
         const tr = h("tr", { data: { domain: d.domain } });
-        tr.append(h("td", { class: "name-cell" }, vmLink(d.domain), h("span", { class: "vm-platform muted" })), ...Array.from({ length: 7 }, (_, i) => h("td", { class: i < 5 ? "num" : "" })));
+        tr.append(
+          h("td", { class: "name-cell" }, vmLink(d.domain), h("span", { class: "vm-platform muted" })),
+          ...Array.from({ length: 7 }, (_, i) => h("td", { class: i < 5 ? "num" : "" })),
+        );
         return tr;
       },
       (tr, d) => {
         const cells = tr.cells;
         const link = cells[0]?.firstElementChild;
-        if (link && link.textContent !== d.domain) replace(cells[0] as HTMLElement, vmLink(d.domain), h("span", { class: "vm-platform muted" }));
+        if (link && link.textContent !== d.domain)
+          replace(cells[0] as HTMLElement, vmLink(d.domain), h("span", { class: "vm-platform muted" }));
         // Who it is on its platform, beside libvirt's name.
         const who = platformText(d.platform);
         const whoEl = cells[0]?.querySelector(".vm-platform");
@@ -205,13 +266,23 @@ export class HostView implements View {
         const key = domainKey(d);
         const series = combine(hist?.get(key)?.agg, app.live.domains.get(key)?.agg, from, to);
         const since = waitingSince(series);
-        setText(cells[6] as Node, since ? `${since.sinceStart ? "≥ " : ""}${duration(to - since.since)} (${clock(since.since, false)})` : "—");
+        setText(
+          cells[6] as Node,
+          since ? `${since.sinceStart ? "≥ " : ""}${duration(to - since.since)} (${clock(since.since, false)})` : "—",
+        );
         const v = victims.get(key);
         const nCell = cells[7] as HTMLElement;
         const sig = v ? v.neighbours.map((n) => `${n.domain}:${cores(n.cpuOnSharedCpus)}`).join("|") : "";
         if (nCell.dataset.sig !== sig) {
           nCell.dataset.sig = sig;
-          replace(nCell, ...(v && v.neighbours.length ? v.neighbours.slice(0, 3).flatMap((n, i) => [i ? ", " : "", vmLink(n.domain), ` ${cores(n.cpuOnSharedCpus)}`]) : [d.contention >= 0.01 ? "none seen (host load?)" : "—"]));
+          replace(
+            nCell,
+            ...(v && v.neighbours.length
+              ? v.neighbours
+                  .slice(0, 3)
+                  .flatMap((n, i) => [i ? ", " : "", vmLink(n.domain), ` ${cores(n.cpuOnSharedCpus)}`])
+              : [d.contention >= 0.01 ? "none seen (host load?)" : "—"]),
+          );
         }
       },
       this.waitRows,
@@ -223,7 +294,10 @@ export class HostView implements View {
     const sig = JSON.stringify(a?.active.map((x) => [x.rule, x.subject, x.state, x.value.toPrecision(2)]) ?? null);
     if (sig === this.lastAlertsSig) return;
     this.lastAlertsSig = sig;
-    replace(this.alertsBox, a ? activeAlertsTable(a.active, "No active alerts.") : h("p", { class: "muted" }, "Alerts not loaded yet."));
+    replace(
+      this.alertsBox,
+      a ? activeAlertsTable(a.active, "No active alerts.") : h("p", { class: "muted" }, "Alerts not loaded yet."),
+    );
   }
 
   destroy(): void {

@@ -3,13 +3,32 @@
  * are the share of wall time the vCPU wanted to run), with the alert thresholds; its alerts;
  * the VMs that use the host CPUs it may run on.
  */
-import { getJson, HttpError, parse, platformText, type AlertsResponse, type DomainDetail, type DomainNow } from "../api.js";
+import {
+  getJson,
+  HttpError,
+  parse,
+  platformText,
+  type AlertsResponse,
+  type DomainDetail,
+  type DomainNow,
+} from "../api.js";
 import { TimeChart } from "../chart.js";
 import { h, replace, setText } from "../dom.js";
 import { cores, dateTime, duration, pct } from "../format.js";
 import { combine, domainKey, waitingSince } from "../series.js";
 import { cssVar, withAlpha } from "../theme.js";
-import { alertEventsTable, activeAlertsTable, code, emptyState, panel, timeWindow, updateHistoryNote, vmLink, type View, type ViewContext } from "./common.js";
+import {
+  alertEventsTable,
+  activeAlertsTable,
+  code,
+  emptyState,
+  panel,
+  timeWindow,
+  updateHistoryNote,
+  vmLink,
+  type View,
+  type ViewContext,
+} from "./common.js";
 
 interface Threshold {
   label: string;
@@ -52,12 +71,23 @@ export class VmView implements View {
     this.el = h(
       "div",
       { class: "view vm-view" },
-      h("div", { class: "view-head" }, h("a", { href: "#/heatmap", class: "back" }, "← Heatmap"), this.title, this.note),
+      h(
+        "div",
+        { class: "view-head" },
+        h("a", { href: "#/heatmap", class: "back" }, "← Heatmap"),
+        this.title,
+        this.note,
+      ),
       this.facts,
       this.nowLine,
       this.empty,
       this.grid,
-      h("div", { class: "two-col" }, panel("Noisy neighbours", "neighbours-panel", this.neighboursBox), panel("Alerts of this VM", "vm-alerts-panel", this.alertsBox)),
+      h(
+        "div",
+        { class: "two-col" },
+        panel("Noisy neighbours", "neighbours-panel", this.neighboursBox),
+        panel("Alerts of this VM", "vm-alerts-panel", this.alertsBox),
+      ),
     );
     void this.loadDetail();
     this.detailTimer = setInterval(() => void this.loadDetail(), 5000);
@@ -70,7 +100,8 @@ export class VmView implements View {
       this.detailError = null;
     } catch (e) {
       this.detail = null;
-      this.detailError = e instanceof HttpError && e.status === 404 ? "not-found" : e instanceof Error ? e.message : String(e);
+      this.detailError =
+        e instanceof HttpError && e.status === 404 ? "not-found" : e instanceof Error ? e.message : String(e);
     }
     this.updateNeighbours();
   }
@@ -85,15 +116,28 @@ export class VmView implements View {
     const mine = (s: { domain?: string; uuid?: string; vcpu?: number }): boolean =>
       s.vcpu !== undefined && (s.domain === this.name || (d?.uuid != null && s.uuid === d.uuid));
     const byRule = new Map<string, Threshold>();
-    for (const a of alerts?.active ?? []) if (mine(a.subject) && a.threshold > 0 && a.threshold <= 1) byRule.set(a.rule, { label: `${a.rule} (${pct(a.threshold)})`, value: a.threshold });
-    for (const e of alerts?.events ?? []) if (e.state === "firing" && mine(e.subject) && e.threshold > 0 && e.threshold <= 1) byRule.set(e.rule, { label: `${e.rule} (${pct(e.threshold)})`, value: e.threshold });
+    for (const a of alerts?.active ?? [])
+      if (mine(a.subject) && a.threshold > 0 && a.threshold <= 1)
+        byRule.set(a.rule, { label: `${a.rule} (${pct(a.threshold)})`, value: a.threshold });
+    for (const e of alerts?.events ?? [])
+      if (e.state === "firing" && mine(e.subject) && e.threshold > 0 && e.threshold <= 1)
+        byRule.set(e.rule, { label: `${e.rule} (${pct(e.threshold)})`, value: e.threshold });
     return byRule.size ? [...byRule.values()] : [DEFAULT_CONTENTION_THRESHOLD];
   }
 
   private makePanel(vcpu: number, thresholds: Threshold[]): VcpuPanel {
     const now = h("span", { class: "vcpu-now muted" });
-    const el = h("section", { class: "panel vcpu-panel", data: { vcpu: String(vcpu) } }, h("h2", null, `vCPU ${vcpu} `, now));
-    const c = { contention: cssVar("--contention"), throttled: cssVar("--throttled"), usage: cssVar("--usage"), threshold: cssVar("--threshold") };
+    const el = h(
+      "section",
+      { class: "panel vcpu-panel", data: { vcpu: String(vcpu) } },
+      h("h2", null, `vCPU ${vcpu} `, now),
+    );
+    const c = {
+      contention: cssVar("--contention"),
+      throttled: cssVar("--throttled"),
+      usage: cssVar("--usage"),
+      threshold: cssVar("--threshold"),
+    };
     const raw = { contention: [] as number[], throttled: [] as number[], usage: [] as number[] };
     const chart = new TimeChart(el, {
       height: 170,
@@ -103,7 +147,12 @@ export class VmView implements View {
       syncKey: `vm:${this.name}`,
       ariaLabel: `vCPU ${vcpu}: contention, throttled delay and usage over time, stacked, with alert thresholds`,
       series: [
-        { label: "contention", stroke: c.contention, fill: withAlpha(c.contention, 0.7), legend: (i) => pct(raw.contention[i] ?? NaN) },
+        {
+          label: "contention",
+          stroke: c.contention,
+          fill: withAlpha(c.contention, 0.7),
+          legend: (i) => pct(raw.contention[i] ?? NaN),
+        },
         { label: "throttled", stroke: c.throttled, legend: (i) => pct(raw.throttled[i] ?? NaN) },
         { label: "usage", stroke: c.usage, legend: (i) => pct(raw.usage[i] ?? NaN) },
       ],
@@ -127,7 +176,13 @@ export class VmView implements View {
         this.empty,
         emptyState(
           `No running VM named “${this.name}” on this host`,
-          h("span", null, "It may have been shut off, renamed or migrated away. ", h("a", { href: "#/heatmap" }, "Back to the heatmap"), " lists the VMs running now."),
+          h(
+            "span",
+            null,
+            "It may have been shut off, renamed or migrated away. ",
+            h("a", { href: "#/heatmap" }, "Back to the heatmap"),
+            " lists the VMs running now.",
+          ),
         ),
       );
     else replace(this.empty);
@@ -135,10 +190,20 @@ export class VmView implements View {
     if (d) {
       const who = platformText(d.platform);
       const more = d.platform ? d.platform.extra.map(([k, v]) => `${k} ${v}`) : [];
-      setText(this.facts, `${who ? `${who} · ` : ""}${d.state} · ${d.vcpuCurrent} of ${d.vcpuMaximum} vCPUs online · ${d.uuid ? `uuid ${d.uuid}` : "no uuid"}${d.id !== null ? ` · id ${d.id}` : ""} · source ${d.source}${d.platform?.kind !== "libvirt" && more.length ? ` · ${more.join(" · ")}` : ""}`);
+      setText(
+        this.facts,
+        `${who ? `${who} · ` : ""}${d.state} · ${d.vcpuCurrent} of ${d.vcpuMaximum} vCPUs online · ${d.uuid ? `uuid ${d.uuid}` : "no uuid"}${d.id !== null ? ` · id ${d.id}` : ""} · source ${d.source}${d.platform?.kind !== "libvirt" && more.length ? ` · ${more.join(" · ")}` : ""}`,
+      );
       const key = domainKey(d);
       const { from, to } = timeWindow(app);
-      const since = waitingSince(combine(app.history.kind === "ok" ? app.history.data.domains.get(key)?.agg : undefined, app.live.domains.get(key)?.agg, from, to));
+      const since = waitingSince(
+        combine(
+          app.history.kind === "ok" ? app.history.data.domains.get(key)?.agg : undefined,
+          app.live.domains.get(key)?.agg,
+          from,
+          to,
+        ),
+      );
       replace(
         this.nowLine,
         h("span", { class: "stat" }, h("b", null, pct(d.steal)), " steal"),
@@ -146,7 +211,13 @@ export class VmView implements View {
         h("span", { class: "stat throttled" }, h("b", null, pct(d.throttled)), " throttled"),
         h("span", { class: "stat" }, h("b", null, pct(d.usage)), " usage"),
         h("span", { class: "muted" }, "(averages over its vCPUs, now)"),
-        since ? h("span", { class: "stat waiting" }, `waiting ${since.sinceStart ? "at least " : ""}since ${dateTime(since.since)} (${duration(to - since.since)})`) : null,
+        since
+          ? h(
+              "span",
+              { class: "stat waiting" },
+              `waiting ${since.sinceStart ? "at least " : ""}since ${dateTime(since.since)} (${duration(to - since.since)})`,
+            )
+          : null,
       );
       this.updateCharts(d, from, to);
     } else {
@@ -184,8 +255,16 @@ export class VmView implements View {
       const s1 = p.raw.contention;
       const s2 = pts.map((x) => x.contention + x.throttled);
       const s3 = pts.map((x) => Math.min(1, x.contention + x.throttled + x.usage));
-      p.chart.setData(pts.map((x) => x.t), [s1, s2, s3], from, to);
-      setText(p.now, `now: steal ${pct(v.steal)} (contention ${pct(v.contention)}, throttled ${pct(v.throttled)}), usage ${pct(v.usage)} · thread ${v.tid}`);
+      p.chart.setData(
+        pts.map((x) => x.t),
+        [s1, s2, s3],
+        from,
+        to,
+      );
+      setText(
+        p.now,
+        `now: steal ${pct(v.steal)} (contention ${pct(v.contention)}, throttled ${pct(v.throttled)}), usage ${pct(v.usage)} · thread ${v.tid}`,
+      );
     }
     // In vCPU order.
     const order = [...this.panels.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p.el);
@@ -196,7 +275,12 @@ export class VmView implements View {
 
   private updateNeighbours(): void {
     const n = this.detail?.neighbours ?? null;
-    const sig = JSON.stringify([this.detailError, n?.cpus, n?.neighbours.map((x) => [x.domain, cores(x.cpuOnSharedCpus)]), n ? cores(n.contention) : null]);
+    const sig = JSON.stringify([
+      this.detailError,
+      n?.cpus,
+      n?.neighbours.map((x) => [x.domain, cores(x.cpuOnSharedCpus)]),
+      n ? cores(n.contention) : null,
+    ]);
     if (sig === this.neighboursSig) return;
     this.neighboursSig = sig;
     if (this.detailError === "not-found") {
@@ -208,23 +292,52 @@ export class VmView implements View {
       return;
     }
     if (!n) {
-      replace(this.neighboursBox, h("p", { class: "muted" }, "No neighbour figures yet: they are averaged over the agent's window of recent samples."));
+      replace(
+        this.neighboursBox,
+        h(
+          "p",
+          { class: "muted" },
+          "No neighbour figures yet: they are averaged over the agent's window of recent samples.",
+        ),
+      );
       return;
     }
     const cpus = n.cpus.length > 16 ? `${n.cpus.length} host CPUs` : `host CPUs ${n.cpus.join(", ")}`;
     replace(
       this.neighboursBox,
-      h("p", { class: "muted" }, `Its vCPUs may run on ${cpus}; it waited ${cores(n.contention)} cores for other load (window average). Other VMs by CPU used on those CPUs:`),
+      h(
+        "p",
+        { class: "muted" },
+        `Its vCPUs may run on ${cpus}; it waited ${cores(n.contention)} cores for other load (window average). Other VMs by CPU used on those CPUs:`,
+      ),
       n.neighbours.length === 0
         ? h("p", null, "No other VM uses those CPUs: contention comes from the host itself (its own processes).")
         : h(
             "table",
             { class: "grid-table" },
-            h("thead", null, h("tr", null, h("th", null, "VM"), h("th", { class: "num" }, "Cores on shared CPUs"), h("th", { class: "num" }, "Share of those CPUs"))),
+            h(
+              "thead",
+              null,
+              h(
+                "tr",
+                null,
+                h("th", null, "VM"),
+                h("th", { class: "num" }, "Cores on shared CPUs"),
+                h("th", { class: "num" }, "Share of those CPUs"),
+              ),
+            ),
             h(
               "tbody",
               null,
-              ...n.neighbours.map((x) => h("tr", null, h("td", { class: "name-cell" }, vmLink(x.domain)), h("td", { class: "num" }, cores(x.cpuOnSharedCpus)), h("td", { class: "num" }, pct(x.shareOfSharedCpus)))),
+              ...n.neighbours.map((x) =>
+                h(
+                  "tr",
+                  null,
+                  h("td", { class: "name-cell" }, vmLink(x.domain)),
+                  h("td", { class: "num" }, cores(x.cpuOnSharedCpus)),
+                  h("td", { class: "num" }, pct(x.shareOfSharedCpus)),
+                ),
+              ),
             ),
           ),
     );
@@ -232,10 +345,16 @@ export class VmView implements View {
 
   private updateAlerts(d: DomainNow | undefined): void {
     const a = this.ctx.app.snap.alerts;
-    const mine = (s: { domain?: string; uuid?: string }): boolean => s.domain === this.name || (d?.uuid != null && s.uuid === d.uuid);
+    const mine = (s: { domain?: string; uuid?: string }): boolean =>
+      s.domain === this.name || (d?.uuid != null && s.uuid === d.uuid);
     const active = a?.active.filter((x) => mine(x.subject)) ?? [];
     const events = a?.events.filter((x) => mine(x.subject)) ?? [];
-    const sig = JSON.stringify([a === null, active.map((x) => [x.rule, x.subject.vcpu, x.state, x.value.toPrecision(2)]), events.length, events[events.length - 1]?.atMs]);
+    const sig = JSON.stringify([
+      a === null,
+      active.map((x) => [x.rule, x.subject.vcpu, x.state, x.value.toPrecision(2)]),
+      events.length,
+      events[events.length - 1]?.atMs,
+    ]);
     if (sig === this.alertsSig) return;
     this.alertsSig = sig;
     replace(
@@ -244,7 +363,13 @@ export class VmView implements View {
       activeAlertsTable(active, "No active alerts for this VM.", true),
       h("h3", null, "History"),
       alertEventsTable(events.slice(-50), "No alert has fired or resolved for this VM since the agent started.", true),
-      h("p", { class: "muted small" }, "Rules: the agent's ", code("--alerts.config"), " file, or its defaults (contention above 5 % for 3 min)."),
+      h(
+        "p",
+        { class: "muted small" },
+        "Rules: the agent's ",
+        code("--alerts.config"),
+        " file, or its defaults (contention above 5 % for 3 min).",
+      ),
     );
   }
 
