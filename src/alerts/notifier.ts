@@ -7,6 +7,7 @@
 import type { AlertRule, Webhook } from "./rules.js";
 import { redactHeaders, scrub, webhookOrigin, webhookSecrets } from "./redact.js";
 import type { AlertEvent } from "./types.js";
+import { jsonLine } from "../util/json.js";
 
 /** Anything with a write(string) method: process.stdout, a file stream, a test buffer. */
 export interface LogWriter {
@@ -215,7 +216,7 @@ export class Notifier {
 
   private write(level: "info" | "warn" | "error", msg: string, fields: object): void {
     try {
-      const line = JSON.stringify({ time: new Date(this.now()).toISOString(), level, msg, ...fields });
+      const line = jsonLine({ time: new Date(this.now()).toISOString(), level, msg, ...fields });
       this.log.write(`${scrub(line, this.secrets)}\n`);
     } catch {
       // A broken log writer must not break alerting.

@@ -7,6 +7,7 @@ import { closeSync, constants as fsc, fstatSync, fsyncSync, mkdirSync, openSync,
 import { SafeWriteError, openNoFollow } from "../util/safe-write.js";
 import { describeFsError } from "../util/bounded-read.js";
 import { dirname } from "node:path";
+import { jsonLine } from "../util/json.js";
 
 export type AuditResult =
   | "started"
@@ -86,7 +87,7 @@ export class FileAuditLog implements AuditSink {
   write(e: AuditEntry): void {
     const fd = openNoFollow(this.path, "append", "the audit log");
     try {
-      writeSync(fd, `${JSON.stringify(e)}\n`);
+      writeSync(fd, `${jsonLine(e)}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -14,3 +14,20 @@ export function stringifyExact(value: unknown, indent?: number): string {
   const escaped = JSON.stringify(mark).slice(1, -1);
   return text.replace(new RegExp(`"${escaped.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}(-?\\d+)"`, "g"), "$1");
 }
+
+/* eslint-disable no-control-regex */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+/* eslint-enable no-control-regex */
+
+/**
+ * JSON text that is also safe to show in a terminal or a log viewer: JSON.stringify leaves DEL,
+ * C1 controls (U+009B is a CSI on many terminals), line separators and bidi overrides raw;
+ * here they become `\uXXXX` escapes. Outside strings JSON has only ASCII, so the text stays
+ * valid JSON and parses to exactly the same value. For log lines and the audit log.
+ */
+export function jsonLine(value: unknown): string {
+  return stringifyExact(value).replace(
+    UNSAFE_IN_JSON,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
+}
