@@ -1,4 +1,4 @@
-import { listen } from "../agent/server.js";
+import { listen } from "../http/listen.js";
 import { safeText } from "../util/safe-text.js";
 import { loadHostsConfig, type HostsConfig } from "../fleet/hosts-config.js";
 import { FLEET_QUERY_CONCURRENCY, PrometheusClient } from "../fleet/prom-client.js";

@@ -11,7 +11,8 @@ import { MemoryAuditLog } from "../migrate/audit-log.js";
 import { migrateHosts } from "../migrate/hosts.js";
 import { parseSnapshot, type FleetSnapshot, type Plan } from "../model/fleet.js";
 import { applyApi, PlanApplier } from "./apply-mode.js";
-import { loadTokenDigest, tokenMatches } from "./auth.js";
+import { tokenMatches } from "../http/bearer-auth.js";
+import { loadTokenDigest } from "./auth.js";
 import { Controller, type AuditRecord } from "./controller.js";
 import { buildControllerApp } from "./server.js";
 

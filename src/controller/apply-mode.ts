@@ -12,6 +12,7 @@ import type { MigrationDriver } from "../migrate/driver.js";
 import { executePlan, type ExecuteResult, type Recheck } from "../migrate/executor.js";
 import type { MigrateHosts } from "../migrate/hosts.js";
 import { snapshotRecheck } from "../migrate/recheck.js";
+import { notFound } from "../http/not-found.js";
 import { requireBearer } from "./auth.js";
 import type { AuditRecord } from "./controller.js";
 import { expectations, type PendingEffect } from "./effects.js";
@@ -237,8 +238,6 @@ export function applyApi(applier: PlanApplier, tokenDigest: Buffer, pairs?: Pair
     return ctx.json(r.body, r.status as 202 | 404 | 409);
   });
   // Any other change is refused the same way: never a 404 that tells an unauthenticated client what exists.
-  api.on(["POST", "PUT", "PATCH", "DELETE"], "*", requireBearer(tokenDigest), (ctx) =>
-    ctx.json({ error: `no such API endpoint: ${ctx.req.path}` }, 404),
-  );
+  api.on(["POST", "PUT", "PATCH", "DELETE"], "*", requireBearer(tokenDigest), notFound);
   return api;
 }

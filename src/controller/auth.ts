@@ -1,16 +1,13 @@
 /**
  * Bearer tokens for the controller's endpoints that change anything (approving a plan). The
- * token comes from a file or the environment, is never logged, and is compared in constant
- * time: both sides are hashed with SHA-256 and the digests compared with timingSafeEqual, so
- * neither the token's length nor a common prefix leaks through timing.
+ * token comes from a file or the environment, is never logged, and is kept only as its digest,
+ * compared in constant time (src/http/bearer-auth.ts).
  */
-import { createHash, timingSafeEqual } from "node:crypto";
-import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import type { MiddlewareHandler } from "hono";
+import { bearerAuth, tokenDigest } from "../http/bearer-auth.js";
+import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 
 export const TOKEN_ENV = "VSTEAL_CONTROLLER_TOKEN";
-
-const sha256 = (s: string): Buffer => createHash("sha256").update(s, "utf8").digest();
 
 export class TokenError extends Error {}
 
@@ -25,7 +22,7 @@ export function loadTokenDigest(file: string | undefined, env: NodeJS.ProcessEnv
       `the bearer token${file ? ` in ${file}` : ""} holds spaces or characters a header cannot carry: use printable ASCII without spaces (e.g. openssl rand -hex 32)`,
     );
   }
-  return sha256(token);
+  return tokenDigest(token);
 }
 
 /** The token itself (for a client of the controller's API); `needed` says what for when there is none. */
@@ -45,20 +42,7 @@ export function readToken(file: string | undefined, env: NodeJS.ProcessEnv, need
   return token;
 }
 
-export function tokenMatches(header: string | undefined, digest: Buffer): boolean {
-  const m = /^Bearer ([^\s]+)\s*$/i.exec(header ?? "");
-  // Hash even when there is no token, so a missing header costs the same.
-  const given = sha256(m?.[1] ?? "");
-  return timingSafeEqual(given, digest) && m !== null;
-}
-
 /** 401 for every request without the right bearer token. */
 export function requireBearer(digest: Buffer): MiddlewareHandler {
-  return async (ctx, next) => {
-    if (!tokenMatches(ctx.req.header("Authorization"), digest)) {
-      ctx.header("WWW-Authenticate", 'Bearer realm="vsteal controller"');
-      return ctx.json({ error: "unauthorized: this endpoint needs Authorization: Bearer <token>" }, 401);
-    }
-    await next();
-  };
+  return bearerAuth(digest, "vsteal controller");
 }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FakeDriver } from "../../test/support/fake-driver.js";
-import { listen } from "../agent/server.js";
+import { listen } from "../http/listen.js";
 import { drain, undrain } from "../cli/drain.js";
 import { withMaintenance } from "../maintenance/apply.js";
 import { MemoryAuditLog } from "../migrate/audit-log.js";

@@ -5,8 +5,9 @@ import { controllerMetrics } from "./metrics.js";
 import { applyApi, type PairUnblocker, type PlanApplier } from "./apply-mode.js";
 import { fleetApi } from "./fleet-api.js";
 import { maintenanceApi, type MaintenanceApiOptions } from "./maintenance-api.js";
-import { notFoundFor } from "../agent/server.js";
-import { mountDashboard } from "../agent/static.js";
+import { finishApp } from "../http/app.js";
+import { mountDashboard } from "../http/dashboard.js";
+import { responseHeaders } from "../http/security-headers.js";
 
 export const DEFAULT_CONTROLLER_LISTEN = "127.0.0.1:9978";
 
@@ -24,10 +25,7 @@ export function buildControllerApp(
 ): Hono {
   const app = new Hono();
   const registry = controllerMetrics(c);
-  app.use("*", async (ctx, next) => {
-    await next();
-    ctx.header("X-Content-Type-Options", "nosniff");
-  });
+  app.use("*", responseHeaders());
   app.get("/metrics", async (ctx) => ctx.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
   // Apply mode first: its POST routes (bearer token) must not fall into the read-only API's 404.
   if (apply?.maintenance)
@@ -40,7 +38,5 @@ export function buildControllerApp(
   app.route("/api/v1", controllerApi(c, info));
   // The dashboard (dist/web), opening on its fleet view: the same files and headers as the agent's.
   mountDashboard(app, { webRoot: opts.webRoot, server: "controller" });
-  app.notFound(notFoundFor(app));
-  app.onError((err, ctx) => ctx.json({ error: `internal error: ${err.message}` }, 500));
-  return app;
+  return finishApp(app);
 }

@@ -13,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Collector } from "../agent/collector.js";
 import { fixedHostFacts } from "../collect/host-facts.js";
-import { buildApp, listen } from "../agent/server.js";
+import { buildApp } from "../agent/server.js";
+import { listen } from "../http/listen.js";
 import type { DomainThreads } from "../model/types.js";
 import type { Discovery, DomainSource } from "../sources/source.js";
 

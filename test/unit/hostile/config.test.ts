@@ -11,8 +11,9 @@ import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dummyHashFor } from "../../../src/agent/server.js";
-import { bcryptCost, loadWebConfig, telemetryPathProblem } from "../../../src/agent/webconfig.js";
+import { telemetryPathProblem } from "../../../src/agent/telemetry-path.js";
+import { dummyHashFor } from "../../../src/http/basic-auth.js";
+import { bcryptCost, loadWebConfig } from "../../../src/http/web-config.js";
 import { parseAlertConfig } from "../../../src/alerts/config.js";
 import { loadTokenDigest } from "../../../src/controller/auth.js";
 

@@ -4,24 +4,10 @@ import { createRequire } from "node:module";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Context, Hono } from "hono";
+import { setDashboardHeaders } from "./security-headers.js";
 
-/** Where `npm run build` puts the dashboard: dist/web, beside dist/agent where this module is built. */
+/** Where `npm run build` puts the dashboard: dist/web, beside dist/http where this module is built. */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
-
-/**
- * The dashboard needs nothing but its own files and the agent's API: no inline script or style,
- * no other origin, no frames, no forms.
- */
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
 
 const CONTENT_TYPES: ReadonlyMap<string, string> = new Map([
   [".html", "text/html; charset=utf-8"],
@@ -121,16 +107,8 @@ function embeddedWebFiles(): Map<string, WebFile> | null {
   return files;
 }
 
-function securityHeaders(c: Context): void {
-  c.header("Content-Security-Policy", DASHBOARD_CSP);
-  c.header("X-Frame-Options", "DENY");
-  c.header("Referrer-Policy", "no-referrer");
-  c.header("Cross-Origin-Opener-Policy", "same-origin");
-  c.header("Cross-Origin-Resource-Policy", "same-origin");
-}
-
 function send(c: Context, f: WebFile): Response {
-  securityHeaders(c);
+  setDashboardHeaders(c);
   c.header("Cache-Control", f.cacheControl);
   c.header("ETag", f.etag);
   const inm = c.req.header("if-none-match");
@@ -141,8 +119,8 @@ function send(c: Context, f: WebFile): Response {
 
 /**
  * Serves the dashboard (`npm run build` → dist/web) at `/` on the agent's app, or on the fleet
- * controller's (`server: "controller"`; the page asks /api/v1/health which one it talks to).
- * Mount it after the API so that /api/v1/… and the metrics path keep their own routes.
+ * controller's (`server: "controller"`; the page asks /api/v1/health which one it talks to),
+ * with the dashboard's security headers. Mount it after the API so that /api/v1/… and the metrics path keep their own routes.
  */
 export function mountDashboard(app: Hono, opts: { webRoot?: string; server?: "agent" | "controller" } = {}): void {
   const root = opts.webRoot ?? DEFAULT_WEB_ROOT;
@@ -151,7 +129,7 @@ export function mountDashboard(app: Hono, opts: { webRoot?: string; server?: "ag
 
   app.get("/", (c) => {
     if (!files || !index) {
-      securityHeaders(c);
+      setDashboardHeaders(c);
       c.header("Cache-Control", "no-cache");
       return c.text(
         `The vsteal dashboard is not built (no index.html in ${root}).\n` +
