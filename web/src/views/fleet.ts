@@ -68,7 +68,7 @@ export class FleetView implements View {
     setText(
       this.note,
       hl
-        ? `Controller auditing ${hl.prometheus || "Prometheus"} every ${duration(hl.intervalS * 1000)} over ${duration(hl.windowS * 1000)} windows · policy ${hl.policy} · ${hl.dryRun ? "dry run: plans are proposed, never executed" : "apply mode"}`
+        ? `Controller auditing ${hl.prometheus || "Prometheus"} every ${duration(hl.interval_s * 1000)} over ${duration(hl.window_s * 1000)} windows · policy ${hl.policy} · ${hl.dry_run ? "dry run: plans are proposed, never executed" : "apply mode"}`
         : "Connecting to the controller…",
     );
     const a = f.latest;

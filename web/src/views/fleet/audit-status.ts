@@ -19,24 +19,24 @@ export class AuditStatus {
         this.el,
         emptyState(
           "No audit has finished yet",
-          `The controller audits the fleet every ${duration((app.fleet.health?.intervalS ?? 60) * 1000)}; the first plan appears here after its first audit.`,
+          `The controller audits the fleet every ${duration((app.fleet.health?.interval_s ?? 60) * 1000)}; the first plan appears here after its first audit.`,
         ),
       );
       return;
     }
     if (a.status === "ok" || !a.error) return replace(this.el);
     const e = a.error;
-    const lastOk = app.fleet.health?.lastSuccessMs ?? null;
+    const lastOk = app.fleet.health?.last_success_ms ?? null;
     replace(
       this.el,
       h(
         "div",
         { class: "banner error audit-failed", role: "alert", data: { state: "audit-failed", reason: e.reason } },
         h("strong", null, `Last audit failed — no plan`),
-        ` (audit ${a.audit} at ${clock(a.timeMs)}, ${e.reason}): `,
+        ` (audit ${a.audit} at ${clock(a.time_ms)}, ${e.reason}): `,
         h("span", { class: "audit-message" }, e.message),
-        e.missingHosts.length
-          ? h("div", null, "Missing hosts: ", ...e.missingHosts.flatMap((m, i) => [i ? ", " : "", hostText(m)]))
+        e.missing_hosts.length
+          ? h("div", null, "Missing hosts: ", ...e.missing_hosts.flatMap((m, i) => [i ? ", " : "", hostText(m)]))
           : null,
         e.problems.length
           ? h("ul", { class: "problems" }, ...e.problems.slice(0, 8).map((p) => h("li", null, p)))

@@ -92,7 +92,7 @@ export class CapacityBars {
         "span",
         { class: "cap-name" },
         x.name,
-        x.acceptsVms
+        x.accepts_vms
           ? null
           : h(
               "span",

@@ -52,16 +52,16 @@ export class FleetCards {
     setText(
       c.plan.detail,
       a
-        ? `audit ${a.audit} at ${clock(a.timeMs)}${a.status === "error" ? " failed" : a.dryRun ? ", dry run" : ""}`
+        ? `audit ${a.audit} at ${clock(a.time_ms)}${a.status === "error" ? " failed" : a.dry_run ? ", dry run" : ""}`
         : "no audit yet",
     );
     c.plan.el.classList.toggle("hot", a?.status === "error");
-    setText(c.predicted.value, p ? `${cores(p.stealBefore)} → ${cores(p.stealAfter)}` : "–");
+    setText(c.predicted.value, p ? `${cores(p.steal_before)} → ${cores(p.steal_after)}` : "–");
     setText(
       c.predicted.detail,
       p
-        ? p.stealBefore > 0
-          ? `cores; ${pct((p.stealBefore - p.stealAfter) / p.stealBefore)} less waiting`
+        ? p.steal_before > 0
+          ? `cores; ${pct((p.steal_before - p.steal_after) / p.steal_before)} less waiting`
           : "cores"
         : "",
     );

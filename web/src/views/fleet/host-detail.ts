@@ -10,7 +10,7 @@ import { table } from "./widgets.js";
 function vmRow(v: VmNow, m: Move | null): HTMLElement {
   return h(
     "tr",
-    { class: v.maxContention >= 0.05 ? "hot" : "", data: { vm: v.name } },
+    { class: v.max_contention >= 0.05 ? "hot" : "", data: { vm: v.name } },
     h(
       "td",
       { class: "name-cell", title: v.name },
@@ -30,7 +30,7 @@ function vmRow(v: VmNow, m: Move | null): HTMLElement {
     h("td", { class: "num" }, String(v.vcpus)),
     h("td", { class: "num" }, `${cores(v.demand)} cores`),
     h("td", { class: "num" }, `${cores(v.contention)} cores`),
-    h("td", { class: "num" }, pct(v.maxContention)),
+    h("td", { class: "num" }, pct(v.max_contention)),
     h("td", { class: "num" }, `${cores(v.throttled)} cores`),
     h("td", { class: "num" }, v.cap === null ? "–" : pct(v.cap)),
     h("td", null, m ? h("span", { class: "badge move" }, `→ ${m.to}`) : ""),
@@ -64,7 +64,7 @@ export class HostDetail {
     setText(
       this.facts,
       now
-        ? `${now.cpus} CPUs, ${now.reservedCpus} reserved → capacity ${cpus(now.capacity)} cores · ${now.vms} VMs, ${now.vcpus} vCPUs · demand ${cores(now.demand)} cores, waiting ${cores(now.contention)} for other load, ${cores(now.throttled)} throttled${now.acceptsVms ? "" : " · maintenance: receives no VMs"}`
+        ? `${now.cpus} CPUs, ${now.reserved_cpus} reserved → capacity ${cpus(now.capacity)} cores · ${now.vms} VMs, ${now.vcpus} vCPUs · demand ${cores(now.demand)} cores, waiting ${cores(now.contention)} for other load, ${cores(now.throttled)} throttled${now.accepts_vms ? "" : " · maintenance: receives no VMs"}`
         : d.current
           ? "Not in the current snapshot."
           : "No current snapshot (the last audit failed): the chart shows the successful audits.",

@@ -124,7 +124,7 @@ export class HostsHeatmap {
 
   update(x: HeatmapInput): void {
     this.win = x.win;
-    this.failedAt = x.audits.filter((a) => !a.ok).map((a) => a.timeMs);
+    this.failedAt = x.audits.filter((a) => !a.ok).map((a) => a.time);
     const n = x.audits.length;
     setText(
       this.span,

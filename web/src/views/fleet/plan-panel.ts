@@ -34,8 +34,8 @@ function moves(p: NonNullable<AuditView["plan"]>, vms: ReadonlyMap<string, VmNow
         "p",
         { class: "plan-verdict" },
         `${p.moves.length} move${p.moves.length === 1 ? "" : "s"}: predicted contention `,
-        h("b", null, `${cores(p.stealBefore)} → ${cores(p.stealAfter)} cores`),
-        p.stealBefore > 0 ? ` (${pct((p.stealBefore - p.stealAfter) / p.stealBefore)} less)` : "",
+        h("b", null, `${cores(p.steal_before)} → ${cores(p.steal_after)} cores`),
+        p.steal_before > 0 ? ` (${pct((p.steal_before - p.steal_after) / p.steal_before)} less)` : "",
       ),
       table(
         [["#"], ["VM"], ["From → to"], ["Reason"]],
@@ -85,13 +85,17 @@ function heldBack(a: AuditView): Part[] {
 }
 
 function observed(a: AuditView): Part[] {
-  if (!a.observed.length) return [];
+  if (!a.observed_moves.length) return [];
   return [
     h(
       "p",
       { class: "muted small" },
       "Seen moving since the previous audit: ",
-      ...a.observed.flatMap((m, i) => [i ? "; " : "", h("span", { class: "vm-name" }, m.vm), ` ${m.from} → ${m.to}`]),
+      ...a.observed_moves.flatMap((m, i) => [
+        i ? "; " : "",
+        h("span", { class: "vm-name" }, m.vm),
+        ` ${m.from} → ${m.to}`,
+      ]),
     ),
   ];
 }
@@ -102,7 +106,7 @@ function applyMode(apply: ApplyData): Part[] {
     h(
       "h3",
       null,
-      `Apply mode: plans of more than ${apply.approveOver} move${apply.approveOver === 1 ? "" : "s"} wait for approval`,
+      `Apply mode: plans of more than ${apply.approve_over} move${apply.approve_over === 1 ? "" : "s"} wait for approval`,
     ),
     apply.plans.length
       ? table(
@@ -116,7 +120,7 @@ function applyMode(apply: ApplyData): Part[] {
                 h("td", null, r.id),
                 h("td", null, h("span", { class: `badge apply-${r.state}` }, r.state.replace(/_/g, " "))),
                 h("td", { class: "num" }, String(r.moves)),
-                h("td", { class: "reason" }, r.reason || (r.approvedBy ? `by ${r.approvedBy}` : "")),
+                h("td", { class: "reason" }, r.reason || (r.approved_by ? `by ${r.approved_by}` : "")),
               ),
             ),
           "small-table",
@@ -216,7 +220,7 @@ export class PlanPanel {
     }
     setText(
       this.head,
-      `audit ${a.audit} · ${dateTime(a.timeMs)} · ${a.status === "ok" ? (a.dryRun ? "dry run" : "apply mode") : "failed"}`,
+      `audit ${a.audit} · ${dateTime(a.time_ms)} · ${a.status === "ok" ? (a.dry_run ? "dry run" : "apply mode") : "failed"}`,
     );
     const vms = new Map((d?.current?.vms ?? []).map((v) => [v.name, v]));
     replace(
