@@ -1,7 +1,7 @@
 /** The JSON API uses snake_case keys throughout: the paths of any key that is not. */
 
 /** Objects whose keys are data (label names, user-chosen metadata keys), not the API's own. */
-const DATA_KEYS = new Set(["labels", "annotations", "metadata", "verdicts", "hosts_by_name"]);
+const DATA_KEYS = new Set(["labels", "annotations", "metadata"]);
 
 export function notSnakeCase(v: unknown, path = ""): string[] {
   if (Array.isArray(v)) return v.flatMap((x, i) => notSnakeCase(x, `${path}[${i}]`));
