@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the dashboard (web/) into dist/web: type-checks web/ with its own tsconfig (DOM lib),
 // bundles and minifies with esbuild (uPlot and its CSS included: no CDN), names the script and
-// stylesheet by content hash, writes index.html pointing at them, and prints the sizes.
+// stylesheet by content hash, writes index.html pointing at them, and prints the sizes. Fails if
+// anything outside web/ and node_modules/ (the server's code) would enter the bundle.
 //
 //   node scripts/build-web.mjs [--no-check] [--outdir DIR]
 import { spawnSync } from "node:child_process";
@@ -45,6 +46,13 @@ const result = await build({
   metafile: true,
   logLevel: "warning",
 });
+
+// The dashboard imports the server's answer types type-only: no file of the server may be bundled.
+const serverFiles = Object.keys(result.metafile.inputs).filter(
+  (p) => !p.startsWith("web/") && !p.includes("node_modules/"),
+);
+if (serverFiles.length)
+  throw new Error(`build-web: server code in the dashboard's bundle (use import type): ${serverFiles.join(", ")}`);
 
 const outputs = Object.keys(result.metafile.outputs).map((p) => join(root, p));
 const js = outputs.find((p) => p.endsWith(".js"));

@@ -206,9 +206,9 @@ const takeSample = async () => {
     rss_kb: rssKb(),
     fds: fds(),
     sweeps: h?.sweeps ?? null,
-    heap_used_kb: h ? Math.round(h.memory.heapUsed / 1024) : null,
+    heap_used_kb: h ? Math.round(h.memory.heap_used / 1024) : null,
   };
-  if (h) maxSweepS = Math.max(maxSweepS, h.lastSweepSeconds);
+  if (h) maxSweepS = Math.max(maxSweepS, h.last_sweep_seconds);
   samples.push(s);
   log(
     `t=${s.t_s}s rss=${Math.round(s.rss_kb / 1024)}MB fds=${s.fds} sweeps=${s.sweeps} heap=${Math.round((s.heap_used_kb ?? 0) / 1024)}MB`,

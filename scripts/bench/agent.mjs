@@ -143,7 +143,7 @@ try {
     vcpu_threads: h.vcpus,
     domains: h.domains,
     interval_s: Number(interval),
-    last_sweep_ms: Math.round(h.lastSweepSeconds * 1e5) / 100,
+    last_sweep_ms: Math.round(h.last_sweep_seconds * 1e5) / 100,
     idle_cpu_percent_of_a_core: Math.round(idleCpu * 100) / 100,
     rss_mb_sampling: Math.round(rssIdle),
     memory_mb_sampling: Object.fromEntries(

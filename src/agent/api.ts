@@ -1,9 +1,28 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import type { HostSummary } from "../analysis/host.js";
+import type { NoisyNeighbours } from "../analysis/neighbours.js";
+import type { ActiveAlert, AlertEvent } from "../alerts/types.js";
 import type { HostFacts } from "../collect/host-facts.js";
+import type { HistoryDomainSeries, HistoryPoint, HistorySeries } from "../history/types.js";
 import type { DomainInfo, DomainRates } from "../model/types.js";
 import { formatCpuList } from "../procfs/cpulist.js";
 import { checkDuration, durationSchema } from "../util/duration.js";
+import type {
+  ActiveAlertJson,
+  AlertEventJson,
+  AlertsResponse,
+  DomainJson,
+  DomainResponse,
+  DomainsResponse,
+  HealthResponse,
+  HistoryDomainSeriesJson,
+  HistoryResponse,
+  HistorySeriesJson,
+  HostResponse,
+  NoisyNeighboursJson,
+  VictimsResponse,
+} from "./api-types.js";
 import type { Collector } from "./collector.js";
 
 /** What the API needs of the history store (src/history). */
@@ -16,7 +35,7 @@ export interface HistoryReader {
     toMs: number;
     stepS?: number;
     nowMs?: number;
-  }): unknown;
+  }): HistorySeries[];
   queryDomain(q: {
     domain?: string;
     uuid?: string;
@@ -24,13 +43,13 @@ export interface HistoryReader {
     toMs: number;
     stepS?: number;
     nowMs?: number;
-  }): unknown;
+  }): HistoryDomainSeries[];
 }
 
 /** What the API needs of the alert engine (src/alerts). */
 export interface AlertsReader {
-  active(): unknown[];
-  history(limit?: number): unknown[];
+  active(): ActiveAlert[];
+  history(limit?: number): AlertEvent[];
 }
 
 export interface ApiDeps {
@@ -41,13 +60,35 @@ export interface ApiDeps {
 }
 
 /** A running domain's memory, cap and placement (null: unknown, or uncapped for vcpu_cap_cores). */
-function resourcesJson(d: DomainInfo) {
+function resourcesJson(
+  d: DomainInfo,
+): Pick<DomainJson, "memory_bytes" | "max_memory_bytes" | "vcpu_cap_cores" | "cpus"> {
   const r = d.resources;
   return {
     memory_bytes: r?.memoryBytes ?? null,
     max_memory_bytes: r?.maxMemoryBytes ?? null,
     vcpu_cap_cores: r?.vcpuCapCores ?? null,
     cpus: r?.cpus ? formatCpuList(r.cpus) : null,
+  };
+}
+
+/** The host's figures now, as /api/v1/host gives them (vmCpus is its facts' vm_cpu_count). */
+function hostJson(x: HostSummary): Omit<HostResponse, keyof ReturnType<typeof factsJson> | "interval_s" | "time"> {
+  return {
+    cpus: x.cpus,
+    reserved_cpus: x.reservedCpus,
+    capacity: x.capacity,
+    running_domains: x.runningDomains,
+    vcpus_allocated: x.vcpusAllocated,
+    oversubscription: x.oversubscription,
+    demand: x.demand,
+    demand_ratio: x.demandRatio,
+    usage: x.usage,
+    steal: x.steal,
+    contention: x.contention,
+    throttled: x.throttled,
+    steal_percentiles: { ...x.stealPercentiles },
+    vcpus_sampled: x.vcpusSampled,
   };
 }
 
@@ -65,7 +106,7 @@ function factsJson(f: HostFacts) {
   };
 }
 
-function domainJson(d: DomainRates) {
+function domainJson(d: DomainRates): DomainJson {
   const n = d.vcpus.length || 1;
   const sum = (k: "usage" | "delay" | "throttled" | "contention") => d.vcpus.reduce((a, v) => a + v[k], 0);
   return {
@@ -93,6 +134,36 @@ function domainJson(d: DomainRates) {
       throttled: v.throttled,
     })),
   };
+}
+
+function neighboursJson(n: NoisyNeighbours): NoisyNeighboursJson {
+  return {
+    domain: n.domain,
+    uuid: n.uuid,
+    contention: n.contention,
+    throttled: n.throttled,
+    cpus: n.cpus,
+    neighbours: n.neighbours.map((x) => ({
+      domain: x.domain,
+      uuid: x.uuid,
+      cpu_on_shared_cpus: x.cpuOnSharedCpus,
+      share_of_shared_cpus: x.shareOfSharedCpus,
+    })),
+  };
+}
+
+/** A history series (per vCPU or per domain) with its keys in the API's casing. */
+function seriesJson<P extends HistoryPoint, S extends { stepS: number }>(s: S & { points: P[] }) {
+  const { stepS, points, ...rest } = s;
+  return { ...rest, step_s: stepS, points: points.map(({ delayMax, ...p }) => ({ ...p, delay_max: delayMax })) };
+}
+
+function activeAlertJson({ activeSinceMs, firedAtMs, ...a }: ActiveAlert): ActiveAlertJson {
+  return { ...a, active_since_ms: activeSinceMs, fired_at_ms: firedAtMs };
+}
+
+function alertEventJson({ atMs, ...e }: AlertEvent): AlertEventJson {
+  return { ...e, at_ms: atMs };
 }
 
 /** How far back `now-…` may reach: ten years. */
@@ -151,38 +222,68 @@ export function apiRoutes(deps: ApiDeps): Hono {
   const api = new Hono();
   const c0 = deps.collector;
 
-  api.get("/health", (c) =>
-    c.json({
+  api.get("/health", (c) => {
+    const h = c0.health;
+    const m = process.memoryUsage();
+    const body: HealthResponse = {
       role: "agent",
-      status: c0.health.sweeps > 0 ? "ok" : "starting",
+      status: h.sweeps > 0 ? "ok" : "starting",
       uptime_s: (Date.now() - deps.startedMs) / 1000,
       source: c0.sampler.source.description,
-      memory: process.memoryUsage(),
-      ...c0.health,
-    }),
-  );
+      memory: {
+        rss: m.rss,
+        heap_total: m.heapTotal,
+        heap_used: m.heapUsed,
+        external: m.external,
+        array_buffers: m.arrayBuffers,
+      },
+      sweeps: h.sweeps,
+      last_sweep_seconds: h.lastSweepSeconds,
+      last_sweep_ms: h.lastSweepMs,
+      last_discovery_ms: h.lastDiscoveryMs,
+      discovery_errors: h.discoveryErrors,
+      errors: h.errors,
+      vcpus: h.vcpus,
+      domains: h.domains,
+      last_error: h.lastError,
+      event_discoveries: h.eventDiscoveries,
+    };
+    return c.json(body);
+  });
 
-  api.get("/host", (c) =>
-    c.json({
-      ...c0.host,
+  api.get("/host", (c) => {
+    const body: HostResponse = {
+      ...hostJson(c0.host),
       ...factsJson(c0.facts),
       interval_s: c0.rates?.intervalS ?? null,
       time: c0.rates?.wallMs ?? null,
-    }),
-  );
+    };
+    return c.json(body);
+  });
 
   api.get("/domains", (c) => {
     const list = (c0.rates?.domains ?? [])
       .map(domainJson)
       .sort((a, b) => b.steal - a.steal || a.domain.localeCompare(b.domain));
-    return c.json({ time: c0.rates?.wallMs ?? null, interval_s: c0.rates?.intervalS ?? null, domains: list });
+    const body: DomainsResponse = {
+      time: c0.rates?.wallMs ?? null,
+      interval_s: c0.rates?.intervalS ?? null,
+      domains: list,
+    };
+    return c.json(body);
   });
 
   api.get("/domains/:name", (c) => {
     const name = c.req.param("name");
     const d = c0.rates?.domains.find((x) => x.domain.name === name || x.domain.uuid === name.toLowerCase());
     if (!d) return c.json({ error: `domain ${JSON.stringify(name)} not found on this host` }, 404);
-    return c.json({ time: c0.rates?.wallMs ?? null, ...domainJson(d), neighbours: c0.neighbours(d.domain.name) });
+    const n = c0.neighbours(d.domain.name);
+    const body: DomainResponse = {
+      time: c0.rates?.wallMs ?? null,
+      ...domainJson(d),
+      neighbours: n ? neighboursJson(n) : null,
+    };
+    return c.json(body);
   });
 
   api.get("/neighbours", (c) => {
@@ -198,9 +299,13 @@ export function apiRoutes(deps: ApiDeps): Hono {
       const n = c0.neighbours(q.data.domain, q.data.limit ?? 5);
       if (!n)
         return c.json({ error: `domain ${JSON.stringify(q.data.domain)} has no recent samples on this host` }, 404);
-      return c.json(n);
+      return c.json(neighboursJson(n));
     }
-    return c.json({ window_s: c0.window.windowS, victims: c0.victims(0.01, q.data.limit ?? 10) });
+    const body: VictimsResponse = {
+      window_s: c0.window.windowS,
+      victims: c0.victims(0.01, q.data.limit ?? 10).map(neighboursJson),
+    };
+    return c.json(body);
   });
 
   // /history: per-vCPU series; /history/domains: per-VM sums over vCPUs (the heatmap's rows).
@@ -225,13 +330,21 @@ export function apiRoutes(deps: ApiDeps): Hono {
       nowMs,
       ...(stepS ? { stepS } : {}),
     };
-    const series = perDomain ? h.queryDomain(range) : h.query({ ...range, vcpu: q.data.vcpu });
-    return c.json({ from: fromMs, to: toMs, series });
+    const body: HistoryResponse<HistorySeriesJson | HistoryDomainSeriesJson> = {
+      from: fromMs,
+      to: toMs,
+      series: perDomain
+        ? h.queryDomain(range).map((x): HistoryDomainSeriesJson => seriesJson(x))
+        : h.query({ ...range, vcpu: q.data.vcpu }).map((x): HistorySeriesJson => seriesJson(x)),
+    };
+    return c.json(body);
   });
 
   api.get("/alerts", (c) => {
-    if (!deps.alerts) return c.json({ active: [], events: [] });
-    return c.json({ active: deps.alerts.active(), events: deps.alerts.history(200) });
+    const body: AlertsResponse = deps.alerts
+      ? { active: deps.alerts.active().map(activeAlertJson), events: deps.alerts.history(200).map(alertEventJson) }
+      : { active: [], events: [] };
+    return c.json(body);
   });
 
   return api;

@@ -1,23 +1,39 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import type {
+  ControllerHealthResponse,
+  ControllerInfo,
+  EffectsResponse,
+  PlansResponse,
+  PlanView,
+  SuppressionJson,
+} from "./api-types.js";
 import type { AuditRecord, Controller } from "./controller.js";
+import type { Suppression } from "./guard.js";
 
-export interface ControllerInfo {
-  prometheus: string;
-  window_s: number;
-  interval_s: number;
-  policy: string;
+export type { ControllerInfo } from "./api-types.js";
+
+function suppressionJson(s: Suppression): SuppressionJson {
+  const { noTarget, ...held } = s.held;
+  return {
+    vm: s.vm,
+    from: s.from,
+    to: s.to,
+    rule: s.rule,
+    reason: s.reason,
+    held: { ...held, ...(noTarget !== undefined ? { no_target: noTarget } : {}) },
+  };
 }
 
-function planView(a: AuditRecord) {
+function planView(a: AuditRecord): PlanView {
   return {
     audit: a.id,
     time: a.time,
     status: a.status,
     dry_run: a.dry_run,
     plan: a.plan,
-    suppressed: a.suppressed,
-    observed_moves: a.observed_moves,
+    suppressed: a.suppressed.map(suppressionJson),
+    observed_moves: a.observed_moves.map(({ atMs, ...m }) => ({ ...m, at_ms: atMs })),
     effects: a.effects,
     snapshot: a.snapshot,
     error: a.error,
@@ -31,7 +47,7 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
 
   api.get("/health", (ctx) => {
     const last = c.last;
-    return ctx.json({
+    const body: ControllerHealthResponse = {
       role: "controller",
       status: last === null ? "starting" : last.status === "ok" ? "ok" : "failing",
       dry_run: c.dryRun,
@@ -48,7 +64,8 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
         : null,
       last_success: c.lastSuccessMs === null ? null : new Date(c.lastSuccessMs).toISOString(),
       ...info,
-    });
+    };
+    return ctx.json(body);
   });
 
   // The current plan: the last audit's. If it failed, there is no current plan (503 and why).
@@ -77,19 +94,21 @@ export function controllerApi(c: Controller, info: ControllerInfo): Hono {
       .slice(-(q.data.limit ?? 100))
       .reverse()
       .map(planView);
-    return ctx.json({ audits: list });
+    const body: PlansResponse = { audits: list };
+    return ctx.json(body);
   });
 
   // Each move's measured effect once settled, the moves still settling, and blocked pairs.
-  api.get("/effects", (ctx) =>
-    ctx.json({
+  api.get("/effects", (ctx) => {
+    const body: EffectsResponse = {
       settle_s: c.effects.settleMs / 1000,
       pending: c.effects.pending,
       judged: [...c.effects.judged].reverse(),
       blocked_pairs: c.effects.blocked,
       verdicts: Object.fromEntries(c.effects.verdicts),
-    }),
-  );
+    };
+    return ctx.json(body);
+  });
 
   api.get("/snapshot", (ctx) => {
     const last = c.last;

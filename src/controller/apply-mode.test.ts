@@ -10,6 +10,8 @@ import { FakeDriver } from "../../test/support/fake-driver.js";
 import { MemoryAuditLog } from "../migrate/audit-log.js";
 import { migrateHosts } from "../migrate/hosts.js";
 import { parseSnapshot, type FleetSnapshot, type Plan } from "../model/fleet.js";
+import { notSnakeCase } from "../../test/support/casing.js";
+import type { ApplyResponse } from "./api-types.js";
 import { applyApi, PlanApplier } from "./apply-mode.js";
 import { tokenMatches } from "../http/bearer-auth.js";
 import { loadTokenDigest } from "./auth.js";
@@ -79,6 +81,20 @@ describe("controller apply mode", () => {
     expect(log.entries.filter((e) => e.vm === "db-1").map((e) => e.result)).toEqual(
       expect.arrayContaining(["started", "ok"]),
     );
+  });
+
+  it("GET /apply gives each plan and its result in snake_case", async () => {
+    const { applier, app } = setup(1);
+    applier.onAudit(audit(1, plan(["db-1", "hv01", "hv02"])));
+    await applier.idle();
+    const body = (await (await app.request("/apply")).json()) as ApplyResponse;
+    expect(notSnakeCase(body)).toEqual([]);
+    expect(body.approve_over).toBe(1);
+    const r = body.plans[0]?.result;
+    expect(r).toMatchObject({ plan_id: "audit-1", failures: 0 });
+    expect(r?.outcomes.map((o) => [o.index, o.move.vm, o.result])).toEqual([[0, "db-1", "ok"]]);
+    expect(r?.outcomes[0]?.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(r?.outcomes[0]?.ended_ms).toBeGreaterThan(0);
   });
 
   it("a bigger plan waits; approving it needs the bearer token (401 without, 401 wrong), then it runs", async () => {

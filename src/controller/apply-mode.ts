@@ -13,21 +13,15 @@ import { executePlan, type ExecuteResult, type Recheck } from "../migrate/execut
 import type { MigrateHosts } from "../migrate/hosts.js";
 import { snapshotRecheck } from "../migrate/recheck.js";
 import { notFound } from "../http/not-found.js";
+import type { ApplyRecordJson, ApplyResponse, ApplyState } from "./api-types.js";
 import { requireBearer } from "./auth.js";
 import type { AuditRecord } from "./controller.js";
 import { expectations, type PendingEffect } from "./effects.js";
 
-export type ApplyState = "waiting_approval" | "applying" | "applied" | "failed" | "superseded" | "skipped";
+export type { ApplyState } from "./api-types.js";
 
-export interface ApplyRecord {
-  id: string;
-  audit: number;
-  state: ApplyState;
-  moves: number;
-  reason: string;
-  approved_by: string | null;
-  result: ExecuteResult | null;
-}
+/** A plan in apply mode; the API gives it with its result's keys in its casing (applyRecordJson). */
+export type ApplyRecord = Omit<ApplyRecordJson, "result"> & { result: ExecuteResult | null };
 
 export interface ApplyModeOptions {
   hosts: MigrateHosts;
@@ -213,6 +207,27 @@ export class PlanApplier {
   }
 }
 
+/** A record as the API gives it (its result's keys in the API's casing). */
+export function applyRecordJson(r: ApplyRecord): ApplyRecordJson {
+  const x = r.result;
+  return {
+    ...r,
+    result: x && {
+      plan_id: x.planId,
+      outcomes: x.outcomes.map((o) => ({
+        index: o.index,
+        move: o.move,
+        result: o.result,
+        reason: o.reason,
+        duration_ms: o.durationMs,
+        ended_ms: o.endedMs,
+        bytes: o.bytes,
+      })),
+      failures: x.failures,
+    },
+  };
+}
+
 /** What an operator may clear through the API: a pair blocked because a move there did not help. */
 export interface PairUnblocker {
   unblock(from: string, to: string, by: string): boolean;
@@ -230,12 +245,16 @@ export function applyApi(applier: PlanApplier, tokenDigest: Buffer, pairs?: Pair
         : ctx.json({ error: `${from}→${to} is not blocked` }, 404);
     });
   }
-  api.get("/apply", (ctx) =>
-    ctx.json({ approve_over: applier.o.approveOver, plans: [...applier.records.values()].reverse() }),
-  );
+  api.get("/apply", (ctx) => {
+    const body: ApplyResponse = {
+      approve_over: applier.o.approveOver,
+      plans: [...applier.records.values()].reverse().map(applyRecordJson),
+    };
+    return ctx.json(body);
+  });
   api.post("/plans/:id/approve", requireBearer(tokenDigest), (ctx) => {
     const r = applier.approve(ctx.req.param("id"), `api (${ctx.req.header("X-Forwarded-For") ?? "bearer token"})`);
-    return ctx.json(r.body, r.status as 202 | 404 | 409);
+    return ctx.json("error" in r.body ? r.body : applyRecordJson(r.body), r.status as 202 | 404 | 409);
   });
   // Any other change is refused the same way: never a 404 that tells an unauthenticated client what exists.
   api.on(["POST", "PUT", "PATCH", "DELETE"], "*", requireBearer(tokenDigest), notFound);

@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { FleetSnapshot, Plan } from "../model/fleet.js";
 import { SnapshotError } from "../fleet/errors.js";
 import type { BuiltSnapshot, SnapshotBuild } from "../fleet/snapshot-builder.js";
+import { notSnakeCase } from "../../test/support/casing.js";
+import { controllerApi } from "./api.js";
+import type { PlansResponse } from "./api-types.js";
 import { Controller } from "./controller.js";
 import { buildControllerApp } from "./server.js";
 
@@ -161,6 +164,31 @@ describe("controller audits", () => {
     expect(a.suppressed[0]?.reason).toMatch(/would take x back to A, undoing x A→B \(planned in audit 1, 2 audits/);
     // x stays where it is for this audit (a VM that cycles is left alone), y may move.
     expect(a.plan?.moves).toMatchObject([{ vm: "y", from: "B", to: "C" }]);
+  });
+
+  it("the API gives audits in snake_case: observed_moves[].at_ms, suppressed[].held.no_target", async () => {
+    const h = harness({ cycleAudits: 3 });
+    await h.audit({ x: "A", y: "B" }, [{ vm: "x", to: "B" }]);
+    await h.audit({ x: "B", y: "B" }, []); // x seen on B
+    await h.audit({ x: "B", y: "B" }, [
+      { vm: "y", to: "A" },
+      { vm: "y", to: "C" },
+    ]);
+    const api = controllerApi(h.c, {
+      prometheus: "http://prometheus:9090",
+      window_s: 300,
+      interval_s: 60,
+      policy: "p",
+    });
+    for (const path of ["/health", "/plan", "/plans", "/effects"]) {
+      const r = await api.request(path);
+      expect(notSnakeCase(await r.json()), path).toEqual([]);
+    }
+    const { audits } = (await (await api.request("/plans")).json()) as PlansResponse;
+    expect(audits[1]?.observed_moves).toEqual([
+      { vm: "x", from: "A", to: "B", at_ms: T0 + 2 * 60_000, kind: "observed", audit: 2 },
+    ]);
+    expect(audits[0]?.suppressed).toMatchObject([{ vm: "y", rule: "cycle", held: { no_target: "A" } }]);
   });
 
   it("cycle between hosts: load moved A→B, then another VM B→A, is suppressed; after N audits it is allowed", async () => {

@@ -10,6 +10,7 @@
 import { FleetValidationError, parseSnapshot, type FleetSnapshot, type Plan } from "../model/fleet.js";
 import { SnapshotError, SNAPSHOT_FAILURES, type SnapshotFailure } from "../fleet/errors.js";
 import type { BuiltSnapshot, SnapshotBuild } from "../fleet/snapshot-builder.js";
+import type { AuditErrorJson, SnapshotSummaryJson } from "./api-types.js";
 import { summarizeHosts, summarizeVms, type HostSummary, type VmSummary } from "./fleet-summary.js";
 import { guardedPlan, MoveLedger, type GuardOptions, type MoveRecord, type Suppression } from "./guard.js";
 import { EffectTracker, type MoveEffect } from "./effects.js";
@@ -22,14 +23,8 @@ export const AUDIT_FAILURES: readonly AuditFailure[] = [
   "internal_error",
 ];
 
-export interface SnapshotSummary {
-  time: string;
-  window_s: number;
-  hosts: number;
-  vms: number;
-  vcpus: number;
-  notes: string[];
-}
+/** What the snapshot of an audit was (its size and notes), as the API gives it. */
+export type SnapshotSummary = SnapshotSummaryJson;
 
 export interface AuditRecord {
   id: number;
@@ -51,7 +46,7 @@ export interface AuditRecord {
   /** How many times the planner ran (more than 1 when moves were suppressed). */
   planner_rounds: number;
   snapshot: SnapshotSummary | null;
-  error: { reason: AuditFailure; message: string; problems: string[]; missing_hosts: string[] } | null;
+  error: (AuditErrorJson & { reason: AuditFailure }) | null;
 }
 
 /** Each host's figures at one successful audit (for the dashboard's hosts × time view). */

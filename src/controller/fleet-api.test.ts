@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SnapshotError } from "../fleet/errors.js";
 import type { BuiltSnapshot, SnapshotBuild } from "../fleet/snapshot-builder.js";
 import type { Plan } from "../model/fleet.js";
+import { notSnakeCase } from "../../test/support/casing.js";
 import { Controller } from "./controller.js";
 import { summarizeHosts, summarizeVms } from "./fleet-summary.js";
 import { buildControllerApp } from "./server.js";
@@ -178,6 +179,7 @@ describe("GET /api/v1/fleet and the dashboard on the controller", () => {
     await h.fail();
     await h.ok(["A", "B", "C"]);
     const f = await h.fleet();
+    expect(notSnakeCase(f)).toEqual([]);
     expect(f.audits.map((a) => [a.id, a.status, a.reason])).toEqual([
       [1, "ok", null],
       [2, "error", "partial_data"],

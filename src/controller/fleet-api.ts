@@ -4,21 +4,12 @@
  * (compact points), and each host and VM at the last audit when it succeeded.
  */
 import { Hono } from "hono";
+import type { FleetHostSeries, FleetResponse } from "./api-types.js";
 import type { Controller } from "./controller.js";
 
-/** [time ms, demand, capacity, contention, throttled, usage] — cores. */
-export type FleetHostPoint = [number, number, number, number, number, number];
+export type { FleetHostPoint, FleetHostSeries } from "./api-types.js";
 
-export interface FleetHostSeries {
-  name: string;
-  cpus: number;
-  reserved_cpus: number;
-  capacity: number;
-  accepts_vms: boolean;
-  points: FleetHostPoint[];
-}
-
-export function fleetView(c: Controller, intervalS: number) {
+export function fleetView(c: Controller, intervalS: number): FleetResponse {
   const hosts = new Map<string, FleetHostSeries>();
   // Hosts in the order of the newest snapshot that has them; facts (cpus, …) from their newest point.
   for (let i = c.fleetSeries.length - 1; i >= 0; i--) {

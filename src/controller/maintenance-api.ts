@@ -25,7 +25,7 @@ import {
 } from "../maintenance/state-file.js";
 import { applyMaintenance } from "../maintenance/apply.js";
 import { DrainError, planDrain } from "../planner/drain.js";
-import type { PlanApplier } from "./apply-mode.js";
+import { applyRecordJson, type PlanApplier } from "./apply-mode.js";
 import { requireBearer } from "./auth.js";
 
 export interface MaintenanceApiOptions {
@@ -137,7 +137,10 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
             by,
             drainRecheck({ host, maintenance: () => readMaintenance(o.file), fresh: o.freshSnapshot, requireHeadroom }),
           );
-    return ctx.json({ host, dry_run: false, maintenance: state.hosts[host], drain, apply }, 202);
+    return ctx.json(
+      { host, dry_run: false, maintenance: state.hosts[host], drain, apply: apply && applyRecordJson(apply) },
+      202,
+    );
   });
 
   api.post("/hosts/:host/undrain", auth, async (ctx) => {

@@ -92,8 +92,8 @@ describeE2E("vsteal agent: event-driven discovery on the real testbed", () => {
     const mem = dominfoMemory(DOM);
     expect(seriesOf(text, "libvirt_domain_info_memory_usage_bytes")[0]).toMatch(new RegExp(` ${mem.used}$`));
     expect(seriesOf(text, "libvirt_domain_info_maximum_memory_bytes")[0]).toMatch(new RegExp(` ${mem.max}$`));
-    const health = (await (await fetch(`${agent!.url}/api/v1/health`)).json()) as { eventDiscoveries: number };
-    expect(health.eventDiscoveries).toBeGreaterThanOrEqual(1);
+    const health = (await (await fetch(`${agent!.url}/api/v1/health`)).json()) as { event_discoveries: number };
+    expect(health.event_discoveries).toBeGreaterThanOrEqual(1);
   });
 
   it("follows a CPU cap and a pinning set while it runs (at the discovery libvirt's status change triggers)", async () => {

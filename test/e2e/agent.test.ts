@@ -105,19 +105,19 @@ describeE2E("vsteal agent on the real testbed", () => {
     await settle(2);
     const h = await get<{
       cpus: number;
-      vcpusAllocated: number;
+      vcpus_allocated: number;
       demand: number;
       capacity: number;
       oversubscription: number;
     }>("/api/v1/host");
-    expect(h.vcpusAllocated).toBeGreaterThanOrEqual(6);
-    expect(h.oversubscription).toBeCloseTo(h.vcpusAllocated / h.capacity, 6);
+    expect(h.vcpus_allocated).toBeGreaterThanOrEqual(6);
+    expect(h.oversubscription).toBeCloseTo(h.vcpus_allocated / h.capacity, 6);
     expect(h.demand).toBeGreaterThan(h.capacity);
-    const n = await get<{ domain: string; neighbours: Array<{ domain: string; cpuOnSharedCpus: number }> }>(
+    const n = await get<{ domain: string; neighbours: Array<{ domain: string; cpu_on_shared_cpus: number }> }>(
       "/api/v1/neighbours?domain=vsteal-test-1",
     );
     expect(n.neighbours.map((x) => x.domain)).toEqual(expect.arrayContaining(["vsteal-test-2", "vsteal-test-3"]));
-    for (const x of n.neighbours) expect(x.cpuOnSharedCpus).toBeGreaterThan(0);
+    for (const x of n.neighbours) expect(x.cpu_on_shared_cpus).toBeGreaterThan(0);
   });
 
   it("answers a bad API request with 400 and a message", async () => {

@@ -89,13 +89,13 @@ export function agentRefuses(args: string[], timeoutMs = 30_000): Promise<{ code
 export interface Health {
   status: string;
   sweeps: number;
-  discoveryErrors: number;
+  discovery_errors: number;
   errors: number;
   vcpus: number;
   domains: number;
-  lastDiscoveryMs: number | null;
-  lastError: string | null;
-  memory: { rss: number; heapUsed: number };
+  last_discovery_ms: number | null;
+  last_error: string | null;
+  memory: { rss: number; heap_used: number };
 }
 
 export async function health(url: string): Promise<Health> {

@@ -123,25 +123,25 @@ describeE2E("libvirt going away and coming back while the agent runs", () => {
         await shut(proxy);
         expect(existsSync(sock)).toBe(false);
         const down = await serveThroughOutage(agent, 5_000, before);
-        expect(down.last.discoveryErrors - down.first.discoveryErrors).toBeGreaterThanOrEqual(2);
-        expect(down.last.lastError).toMatch(/libvirt is not reachable at qemu\+unix:\/\/\/system.*: start libvirtd/);
+        expect(down.last.discovery_errors - down.first.discovery_errors).toBeGreaterThanOrEqual(2);
+        expect(down.last.last_error).toMatch(/libvirt is not reachable at qemu\+unix:\/\/\/system.*: start libvirtd/);
         expect(down.last.vcpus).toBe(down.first.vcpus); // the threads already known are kept
 
         const backAt = Date.now();
         proxy = await open();
         const recovered = await waitHealth(
           agent.url,
-          (h) => (h.lastDiscoveryMs ?? 0) > backAt,
+          (h) => (h.last_discovery_ms ?? 0) > backAt,
           "a discovery after libvirt is back",
           30_000,
         );
         await sleep(3_000);
         const later = await health(agent.url);
-        expect(later.discoveryErrors).toBe(recovered.discoveryErrors); // no new errors
+        expect(later.discovery_errors).toBe(recovered.discovery_errors); // no new errors
         expect(later.vcpus).toBe(down.first.vcpus);
         expect(agent.stderr()).toMatch(/discovery failed \(libvirt is not reachable/);
         console.info(
-          `libvirt outage (proxy): ${down.scrapes} scrapes while down, all 200 with every vCPU; discovery errors ${down.first.discoveryErrors} → ${down.last.discoveryErrors}; recovered ${(recovered.lastDiscoveryMs ?? 0) - backAt} ms after`,
+          `libvirt outage (proxy): ${down.scrapes} scrapes while down, all 200 with every vCPU; discovery errors ${down.first.discovery_errors} → ${down.last.discovery_errors}; recovered ${(recovered.last_discovery_ms ?? 0) - backAt} ms after`,
         );
       } finally {
         await agent.stop();
@@ -178,13 +178,13 @@ describeE2E("libvirt going away and coming back while the agent runs", () => {
         killed = true;
         for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
         const down = await serveThroughOutage(agent, 4_000, before);
-        expect(down.last.discoveryErrors - down.first.discoveryErrors).toBeGreaterThanOrEqual(2);
+        expect(down.last.discovery_errors - down.first.discovery_errors).toBeGreaterThanOrEqual(2);
         const backAt = Date.now();
         startLibvirtd();
         killed = false;
         await waitHealth(
           agent.url,
-          (h) => (h.lastDiscoveryMs ?? 0) > backAt,
+          (h) => (h.last_discovery_ms ?? 0) > backAt,
           "a discovery after libvirtd is back",
           60_000,
         );

@@ -1,8 +1,10 @@
 /**
  * The agent's JSON API (src/agent/api.ts), as the dashboard reads it. Every response is checked
  * field by field: a missing or mistyped field becomes a neutral value, never an exception deep in
- * a chart.
+ * a chart. The shapes are the server's (type-only imports: nothing of the server is bundled).
  */
+import type * as Agent from "../../src/agent/api-types.js";
+import type * as Controller from "../../src/controller/api-types.js";
 
 export type Obj = Record<string, unknown>;
 export const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -33,14 +35,7 @@ const record = (v: unknown): Record<string, string> => {
   return out;
 };
 
-export interface VcpuNow {
-  vcpu: number;
-  tid: number;
-  usage: number;
-  steal: number;
-  contention: number;
-  throttled: number;
-}
+export type VcpuNow = Agent.VcpuJson;
 
 /** Who a VM is on the platform that owns it (src/platforms), as the API gives it. */
 export interface PlatformNow {
@@ -102,156 +97,96 @@ export function platformNow(v: unknown): PlatformNow | null {
   };
 }
 
-export interface DomainNow {
-  domain: string;
-  /** Who it is on its platform; null when libvirt alone knows it. */
-  platform: PlatformNow | null;
-  uuid: string | null;
-  id: number | null;
+/**
+ * The answers as the dashboard keeps them: the server's own types (src/agent/api-types.ts), cut
+ * to the fields the page reads. Where a decoder cannot promise the server's narrower type (an
+ * enumeration it passes on as text, a field an older agent lacks), the type says what the
+ * decoder gives instead.
+ */
+export type DomainNow = Pick<
+  Agent.DomainJson,
+  "domain" | "uuid" | "id" | "vcpu_current" | "vcpu_maximum" | "usage" | "steal" | "contention" | "throttled" | "vcpus"
+> & {
   state: string;
   source: string;
-  vcpuCurrent: number;
-  vcpuMaximum: number;
-  /** Averages over the vCPUs, fractions of one vCPU's wall time. */
-  usage: number;
-  steal: number;
-  contention: number;
-  throttled: number;
-  vcpus: VcpuNow[];
-}
+  /** Who it is on its platform; null when libvirt alone knows it. */
+  platform: PlatformNow | null;
+};
 
-export interface DomainsResponse {
-  time: number | null;
-  intervalS: number | null;
-  domains: DomainNow[];
-}
+export type DomainsResponse = Omit<Agent.DomainsResponse, "domains"> & { domains: DomainNow[] };
 
-export interface HostResponse {
-  cpus: number;
-  reservedCpus: number;
-  capacity: number;
-  runningDomains: number;
-  vcpusAllocated: number;
-  oversubscription: number;
-  demand: number;
-  demandRatio: number;
-  usage: number;
-  steal: number;
-  contention: number;
-  throttled: number;
-  stealPercentiles: { p50: number; p90: number; p99: number; max: number };
-  vcpusSampled: number;
-  intervalS: number | null;
-  time: number | null;
-}
+export type HostResponse = Pick<
+  Agent.HostResponse,
+  | "cpus"
+  | "reserved_cpus"
+  | "capacity"
+  | "running_domains"
+  | "vcpus_allocated"
+  | "oversubscription"
+  | "demand"
+  | "demand_ratio"
+  | "usage"
+  | "steal"
+  | "contention"
+  | "throttled"
+  | "steal_percentiles"
+  | "vcpus_sampled"
+  | "interval_s"
+  | "time"
+>;
 
 /** Who serves the page: a host's agent, or the fleet controller. */
-export type ServerRole = "agent" | "controller";
+export type ServerRole = Agent.HealthResponse["role"] | Controller.ControllerHealthResponse["role"];
 
 /** The role /api/v1/health tells; agents from before the field existed are agents. */
 export function roleOf(health: unknown): ServerRole {
   return obj(health).role === "controller" ? "controller" : "agent";
 }
 
-export interface HealthResponse {
-  status: string;
-  uptimeS: number;
-  source: string;
-  sweeps: number;
-  lastSweepMs: number | null;
-  lastDiscoveryMs: number | null;
-  discoveryErrors: number;
-  errors: number;
-  vcpus: number;
-  domains: number;
-  lastError: string | null;
-}
+export type HealthResponse = Pick<
+  Agent.HealthResponse,
+  | "uptime_s"
+  | "sweeps"
+  | "last_sweep_ms"
+  | "last_discovery_ms"
+  | "discovery_errors"
+  | "errors"
+  | "vcpus"
+  | "domains"
+  | "last_error"
+> & { status: string; source: string };
 
-export interface Neighbour {
-  domain: string;
-  uuid: string | null;
-  cpuOnSharedCpus: number;
-  shareOfSharedCpus: number;
-}
+export type Neighbour = Agent.NeighbourJson;
+export type NoisyNeighbours = Agent.NoisyNeighboursJson;
+export type VictimsResponse = Agent.VictimsResponse;
+export type DomainDetail = DomainNow & Pick<Agent.DomainResponse, "time" | "neighbours">;
 
-export interface NoisyNeighbours {
-  domain: string;
-  uuid: string | null;
-  contention: number;
-  throttled: number;
-  cpus: number[];
-  neighbours: Neighbour[];
-}
+export type AlertSubject = Omit<Agent.AlertSubjectJson, "platform">;
 
-export interface VictimsResponse {
-  windowS: number;
-  victims: NoisyNeighbours[];
-}
-
-export interface DomainDetail extends DomainNow {
-  time: number | null;
-  neighbours: NoisyNeighbours | null;
-}
-
-export interface AlertSubject {
-  domain?: string;
-  uuid?: string;
-  vcpu?: number;
-}
-
-export interface ActiveAlert {
-  rule: string;
+export type ActiveAlert = Omit<Agent.ActiveAlertJson, "subject" | "state" | "severity" | "labels"> & {
   subject: AlertSubject;
   state: string;
-  value: number;
-  threshold: number;
-  activeSinceMs: number;
-  firedAtMs: number | null;
   severity: string;
-  annotations: Record<string, string>;
-}
+};
 
-export interface AlertEvent {
-  rule: string;
+export type AlertEvent = Omit<Agent.AlertEventJson, "subject" | "state" | "severity" | "labels" | "reason"> & {
   subject: AlertSubject;
   state: string;
-  value: number;
-  threshold: number;
-  atMs: number;
   severity: string;
   reason: string | null;
-  annotations: Record<string, string>;
-}
+};
 
-export interface AlertsResponse {
-  active: ActiveAlert[];
-  events: AlertEvent[];
-}
+export type AlertsResponse = { active: ActiveAlert[]; events: AlertEvent[] };
 
-export interface HistoryPoint {
-  t: number;
-  usage: number;
-  delay: number;
-  throttled: number;
-  contention: number;
-}
+export type HistoryPoint = Omit<Agent.HistoryPointJson, "delay_max">;
 
-export interface HistorySeries {
-  domain: string;
-  uuid: string | null;
-  vcpu: number;
+export type HistorySeries = Omit<Agent.HistorySeriesJson, "tier" | "points"> & {
   /** "raw" (one point per sample) or "10m" (10-minute buckets); null when the agent did not say. */
   tier: string | null;
-  /** Resolution of the points, seconds (0 when the agent did not say). */
-  stepS: number;
   points: HistoryPoint[];
-}
+};
 
-export interface HistoryResponse {
-  from: number;
-  to: number;
-  series: HistorySeries[];
-}
+export type HistoryResponse = Agent.HistoryResponse<HistorySeries>;
 
 function vcpuNow(v: unknown): VcpuNow {
   const o = obj(v);
@@ -274,8 +209,8 @@ function domainNow(v: unknown): DomainNow {
     id: numOrNull(o, "id"),
     state: str(o, "state", "unknown"),
     source: str(o, "source"),
-    vcpuCurrent: num(o, "vcpu_current"),
-    vcpuMaximum: num(o, "vcpu_maximum"),
+    vcpu_current: num(o, "vcpu_current"),
+    vcpu_maximum: num(o, "vcpu_maximum"),
     usage: num(o, "usage"),
     steal: num(o, "steal"),
     contention: num(o, "contention"),
@@ -299,8 +234,8 @@ function noisy(v: unknown): NoisyNeighbours {
       return {
         domain: str(x, "domain"),
         uuid: strOrNull(x, "uuid"),
-        cpuOnSharedCpus: num(x, "cpuOnSharedCpus"),
-        shareOfSharedCpus: num(x, "shareOfSharedCpus"),
+        cpu_on_shared_cpus: num(x, "cpu_on_shared_cpus"),
+        share_of_shared_cpus: num(x, "share_of_shared_cpus"),
       };
     }),
   };
@@ -320,7 +255,7 @@ export const parse = {
     const o = obj(v);
     return {
       time: numOrNull(o, "time"),
-      intervalS: numOrNull(o, "interval_s"),
+      interval_s: numOrNull(o, "interval_s"),
       domains: list(o, "domains").map(domainNow),
     };
   },
@@ -334,23 +269,23 @@ export const parse = {
   },
   host(v: unknown): HostResponse {
     const o = obj(v);
-    const p = obj(o.stealPercentiles);
+    const p = obj(o.steal_percentiles);
     return {
       cpus: num(o, "cpus"),
-      reservedCpus: num(o, "reservedCpus"),
+      reserved_cpus: num(o, "reserved_cpus"),
       capacity: num(o, "capacity"),
-      runningDomains: num(o, "runningDomains"),
-      vcpusAllocated: num(o, "vcpusAllocated"),
+      running_domains: num(o, "running_domains"),
+      vcpus_allocated: num(o, "vcpus_allocated"),
       oversubscription: num(o, "oversubscription"),
       demand: num(o, "demand"),
-      demandRatio: num(o, "demandRatio"),
+      demand_ratio: num(o, "demand_ratio"),
       usage: num(o, "usage"),
       steal: num(o, "steal"),
       contention: num(o, "contention"),
       throttled: num(o, "throttled"),
-      stealPercentiles: { p50: num(p, "p50"), p90: num(p, "p90"), p99: num(p, "p99"), max: num(p, "max") },
-      vcpusSampled: num(o, "vcpusSampled"),
-      intervalS: numOrNull(o, "interval_s"),
+      steal_percentiles: { p50: num(p, "p50"), p90: num(p, "p90"), p99: num(p, "p99"), max: num(p, "max") },
+      vcpus_sampled: num(o, "vcpus_sampled"),
+      interval_s: numOrNull(o, "interval_s"),
       time: numOrNull(o, "time"),
     };
   },
@@ -358,21 +293,21 @@ export const parse = {
     const o = obj(v);
     return {
       status: str(o, "status", "unknown"),
-      uptimeS: num(o, "uptime_s"),
+      uptime_s: num(o, "uptime_s"),
       source: str(o, "source"),
       sweeps: num(o, "sweeps"),
-      lastSweepMs: numOrNull(o, "lastSweepMs"),
-      lastDiscoveryMs: numOrNull(o, "lastDiscoveryMs"),
-      discoveryErrors: num(o, "discoveryErrors"),
+      last_sweep_ms: numOrNull(o, "last_sweep_ms"),
+      last_discovery_ms: numOrNull(o, "last_discovery_ms"),
+      discovery_errors: num(o, "discovery_errors"),
       errors: num(o, "errors"),
       vcpus: num(o, "vcpus"),
       domains: num(o, "domains"),
-      lastError: strOrNull(o, "lastError"),
+      last_error: strOrNull(o, "last_error"),
     };
   },
   victims(v: unknown): VictimsResponse {
     const o = obj(v);
-    return { windowS: num(o, "window_s"), victims: list(o, "victims").map(noisy) };
+    return { window_s: num(o, "window_s"), victims: list(o, "victims").map(noisy) };
   },
   alerts(v: unknown): AlertsResponse {
     const o = obj(v);
@@ -385,8 +320,8 @@ export const parse = {
           state: str(x, "state"),
           value: num(x, "value"),
           threshold: num(x, "threshold"),
-          activeSinceMs: num(x, "activeSinceMs"),
-          firedAtMs: numOrNull(x, "firedAtMs"),
+          active_since_ms: num(x, "active_since_ms"),
+          fired_at_ms: numOrNull(x, "fired_at_ms"),
           severity: str(x, "severity", "warning"),
           annotations: record(x.annotations),
         };
@@ -399,7 +334,7 @@ export const parse = {
           state: str(x, "state"),
           value: num(x, "value"),
           threshold: num(x, "threshold"),
-          atMs: num(x, "atMs"),
+          at_ms: num(x, "at_ms"),
           severity: str(x, "severity", "warning"),
           reason: strOrNull(x, "reason"),
           annotations: record(x.annotations),
@@ -419,7 +354,7 @@ export const parse = {
           uuid: strOrNull(x, "uuid"),
           vcpu: num(x, "vcpu"),
           tier: strOrNull(x, "tier"),
-          stepS: num(x, "stepS"),
+          step_s: num(x, "step_s"),
           points: list(x, "points")
             .map((p) => {
               const y = obj(p);

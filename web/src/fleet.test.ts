@@ -33,11 +33,11 @@ describe("the controller's API", () => {
       ],
     });
     expect(ok?.audit).toBe(7);
-    expect(ok?.timeMs).toBe(Date.parse("2026-11-25T12:00:00Z"));
+    expect(ok?.time_ms).toBe(Date.parse("2026-11-25T12:00:00Z"));
     expect(ok?.plan?.moves[0]?.vm).toBe(HOSTILE);
-    expect(ok?.plan?.stealBefore).toBe(2.5);
+    expect(ok?.plan?.steal_before).toBe(2.5);
     expect(ok?.suppressed[0]?.rule).toBe("host_cooldown");
-    expect(ok?.observed).toEqual([]);
+    expect(ok?.observed_moves).toEqual([]);
     const failed = parseFleet.latestAudit({
       audits: [
         {
@@ -54,7 +54,7 @@ describe("the controller's API", () => {
       reason: "partial_data",
       message: "no snapshot: host hv03",
       problems: [],
-      missingHosts: ["hv03"],
+      missing_hosts: ["hv03"],
     });
     expect(parseFleet.latestAudit({ audits: [] })).toBeNull();
     expect(parseFleet.latestAudit("nonsense")).toBeNull();
@@ -71,7 +71,7 @@ describe("the controller's API", () => {
       hosts: [{ name: "hv01", capacity: 4, points: [[1000, 6, 4, 2, 0.5, 4], ["bad"], [2000, null, 4]] }],
       current: null,
     });
-    expect(f.audits).toEqual([{ id: 1, timeMs: 1000, ok: true, reason: null, message: null }]);
+    expect(f.audits).toEqual([{ id: 1, time: 1000, ok: true, reason: null, message: null }]);
     expect(f.hosts[0]?.points).toEqual([
       { t: 1000, demand: 6, capacity: 4, contention: 2, throttled: 0.5, usage: 4 },
       { t: 2000, demand: 0, capacity: 4, contention: 0, throttled: 0, usage: 0 },
@@ -128,8 +128,8 @@ describe("fleet figures", () => {
     ].map((x) => ({
       ...x,
       cpus: x.capacity,
-      reservedCpus: 0,
-      acceptsVms: true,
+      reserved_cpus: 0,
+      accepts_vms: true,
       vms: 0,
       vcpus: 0,
       usage: 0,
@@ -145,7 +145,7 @@ describe("fleet figures", () => {
         demand: 3,
         contention: 1,
         throttled: 0,
-        maxContention: 0.3,
+        max_contention: 0.3,
         cap: null,
         migratable: true,
         platform: null,
@@ -158,27 +158,27 @@ describe("fleet figures", () => {
 
   it("the window spans the audits kept, at least ten intervals, up to now; hosts that wait most first", () => {
     const f: FleetData = {
-      timeMs: 0,
-      intervalS: 60,
-      audits: [{ id: 1, timeMs: 1_000_000, ok: true, reason: null, message: null }],
+      time: 0,
+      interval_s: 60,
+      audits: [{ id: 1, time: 1_000_000, ok: true, reason: null, message: null }],
       hosts: [
         {
           name: "b",
           cpus: 8,
-          reservedCpus: 0,
+          reserved_cpus: 0,
           capacity: 8,
-          acceptsVms: true,
+          accepts_vms: true,
           points: [{ t: 1_000_000, demand: 1, capacity: 8, contention: 0, throttled: 0, usage: 1 }],
         },
         {
           name: "a",
           cpus: 4,
-          reservedCpus: 0,
+          reserved_cpus: 0,
           capacity: 4,
-          acceptsVms: true,
+          accepts_vms: true,
           points: [{ t: 1_000_000, demand: 6, capacity: 4, contention: 2, throttled: 0, usage: 4 }],
         },
-        { name: "c", cpus: 4, reservedCpus: 0, capacity: 4, acceptsVms: true, points: [] },
+        { name: "c", cpus: 4, reserved_cpus: 0, capacity: 4, accepts_vms: true, points: [] },
       ],
       current: null,
       effects: { moves: [], blocked: [] },

@@ -1,55 +1,48 @@
 /**
  * The fleet controller's JSON API (src/controller/{api,fleet-api,apply-mode}.ts) as the fleet
  * view reads it, checked field by field like the agent's, and the pure figures the view draws.
+ * The shapes are the server's (type-only imports: nothing of the server is bundled).
  */
+import type * as Controller from "../../src/controller/api-types.js";
+import type { BlockedPair, MoveEffect } from "../../src/controller/effects.js";
+import type { HostSummary, VmSummary } from "../../src/controller/fleet-summary.js";
+import type { Plan, PlanMove } from "../../src/model/fleet.js";
 import { isObj, list, num, numOrNull, obj, platformNow, str, strOrNull, type Obj, type PlatformNow } from "./api.js";
 import type { Pt } from "./series.js";
 
-export interface ControllerHealth {
+/**
+ * The answers as the fleet view keeps them: the server's own types (src/controller/api-types.ts,
+ * src/controller/fleet-summary.ts, src/model/fleet.ts), cut to the fields the view reads. A few
+ * are reshaped for drawing, and say so: ISO times parsed to ms (`…_ms`), a host's compact points
+ * as objects, the pending and judged moves in one list.
+ */
+export type ControllerHealth = Pick<
+  Controller.ControllerHealthResponse,
+  "dry_run" | "uptime_s" | "audits" | "prometheus" | "window_s" | "interval_s" | "policy"
+> & {
   status: string;
-  dryRun: boolean;
-  uptimeS: number;
-  audits: number;
-  lastSuccessMs: number | null;
-  prometheus: string;
-  windowS: number;
-  intervalS: number;
-  policy: string;
-}
+  /** last_success, parsed: ms since the epoch. */
+  last_success_ms: number | null;
+};
 
-export interface Move {
-  vm: string;
-  from: string;
-  to: string;
-  reason: string;
-}
+export type Move = Pick<PlanMove, "vm" | "from" | "to" | "reason">;
 
-export interface Suppressed extends Move {
-  rule: string;
-}
+export type Suppressed = Move & { rule: string };
 
-export interface AuditError {
-  reason: string;
-  message: string;
-  problems: string[];
-  missingHosts: string[];
-}
+export type AuditError = Omit<Controller.AuditErrorJson, "reason"> & { reason: string };
 
 /** One audit as /api/v1/plans lists it (newest first). */
-export interface AuditView {
-  audit: number;
-  timeMs: number;
-  status: "ok" | "error";
-  dryRun: boolean;
-  plan: { moves: Move[]; stealBefore: number; stealAfter: number; explanation: string } | null;
+export type AuditView = Pick<Controller.PlanView, "audit" | "status" | "dry_run" | "duration_ms"> & {
+  /** time, parsed: ms since the epoch. */
+  time_ms: number;
+  plan: (Pick<Plan, "explanation"> & Plan["predicted"] & { moves: Move[] }) | null;
   suppressed: Suppressed[];
-  observed: Array<{ vm: string; from: string; to: string }>;
-  snapshot: { timeMs: number; windowS: number; hosts: number; vms: number; vcpus: number } | null;
+  observed_moves: Array<Pick<Controller.MoveRecordJson, "vm" | "from" | "to">>;
+  snapshot: (Pick<Controller.SnapshotSummaryJson, "window_s" | "hosts" | "vms" | "vcpus"> & { time_ms: number }) | null;
   error: AuditError | null;
-  durationMs: number;
-}
+};
 
-/** A host's figures (cores), at one audit or now. */
+/** A host's figures (cores), at one audit or now: a FleetHostPoint as an object. */
 export interface HostFigures {
   t: number;
   demand: number;
@@ -59,85 +52,46 @@ export interface HostFigures {
   usage: number;
 }
 
-export interface FleetHost {
-  name: string;
-  cpus: number;
-  reservedCpus: number;
-  capacity: number;
-  acceptsVms: boolean;
-  points: HostFigures[];
-}
+export type FleetHost = Omit<Controller.FleetHostSeries, "points"> & { points: HostFigures[] };
 
-export interface HostNow {
-  name: string;
-  cpus: number;
-  reservedCpus: number;
-  capacity: number;
-  acceptsVms: boolean;
-  vms: number;
-  vcpus: number;
-  usage: number;
-  demand: number;
-  contention: number;
-  throttled: number;
-}
+export type HostNow = HostSummary;
 
-export interface VmNow {
-  name: string;
-  host: string;
-  vcpus: number;
-  usage: number;
-  demand: number;
-  contention: number;
-  throttled: number;
-  maxContention: number;
-  cap: number | null;
-  migratable: boolean;
+export type VmNow = Omit<VmSummary, "platform"> & {
   /** Who owns it (OpenStack, Proxmox, KubeVirt), null when libvirt alone. */
   platform: PlatformNow | null;
-}
+};
 
-export interface FleetData {
-  timeMs: number;
-  intervalS: number;
-  audits: Array<{ id: number; timeMs: number; ok: boolean; reason: string | null; message: string | null }>;
+type FleetCurrent = NonNullable<Controller.FleetResponse["current"]>;
+
+export type FleetData = Pick<Controller.FleetResponse, "time" | "interval_s"> & {
+  audits: Array<Pick<Controller.FleetAuditJson, "id" | "time" | "reason" | "message"> & { ok: boolean }>;
   hosts: FleetHost[];
-  current: { audit: number; timeMs: number; windowS: number; hosts: HostNow[]; vms: VmNow[] } | null;
+  current: (Pick<FleetCurrent, "audit" | "time" | "window_s"> & { hosts: HostNow[]; vms: VmNow[] }) | null;
   effects: EffectsData;
-}
+};
+
+type PairFigures = MoveEffect["before"];
 
 /** A move done, and (once settled) what it did: contention measured on its source and target, cores. */
-export interface MoveEffectView {
-  planId: string;
-  vm: string;
-  from: string;
-  to: string;
-  doneMs: number;
+export type MoveEffectView = Pick<MoveEffect, "plan_id" | "vm" | "from" | "to" | "done_ms" | "reason"> & {
+  /** null while it settles. */
   verdict: string | null;
-  before: { from: number; to: number } | null;
-  after: { from: number; to: number } | null;
-  predicted: { from: number; to: number } | null;
-  reason: string;
-}
+  before: PairFigures | null;
+  after: PairFigures | null;
+  predicted: PairFigures | null;
+};
 
 export interface EffectsData {
+  /** The moves still settling, then the judged ones, newest first. */
   moves: MoveEffectView[];
-  blocked: Array<{ from: string; to: string; reason: string }>;
+  blocked: Array<Pick<BlockedPair, "from" | "to" | "reason">>;
 }
 
-export interface ApplyRecord {
-  id: string;
-  audit: number;
+export type ApplyRecord = Pick<Controller.ApplyRecordJson, "id" | "audit" | "moves" | "reason" | "approved_by"> & {
   state: string;
-  moves: number;
-  reason: string;
-  approvedBy: string | null;
-}
+};
 
-export interface ApplyData {
-  approveOver: number;
-  plans: ApplyRecord[];
-}
+export type ApplyData = Pick<Controller.ApplyResponse, "approve_over"> & { plans: ApplyRecord[] };
 
 const bool = (o: Obj, k: string, d: boolean): boolean => (typeof o[k] === "boolean" ? (o[k] as boolean) : d);
 const strs = (o: Obj, k: string): string[] => list(o, k).filter((x): x is string => typeof x === "string");
@@ -153,13 +107,13 @@ const move = (v: unknown): Move => {
 };
 
 /** What a host is (not what it carries): the same fields in the series and in the current view. */
-function hostFacts(o: Record<string, unknown>) {
+function hostFacts(o: Record<string, unknown>): Omit<Controller.FleetHostSeries, "points"> {
   return {
     name: str(o, "name"),
     cpus: num(o, "cpus"),
-    reservedCpus: num(o, "reserved_cpus"),
+    reserved_cpus: num(o, "reserved_cpus"),
     capacity: num(o, "capacity"),
-    acceptsVms: bool(o, "accepts_vms", true),
+    accepts_vms: bool(o, "accepts_vms", true),
   };
 }
 
@@ -188,11 +142,11 @@ function effects(v: unknown): EffectsData {
   const judged = list(o, "judged").map((x) => {
     const e = obj(x);
     return {
-      planId: str(e, "plan_id"),
+      plan_id: str(e, "plan_id"),
       vm: str(e, "vm"),
       from: str(e, "from"),
       to: str(e, "to"),
-      doneMs: num(e, "done_ms"),
+      done_ms: num(e, "done_ms"),
       verdict: str(e, "verdict") || null,
       before: pair(e.before),
       after: pair(e.after),
@@ -203,11 +157,11 @@ function effects(v: unknown): EffectsData {
   const pending = list(o, "pending").map((x) => {
     const e = obj(x);
     return {
-      planId: str(e, "plan_id"),
+      plan_id: str(e, "plan_id"),
       vm: str(e, "vm"),
       from: str(e, "from"),
       to: str(e, "to"),
-      doneMs: num(e, "done"),
+      done_ms: num(e, "done"),
       verdict: null,
       before: null,
       after: null,
@@ -230,13 +184,13 @@ export const parseFleet = {
     const o = obj(v);
     return {
       status: str(o, "status", "unknown"),
-      dryRun: bool(o, "dry_run", true),
-      uptimeS: num(o, "uptime_s"),
+      dry_run: bool(o, "dry_run", true),
+      uptime_s: num(o, "uptime_s"),
       audits: num(o, "audits"),
-      lastSuccessMs: timeOf(o, "last_success"),
+      last_success_ms: timeOf(o, "last_success"),
       prometheus: str(o, "prometheus"),
-      windowS: num(o, "window_s"),
-      intervalS: num(o, "interval_s"),
+      window_s: num(o, "window_s"),
+      interval_s: num(o, "interval_s"),
       policy: str(o, "policy"),
     };
   },
@@ -253,26 +207,26 @@ export const parseFleet = {
     const e = isObj(o.error) ? o.error : null;
     return {
       audit: num(o, "audit"),
-      timeMs: timeOf(o, "time") ?? 0,
+      time_ms: timeOf(o, "time") ?? 0,
       status: o.status === "ok" ? "ok" : "error",
-      dryRun: bool(o, "dry_run", true),
+      dry_run: bool(o, "dry_run", true),
       plan: p
         ? {
             moves: list(p, "moves").map(move),
-            stealBefore: num(pred, "steal_before"),
-            stealAfter: num(pred, "steal_after"),
+            steal_before: num(pred, "steal_before"),
+            steal_after: num(pred, "steal_after"),
             explanation: str(p, "explanation"),
           }
         : null,
       suppressed: list(o, "suppressed").map((x) => ({ ...move(x), rule: str(obj(x), "rule") })),
-      observed: list(o, "observed_moves").map((x) => {
+      observed_moves: list(o, "observed_moves").map((x) => {
         const m = move(x);
         return { vm: m.vm, from: m.from, to: m.to };
       }),
       snapshot: s
         ? {
-            timeMs: timeOf(s, "time") ?? 0,
-            windowS: num(s, "window_s"),
+            time_ms: timeOf(s, "time") ?? 0,
+            window_s: num(s, "window_s"),
             hosts: num(s, "hosts"),
             vms: num(s, "vms"),
             vcpus: num(s, "vcpus"),
@@ -283,30 +237,30 @@ export const parseFleet = {
             reason: str(e, "reason", "unknown"),
             message: str(e, "message"),
             problems: strs(e, "problems"),
-            missingHosts: strs(e, "missing_hosts"),
+            missing_hosts: strs(e, "missing_hosts"),
           }
         : null,
-      durationMs: num(o, "duration_ms"),
+      duration_ms: num(o, "duration_ms"),
     };
   },
   fleet(v: unknown): FleetData {
     const o = obj(v);
     const cur = isObj(o.current) ? o.current : null;
     return {
-      timeMs: num(o, "time"),
-      intervalS: num(o, "interval_s"),
+      time: num(o, "time"),
+      interval_s: num(o, "interval_s"),
       audits: list(o, "audits")
         .map((a) => {
           const x = obj(a);
           return {
             id: num(x, "id"),
-            timeMs: num(x, "time", NaN),
+            time: num(x, "time", NaN),
             ok: x.status === "ok",
             reason: strOrNull(x, "reason"),
             message: strOrNull(x, "message"),
           };
         })
-        .filter((a) => Number.isFinite(a.timeMs)),
+        .filter((a) => Number.isFinite(a.time)),
       hosts: list(o, "hosts").map((hv) => {
         const x = obj(hv);
         return {
@@ -329,8 +283,8 @@ export const parseFleet = {
       current: cur
         ? {
             audit: num(cur, "audit"),
-            timeMs: num(cur, "time"),
-            windowS: num(cur, "window_s"),
+            time: num(cur, "time"),
+            window_s: num(cur, "window_s"),
             hosts: list(cur, "hosts").map(hostNow),
             vms: list(cur, "vms").map((vv) => {
               const x = obj(vv);
@@ -342,7 +296,7 @@ export const parseFleet = {
                 demand: num(x, "demand"),
                 contention: num(x, "contention"),
                 throttled: num(x, "throttled"),
-                maxContention: num(x, "max_contention"),
+                max_contention: num(x, "max_contention"),
                 cap: numOrNull(x, "cap"),
                 migratable: bool(x, "migratable", true),
                 platform: platformNow(x.platform),
@@ -355,7 +309,7 @@ export const parseFleet = {
   apply(v: unknown): ApplyData {
     const o = obj(v);
     return {
-      approveOver: num(o, "approve_over"),
+      approve_over: num(o, "approve_over"),
       plans: list(o, "plans").map((r) => {
         const x = obj(r);
         return {
@@ -364,7 +318,7 @@ export const parseFleet = {
           state: str(x, "state"),
           moves: num(x, "moves"),
           reason: str(x, "reason"),
-          approvedBy: strOrNull(x, "approved_by"),
+          approved_by: strOrNull(x, "approved_by"),
         };
       }),
     };
@@ -404,12 +358,12 @@ export function demandAfter(
 
 /** The window the heatmap shows: from the oldest audit kept (one interval before it) to now. */
 export function fleetWindow(f: FleetData, nowMs: number): { from: number; to: number } {
-  const step = Math.max(1, f.intervalS) * 1000;
+  const step = Math.max(1, f.interval_s) * 1000;
   let first = Infinity;
   let last = -Infinity;
   for (const a of f.audits) {
-    first = Math.min(first, a.timeMs);
-    last = Math.max(last, a.timeMs);
+    first = Math.min(first, a.time);
+    last = Math.max(last, a.time);
   }
   for (const h of f.hosts)
     for (const p of h.points) {

@@ -54,17 +54,17 @@ describe("series", () => {
       id: 1,
       state: "running",
       source: "libvirt",
-      vcpuCurrent: 1,
-      vcpuMaximum: 1,
+      vcpu_current: 1,
+      vcpu_maximum: 1,
       usage: 0.5,
       steal: 0.2,
       contention: 0.2,
       throttled: 0,
       vcpus: [{ vcpu: 3, tid: 9, usage: 0.5, steal: 0.2, contention: 0.2, throttled: 0 }],
     };
-    s.add({ time: 1000, intervalS: 1, domains: [dom] }, null);
-    s.add({ time: 1000, intervalS: 1, domains: [dom] }, null); // the same sweep polled twice
-    s.add({ time: 2000, intervalS: 1, domains: [{ ...dom, domain: "a-renamed" }] }, null);
+    s.add({ time: 1000, interval_s: 1, domains: [dom] }, null);
+    s.add({ time: 1000, interval_s: 1, domains: [dom] }, null); // the same sweep polled twice
+    s.add({ time: 2000, interval_s: 1, domains: [{ ...dom, domain: "a-renamed" }] }, null);
     expect(s.domains.get("u")?.agg.map((p) => p.t)).toEqual([1000, 2000]);
     expect(s.domains.get("u")?.vcpus.get(3)?.length).toBe(2);
     expect(s.domains.get("u")?.name).toBe("a-renamed");
@@ -82,7 +82,7 @@ describe("series", () => {
             uuid: null,
             vcpu: 0,
             tier: "raw",
-            stepS: 1,
+            step_s: 1,
             points: [{ t: 10, usage: 0.2, delay: 0.4, throttled: 0.1, contention: 0.3 }],
           },
           {
@@ -90,7 +90,7 @@ describe("series", () => {
             uuid: null,
             vcpu: 1,
             tier: "raw",
-            stepS: 1,
+            step_s: 1,
             points: [{ t: 10, usage: 0.4, delay: 0.2, throttled: 0, contention: 0.2 }],
           },
         ],
@@ -111,7 +111,14 @@ describe("series", () => {
       from: 0,
       to: 1_000_000,
       series: [
-        { domain: "a", uuid: "u", vcpu: 0, tier: "5m", stepS: 300, points: [point(0), point(300_000), point(900_000)] },
+        {
+          domain: "a",
+          uuid: "u",
+          vcpu: 0,
+          tier: "5m",
+          step_s: 300,
+          points: [point(0), point(300_000), point(900_000)],
+        },
       ],
     };
     const h = regroupHistory(r, 144, 2, 1);
@@ -120,7 +127,7 @@ describe("series", () => {
     const raw = {
       from: 0,
       to: 10_000,
-      series: [{ domain: "a", uuid: "u", vcpu: 0, tier: "raw", stepS: 1, points: [point(9_000)] }],
+      series: [{ domain: "a", uuid: "u", vcpu: 0, tier: "raw", step_s: 1, points: [point(9_000)] }],
     };
     expect(
       regroupHistory(raw, 1, 2, 1)

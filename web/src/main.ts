@@ -254,13 +254,13 @@ function start(): void {
     const last = app.snap.lastOkMs;
     if (c.kind === "ok" && last && app.role === "controller") {
       const a = app.fleet.latest;
-      setText(live, `● live · ${a ? `audit ${clock(a.timeMs)}` : "no audit yet"}`);
+      setText(live, `● live · ${a ? `audit ${clock(a.time_ms)}` : "no audit yet"}`);
       live.className = "live ok";
-      live.title = `Polling every ${duration(app.pollMs)}; controller up ${duration((app.fleet.health?.uptimeS ?? 0) * 1000)}; ${app.fleet.health?.audits ?? 0} audits`;
+      live.title = `Polling every ${duration(app.pollMs)}; controller up ${duration((app.fleet.health?.uptime_s ?? 0) * 1000)}; ${app.fleet.health?.audits ?? 0} audits`;
     } else if (c.kind === "ok" && last) {
       setText(live, `● live · ${app.snap.domains?.time ? clock(app.snap.domains.time) : ""}`);
       live.className = "live ok";
-      live.title = `Polling every ${duration(app.pollMs)}; agent up ${duration((app.snap.health?.uptimeS ?? 0) * 1000)}; ${app.snap.health?.source ?? ""}`;
+      live.title = `Polling every ${duration(app.pollMs)}; agent up ${duration((app.snap.health?.uptime_s ?? 0) * 1000)}; ${app.snap.health?.source ?? ""}`;
     } else {
       setText(live, c.kind === "connecting" ? "○ connecting" : "○ offline");
       live.className = "live down";

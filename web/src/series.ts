@@ -109,8 +109,8 @@ export function regroupHistory(r: HistoryResponse, stepS: number, capacity: numb
     let byT = sums.get(key);
     if (!byT) sums.set(key, (byT = new Map()));
     const pts: Pt[] = [];
-    const bucketMs = s.stepS > intervalS + 1e-9 ? s.stepS * 1000 : 0;
-    resolutionS = Math.max(resolutionS, s.stepS);
+    const bucketMs = s.step_s > intervalS + 1e-9 ? s.step_s * 1000 : 0;
+    resolutionS = Math.max(resolutionS, s.step_s);
     for (const p of s.points) {
       const t = p.t + bucketMs;
       if (bucketMs > 0 && t > r.to) continue;

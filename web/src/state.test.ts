@@ -12,7 +12,7 @@ interface Agent {
 function fakeAgent(): Agent {
   return {
     up: true,
-    health: { status: "ok", sweeps: 5, discoveryErrors: 0, lastDiscoveryMs: 1, lastError: null },
+    health: { status: "ok", sweeps: 5, discovery_errors: 0, last_discovery_ms: 1, last_error: null },
     historyStatus: 404,
     calls: [],
   };
@@ -92,10 +92,10 @@ describe("AppState", () => {
     s.start();
     await vi.advanceTimersByTimeAsync(1500);
     expect(s.discovery).toBeNull();
-    agent.health = { ...agent.health, discoveryErrors: 1, lastError: "libvirt is not running" };
+    agent.health = { ...agent.health, discovery_errors: 1, last_error: "libvirt is not running" };
     await vi.advanceTimersByTimeAsync(1000);
     expect(s.discovery?.message).toBe("libvirt is not running");
-    agent.health = { ...agent.health, lastDiscoveryMs: 2 };
+    agent.health = { ...agent.health, last_discovery_ms: 2 };
     await vi.advanceTimersByTimeAsync(1000);
     expect(s.discovery).toBeNull();
   });
@@ -105,9 +105,9 @@ describe("AppState", () => {
     agent.health = {
       status: "ok",
       sweeps: 3,
-      discoveryErrors: 2,
-      lastDiscoveryMs: null,
-      lastError: "cannot connect to qemu:///system",
+      discovery_errors: 2,
+      last_discovery_ms: null,
+      last_error: "cannot connect to qemu:///system",
     };
     install(agent);
     const s = new AppState("1h");

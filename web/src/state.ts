@@ -112,8 +112,8 @@ export class AppState {
 
   /** Poll interval: the agent's own sampling interval, 1 to 10 s; the controller's audit interval, 2 to 10 s. */
   get pollMs(): number {
-    if (this.role === "controller") return Math.min(10, Math.max(2, this.fleet.health?.intervalS || 10)) * 1000;
-    const s = this.snap.host?.intervalS ?? this.snap.domains?.intervalS ?? 2;
+    if (this.role === "controller") return Math.min(10, Math.max(2, this.fleet.health?.interval_s || 10)) * 1000;
+    const s = this.snap.host?.interval_s ?? this.snap.domains?.interval_s ?? 2;
     return Math.min(10, Math.max(1, s)) * 1000;
   }
 
@@ -205,7 +205,7 @@ export class AppState {
     this.fleet.health = parseFleet.health(health);
     this.fleet.latest = parseFleet.latestAudit(plans);
     this.fleet.data = parseFleet.fleet(fleet);
-    this.fleet.apply = this.fleet.health.dryRun ? null : parseFleet.apply(await getJson("/api/v1/apply"));
+    this.fleet.apply = this.fleet.health.dry_run ? null : parseFleet.apply(await getJson("/api/v1/apply"));
   }
 
   /** Alerts and noisy neighbours: slower-moving, each may fail on its own. */
@@ -223,21 +223,23 @@ export class AppState {
    * again since the last poll, or never succeeded at all.
    */
   private updateDiscovery(h: HealthResponse): void {
-    const failedAgain = this.prevDiscoveryErrors !== null && h.discoveryErrors > this.prevDiscoveryErrors;
+    const failedAgain = this.prevDiscoveryErrors !== null && h.discovery_errors > this.prevDiscoveryErrors;
     const succeeded =
-      this.prevLastDiscoveryMs !== null && h.lastDiscoveryMs !== null && h.lastDiscoveryMs > this.prevLastDiscoveryMs;
-    if (h.lastError && h.discoveryErrors > 0 && (h.lastDiscoveryMs === null || failedAgain)) {
-      this.discovery = { message: h.lastError, sinceMs: this.discovery?.sinceMs ?? Date.now() };
-    } else if (succeeded || h.discoveryErrors === 0) {
+      this.prevLastDiscoveryMs !== null &&
+      h.last_discovery_ms !== null &&
+      h.last_discovery_ms > this.prevLastDiscoveryMs;
+    if (h.last_error && h.discovery_errors > 0 && (h.last_discovery_ms === null || failedAgain)) {
+      this.discovery = { message: h.last_error, sinceMs: this.discovery?.sinceMs ?? Date.now() };
+    } else if (succeeded || h.discovery_errors === 0) {
       this.discovery = null;
     }
-    this.prevDiscoveryErrors = h.discoveryErrors;
-    this.prevLastDiscoveryMs = h.lastDiscoveryMs;
+    this.prevDiscoveryErrors = h.discovery_errors;
+    this.prevLastDiscoveryMs = h.last_discovery_ms;
   }
 
   /** Step of the history query: about 600 columns over the range, never finer than the sampling. */
   stepS(): number {
-    const interval = Math.max(1, Math.round(this.snap.host?.intervalS ?? 1));
+    const interval = Math.max(1, Math.round(this.snap.host?.interval_s ?? 1));
     return Math.max(interval, Math.ceil(rangeMs(this.range) / 1000 / 600));
   }
 
@@ -260,7 +262,7 @@ export class AppState {
       if (seq !== this.historySeq) return;
       this.history = {
         kind: "ok",
-        data: regroupHistory(r, step, this.snap.host?.capacity ?? 0, this.snap.host?.intervalS ?? 1),
+        data: regroupHistory(r, step, this.snap.host?.capacity ?? 0, this.snap.host?.interval_s ?? 1),
       };
     } catch (e) {
       if (seq !== this.historySeq) return;

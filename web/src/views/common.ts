@@ -121,7 +121,11 @@ export function activeAlertsTable(alerts: readonly ActiveAlert[], emptyText: str
           h("td", null, a.state),
           h("td", { class: "num" }, num3(a.value)),
           h("td", { class: "num" }, num3(a.threshold)),
-          h("td", null, `${dateTime(a.firedAtMs ?? a.activeSinceMs)} (${duration(Date.now() - a.activeSinceMs)})`),
+          h(
+            "td",
+            null,
+            `${dateTime(a.fired_at_ms ?? a.active_since_ms)} (${duration(Date.now() - a.active_since_ms)})`,
+          ),
         ),
       ),
     ),
@@ -156,7 +160,7 @@ export function alertEventsTable(events: readonly AlertEvent[], emptyText: strin
           h(
             "tr",
             null,
-            h("td", null, dateTime(e.atMs)),
+            h("td", null, dateTime(e.at_ms)),
             h("td", { title: e.annotations.summary ?? "" }, e.rule),
             subjectCell(e.subject, ofVm),
             h(

@@ -185,23 +185,26 @@ export class HostView implements View {
       setText(this.cards.demand.value, `${cores(host.demand)} / ${cores(host.capacity)}`);
       setText(
         this.cards.demand.detail,
-        host.demandRatio > 1 ? `${pct(host.demandRatio)}: oversubscribed` : `${pct(host.demandRatio)} of capacity`,
+        host.demand_ratio > 1 ? `${pct(host.demand_ratio)}: oversubscribed` : `${pct(host.demand_ratio)} of capacity`,
       );
-      this.cards.demand.el.classList.toggle("hot", host.demandRatio > 1);
-      setText(this.cards.alloc.value, `${host.vcpusAllocated} / ${cpus(host.capacity)}`);
+      this.cards.demand.el.classList.toggle("hot", host.demand_ratio > 1);
+      setText(this.cards.alloc.value, `${host.vcpus_allocated} / ${cpus(host.capacity)}`);
       setText(
         this.cards.alloc.detail,
-        `${host.oversubscription.toFixed(2)}× · ${host.cpus} CPUs${host.reservedCpus ? ` (${host.reservedCpus} reserved)` : ""}`,
+        `${host.oversubscription.toFixed(2)}× · ${host.cpus} CPUs${host.reserved_cpus ? ` (${host.reserved_cpus} reserved)` : ""}`,
       );
       setText(this.cards.contention.value, `${cores(host.contention)} cores`);
       setText(this.cards.contention.detail, "waiting for other load");
       this.cards.contention.el.classList.toggle("hot", host.contention >= 0.05);
       setText(this.cards.throttled.value, `${cores(host.throttled)} cores`);
       setText(this.cards.throttled.detail, "waiting on own CPU caps");
-      setText(this.cards.worst.value, pct(host.stealPercentiles.max));
-      setText(this.cards.worst.detail, `p90 ${pct(host.stealPercentiles.p90)} · p50 ${pct(host.stealPercentiles.p50)}`);
-      setText(this.cards.vms.value, String(host.runningDomains));
-      setText(this.cards.vms.detail, `${health?.vcpus ?? host.vcpusSampled} vCPUs`);
+      setText(this.cards.worst.value, pct(host.steal_percentiles.max));
+      setText(
+        this.cards.worst.detail,
+        `p90 ${pct(host.steal_percentiles.p90)} · p50 ${pct(host.steal_percentiles.p50)}`,
+      );
+      setText(this.cards.vms.value, String(host.running_domains));
+      setText(this.cards.vms.detail, `${health?.vcpus ?? host.vcpus_sampled} vCPUs`);
     }
 
     // Charts: history, then live.
@@ -257,7 +260,7 @@ export class HostView implements View {
         const who = platformText(d.platform);
         const whoEl = cells[0]?.querySelector(".vm-platform");
         if (whoEl) setText(whoEl, who ? ` ${who}` : "");
-        setText(cells[1] as Node, `${d.vcpuCurrent}`);
+        setText(cells[1] as Node, `${d.vcpu_current}`);
         setText(cells[2] as Node, pct(d.steal));
         setText(cells[3] as Node, pct(d.contention));
         setText(cells[4] as Node, pct(d.throttled));
@@ -272,7 +275,7 @@ export class HostView implements View {
         );
         const v = victims.get(key);
         const nCell = cells[7] as HTMLElement;
-        const sig = v ? v.neighbours.map((n) => `${n.domain}:${cores(n.cpuOnSharedCpus)}`).join("|") : "";
+        const sig = v ? v.neighbours.map((n) => `${n.domain}:${cores(n.cpu_on_shared_cpus)}`).join("|") : "";
         if (nCell.dataset.sig !== sig) {
           nCell.dataset.sig = sig;
           replace(
@@ -280,7 +283,7 @@ export class HostView implements View {
             ...(v && v.neighbours.length
               ? v.neighbours
                   .slice(0, 3)
-                  .flatMap((n, i) => [i ? ", " : "", vmLink(n.domain), ` ${cores(n.cpuOnSharedCpus)}`])
+                  .flatMap((n, i) => [i ? ", " : "", vmLink(n.domain), ` ${cores(n.cpu_on_shared_cpus)}`])
               : [d.contention >= 0.01 ? "none seen (host load?)" : "—"]),
           );
         }

@@ -192,7 +192,7 @@ export class VmView implements View {
       const more = d.platform ? d.platform.extra.map(([k, v]) => `${k} ${v}`) : [];
       setText(
         this.facts,
-        `${who ? `${who} · ` : ""}${d.state} · ${d.vcpuCurrent} of ${d.vcpuMaximum} vCPUs online · ${d.uuid ? `uuid ${d.uuid}` : "no uuid"}${d.id !== null ? ` · id ${d.id}` : ""} · source ${d.source}${d.platform?.kind !== "libvirt" && more.length ? ` · ${more.join(" · ")}` : ""}`,
+        `${who ? `${who} · ` : ""}${d.state} · ${d.vcpu_current} of ${d.vcpu_maximum} vCPUs online · ${d.uuid ? `uuid ${d.uuid}` : "no uuid"}${d.id !== null ? ` · id ${d.id}` : ""} · source ${d.source}${d.platform?.kind !== "libvirt" && more.length ? ` · ${more.join(" · ")}` : ""}`,
       );
       const key = domainKey(d);
       const { from, to } = timeWindow(app);
@@ -278,7 +278,7 @@ export class VmView implements View {
     const sig = JSON.stringify([
       this.detailError,
       n?.cpus,
-      n?.neighbours.map((x) => [x.domain, cores(x.cpuOnSharedCpus)]),
+      n?.neighbours.map((x) => [x.domain, cores(x.cpu_on_shared_cpus)]),
       n ? cores(n.contention) : null,
     ]);
     if (sig === this.neighboursSig) return;
@@ -334,8 +334,8 @@ export class VmView implements View {
                   "tr",
                   null,
                   h("td", { class: "name-cell" }, vmLink(x.domain)),
-                  h("td", { class: "num" }, cores(x.cpuOnSharedCpus)),
-                  h("td", { class: "num" }, pct(x.shareOfSharedCpus)),
+                  h("td", { class: "num" }, cores(x.cpu_on_shared_cpus)),
+                  h("td", { class: "num" }, pct(x.share_of_shared_cpus)),
                 ),
               ),
             ),
@@ -353,7 +353,7 @@ export class VmView implements View {
       a === null,
       active.map((x) => [x.rule, x.subject.vcpu, x.state, x.value.toPrecision(2)]),
       events.length,
-      events[events.length - 1]?.atMs,
+      events[events.length - 1]?.at_ms,
     ]);
     if (sig === this.alertsSig) return;
     this.alertsSig = sig;
