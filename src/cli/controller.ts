@@ -5,6 +5,7 @@ import { FLEET_QUERY_CONCURRENCY, PrometheusClient } from "../fleet/prom-client.
 import { buildSnapshot } from "../fleet/snapshot-builder.js";
 import { Controller } from "../controller/controller.js";
 import { buildControllerApp } from "../controller/server.js";
+import { planView } from "../controller/api.js";
 import { parsePlanOptions, planValidated } from "../planner/index.js";
 import { PlanApplier } from "../controller/apply-mode.js";
 import { loadTokenDigest } from "../controller/auth.js";
@@ -230,7 +231,7 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
 
   if (o.once) {
     const a = await c.audit();
-    io.out(`${JSON.stringify({ ...a, snapshot: c.snapshot ?? a.snapshot }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ ...planView(a), snapshot: c.snapshot ?? a.snapshot }, null, 2)}\n`);
     return a.status === "ok" ? 0 : 3;
   }
 

@@ -25,7 +25,8 @@ function suppressionJson(s: Suppression): SuppressionJson {
   };
 }
 
-function planView(a: AuditRecord): PlanView {
+/** One audit as the API answers it (GET /api/v1/plan, an entry of /plans, `vsteal controller --once`). */
+export function planView(a: AuditRecord): PlanView {
   return {
     audit: a.id,
     time: a.time,
