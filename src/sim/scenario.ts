@@ -57,10 +57,20 @@ const scenarioSchema = z
         every_steps: z.number().int().min(1).default(3),
         alert_threshold: fraction.default(0.05),
         cooldown_steps: z.number().int().min(0).default(12),
+        /** Default: every_steps (the controller's default host cooldown is its window). */
+        host_cooldown_steps: z.number().int().min(0).optional(),
+        cycle_audits: z.number().int().min(0).default(10),
         max_moves: z.number().int().min(0).nullable().default(null),
         min_gain: z.number().min(0).default(0.05),
       })
-      .default({ every_steps: 3, alert_threshold: 0.05, cooldown_steps: 12, max_moves: null, min_gain: 0.05 }),
+      .default({
+        every_steps: 3,
+        alert_threshold: 0.05,
+        cooldown_steps: 12,
+        cycle_audits: 10,
+        max_moves: null,
+        min_gain: 0.05,
+      }),
     hosts: z
       .array(
         z.object({
@@ -136,7 +146,12 @@ export interface Scenario {
   controller: {
     everySteps: number;
     alertThreshold: number;
+    /** A moved VM is not moved again for this many steps (the controller's --cooldown.vm). */
     cooldownSteps: number;
+    /** A host that sent or received a VM does neither for this many steps (--cooldown.host). */
+    hostCooldownSteps: number;
+    /** Cycles are looked for over this many plans back (--cycle-audits). */
+    cycleAudits: number;
     maxMoves: number | null;
     minGain: number;
   };
@@ -158,6 +173,8 @@ export function parseScenario(value: unknown): Scenario {
       everySteps: s.controller.every_steps,
       alertThreshold: s.controller.alert_threshold,
       cooldownSteps: s.controller.cooldown_steps,
+      hostCooldownSteps: s.controller.host_cooldown_steps ?? s.controller.every_steps,
+      cycleAudits: s.controller.cycle_audits,
       maxMoves: s.controller.max_moves,
       minGain: s.controller.min_gain,
     },
