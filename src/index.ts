@@ -11,7 +11,8 @@ import { openSource, type SourceOptions } from "./sources/auto.js";
 
 export type * from "./model/types.js";
 export { computeRates, vcpuRates } from "./collect/rates.js";
-export { Sampler, domainKey, type SamplerOptions } from "./collect/sampler.js";
+export { Sampler, type SamplerOptions } from "./collect/sampler.js";
+export { domainKey } from "./model/domain-key.js";
 export { openSource, type SourceName, type SourceOptions } from "./sources/auto.js";
 export { LibvirtSource, type LibvirtSourceOptions } from "./sources/libvirt.js";
 export { QemuSource } from "./sources/qemu.js";
