@@ -44,7 +44,7 @@ describe("scenarios", () => {
     bad.vms[2]!.host = "nowhere";
     expect(() => parseScenario(bad)).toThrow(FleetValidationError);
     expect(() => parseScenario(bad)).toThrow('vms[2].host: unknown host "nowhere" (not in hosts)');
-    expect(() => parseScenario({ ...scenarioJson, steps: -1 })).toThrow("steps: must be ≥ 1, got -1");
+    expect(() => parseScenario({ ...scenarioJson, steps: -1 })).toThrow("steps: must be at least 1, got -1");
   });
 });
 
