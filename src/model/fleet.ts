@@ -172,7 +172,8 @@ const name = z.string().min(1);
 const rate = z.number().min(0).max(MAX_RATE);
 const mib = nonNegative.max(FLEET_BOUNDS.memoryMib);
 
-const hostSchema = z.object({
+/** A host as the snapshot describes it; the simulator's scenarios describe theirs with it too. */
+export const fleetHostSchema = z.object({
   name: hostNameSchema,
   cpus: wholeAtLeast(1).max(FLEET_BOUNDS.hostCpus),
   memory_mib: mib,
@@ -237,15 +238,17 @@ const snapshotShape = z.object({
     message: "expected an ISO 8601 time like 2026-11-25T12:00:00Z",
   }),
   window_s: z.number().gt(0).max(FLEET_BOUNDS.windowS),
-  hosts: z.array(hostSchema).max(FLEET_BOUNDS.hosts),
+  hosts: z.array(fleetHostSchema).max(FLEET_BOUNDS.hosts),
   vms: z.array(vmSchema).max(FLEET_BOUNDS.vms),
   constraints: constraintsSchema.default({ max_moves: null, anti_affinity: [] }),
 });
 
-/** Checks between fields: unknown hosts, duplicate names, array lengths, throttled ≤ delay. */
-const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
+type ParsedHost = z.output<typeof fleetHostSchema>;
+
+/** Checks between the fields of the hosts: duplicate names, reserved_cpus ≤ cpus. Returns the names. */
+export function refineHosts(hosts: readonly ParsedHost[], ctx: z.RefinementCtx): Set<string> {
   const hostNames = new Set<string>();
-  s.hosts.forEach((h, i) => {
+  hosts.forEach((h, i) => {
     if (hostNames.has(h.name))
       ctx.addIssue({
         code: "custom",
@@ -263,6 +266,24 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
       });
     }
   });
+  return hostNames;
+}
+
+/** A parsed host with the defaults the format gives (drain implies accepts_vms false). */
+export function toFleetHost(h: ParsedHost): FleetHost {
+  return {
+    name: h.name,
+    cpus: h.cpus,
+    memory_mib: h.memory_mib,
+    reserved_cpus: h.reserved_cpus,
+    ...(h.drain === true ? { accepts_vms: false, drain: true } : { accepts_vms: h.accepts_vms }),
+    ...(h.vm_cpus !== undefined ? { vm_cpus: h.vm_cpus } : {}),
+  };
+}
+
+/** Checks between fields: unknown hosts, duplicate names, array lengths, throttled ≤ delay. */
+const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
+  const hostNames = refineHosts(s.hosts, ctx);
   const vmNames = new Set<string>();
   let totalVcpus = 0;
   s.vms.forEach((vm, i) => {
@@ -376,15 +397,7 @@ export function parseSnapshot(value: unknown): FleetSnapshot {
     version: 1,
     time: s.time,
     window_s: s.window_s,
-    hosts: s.hosts.map((h) => ({
-      name: h.name,
-      cpus: h.cpus,
-      memory_mib: h.memory_mib,
-      reserved_cpus: h.reserved_cpus,
-      // drain implies accepts_vms false (the format says so).
-      ...(h.drain === true ? { accepts_vms: false, drain: true } : { accepts_vms: h.accepts_vms }),
-      ...(h.vm_cpus !== undefined ? { vm_cpus: h.vm_cpus } : {}),
-    })),
+    hosts: s.hosts.map(toFleetHost),
     vms: s.vms.map((v) => ({
       name: v.name,
       uuid: v.uuid,

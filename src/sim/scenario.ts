@@ -20,7 +20,15 @@
  * vCPU; a trace shorter than `steps` repeats. Generators are deterministic (seeded).
  */
 import { z } from "zod";
-import { FleetValidationError, toFleetIssues, type FleetHost } from "../model/fleet.js";
+import {
+  FLEET_BOUNDS,
+  FleetValidationError,
+  fleetHostSchema,
+  refineHosts,
+  toFleetHost,
+  toFleetIssues,
+  type FleetHost,
+} from "../model/fleet.js";
 import { hash32 } from "../model/contention.js";
 
 const fraction = z.number().min(0).max(1);
@@ -71,17 +79,7 @@ const scenarioSchema = z
         max_moves: null,
         min_gain: 0.05,
       }),
-    hosts: z
-      .array(
-        z.object({
-          name: z.string().min(1),
-          cpus: z.number().int().min(1),
-          memory_mib: z.number().min(0),
-          reserved_cpus: z.number().int().min(0).default(0),
-          accepts_vms: z.boolean().default(true),
-        }),
-      )
-      .min(1),
+    hosts: z.array(fleetHostSchema).min(1).max(FLEET_BOUNDS.hosts),
     vms: z.array(
       z.object({
         name: z.string().min(1),
@@ -98,12 +96,7 @@ const scenarioSchema = z
       .default({ anti_affinity: [] }),
   })
   .superRefine((s, ctx) => {
-    const hosts = new Set<string>();
-    s.hosts.forEach((h, i) => {
-      if (hosts.has(h.name))
-        ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicate host name "${h.name}"` });
-      hosts.add(h.name);
-    });
+    const hosts = refineHosts(s.hosts, ctx);
     const vms = new Set<string>();
     s.vms.forEach((v, i) => {
       if (vms.has(v.name))
@@ -178,13 +171,7 @@ export function parseScenario(value: unknown): Scenario {
       maxMoves: s.controller.max_moves,
       minGain: s.controller.min_gain,
     },
-    hosts: s.hosts.map((h) => ({
-      name: h.name,
-      cpus: h.cpus,
-      memory_mib: h.memory_mib,
-      reserved_cpus: h.reserved_cpus,
-      accepts_vms: h.accepts_vms,
-    })),
+    hosts: s.hosts.map(toFleetHost),
     vms: s.vms.map((v) => ({
       name: v.name,
       host: v.host,

@@ -45,6 +45,19 @@ describe("scenarios", () => {
     expect(() => parseScenario(bad)).toThrow(FleetValidationError);
     expect(() => parseScenario(bad)).toThrow('vms[2].host: unknown host "nowhere" (not in hosts)');
     expect(() => parseScenario({ ...scenarioJson, steps: -1 })).toThrow("steps: must be at least 1, got -1");
+    // Hosts are the fleet snapshot's hosts: the same schema, the same checks, the same words.
+    const host = { name: "h", cpus: 2, memory_mib: 1024 };
+    const withHosts = (hosts: unknown[]) => ({ ...scenarioJson, hosts, vms: [] });
+    expect(() => parseScenario(withHosts([{ ...host, reserved_cpus: 3 }]))).toThrow(
+      "hosts[0].reserved_cpus: must be at most cpus (2), got 3",
+    );
+    expect(() => parseScenario(withHosts([host, host]))).toThrow('hosts[1].name: duplicate host name "h"');
+    expect(() => parseScenario(withHosts([{ ...host, cpus: 1e6 }]))).toThrow(
+      "hosts[0].cpus: must be at most 8192, got 1000000",
+    );
+    expect(parseScenario(withHosts([{ ...host, drain: true, vm_cpus: "0-1" }])).hosts).toEqual([
+      { name: "h", cpus: 2, memory_mib: 1024, reserved_cpus: 0, accepts_vms: false, drain: true, vm_cpus: "0-1" },
+    ]);
   });
 });
 
