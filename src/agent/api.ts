@@ -4,7 +4,7 @@ import type { HostFacts } from "../collect/host-facts.js";
 import type { DomainInfo, DomainRates } from "../model/types.js";
 import { formatCpuList } from "../procfs/cpulist.js";
 import { checkDuration, durationSchema } from "../util/duration.js";
-import type { Collector } from "./collector.js";
+import type { Collector } from "../collect/collector.js";
 
 /** What the API needs of the history store (src/history). */
 export interface HistoryReader {

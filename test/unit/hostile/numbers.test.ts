@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { Collector } from "../../../src/agent/collector.js";
+import { Collector } from "../../../src/collect/collector.js";
 import { planFromFile } from "../../../src/cli/plan.js";
 import { SnapshotError } from "../../../src/fleet/errors.js";
 import { buildSnapshot } from "../../../src/fleet/snapshot-builder.js";
