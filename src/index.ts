@@ -4,14 +4,15 @@
  *   import { sampleRates } from "vsteal";
  *   for await (const r of sampleRates({ intervalMs: 1000 })) console.log(r.domains);
  */
-import { computeRates } from "./collect/rates.js";
+import { sampleLoop } from "./collect/loop.js";
 import { Sampler } from "./collect/sampler.js";
 import type { DomainThreads, RatesSample, Sample } from "./model/types.js";
 import { openSource, type SourceOptions } from "./sources/auto.js";
 
 export type * from "./model/types.js";
 export { computeRates, vcpuRates } from "./collect/rates.js";
-export { Sampler, domainKey, type SamplerOptions } from "./collect/sampler.js";
+export { Sampler, type SamplerOptions } from "./collect/sampler.js";
+export { domainKey } from "./model/domain-key.js";
 export { openSource, type SourceName, type SourceOptions } from "./sources/auto.js";
 export { LibvirtSource, type LibvirtSourceOptions } from "./sources/libvirt.js";
 export { QemuSource } from "./sources/qemu.js";
@@ -46,26 +47,12 @@ export interface SampleRatesOptions extends SourceOptions {
 
 /** Rates of every vCPU (usage, delay, throttled, contention as fractions of wall time), every interval. */
 export async function* sampleRates(opts: SampleRatesOptions = {}): AsyncGenerator<RatesSample> {
-  const intervalMs = opts.intervalMs ?? 1000;
   const sampler = new Sampler({ source: await openSource(opts), procRoot: opts.procRoot });
   try {
-    let prev = await sampler.sample();
-    for (let n = 0; opts.count === undefined || n < opts.count; n++) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, intervalMs);
-        opts.signal?.addEventListener(
-          "abort",
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
-      if (opts.signal?.aborted) return;
-      const cur = await sampler.sample();
-      yield computeRates(prev, cur);
-      prev = cur;
+    const loop = sampleLoop(sampler, { intervalMs: opts.intervalMs ?? 1000, count: opts.count, signal: opts.signal });
+    for await (const t of loop) {
+      if (!t.ok) throw t.error;
+      if (t.rates) yield t.rates;
     }
   } finally {
     sampler.close();

@@ -9,7 +9,7 @@ import type { HostFacts } from "../collect/host-facts.js";
 import { History } from "../history/history.js";
 import { apiRoutes } from "./api.js";
 import type { AlertsResponse, HealthResponse, HistoryResponse, HostResponse, VictimsResponse } from "./api-types.js";
-import type { Collector, CollectorHealth } from "./collector.js";
+import type { Collector, CollectorHealth } from "../collect/collector.js";
 
 const T0 = Date.now() - 60_000;
 const DOMS: DomainSpec[] = [

@@ -23,7 +23,7 @@ import type {
   NoisyNeighboursJson,
   VictimsResponse,
 } from "./api-types.js";
-import type { Collector } from "./collector.js";
+import type { Collector } from "../collect/collector.js";
 
 /** What the API needs of the history store (src/history). */
 export interface HistoryReader {

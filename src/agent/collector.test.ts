@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DomainThreads } from "../model/types.js";
 import type { Discovery, DomainSource } from "../sources/source.js";
-import { Collector } from "./collector.js";
+import { Collector } from "../collect/collector.js";
 import { Exporter } from "./metrics.js";
 
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {

@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { Counter, Gauge, Registry, type RegistryContentType } from "prom-client";
-import type { Collector } from "./collector.js";
+import type { Collector } from "../collect/collector.js";
 import { renderDomainInfo } from "./domain-info.js";
 import { renderVcpuFamilies } from "./exposition.js";
 import { renderFactFamilies } from "./facts-exposition.js";

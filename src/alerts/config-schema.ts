@@ -4,7 +4,7 @@
  * found; config.ts adds the file, line and field.
  */
 import { z } from "zod";
-import { describeValue } from "../config/yaml.js";
+import { describeValue } from "../validation/wording.js";
 import { durationSchema } from "../util/duration.js";
 import { headerProblem } from "../util/http-header.js";
 import {

@@ -21,7 +21,7 @@ const VCPU_FIELD = {
 } as const satisfies Partial<Record<AlertMetric, keyof VcpuRates>>;
 
 /** A VM is known by its UUID (names can be reused), by name when it has none. */
-function domainKey(d: DomainRates): string {
+function subjectKey(d: DomainRates): string {
   return d.domain.uuid !== null ? `uuid:${d.domain.uuid}` : `name:${d.domain.name}`;
 }
 
@@ -55,13 +55,13 @@ export function subjectValues(metric: AlertMetric, input: AlertInput): SubjectVa
       for (const d of input.rates.domains) {
         if (d.vcpus.length === 0) continue;
         const sum = d.vcpus.reduce((s, v) => s + v.contention, 0);
-        add(domainKey(d), domainSubject(d), sum / d.vcpus.length);
+        add(subjectKey(d), domainSubject(d), sum / d.vcpus.length);
       }
       break;
     case "vcpu": {
       const field = VCPU_FIELD[metric as keyof typeof VCPU_FIELD];
       for (const d of input.rates.domains) {
-        const key = domainKey(d);
+        const key = subjectKey(d);
         const subject = domainSubject(d);
         for (const v of d.vcpus) add(`${key}/vcpu:${v.vcpu}`, { ...subject, vcpu: v.vcpu }, v[field]);
       }

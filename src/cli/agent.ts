@@ -1,4 +1,4 @@
-import { Collector } from "../agent/collector.js";
+import { Collector } from "../collect/collector.js";
 import { describeFsError } from "../util/bounded-read.js";
 import { safeText } from "../util/safe-text.js";
 import { mkdirSync } from "node:fs";

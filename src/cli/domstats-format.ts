@@ -1,5 +1,5 @@
 import type { DomainSample, RatesSample, VcpuRates } from "../model/types.js";
-import { domainKey } from "../collect/sampler.js";
+import { domainKey } from "../model/domain-key.js";
 import { stringifyExact } from "../util/json.js";
 import { safeText } from "../util/safe-text.js";
 

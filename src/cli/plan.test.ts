@@ -50,7 +50,7 @@ describe("vsteal plan", () => {
       bad.vms[3]!.delay[1] = -0.2;
       writeFileSync(join(dir, "bad.json"), JSON.stringify(bad));
       expect(() => planFromFile(join(dir, "bad.json"), {}, captureIo())).toThrow(
-        /bad\.json: invalid fleet snapshot:\n {2}vms\[3\]\.delay\[1\]: must be ≥ 0, got -0\.2/,
+        /bad\.json: invalid fleet snapshot:\n {2}vms\[3\]\.delay\[1\]: must be at least 0, got -0\.2/,
       );
       expect(() => planFromFile(join(dir, "missing.json"), {}, captureIo())).toThrow(
         /cannot read the snapshot .*missing\.json: no such file/,

@@ -9,7 +9,7 @@
 import type { HostSummary } from "../analysis/host.js";
 import { noisyNeighbours } from "../analysis/neighbours.js";
 import type { VcpuAverage } from "../analysis/window.js";
-import { domainKey } from "../collect/sampler.js";
+import { domainKey } from "../model/domain-key.js";
 import { identitySummary } from "../platforms/labels.js";
 import type { DomainThreads, RatesSample, VcpuRates } from "../model/types.js";
 

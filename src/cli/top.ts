@@ -2,13 +2,14 @@
  * `vsteal top`: a live view of every running VM's steal time, refreshed every `--delay`
  * seconds, like top(1). Interactive on a terminal; `-b` prints plain text for scripts.
  *
- * This file owns the I/O: the sampling loop, the terminal (raw keys, alternate screen, cursor)
+ * This file owns the I/O: the sampling loop (collect/loop.ts, shared with the agent and the
+ * library), the terminal (raw keys, alternate screen, cursor)
  * and restoring it on every way out. What the screen shows is top-render.ts, which is pure.
  */
 import { emitKeypressEvents } from "node:readline";
 import { hostSummary } from "../analysis/host.js";
 import { RateWindow } from "../analysis/window.js";
-import { computeRates } from "../collect/rates.js";
+import { sampleLoop } from "../collect/loop.js";
 import { hostCpuCount } from "../collect/host-info.js";
 import { Sampler } from "../collect/sampler.js";
 import type { RatesSample, Sample } from "../model/types.js";
@@ -73,21 +74,6 @@ class Model {
 
 const problemLines = (s: Sample): string[] => s.problems.map((p) => `warning: ${p.domain}: ${p.message}`);
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
-
 /** `vsteal top`. Returns the exit code. */
 export async function top(opts: TopOptions, io: Io): Promise<number> {
   const source = await openSource({ source: opts.source, uri: opts.connect, procRoot: opts.procRoot });
@@ -112,22 +98,21 @@ async function batch(sampler: Sampler, opts: TopOptions, io: Io): Promise<number
   };
   process.stdout.on("error", onError);
   try {
-    let prev = await sampler.sample();
-    reportProblems(io, prev.problems);
-    const model = new Model(sampler, prev);
     const view: TopView = defaultView({
       expandAll: opts.vcpus ?? false,
       width: opts.width ?? process.stdout.columns ?? 80,
       delayS: opts.delay ?? 2,
     });
-    for (let n = 0; opts.iterations === undefined || n < opts.iterations; n++) {
-      await sleep(delayMs, stop.signal);
-      if (stop.signal.aborted) break;
-      const cur = await sampler.sample();
-      reportProblems(io, cur.problems);
-      model.update(computeRates(prev, cur), []);
-      prev = cur;
+    let model: Model | null = null;
+    let n = 0;
+    for await (const t of sampleLoop(sampler, { intervalMs: delayMs, count: opts.iterations, signal: stop.signal })) {
+      if (!t.ok) throw t.error;
+      reportProblems(io, t.sample.problems);
+      model ??= new Model(sampler, t.sample);
+      if (!t.rates) continue;
+      model.update(t.rates, []);
       io.out(`${n > 0 ? "\n" : ""}${renderTop(model.frame, view).join("\n")}\n`);
+      n++;
     }
     return 0;
   } finally {
@@ -166,10 +151,14 @@ async function interactive(sampler: Sampler, opts: TopOptions): Promise<number> 
   const out = process.stdout;
   const inp = process.stdin;
   const delayMs = (opts.delay ?? 2) * 1000;
+  const stop = new AbortController();
+  // The first screen with numbers comes soon; then every --delay seconds.
+  const loop = sampleLoop(sampler, { intervalMs: delayMs, firstDelayMs: Math.min(delayMs, 1000), signal: stop.signal });
   // Discovery errors (libvirt down, no permission) are best said on the normal screen.
-  let prev = await sampler.sample();
-  const model = new Model(sampler, prev);
-  model.frame = { ...model.frame, messages: problemLines(prev) };
+  const first = await loop.next();
+  if (first.done || !first.value.ok) throw new Error("the sampling loop ended before its first sample");
+  const model = new Model(sampler, first.value.sample);
+  model.frame = { ...model.frame, messages: problemLines(first.value.sample) };
   let view: TopView = defaultView({
     interactive: true,
     colour: wantColour(true),
@@ -200,14 +189,13 @@ async function interactive(sampler: Sampler, opts: TopOptions): Promise<number> 
   draw();
 
   return await new Promise<number>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
     let updates = 0;
     let finished = false;
 
     const finish = (code: number): void => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
+      stop.abort();
       inp.off("keypress", onKey);
       out.off("resize", draw);
       for (const [sig, h] of signalHandlers) process.off(sig, h);
@@ -217,22 +205,19 @@ async function interactive(sampler: Sampler, opts: TopOptions): Promise<number> 
       resolve(code);
     };
 
-    const tick = async (): Promise<void> => {
-      let messages: string[] = [];
-      try {
-        const cur = await sampler.sample();
+    const run = async (): Promise<void> => {
+      for await (const t of loop) {
         if (finished) return;
-        messages = problemLines(cur);
-        model.update(computeRates(prev, cur), messages);
-        prev = cur;
-        updates++;
-      } catch (e) {
-        if (finished) return;
-        model.frame = { ...model.frame, messages: [`error: ${e instanceof Error ? e.message : String(e)}`] };
+        if (t.ok && t.rates) {
+          model.update(t.rates, problemLines(t.sample));
+          updates++;
+        } else if (!t.ok) {
+          const e = t.error;
+          model.frame = { ...model.frame, messages: [`error: ${e instanceof Error ? e.message : String(e)}`] };
+        }
+        draw();
+        if (opts.iterations !== undefined && updates >= opts.iterations) return finish(0);
       }
-      draw();
-      if (opts.iterations !== undefined && updates >= opts.iterations) finish(0);
-      else timer = setTimeout(() => void tick(), delayMs);
     };
 
     const onKey = (str: string | undefined, key: Key | undefined): void => {
@@ -267,7 +252,6 @@ async function interactive(sampler: Sampler, opts: TopOptions): Promise<number> 
       inp.on("keypress", onKey);
       inp.resume();
     }
-    // The first screen with numbers comes soon; then every --delay seconds.
-    timer = setTimeout(() => void tick(), Math.min(delayMs, 1000));
+    void run();
   });
 }

@@ -1,5 +1,5 @@
 import type { DomainRates, RatesSample, Sample, VcpuCounters, VcpuRates } from "../model/types.js";
-import { domainKey } from "./sampler.js";
+import { domainKey } from "../model/domain-key.js";
 
 function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : x;

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { describeFsError } from "../util/bounded-read.js";
 import { join } from "node:path";
+import { domainKey } from "../model/domain-key.js";
 import type { DomainInfo, DomainSample, DomainThreads, Sample, SampleProblem, VcpuCounters } from "../model/types.js";
 import { parseCpuStat } from "../procfs/cpustat.js";
 import type { CgroupMounts } from "../procfs/mountinfo.js";
@@ -41,11 +42,6 @@ interface Track {
   path: string;
   fd: number;
   cgroup: CgroupHandle | null;
-}
-
-/** Identity of a domain instance: a restarted VM (new QEMU pid) is a new instance. */
-export function domainKey(d: Pick<DomainInfo, "uuid" | "name" | "pid">): string {
-  return `${d.uuid ?? d.name}|${d.pid ?? "-"}`;
 }
 
 const BUF_SIZE = 128;

@@ -9,9 +9,10 @@ import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-r
 import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
-import { closest } from "./suggest.js";
+import { formatPath, wordIssue } from "../validation/wording.js";
 
 export { ConfigError, formatIssue, type ConfigIssue } from "./errors.js";
+export { describeValue, formatPath } from "../validation/wording.js";
 
 export interface YamlConfigOptions {
   /** What the whole file should be, for messages: "a mapping with a `rules:` list". */
@@ -37,17 +38,6 @@ export function parseYamlConfigFile<S extends z.ZodType>(
     throw new ConfigError(path, [{ line: null, column: null, field: "", reason }]);
   }
   return parseYamlConfigText(text, path, schema, opts);
-}
-
-/** A short, quoted rendering of a YAML value for messages. */
-export function describeValue(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (v === null) return "nothing (null)";
-  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return typeof v;
 }
 
 /**
@@ -137,106 +127,24 @@ interface RawIssue extends ConfigIssue {
 }
 type Segment = PropertyKey;
 
+/** A zod issue in the one wording (validation/wording.ts), placed at its line in the file. */
 function toConfigIssues(issue: Issue, doc: Document.Parsed, lines: LineCounter, opts: YamlConfigOptions): RawIssue[] {
-  const make = (path: readonly Segment[], reason: string, extra: Partial<RawIssue> = {}): RawIssue => {
+  return wordIssue(issue, undefined, opts).map(({ path, reason, missing, typoOf }) => {
     const offset = locate(doc, path);
     const pos = offset === null ? null : lines.linePos(offset);
-    return { line: pos?.line ?? null, column: pos?.col ?? null, field: formatPath(path), reason, ...extra };
-  };
-  switch (issue.code) {
-    case "unrecognized_keys": {
-      const known = opts.knownFieldsAt?.(issue.path) ?? [];
-      return issue.keys.map((key) => {
-        const hint = closest(key, known);
-        const expected = known.length > 0 ? `expected one of: ${known.join(", ")}` : "not a field vsteal reads here";
-        return make(
-          [...issue.path, key],
-          `unknown field${hint === null ? ` (${expected})` : `, did you mean "${hint}"?`}`,
-          hint === null ? {} : { typoOf: formatPath([...issue.path, hint]) },
-        );
-      });
+    if (issue.code === "invalid_value" && issue.input === "" && issue.values.includes(">")) {
+      const key = path.at(-1);
+      reason += ` (in YAML a bare > starts a folded text block: write ${typeof key === "string" ? `${key}: ` : ""}">" with quotes)`;
     }
-    case "invalid_type":
-      if (issue.input === undefined) return [make(issue.path, "required field is missing", { missing: true })];
-      if (issue.path.length === 0) {
-        return [make(issue.path, `expected ${opts.expected}, got ${describeValue(issue.input)}`)];
-      }
-      return [make(issue.path, `expected ${expectedName(issue.expected)}, got ${describeValue(issue.input)}`)];
-    case "invalid_value": {
-      const values = issue.values.map((v) => JSON.stringify(v));
-      if (issue.input === undefined) {
-        return [make(issue.path, `required field is missing: one of ${values.join(", ")}`, { missing: true })];
-      }
-      let reason = `expected ${values.length === 1 ? values[0] : `one of ${values.join(", ")}`}, got ${describeValue(issue.input)}`;
-      const hint = typeof issue.input === "string" ? closest(issue.input, issue.values.map(String)) : null;
-      if (hint !== null && hint !== issue.input) reason += ` (did you mean "${hint}"?)`;
-      if (issue.input === "" && issue.values.includes(">")) {
-        const key = issue.path.at(-1);
-        reason += ` (in YAML a bare > starts a folded text block: write ${typeof key === "string" ? `${key}: ` : ""}">" with quotes)`;
-      }
-      return [make(issue.path, reason)];
-    }
-    case "invalid_key": {
-      const reason = issue.issues[0]?.message ?? "invalid key";
-      const shown = describeValue(issue.input);
-      return [make(issue.path, reason.includes(shown) ? reason : `${reason}: ${shown}`)];
-    }
-    case "too_small":
-      if (issue.origin === "string") return [make(issue.path, "must not be empty")];
-      return [
-        make(
-          issue.path,
-          `must be ${issue.inclusive === false ? "more than" : "at least"} ${issue.minimum}, got ${describeValue(issue.input)}`,
-        ),
-      ];
-    case "too_big":
-      if (issue.origin === "string") return [make(issue.path, `must be at most ${issue.maximum} characters long`)];
-      return [
-        make(
-          issue.path,
-          `must be ${issue.inclusive === false ? "less than" : "at most"} ${issue.maximum}, got ${describeValue(issue.input)}`,
-        ),
-      ];
-    case "custom":
-      return [make(issue.path, issue.message, issue.params?.["missing"] === true ? { missing: true } : {})];
-    case "invalid_union":
-      return [make(issue.path, `not one of the accepted forms, got ${describeValue(issue.input)}`)];
-    default:
-      // zod's generic wording ("Invalid input") says nothing: name the value at least.
-      return [
-        make(
-          issue.path,
-          issue.message === "Invalid input" ? `not accepted: ${describeValue(issue.input)}` : issue.message,
-        ),
-      ];
-  }
-}
-
-function expectedName(expected: string): string {
-  switch (expected) {
-    case "object":
-    case "record":
-      return "a mapping";
-    case "array":
-      return "a list";
-    case "string":
-      return "text";
-    case "int":
-      return "a whole number";
-    default:
-      return `a ${expected}`;
-  }
-}
-
-/** `rules[1].for`, `rules[0].labels["team name"]`. */
-export function formatPath(path: readonly Segment[]): string {
-  let out = "";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (typeof seg === "string" && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
+    return {
+      line: pos?.line ?? null,
+      column: pos?.col ?? null,
+      field: formatPath(path),
+      reason,
+      ...(missing === true ? { missing } : {}),
+      ...(typoOf !== undefined ? { typoOf } : {}),
+    };
+  });
 }
 
 /**

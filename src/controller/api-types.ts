@@ -11,7 +11,7 @@ import type { Plan, PlanMove } from "../model/fleet.js";
 import type { MoveResult } from "../migrate/executor.js";
 import type { BlockedPair, MoveEffect, PendingEffect, Verdict } from "./effects.js";
 import type { HostSummary, VmSummary } from "./fleet-summary.js";
-import type { SuppressionRule } from "./guard.js";
+import type { SuppressionRule } from "../planner/guard.js";
 
 /** Why an audit failed: one of the controller's AUDIT_FAILURES (missing_hosts, stale_hosts, …). */
 export type AuditFailureReason = string;

@@ -9,7 +9,7 @@ import type {
   SuppressionJson,
 } from "./api-types.js";
 import type { AuditRecord, Controller } from "./controller.js";
-import type { Suppression } from "./guard.js";
+import type { Suppression } from "../planner/guard.js";
 
 export type { ControllerInfo } from "./api-types.js";
 

@@ -12,7 +12,7 @@ import { SnapshotError, SNAPSHOT_FAILURES, type SnapshotFailure } from "../fleet
 import type { BuiltSnapshot, SnapshotBuild } from "../fleet/snapshot-builder.js";
 import type { AuditErrorJson, SnapshotSummaryJson } from "./api-types.js";
 import { summarizeHosts, summarizeVms, type HostSummary, type VmSummary } from "./fleet-summary.js";
-import { guardedPlan, MoveLedger, type GuardOptions, type MoveRecord, type Suppression } from "./guard.js";
+import { guardedPlan, MoveLedger, type GuardOptions, type MoveRecord, type Suppression } from "../planner/guard.js";
 import { EffectTracker, type MoveEffect } from "./effects.js";
 
 export type AuditFailure = SnapshotFailure | "invalid_snapshot" | "planner_error" | "internal_error";

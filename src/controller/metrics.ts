@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from "prom-client";
-import { SUPPRESSION_RULES } from "./guard.js";
+import { SUPPRESSION_RULES } from "../planner/guard.js";
 import { AUDIT_FAILURES, type Controller } from "./controller.js";
 import { VERDICTS } from "./effects.js";
 

@@ -11,7 +11,7 @@ import type { ServerType } from "@hono/node-server";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Collector } from "../agent/collector.js";
+import { Collector } from "../collect/collector.js";
 import { fixedHostFacts } from "../collect/host-facts.js";
 import { buildApp } from "../agent/server.js";
 import { listen } from "../http/listen.js";

@@ -27,7 +27,7 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { describeValue, formatPath } from "../config/yaml.js";
+import { describeValue, formatPath } from "../validation/wording.js";
 import { SafeWriteError, writeFileAtomic } from "../util/safe-write.js";
 
 export { DEFAULT_MAINTENANCE_FILE } from "./defaults.js";

@@ -1,9 +1,10 @@
 /**
- * virsh for changing things (migrate, domjobabort): like src/sources/virsh.ts, execFile and
- * never a shell, but on the read-write socket, and with a handle on the running child so a
- * long `virsh migrate` can be waited for while its job is polled and, on timeout, aborted.
+ * virsh for changing things (migrate, domjobabort): the one virsh runner (sources/virsh.ts),
+ * on the read-write socket, behind an interface tests can fake. The call keeps a handle on the
+ * running child so a long `virsh migrate` can be waited for while its job is polled and, on
+ * timeout, aborted.
  */
-import { execFile, type ChildProcess } from "node:child_process";
+import { startVirsh, virshErrorLine, type VirshCall as RunningVirsh } from "../sources/virsh.js";
 
 export interface VirshRun {
   stdout: string;
@@ -13,7 +14,7 @@ export interface VirshRun {
 }
 
 export interface VirshCall {
-  readonly child: ChildProcess | null;
+  readonly child: RunningVirsh["child"];
   readonly done: Promise<VirshRun>;
 }
 
@@ -24,47 +25,22 @@ export interface VirshRunner {
 
 /** First meaningful line of virsh's stderr, without "error: ". */
 export function virshError(r: VirshRun): string {
-  const lines = r.stderr
-    .split("\n")
-    .map((l) => l.replace(/^error:\s*/, "").trim())
-    .filter((l) => l.length > 0);
-  return (
-    lines.find((l) => !/^failed to connect to the hypervisor$/i.test(l)) ?? lines[0] ?? `virsh exited with ${r.code}`
-  );
+  return virshErrorLine(r.stderr, `virsh exited with ${r.code}`);
 }
 
 export function execVirsh(bin = "virsh"): VirshRunner {
   return {
     start(uri, args, timeoutMs = 30_000) {
-      let child: ChildProcess | null = null;
-      const done = new Promise<VirshRun>((resolve) => {
-        child = execFile(
-          bin,
-          ["--quiet", "--connect", uri, ...args],
-          {
-            timeout: timeoutMs,
-            maxBuffer: 16 * 1024 * 1024,
-            env: { ...process.env, LC_ALL: "C", LANG: "C" },
-            encoding: "utf8",
-          },
-          (err, stdout, stderr) => {
-            if (err && typeof err.code === "string") {
-              resolve({
-                stdout: "",
-                stderr: err.code === "ENOENT" ? `virsh not found (${bin}): install libvirt-clients` : err.message,
-                code: 127,
-              });
-              return;
-            }
-            if (err?.killed) {
-              resolve({ stdout, stderr: `${stderr}\nvirsh did not finish within ${timeoutMs} ms`, code: 124 });
-              return;
-            }
-            resolve({ stdout, stderr, code: err ? (typeof err.code === "number" ? err.code : 1) : 0 });
-          },
-        );
+      const call = startVirsh(uri, args, { virsh: bin, timeoutMs, readonly: false, maxBuffer: 16 * 1024 * 1024 });
+      const done = call.done.then(({ failure, stdout, stderr, code }): VirshRun => {
+        if (failure?.kind === "not_found")
+          return { stdout: "", stderr: `virsh not found (${bin}): install libvirt-clients`, code: 127 };
+        if (failure?.kind === "spawn") return { stdout: "", stderr: failure.message, code: 127 };
+        if (failure?.kind === "timeout")
+          return { stdout, stderr: `${stderr}\nvirsh did not finish within ${timeoutMs} ms`, code: 124 };
+        return { stdout, stderr, code };
       });
-      return { child, done };
+      return { child: call.child, done };
     },
   };
 }

@@ -64,7 +64,7 @@ describe("fleet snapshot validation", () => {
 
   it("names the field of a negative number", () => {
     expect(problem(crowded((x) => ((x.vms[3]!.delay as number[])[1] = -0.2)))).toBe(
-      "vms[3].delay[1]: must be ≥ 0, got -0.2",
+      "vms[3].delay[1]: must be at least 0, got -0.2",
     );
   });
 

@@ -3,14 +3,14 @@
  * docs/fleet-snapshot.md describes them, with their zod schemas.
  *
  * Readers ignore fields they do not know. Every problem is reported with the field it is in:
- * `vms[3].delay[1]: must be ≥ 0, got -0.2`.
+ * `vms[3].delay[1]: must be at least 0, got -0.2`.
  *
  * Fields the format shows but that a hand-written snapshot may leave out get the value that
  * changes nothing: `reserved_cpus` 0, `accepts_vms` true, `uuid` null, `throttled` all 0,
  * `cap` null, `migratable` true, `constraints` none. Everything else is required.
  */
 import { z } from "zod";
-import { describeValue, formatPath } from "../config/yaml.js";
+import { describeValue, formatPath, wordIssue, type WordingOptions } from "../validation/wording.js";
 import { hostNameSchema } from "./host-name.js";
 
 export interface FleetHost {
@@ -156,7 +156,7 @@ export const MAX_RATE = 1 + FLEET_BOUNDS.rateSlack;
 /** Why `x` cannot be a per-vCPU rate (fraction of wall time), or null. */
 export function rateProblem(x: number): string | null {
   if (!Number.isFinite(x)) return `must be a finite number, got ${x}`;
-  if (x < 0) return `must be ≥ 0, got ${x}`;
+  if (x < 0) return `must be at least 0, got ${x}`;
   if (x > MAX_RATE) return `must be at most 1 (a whole core; ${MAX_RATE} with sampling jitter), got ${x}`;
   return null;
 }
@@ -172,7 +172,8 @@ const name = z.string().min(1);
 const rate = z.number().min(0).max(MAX_RATE);
 const mib = nonNegative.max(FLEET_BOUNDS.memoryMib);
 
-const hostSchema = z.object({
+/** A host as the snapshot describes it; the simulator's scenarios describe theirs with it too. */
+export const fleetHostSchema = z.object({
   name: hostNameSchema,
   cpus: wholeAtLeast(1).max(FLEET_BOUNDS.hostCpus),
   memory_mib: mib,
@@ -237,15 +238,17 @@ const snapshotShape = z.object({
     message: "expected an ISO 8601 time like 2026-11-25T12:00:00Z",
   }),
   window_s: z.number().gt(0).max(FLEET_BOUNDS.windowS),
-  hosts: z.array(hostSchema).max(FLEET_BOUNDS.hosts),
+  hosts: z.array(fleetHostSchema).max(FLEET_BOUNDS.hosts),
   vms: z.array(vmSchema).max(FLEET_BOUNDS.vms),
   constraints: constraintsSchema.default({ max_moves: null, anti_affinity: [] }),
 });
 
-/** Checks between fields: unknown hosts, duplicate names, array lengths, throttled ≤ delay. */
-const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
+type ParsedHost = z.output<typeof fleetHostSchema>;
+
+/** Checks between the fields of the hosts: duplicate names, reserved_cpus ≤ cpus. Returns the names. */
+export function refineHosts(hosts: readonly ParsedHost[], ctx: z.RefinementCtx): Set<string> {
   const hostNames = new Set<string>();
-  s.hosts.forEach((h, i) => {
+  hosts.forEach((h, i) => {
     if (hostNames.has(h.name))
       ctx.addIssue({
         code: "custom",
@@ -263,6 +266,24 @@ const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
       });
     }
   });
+  return hostNames;
+}
+
+/** A parsed host with the defaults the format gives (drain implies accepts_vms false). */
+export function toFleetHost(h: ParsedHost): FleetHost {
+  return {
+    name: h.name,
+    cpus: h.cpus,
+    memory_mib: h.memory_mib,
+    reserved_cpus: h.reserved_cpus,
+    ...(h.drain === true ? { accepts_vms: false, drain: true } : { accepts_vms: h.accepts_vms }),
+    ...(h.vm_cpus !== undefined ? { vm_cpus: h.vm_cpus } : {}),
+  };
+}
+
+/** Checks between fields: unknown hosts, duplicate names, array lengths, throttled ≤ delay. */
+const snapshotSchema = snapshotShape.superRefine((s, ctx) => {
+  const hostNames = refineHosts(s.hosts, ctx);
   const vmNames = new Set<string>();
   let totalVcpus = 0;
   s.vms.forEach((vm, i) => {
@@ -350,81 +371,16 @@ const planSchema = z.object({
 
 type Issue = z.core.$ZodIssue;
 
-function issueReason(issue: Issue, root: unknown): string {
-  const input = issue.input !== undefined ? issue.input : valueAt(root, issue.path);
-  switch (issue.code) {
-    case "invalid_type": {
-      const received = (issue as { received?: unknown }).received;
-      if (input === undefined && received === undefined) return "required field is missing";
-      if (
-        issue.expected === "number" &&
-        (received === "Infinity" || received === "NaN" || (typeof input === "number" && !Number.isFinite(input)))
-      ) {
-        return `must be a finite number, got ${typeof received === "string" ? received : describeValue(input)}`;
-      }
-      return `expected ${expectedName(issue.expected)}, got ${describeValue(input)}`;
-    }
-    case "too_small":
-      if (issue.origin === "string") return "must not be empty";
-      if (issue.origin === "array") return `must have at least ${issue.minimum} items`;
-      return `must be ${issue.inclusive === false ? ">" : "≥"} ${issue.minimum}, got ${describeValue(input)}`;
-    case "too_big":
-      if (issue.origin === "array")
-        return `must have at most ${issue.maximum} items, got ${Array.isArray(input) ? input.length : "more"}`;
-      if (issue.origin === "string") return `must be at most ${issue.maximum} characters long`;
-      return `must be ${issue.inclusive === false ? "<" : "≤"} ${issue.maximum}, got ${describeValue(input)}`;
-    case "invalid_value":
-      if (input === undefined)
-        return `required field is missing: ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
-      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}, got ${describeValue(input)}`;
-    case "invalid_format":
-      return `${issue.message}, got ${describeValue(input)}`;
-    case "custom":
-      return issue.message;
-    case "invalid_union":
-      return `not one of the accepted forms, got ${describeValue(input)}`;
-    default: {
-      if (issue.code === "not_multiple_of")
-        return `must be a multiple of ${String(issue.divisor)}, got ${describeValue(input)}`;
-      return `${issue.message} (got ${describeValue(input)})`;
-    }
-  }
-}
-
-function expectedName(expected: string): string {
-  switch (expected) {
-    case "object":
-    case "record":
-      return "a mapping";
-    case "array":
-      return "a list";
-    case "string":
-      return "text";
-    case "int":
-      return "a whole number";
-    case "boolean":
-      return "true or false";
-    default:
-      return `a ${expected}`;
-  }
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const seg of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<PropertyKey, unknown>)[seg];
-  }
-  return v;
-}
-
-/** zod issues → `field: reason` issues. zod's int check says "expected int": say "a whole number". */
+/** zod issues → `field: reason` issues, in the one wording (validation/wording.ts). */
 export function toFleetIssues(
   issues: readonly Issue[],
   root: unknown,
   prefix: readonly PropertyKey[] = [],
+  opts: WordingOptions = {},
 ): FleetIssue[] {
-  return issues.map((i) => ({ field: formatPath([...prefix, ...i.path]), reason: issueReason(i, root) }));
+  return issues.flatMap((i) =>
+    wordIssue(i, root, opts).map((w) => ({ field: formatPath([...prefix, ...w.path]), reason: w.reason })),
+  );
 }
 
 // ---------------------------------------------------------------- validators
@@ -441,15 +397,7 @@ export function parseSnapshot(value: unknown): FleetSnapshot {
     version: 1,
     time: s.time,
     window_s: s.window_s,
-    hosts: s.hosts.map((h) => ({
-      name: h.name,
-      cpus: h.cpus,
-      memory_mib: h.memory_mib,
-      reserved_cpus: h.reserved_cpus,
-      // drain implies accepts_vms false (the format says so).
-      ...(h.drain === true ? { accepts_vms: false, drain: true } : { accepts_vms: h.accepts_vms }),
-      ...(h.vm_cpus !== undefined ? { vm_cpus: h.vm_cpus } : {}),
-    })),
+    hosts: s.hosts.map(toFleetHost),
     vms: s.vms.map((v) => ({
       name: v.name,
       uuid: v.uuid,

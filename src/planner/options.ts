@@ -1,7 +1,6 @@
 /** The planner's options, their defaults and their validation (zod, messages naming the field). */
 import { z } from "zod";
-import { formatPath } from "../config/yaml.js";
-import { FleetValidationError, toFleetIssues, type FleetIssue } from "../model/fleet.js";
+import { FleetValidationError, toFleetIssues } from "../model/fleet.js";
 import { POLICIES, type PolicyName } from "./policy-names.js";
 
 // The names live in their own module so the CLI can list them without loading zod.
@@ -69,19 +68,12 @@ export type PlanOptionsInput = z.input<typeof optionsSchema>;
 export function parsePlanOptions(value: unknown): PlanOptions {
   const r = optionsSchema.safeParse(value ?? {}, { reportInput: true });
   if (!r.success) {
-    const issues: FleetIssue[] = [];
-    for (const i of r.error.issues) {
-      if (i.code === "unrecognized_keys") {
-        const known =
-          i.path.length === 1 && i.path[0] === "model" ? ["mode", "samples"] : Object.keys(optionsSchema.shape);
-        for (const key of i.keys)
-          issues.push({
-            field: formatPath(["options", ...i.path, key]),
-            reason: `unknown option (known: ${known.join(", ")})`,
-          });
-      } else issues.push(...toFleetIssues([i], value, ["options"]));
-    }
-    throw new FleetValidationError("planner options", issues);
+    const known = (path: readonly PropertyKey[]): readonly string[] =>
+      path.length === 1 && path[0] === "model" ? ["mode", "samples"] : Object.keys(optionsSchema.shape);
+    throw new FleetValidationError(
+      "planner options",
+      toFleetIssues(r.error.issues, value, ["options"], { knownFieldsAt: known }),
+    );
   }
   const o = r.data;
   return {

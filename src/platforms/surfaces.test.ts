@@ -118,7 +118,7 @@ describe("snapshots and plans", () => {
     const bad = JSON.parse(JSON.stringify(snapshot())) as { vms: Array<{ platform?: unknown }> };
     bad.vms[0]!.platform = { kind: "vmware" };
     expect(() => parseSnapshot(bad)).toThrow(
-      /vms\[0\]\.platform\.kind: expected "openstack" or "proxmox" or "kubevirt" or "libvirt", got "vmware"/,
+      /vms\[0\]\.platform\.kind: expected one of "openstack", "proxmox", "kubevirt", "libvirt", got "vmware"/,
     );
     bad.vms[0]!.platform = { kind: "proxmox", id: "db" };
     expect(() => parseSnapshot(bad)).toThrow(

@@ -20,7 +20,15 @@
  * vCPU; a trace shorter than `steps` repeats. Generators are deterministic (seeded).
  */
 import { z } from "zod";
-import { FleetValidationError, toFleetIssues, type FleetHost } from "../model/fleet.js";
+import {
+  FLEET_BOUNDS,
+  FleetValidationError,
+  fleetHostSchema,
+  refineHosts,
+  toFleetHost,
+  toFleetIssues,
+  type FleetHost,
+} from "../model/fleet.js";
 import { hash32 } from "../model/contention.js";
 
 const fraction = z.number().min(0).max(1);
@@ -57,21 +65,21 @@ const scenarioSchema = z
         every_steps: z.number().int().min(1).default(3),
         alert_threshold: fraction.default(0.05),
         cooldown_steps: z.number().int().min(0).default(12),
+        /** Default: every_steps (the controller's default host cooldown is its window). */
+        host_cooldown_steps: z.number().int().min(0).optional(),
+        cycle_audits: z.number().int().min(0).default(10),
         max_moves: z.number().int().min(0).nullable().default(null),
         min_gain: z.number().min(0).default(0.05),
       })
-      .default({ every_steps: 3, alert_threshold: 0.05, cooldown_steps: 12, max_moves: null, min_gain: 0.05 }),
-    hosts: z
-      .array(
-        z.object({
-          name: z.string().min(1),
-          cpus: z.number().int().min(1),
-          memory_mib: z.number().min(0),
-          reserved_cpus: z.number().int().min(0).default(0),
-          accepts_vms: z.boolean().default(true),
-        }),
-      )
-      .min(1),
+      .default({
+        every_steps: 3,
+        alert_threshold: 0.05,
+        cooldown_steps: 12,
+        cycle_audits: 10,
+        max_moves: null,
+        min_gain: 0.05,
+      }),
+    hosts: z.array(fleetHostSchema).min(1).max(FLEET_BOUNDS.hosts),
     vms: z.array(
       z.object({
         name: z.string().min(1),
@@ -88,12 +96,7 @@ const scenarioSchema = z
       .default({ anti_affinity: [] }),
   })
   .superRefine((s, ctx) => {
-    const hosts = new Set<string>();
-    s.hosts.forEach((h, i) => {
-      if (hosts.has(h.name))
-        ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicate host name "${h.name}"` });
-      hosts.add(h.name);
-    });
+    const hosts = refineHosts(s.hosts, ctx);
     const vms = new Set<string>();
     s.vms.forEach((v, i) => {
       if (vms.has(v.name))
@@ -136,7 +139,12 @@ export interface Scenario {
   controller: {
     everySteps: number;
     alertThreshold: number;
+    /** A moved VM is not moved again for this many steps (the controller's --cooldown.vm). */
     cooldownSteps: number;
+    /** A host that sent or received a VM does neither for this many steps (--cooldown.host). */
+    hostCooldownSteps: number;
+    /** Cycles are looked for over this many plans back (--cycle-audits). */
+    cycleAudits: number;
     maxMoves: number | null;
     minGain: number;
   };
@@ -158,16 +166,12 @@ export function parseScenario(value: unknown): Scenario {
       everySteps: s.controller.every_steps,
       alertThreshold: s.controller.alert_threshold,
       cooldownSteps: s.controller.cooldown_steps,
+      hostCooldownSteps: s.controller.host_cooldown_steps ?? s.controller.every_steps,
+      cycleAudits: s.controller.cycle_audits,
       maxMoves: s.controller.max_moves,
       minGain: s.controller.min_gain,
     },
-    hosts: s.hosts.map((h) => ({
-      name: h.name,
-      cpus: h.cpus,
-      memory_mib: h.memory_mib,
-      reserved_cpus: h.reserved_cpus,
-      accepts_vms: h.accepts_vms,
-    })),
+    hosts: s.hosts.map(toFleetHost),
     vms: s.vms.map((v) => ({
       name: v.name,
       host: v.host,

@@ -2,18 +2,24 @@
  * The fleet simulator: replays a scenario step by step. Each step the contention model turns
  * every VM's demand into usage and contention delay on its current host; every `every_steps`
  * steps a controller builds a fleet snapshot from the averages since its last round, asks the
- * planner for a plan with the chosen policy and applies the moves at once (instant live
- * migration). VMs moved within `cooldown_steps` are not migratable for the planner, and a move
- * that would take a VM back to a host it left within 4 cooldowns is skipped (the controller's
- * cycle guard, undoneRecentMove). Pure: same scenario and policy, same result.
+ * planner for a plan with the chosen policy through the controller's own guard (planner/guard.ts:
+ * VM and host cooldowns, cycle detection, re-planning without what they forbid) and applies the
+ * moves at once (instant live migration), remembered as the controller in apply mode remembers
+ * them. Pure: same scenario and policy, same result.
  *
  * Reports total steal (contention delay, core-hours), migrations, and the time during which any
  * vCPU waited more than the alert threshold.
  */
-import type { FleetSnapshot, FleetVm } from "../model/fleet.js";
+import type { FleetSnapshot, FleetVm, Plan } from "../model/fleet.js";
 import { parsePlanOptions, type PolicyName } from "../planner/options.js";
 import { planValidated } from "../planner/plan.js";
-import { undoneRecentMove, type RecentMove } from "../planner/recent-moves.js";
+import {
+  guardedPlan,
+  MoveLedger,
+  SUPPRESSION_RULES,
+  type Suppression,
+  type SuppressionRule,
+} from "../planner/guard.js";
 import { FleetState } from "../planner/state.js";
 import { predictHost, type ModelOptions } from "../model/contention.js";
 import type { Scenario } from "./scenario.js";
@@ -40,8 +46,10 @@ export interface SimResult {
   vcpuHoursAboveThreshold: number;
   /** Largest fleet-wide contention in one step, cores. */
   peakContention: number;
-  /** Moves the controller skipped because they would have undone a recent one. */
+  /** Moves the guard suppressed because they would have undone a recent one (rule `cycle`). */
   skippedUndo: number;
+  /** Moves the guard suppressed, by rule (a move suppressed in several rounds counts each time). */
+  suppressed: Record<SuppressionRule, number>;
   moves: SimMove[];
   /** Per step: fleet contention (cores), vCPUs above the threshold, migrations so far. */
   series: { contention: number[]; vcpusAbove: number[]; migrations: number[] };
@@ -51,6 +59,16 @@ export interface SimOptions {
   model?: Partial<ModelOptions>;
   /** The time of step 0 (ISO), for snapshots. */
   start?: string;
+  /** Called after each planning round with what the controller would have seen and planned. */
+  onAudit?: (a: SimAudit) => void;
+}
+
+export interface SimAudit {
+  step: number;
+  audit: number;
+  snapshot: FleetSnapshot;
+  plan: Plan;
+  suppressed: Suppression[];
 }
 
 export function simulate(scenario: Scenario, policy: PolicyName, opts: SimOptions = {}): SimResult {
@@ -59,8 +77,14 @@ export function simulate(scenario: Scenario, policy: PolicyName, opts: SimOption
   const startMs = Date.parse(opts.start ?? "2026-01-05T00:00:00Z");
   const hostIdx = new Map(scenario.hosts.map((h, i) => [h.name, i]));
   const place = scenario.vms.map((v) => hostIdx.get(v.host)!);
-  const { everySteps, alertThreshold, cooldownSteps } = scenario.controller;
+  const { everySteps, alertThreshold, cooldownSteps, hostCooldownSteps, cycleAudits } = scenario.controller;
   const stepMs = scenario.stepS * 1000;
+  const ledger = new MoveLedger({
+    vmCooldownMs: cooldownSteps * stepMs,
+    hostCooldownMs: hostCooldownSteps * stepMs,
+    cycleAudits,
+  });
+  let audit = 0;
 
   // Window sums for the controller's snapshot.
   const usageSum = scenario.vms.map((v) => new Float64Array(v.vcpus));
@@ -68,8 +92,6 @@ export function simulate(scenario: Scenario, policy: PolicyName, opts: SimOption
   const throttledSum = scenario.vms.map((v) => new Float64Array(v.vcpus));
   let windowSteps = 0;
 
-  const recent: RecentMove[] = [];
-  const lastMovedStep = new Map<string, number>();
   const result: SimResult = {
     policy,
     steps: scenario.steps,
@@ -81,6 +103,7 @@ export function simulate(scenario: Scenario, policy: PolicyName, opts: SimOption
     vcpuHoursAboveThreshold: 0,
     peakContention: 0,
     skippedUndo: 0,
+    suppressed: Object.fromEntries(SUPPRESSION_RULES.map((r) => [r, 0])) as Record<SuppressionRule, number>,
     moves: [],
     series: { contention: [], vcpusAbove: [], migrations: [] },
   };
@@ -127,24 +150,26 @@ export function simulate(scenario: Scenario, policy: PolicyName, opts: SimOption
 
     if ((k + 1) % everySteps === 0 && policy !== "none") {
       const nowMs = startMs + (k + 1) * stepMs;
-      const snapshot = buildSnapshot(scenario, place, usageSum, delaySum, throttledSum, windowSteps, nowMs, (vm) => {
-        const last = lastMovedStep.get(vm);
-        return last === undefined || k + 1 - last > cooldownSteps;
-      });
-      const plan = planValidated(snapshot, planOptions);
+      audit++;
+      const snapshot = buildSnapshot(scenario, place, usageSum, delaySum, throttledSum, windowSteps, nowMs);
+      // What the controller does in each audit: see the placement changes, forget what no
+      // longer matters, plan through the guard, remember the plan for cycle detection.
+      ledger.observe(snapshot, audit, nowMs);
+      ledger.prune(nowMs, audit);
+      const g = guardedPlan(snapshot, (s) => planValidated(s, planOptions), ledger, nowMs, audit);
+      ledger.addPlanned(g.plan.moves, audit, nowMs);
+      opts.onAudit?.({ step: k + 1, audit, snapshot, plan: g.plan, suppressed: g.suppressed });
+      for (const x of g.suppressed) result.suppressed[x.rule]++;
+      result.skippedUndo += g.suppressed.filter((x) => x.rule === "cycle").length;
       const state = new FleetState(snapshot, model.mode);
-      for (const m of plan.moves) {
-        if (undoneRecentMove(m, recent, nowMs, 4 * Math.max(1, cooldownSteps) * stepMs) !== null) {
-          result.skippedUndo++;
-          continue;
-        }
+      for (const m of g.plan.moves) {
         const v = state.vmIndex.get(m.vm)!;
         const t = state.hostIndex.get(m.to)!;
-        if (state.refusal(v, t) !== null) continue; // an earlier move was skipped
+        if (state.refusal(v, t) !== null) continue; // never: the guarded plan is valid in order
         state.apply(v, t);
         place[v] = t;
-        recent.push({ vm: m.vm, from: m.from, to: m.to, atMs: nowMs });
-        lastMovedStep.set(m.vm, k + 1);
+        // As in apply mode: the cooldowns start when the move ends (instantly here).
+        ledger.add([{ vm: m.vm, from: m.from, to: m.to, atMs: nowMs, kind: "observed", audit: audit + 1 }]);
         result.moves.push({ step: k + 1, vm: m.vm, from: m.from, to: m.to });
         result.migrations++;
       }
@@ -165,7 +190,6 @@ function buildSnapshot(
   throttledSum: readonly Float64Array[],
   n: number,
   nowMs: number,
-  movable: (vm: string) => boolean,
 ): FleetSnapshot {
   const r = (x: number) => Math.round((x / n) * 1e6) / 1e6;
   const vms: FleetVm[] = scenario.vms.map((vm, v) => {
@@ -180,7 +204,7 @@ function buildSnapshot(
       delay,
       throttled: Array.from(throttledSum[v]!, (x, i) => Math.min(r(x), delay[i]!)),
       cap: vm.cap,
-      migratable: vm.migratable && movable(vm.name),
+      migratable: vm.migratable,
     };
   });
   return {

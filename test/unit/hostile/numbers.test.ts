@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { Collector } from "../../../src/agent/collector.js";
+import { Collector } from "../../../src/collect/collector.js";
 import { planFromFile } from "../../../src/cli/plan.js";
 import { SnapshotError } from "../../../src/fleet/errors.js";
 import { buildSnapshot } from "../../../src/fleet/snapshot-builder.js";
@@ -45,14 +45,14 @@ function issuesOf(value: unknown): string[] {
 describe("a snapshot with impossible numbers is refused, naming the field", () => {
   it("cpus: 1e12 (crashed the planner with 'Invalid typed array length')", () => {
     expect(issuesOf(snap({ host: { cpus: 1e12 } }))).toEqual([
-      `hosts[0].cpus: must be ≤ ${FLEET_BOUNDS.hostCpus}, got 1000000000000`,
+      `hosts[0].cpus: must be at most ${FLEET_BOUNDS.hostCpus}, got 1000000000000`,
     ]);
   });
 
   it("vcpus: 1e6 (ran the planner for minutes)", () => {
     const n = 1_000_000;
     expect(issuesOf(snap({ vm: { vcpus: n, usage: [0.5], delay: [0.1] } }))[0]).toBe(
-      `vms[0].vcpus: must be ≤ ${FLEET_BOUNDS.vmVcpus}, got ${n}`,
+      `vms[0].vcpus: must be at most ${FLEET_BOUNDS.vmVcpus}, got ${n}`,
     );
   });
 
@@ -71,8 +71,8 @@ describe("a snapshot with impossible numbers is refused, naming the field", () =
   });
 
   it("rates below 0 or above 1 per vCPU", () => {
-    expect(issuesOf(snap({ vm: { usage: [1.7] } }))).toEqual(["vms[0].usage[0]: must be ≤ 1.25, got 1.7"]);
-    expect(issuesOf(snap({ vm: { delay: [-0.1] } }))).toEqual(["vms[0].delay[0]: must be ≥ 0, got -0.1"]);
+    expect(issuesOf(snap({ vm: { usage: [1.7] } }))).toEqual(["vms[0].usage[0]: must be at most 1.25, got 1.7"]);
+    expect(issuesOf(snap({ vm: { delay: [-0.1] } }))).toEqual(["vms[0].delay[0]: must be at least 0, got -0.1"]);
   });
 
   it("reserved_cpus above the host's CPUs", () => {
@@ -132,7 +132,7 @@ describe("a snapshot with impossible numbers is refused, naming the field", () =
     const f = join(dir, "s.json");
     writeFileSync(f, JSON.stringify(snap({ host: { cpus: 1e12 } })));
     expect(() => planFromFile(f, {}, quiet)).toThrow(
-      /s\.json: invalid fleet snapshot:\n {2}hosts\[0\]\.cpus: must be ≤ 8192/,
+      /s\.json: invalid fleet snapshot:\n {2}hosts\[0\]\.cpus: must be at most 8192/,
     );
   });
 });

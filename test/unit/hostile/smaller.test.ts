@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Hono } from "hono";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiRoutes } from "../../../src/agent/api.js";
-import type { Collector } from "../../../src/agent/collector.js";
+import type { Collector } from "../../../src/collect/collector.js";
 import { notFoundFor } from "../../../src/http/not-found.js";
 import { loadWebConfig } from "../../../src/http/web-config.js";
 import { parseAlertConfig } from "../../../src/alerts/config.js";

@@ -12,10 +12,10 @@
  * Plans are dry-run, so planned moves do not start cooldowns (nothing moved); they do count
  * for cycles, so flip-flopping proposals are caught too.
  *
- * Pure: the ledger is plain data; the controller owns it.
+ * Pure: the ledger is plain data; its owner (the controller, the simulator) keeps it.
  */
 import type { FleetSnapshot, Plan, PlanMove } from "../model/fleet.js";
-import { lastMoveOf, undoneRecentMove, type RecentMove } from "../planner/index.js";
+import { lastMoveOf, undoneRecentMove, type RecentMove } from "./recent-moves.js";
 
 export interface GuardOptions {
   vmCooldownMs: number;

@@ -1,11 +1,12 @@
-import { computeRates } from "../collect/rates.js";
-import { Sampler } from "../collect/sampler.js";
+import { cadence } from "./loop.js";
+import { computeRates } from "./rates.js";
+import { Sampler } from "./sampler.js";
 import { hostSummary, type HostSummary } from "../analysis/host.js";
 import { noisyNeighbours, type NoisyNeighbours } from "../analysis/neighbours.js";
 import { RateWindow } from "../analysis/window.js";
 import type { RatesSample, Sample, SampleProblem } from "../model/types.js";
-import { hostCpuCount, schedstatsEnabled } from "../collect/host-info.js";
-import { fixedHostFacts, type HostFacts } from "../collect/host-facts.js";
+import { hostCpuCount, schedstatsEnabled } from "./host-info.js";
+import { fixedHostFacts, type HostFacts } from "./host-facts.js";
 import { hostname } from "node:os";
 import type { DomainSource } from "../sources/source.js";
 
@@ -57,7 +58,7 @@ export interface CollectorOptions {
 }
 
 /**
- * The agent's sampling loop. Sweeps every interval; discovery (which may wait on libvirt)
+ * The agent's sampler: sweeps on the sampling cadence (loop.ts); discovery (which may wait on libvirt)
  * runs in the background on its own cadence, so neither sweeps nor scrapes wait on libvirt.
  * Everything the HTTP side needs is read from the fields here, computed once per sweep.
  */
@@ -84,7 +85,7 @@ export class Collector {
     lastError: null,
     eventDiscoveries: 0,
   };
-  private timer: NodeJS.Timeout | null = null;
+  private readonly stopping = new AbortController();
   private refreshing: Promise<void> | null = null;
   private stopped = false;
   /** The last periodic sweep: rates are always computed between two of these. */
@@ -243,9 +244,12 @@ export class Collector {
       this.unwatch = this.opts.source.watch(this.onSourceEvent, (message) =>
         this.opts.onProblem?.({ domain: "*", message }),
       );
-    const intervalMs = this.opts.intervalS * 1000;
-    let next = Date.now() + intervalMs;
-    const loop = (): void => {
+    void this.run();
+  }
+
+  /** A sweep on every beat of the one sampling cadence (loop.ts) until stop(). */
+  private async run(): Promise<void> {
+    for await (const _ of cadence({ intervalMs: this.opts.intervalS * 1000, signal: this.stopping.signal })) {
       if (this.stopped) return;
       try {
         this.tick();
@@ -253,12 +257,7 @@ export class Collector {
         this.health.lastError = e instanceof Error ? e.message : String(e);
         this.health.errors++;
       }
-      next += intervalMs;
-      const now = Date.now();
-      if (next < now) next = now + intervalMs; // we fell behind (suspended host): do not burst
-      this.timer = setTimeout(loop, next - now);
-    };
-    this.timer = setTimeout(loop, Math.max(0, next - Date.now()));
+    }
   }
 
   neighbours(domain: string, limit = 5): NoisyNeighbours | null {
@@ -281,7 +280,7 @@ export class Collector {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.stopping.abort();
     this.unwatch?.();
     if (this.eventTimer) clearTimeout(this.eventTimer);
     for (const t of this.followUpTimers) clearTimeout(t);
