@@ -67,6 +67,7 @@ describe("parseStatusXml", () => {
     ["memory not in KiB", FIXTURE.replace("<memory unit='KiB'>32768", "<memory unit='MiB'>32")],
     ["a bad UUID", FIXTURE.replace("d7b8889d-f5df", "d7b8889d-zzzz")],
     ["a DOCTYPE", `<!DOCTYPE x [<!ENTITY e "x">]>${FIXTURE}`],
+    ["QEMU's capabilities not closed", FIXTURE.replace("</qemuCaps>", "")],
   ])("gives null for %s", (_what, xml) => {
     expect(parseStatusXml(xml)).toBeNull();
   });

@@ -59,6 +59,12 @@ interface Element {
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:'[^'<]*'|"[^"<]*"))*)\s*(\/?)>/y;
 const ATTR = /([A-Za-z_][\w.:-]*)\s*=\s*(?:'([^']*)'|"([^"]*)")/g;
 
+/** Is `key` a wanted element or one of their ancestors? */
+function wantedAbove(wanted: ReadonlySet<string>, key: string): boolean {
+  for (const w of wanted) if (w === key || w.startsWith(`${key}/`)) return true;
+  return false;
+}
+
 /**
  * The elements of a status file that matter, by path (`domstatus`, `domstatus/domain`,
  * `domstatus/domain/name`, …): a small scanner for the XML libvirt writes (comments, CDATA,
@@ -116,6 +122,14 @@ function scan(xml: string, wanted: ReadonlySet<string>): Map<string, Element> | 
         found.set(key, { attrs, text: "" });
       } else if (path.length === 1) {
         return null; // not a status file
+      } else if (path.length === 2 && selfClose === "" && !wantedAbove(wanted, key)) {
+        // Beside the domain, libvirt's own bookkeeping (QEMU's capabilities are most of the
+        // file): no name or value in it can hold a '<', so its end tag is where it ends.
+        const end = xml.indexOf(`</${name}>`, i);
+        if (end < 0) return null;
+        i = end + name.length + 3;
+        path.pop();
+        continue;
       }
       if (selfClose !== "") path.pop();
     }
