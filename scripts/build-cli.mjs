@@ -22,8 +22,9 @@ for (const f of readdirSync(outdir, { withFileTypes: true })) {
 
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
-await build({
+const result = await build({
   absWorkingDir: root,
+  metafile: true,
   entryPoints: { main: join(root, "src", "cli", "main.ts") },
   outdir,
   entryNames: "[name]",
@@ -42,3 +43,32 @@ await build({
   sourcemap: false,
   logLevel: "warning",
 });
+
+// What `vsteal domstats` loads at start (main.js, the domstats chunk and what they import
+// statically) must stay small: a package added there once made every start parse zod.
+const outputs = result.metafile.outputs;
+const key = (f) => f.replace(/\\/g, "/");
+const domstatsChunk = Object.keys(outputs).find((f) => outputs[f].entryPoint === "src/cli/domstats.ts");
+const startFiles = new Set();
+const visit = (f) => {
+  if (startFiles.has(f)) return;
+  startFiles.add(f);
+  for (const i of outputs[f].imports) if (i.kind === "import-statement" && outputs[i.path]) visit(i.path);
+};
+visit(Object.keys(outputs).find((f) => key(f).endsWith("dist/cli/main.js")));
+if (domstatsChunk) visit(domstatsChunk);
+const HEAVY = ["zod", "yaml", "hono", "@hono/node-server", "@xmldom/xmldom", "prom-client", "bcryptjs"];
+const heavy = new Set();
+for (const f of startFiles)
+  for (const input of Object.keys(outputs[f].inputs)) {
+    const pkg = HEAVY.find((p) => key(input).startsWith(`node_modules/${p}/`));
+    if (pkg) heavy.add(pkg);
+  }
+if (!domstatsChunk || heavy.size > 0) {
+  console.error(
+    domstatsChunk
+      ? `build-cli: vsteal domstats would load ${[...heavy].join(", ")} at start: import it lazily (await import()) where it is used`
+      : "build-cli: no chunk for src/cli/domstats.ts: is it still imported lazily by its command?",
+  );
+  process.exit(1);
+}

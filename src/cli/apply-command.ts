@@ -1,6 +1,5 @@
 import { Option, type Command } from "commander";
-import { nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
-import { durationSeconds } from "./fleet-command.js";
+import { durationSeconds, nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
 import { processIo } from "./io.js";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 

@@ -136,7 +136,7 @@ export async function apply(file: string, o: ApplyCliOptions, io: Io, deps: Appl
       );
     }
     const url = o.prometheus;
-    const { snapshotFromPrometheus } = await import("./fleet-command.js");
+    const { snapshotFromPrometheus } = await import("./prometheus-snapshot.js");
     recheck = snapshotRecheck(
       () => snapshotFromPrometheus(url, o.windowS, { hostsFile: o.fleetHosts, selector: o.selector }),
       { minGain: o.minGain },

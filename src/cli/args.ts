@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { checkDuration } from "../util/duration.js";
+import { checkDuration } from "../util/duration-parse.js";
 import { processIo } from "./io.js";
 
 /** Shared option parsers and the error handling of every command. */

@@ -4,7 +4,7 @@ import { Sampler } from "../collect/sampler.js";
 import type { SourceName } from "../sources/auto.js";
 import { LibvirtUnavailableError, SourceError, UnknownDomainError } from "../sources/errors.js";
 import { LibvirtSource } from "../sources/libvirt.js";
-import { QemuSource } from "../sources/qemu.js";
+import type { QemuSource } from "../sources/qemu.js";
 import { domstatsRecords, formatDomstatsJson, formatDomstatsText } from "./domstats-format.js";
 import { reportProblems, type Io } from "./io.js";
 
@@ -38,9 +38,10 @@ function isUnavailable(e: unknown): boolean {
 }
 
 /**
- * A sampler with its first discovery done. Named domains are discovered in one virsh run, and
- * `--source auto` does not ping libvirt first: it falls back to plain QEMU when that run finds
- * libvirt unavailable (one virsh process per call, as `virsh domstats` itself is one).
+ * A sampler with its first discovery done. Named running domains are read from libvirt's
+ * status files when this user may read them (no virsh process at all), else discovered in one
+ * virsh run; platform identity is not read (domstats prints none). `--source auto` does not
+ * ping libvirt first: it falls back to plain QEMU when discovery finds libvirt unavailable.
  */
 async function discoveredSampler(names: readonly string[], opts: DomstatsOptions): Promise<Sampler> {
   const make = (source: LibvirtSource | QemuSource): Sampler =>
@@ -48,7 +49,12 @@ async function discoveredSampler(names: readonly string[], opts: DomstatsOptions
   const which = opts.source ?? "auto";
   if (which !== "qemu") {
     const sampler = make(
-      new LibvirtSource({ uri: opts.connect, procRoot: opts.procRoot, domains: names.length > 0 ? names : undefined }),
+      new LibvirtSource({
+        uri: opts.connect,
+        procRoot: opts.procRoot,
+        domains: names.length > 0 ? names : undefined,
+        platformIdentity: false,
+      }),
     );
     try {
       await sampler.refresh();
@@ -58,6 +64,7 @@ async function discoveredSampler(names: readonly string[], opts: DomstatsOptions
       if (which === "libvirt" || !isUnavailable(e)) throw e;
     }
   }
+  const { QemuSource } = await import("../sources/qemu.js");
   const sampler = make(new QemuSource(opts.procRoot));
   try {
     await sampler.refresh();

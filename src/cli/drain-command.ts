@@ -1,7 +1,6 @@
 import { Option, type Command } from "commander";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
-import { positiveInt, run } from "./args.js";
-import { durationSeconds } from "./fleet-command.js";
+import { durationSeconds, positiveInt, run } from "./args.js";
 import { processIo } from "./io.js";
 
 interface DrainFlags {

@@ -166,7 +166,7 @@ export async function drain(host: string, o: DrainCliOptions, io: Io, deps: Drai
   let fresh: (() => Promise<FleetSnapshot>) | null = deps.freshSnapshot ?? null;
   if (!fresh && o.prometheus) {
     const url = o.prometheus;
-    const { snapshotFromPrometheus } = await import("./fleet-command.js");
+    const { snapshotFromPrometheus } = await import("./prometheus-snapshot.js");
     fresh = () => snapshotFromPrometheus(url, o.windowS, { hostsFile: o.fleetHosts, selector: o.selector });
   }
   let snapshot: FleetSnapshot;

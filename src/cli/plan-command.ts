@@ -1,6 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { nonNegativeInt, nonNegativeNumber, refuseIdleOptions, run } from "./args.js";
-import { durationSeconds } from "./fleet-command.js";
+import { durationSeconds, nonNegativeInt, nonNegativeNumber, refuseIdleOptions, run } from "./args.js";
 import { processIo } from "./io.js";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/policy-names.js";
@@ -100,7 +99,7 @@ export function registerPlan(program: Command): void {
           );
         const { planFromFile, runPlan } = await import("./plan.js");
         if (o.snapshot !== undefined) return planFromFile(o.snapshot, planOpts, processIo);
-        const { snapshotFromPrometheus } = await import("./fleet-command.js");
+        const { snapshotFromPrometheus } = await import("./prometheus-snapshot.js");
         const { SnapshotError } = await import("../fleet/errors.js");
         try {
           const snapshot = await snapshotFromPrometheus(o.prometheus!, o.window, {

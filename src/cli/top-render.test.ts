@@ -2,19 +2,10 @@ import { describe, expect, it } from "vitest";
 import { hostSummary } from "../analysis/host.js";
 import { RateWindow } from "../analysis/window.js";
 import type { DomainInfo, DomainThreads, RatesSample, VcpuRates } from "../model/types.js";
-import {
-  applyAction,
-  clipLine,
-  defaultView,
-  renderTop,
-  safeText,
-  sortRows,
-  truncate,
-  visibleWidth,
-  vmRows,
-  type TopFrame,
-  type VmRow,
-} from "./top-render.js";
+import { safeText } from "../util/safe-text.js";
+import { clipLine, truncate, visibleWidth } from "./top-ansi.js";
+import { renderTop } from "./top-render.js";
+import { applyAction, defaultView, sortRows, vmRows, type TopFrame, type VmRow } from "./top-view-model.js";
 import { wantColour } from "./top.js";
 
 // eslint-disable-next-line no-control-regex

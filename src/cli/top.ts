@@ -3,8 +3,9 @@
  * seconds, like top(1). Interactive on a terminal; `-b` prints plain text for scripts.
  *
  * This file owns the I/O: the sampling loop (collect/loop.ts, shared with the agent and the
- * library), the terminal (raw keys, alternate screen, cursor)
- * and restoring it on every way out. What the screen shows is top-render.ts, which is pure.
+ * library), the terminal (raw keys, alternate screen, cursor) and restoring it on every way
+ * out. What the screen shows is pure: top-view-model.ts (rows, order, keys), top-render.ts
+ * (the lines) and top-ansi.ts (widths, colours).
  */
 import { emitKeypressEvents } from "node:readline";
 import { hostSummary } from "../analysis/host.js";
@@ -15,17 +16,17 @@ import { Sampler } from "../collect/sampler.js";
 import type { RatesSample, Sample } from "../model/types.js";
 import { openSource, type SourceName } from "../sources/auto.js";
 import { reportProblems, type Io } from "./io.js";
+import { renderTop } from "./top-render.js";
 import {
   applyAction,
   defaultView,
-  renderTop,
   sortRows,
   vmRows,
   type TopAction,
   type TopFrame,
   type TopView,
   type VmRow,
-} from "./top-render.js";
+} from "./top-view-model.js";
 
 export interface TopOptions {
   source?: SourceName;

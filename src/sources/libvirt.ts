@@ -1,11 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DomainThreads, PlatformIdentity, SampleProblem } from "../model/types.js";
-import { identityFromDomainXml } from "../platforms/identity.js";
 import type { MetadataPick } from "../platforms/metadata-picks.js";
 import { LibvirtUnavailableError, SourceError } from "./errors.js";
 import { parseDominfoBatch, parseUuidList, type DominfoRecord } from "./libvirt-parse.js";
-import { findQemuProcesses } from "./qemu.js";
+import { readStatusRecords, runFileNames } from "./libvirt-status.js";
 import { dumpDomainXmls } from "./platform-identity.js";
 import { parseQemuCmdline } from "./qemu-cmdline.js";
 import type { Discovery, DomainSource } from "./source.js";
@@ -24,10 +23,16 @@ export interface LibvirtSourceOptions {
   /** Elements of each domain's `<metadata>` to report (`--domain-metadata`). */
   metadataPicks?: readonly MetadataPick[];
   /**
-   * Only these domains (names, UUIDs or ids, as virsh takes them): discovery is then one virsh
-   * run instead of two. A domain virsh does not know is simply absent from the discovery.
+   * Only these domains (names, UUIDs or ids, as virsh takes them): discovery then reads
+   * libvirt's status files when they all are running domains this user may read, else is one
+   * virsh run instead of two. A domain virsh does not know is simply absent from the discovery.
    */
   domains?: readonly string[];
+  /**
+   * Read each domain's platform identity from its XML (default true). `vsteal domstats`, which
+   * prints none, says false: no `virsh dumpxml`, and the XML parser is never loaded.
+   */
+  platformIdentity?: boolean;
 }
 
 /**
@@ -50,13 +55,9 @@ export function isLocalUri(uri: string): boolean {
   );
 }
 
-function xmlEscape(s: string): string {
-  return s
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/'/g, "&apos;")
-    .replace(/"/g, "&quot;");
+/** Does this URI name libvirt's QEMU driver on this machine (whose run directory holds status files)? */
+function isLocalQemuUri(uri: string): boolean {
+  return /^qemu(\+unix)?:\/\/(localhost)?\/(system|session)(\?.*)?$/.test(uri);
 }
 
 function defaultRunDir(uri: string): string {
@@ -83,6 +84,8 @@ export class LibvirtSource implements DomainSource {
   private readonly resources: DomainResourceReader;
   /** Platform identity per domain instance (`uuid|id`), read once from its XML. */
   private identities = new Map<string, PlatformIdentity | undefined>();
+  /** QEMU pids by UUID, when the last discovery read them from libvirt's status files. */
+  private statusPids = new Map<string, number>();
 
   constructor(private readonly opts: LibvirtSourceOptions = {}) {
     this.uri = opts.uri ?? DEFAULT_URI;
@@ -162,7 +165,18 @@ export class LibvirtSource implements DomainSource {
   /** The named domains in one virsh run: `dominfo --domain 'X'; vcpucount --domain 'X'` for each. */
   private async listNamed(names: readonly string[]): Promise<{ records: DominfoRecord[]; problems: SampleProblem[] }> {
     const unique = [...new Set(names)];
+    this.statusPids.clear();
     if (unique.length === 0) return { records: [], problems: [] };
+    const fromFiles = isLocalQemuUri(this.uri) ? readStatusRecords(this.runDir, this.procRoot, unique) : null;
+    if (fromFiles !== null) {
+      const records: DominfoRecord[] = [];
+      for (const { pid, ...rec } of fromFiles) {
+        if (this.statusPids.has(rec.uuid)) continue;
+        this.statusPids.set(rec.uuid, pid);
+        records.push(rec);
+      }
+      return { records, problems: [] };
+    }
     const batch = unique
       .map((n) => `dominfo --domain ${virshQuote(n)}; vcpucount --domain ${virshQuote(n)}`)
       .join("; ");
@@ -174,8 +188,10 @@ export class LibvirtSource implements DomainSource {
   }
 
   private async pidOf(rec: DominfoRecord, byUuid: () => Promise<Map<string, number>>): Promise<number | null> {
+    const known = this.statusPids.get(rec.uuid);
+    if (known !== undefined) return known;
     // libvirt 9 names the pid file after the XML-escaped name (`a&apos;b.pid`); older ones after the name.
-    for (const name of new Set([rec.name, xmlEscape(rec.name)])) {
+    for (const name of runFileNames(rec.name)) {
       try {
         const text = await readFile(join(this.runDir, `${name}.pid`), "utf8");
         const pid = Number(text.trim());
@@ -199,6 +215,7 @@ export class LibvirtSource implements DomainSource {
     const keyOf = (r: DominfoRecord): string => `${r.uuid}|${r.id ?? "-"}`;
     const fresh = records.filter((r) => !this.identities.has(keyOf(r)));
     if (fresh.length > 0) {
+      const { identityFromDomainXml } = await import("../platforms/identity.js");
       let xmls = new Map<string, string>();
       try {
         xmls = await dumpDomainXmls(
@@ -223,10 +240,12 @@ export class LibvirtSource implements DomainSource {
 
   async discover(): Promise<Discovery> {
     const { records, problems } = await this.listDomains();
-    const platforms = await this.platformOf(records, problems);
+    const platforms =
+      this.opts.platformIdentity === false ? new Map<string, undefined>() : await this.platformOf(records, problems);
     let qemuByUuid: Promise<Map<string, number>> | null = null;
     const byUuid = (): Promise<Map<string, number>> => {
-      qemuByUuid ??= findQemuProcesses(this.procRoot).then((ps) => {
+      qemuByUuid ??= import("./qemu.js").then(async ({ findQemuProcesses }) => {
+        const ps = await findQemuProcesses(this.procRoot);
         const m = new Map<string, number>();
         for (const p of ps) {
           const id = parseQemuCmdline(p.argv);

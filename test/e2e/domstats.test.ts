@@ -1,5 +1,5 @@
 import { existsSync, rmSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LibvirtSource, Sampler, computeRates } from "../../src/index.js";
@@ -123,6 +123,31 @@ describeE2E("vsteal domstats on the real testbed", () => {
       expect(Number(m[3])).toBeGreaterThanOrEqual(0);
       expect(Number(m[3])).toBeLessThanOrEqual(1);
     }
+  });
+
+  it("named running domains read from libvirt's status files are exactly what virsh says", async () => {
+    const running = runningTestbedDomains();
+    const uuid = virsh("domuuid", running[0]!).trim();
+    const id = virsh("domid", running[1]!).trim();
+    const names = [...running, uuid, id];
+    // A run directory that is not there: the same source asks virsh (dominfo + vcpucount).
+    // No virsh at all on the way through the status files (a virsh that is not there would fail).
+    const fromFiles = await new LibvirtSource({
+      domains: names,
+      platformIdentity: false,
+      virsh: join(tmpdir(), "vsteal-no-such-virsh"),
+    }).discover();
+    const fromVirsh = await new LibvirtSource({
+      domains: names,
+      platformIdentity: false,
+      runDir: join(tmpdir(), "vsteal-no-such-run-dir"),
+    }).discover();
+    expect(fromFiles.domains.length).toBe(running.length);
+    expect(fromFiles).toEqual(fromVirsh);
+    // And the command prints the same domains, in the order asked, as virsh names them.
+    const r = vsteal("domstats", "--vcpu", "--source", "libvirt", ...names);
+    expect(r.code).toBe(0);
+    expect([...r.stdout.matchAll(/^Domain: '(.*)'$/gm)].map((m) => m[1])).toEqual([...running, running[0], running[1]]);
   });
 
   it("a domain destroyed during a sample is skipped and said; the rest is sampled", async () => {

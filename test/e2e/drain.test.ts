@@ -27,7 +27,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { snapshotFromPrometheus } from "../../src/cli/fleet-command.js";
+import { snapshotFromPrometheus } from "../../src/cli/prometheus-snapshot.js";
 import { LabPrometheus, freePort } from "../../src/fleet/lab-prometheus.js";
 import { applyMaintenance } from "../../src/maintenance/apply.js";
 import { readMaintenance } from "../../src/maintenance/state-file.js";

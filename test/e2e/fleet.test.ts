@@ -16,7 +16,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { snapshotFromPrometheus } from "../../src/cli/fleet-command.js";
+import { snapshotFromPrometheus } from "../../src/cli/prometheus-snapshot.js";
 import { SnapshotError } from "../../src/fleet/errors.js";
 import { LabHost } from "../../src/fleet/lab-host.js";
 import { LabPrometheus, freePort } from "../../src/fleet/lab-prometheus.js";

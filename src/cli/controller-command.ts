@@ -1,58 +1,11 @@
 import { Option, type Command } from "commander";
-import type { BuiltSnapshot } from "../fleet/snapshot-builder.js";
 import { durationSeconds, nonNegativeInt, nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
+import { processIo } from "./io.js";
+import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
 function requireFlag(v: string | undefined, message: string): string {
   if (v === undefined) throw new Error(message);
   return v;
-}
-
-import { processIo } from "./io.js";
-import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
-
-export { durationSeconds } from "./args.js";
-
-export interface SnapshotFromPrometheusOptions {
-  /** The hosts file (memory, policy, constraints). */
-  hostsFile?: string;
-  /** Extra label matchers for every selector, e.g. `job="vsteal"`. */
-  selector?: string;
-  /** A host whose newest sample is older than this is missing. Default 120 s. */
-  staleAfterS?: number;
-  /** Per-request timeout, seconds. Default 30. */
-  timeoutS?: number;
-}
-
-/**
- * The fleet snapshot for `vsteal plan --prometheus URL [--window 5m]`: built from the agents'
- * metrics in Prometheus over `window` ("5m", or seconds). Throws SnapshotError (reason and a
- * message naming what is missing) when Prometheus is unreachable or the data are partial —
- * then there must be no plan — and ConfigError for a bad hosts file.
- */
-export async function snapshotFromPrometheus(
-  url: string,
-  window: string | number = "5m",
-  opts: SnapshotFromPrometheusOptions = {},
-): Promise<BuiltSnapshot> {
-  const [{ PrometheusClient, FLEET_QUERY_CONCURRENCY }, { buildSnapshot }, { loadHostsConfig }] = await Promise.all([
-    import("../fleet/prom-client.js"),
-    import("../fleet/snapshot-builder.js"),
-    import("../fleet/hosts-config.js"),
-  ]);
-  const windowS = typeof window === "number" ? window : durationSeconds(window);
-  const client = new PrometheusClient({
-    url,
-    timeoutMs: (opts.timeoutS ?? 30) * 1000,
-    maxConcurrency: FLEET_QUERY_CONCURRENCY,
-  });
-  const built = await buildSnapshot(client, {
-    windowS,
-    selector: opts.selector ?? "",
-    hosts: opts.hostsFile ? loadHostsConfig(opts.hostsFile) : null,
-    hostsFile: opts.hostsFile ?? null,
-    staleAfterS: opts.staleAfterS ?? 120,
-  });
-  return built.snapshot;
 }
 
 interface ControllerCliFlags {
@@ -71,7 +24,7 @@ interface ControllerCliFlags {
 }
 
 /** Adds `vsteal controller` to the program; its code is loaded only when it runs. */
-export function registerFleet(program: Command): void {
+export function registerController(program: Command): void {
   program
     .command("controller")
     .description(
