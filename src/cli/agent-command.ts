@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { nonNegativeInt, positiveNumber, run, sourceOption } from "./args.js";
+import { intervalAtLeast, nonNegativeInt, run, sampleInterval, sourceOption } from "./args.js";
 import { processIo } from "./io.js";
 
 /** Adds `vsteal agent` to the program; the command's code is loaded only when it runs. */
@@ -7,7 +7,7 @@ export function registerAgent(program: Command): void {
   program
     .command("agent")
     .description("the host agent: samples every vCPU and serves /metrics (Prometheus), a JSON API and the dashboard")
-    .option("--interval <seconds>", "sampling interval", positiveNumber, 5)
+    .option("--interval <seconds>", "sampling interval (at least 100ms)", sampleInterval, 5)
     .option(
       "--web.listen-address <addr>",
       "address to listen on (host:port; :port for every interface)",
@@ -27,7 +27,12 @@ export function registerAgent(program: Command): void {
       "host CPUs VMs may use, e.g. 2-31 (default: libvirt's machine cgroup cpuset, else the online CPUs)",
     )
     .option("--reserved-memory <MiB>", "host memory kept for the host itself (not for VMs)", nonNegativeInt, 0)
-    .option("--discovery-interval <seconds>", "how often to look for new or gone VMs and threads", positiveNumber, 30)
+    .option(
+      "--discovery-interval <seconds>",
+      "how often to look for new or gone VMs and threads (at least 1s)",
+      intervalAtLeast(1000),
+      30,
+    )
     .option("--history.dir <dir>", 'where history is kept across restarts ("" = memory only)', "/var/lib/vsteal")
     .option(
       "--alerts.config <file>",

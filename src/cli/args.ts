@@ -17,6 +17,21 @@ export function durationSeconds(v: string): number {
 /** Intervals given in seconds ("--interval 5"): the same syntax and bounds as every duration. */
 export const positiveNumber = durationSeconds;
 
+/**
+ * A loop's interval, in seconds, no shorter than `minMs`: the same syntax as every duration,
+ * but "--interval 1ms" (a sweep or an audit without pause, a core spent) is refused at start.
+ */
+export function intervalAtLeast(minMs: number): (v: string) => number {
+  return (v: string) => {
+    const r = checkDuration(v, { minMs });
+    if (!r.ok) throw new InvalidArgumentError(r.reason);
+    return r.ms / 1000;
+  };
+}
+
+/** Sampling intervals (agent, top, domstats): 100 ms at least. */
+export const sampleInterval = intervalAtLeast(100);
+
 export function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError("expected a positive whole number");
   return Number(v);

@@ -1,5 +1,13 @@
 import { Option, type Command } from "commander";
-import { durationSeconds, nonNegativeInt, nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
+import {
+  durationSeconds,
+  intervalAtLeast,
+  nonNegativeInt,
+  nonNegativeNumber,
+  positiveInt,
+  refuseIdleOptions,
+  run,
+} from "./args.js";
 import { processIo } from "./io.js";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
@@ -34,7 +42,11 @@ export function registerController(program: Command): void {
       "--prometheus <url>",
       "Prometheus (or Thanos Query, VictoriaMetrics) that scrapes every host's agent, e.g. http://127.0.0.1:9090",
     )
-    .addOption(new Option("--interval <duration>", "time between audits").argParser(durationSeconds).default(60, "60s"))
+    .addOption(
+      new Option("--interval <duration>", "time between audits (at least 1s)")
+        .argParser(intervalAtLeast(1000))
+        .default(60, "60s"),
+    )
     .addOption(
       new Option("--window <duration>", "rates are averaged over this window")
         .argParser(durationSeconds)

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { positiveInt, positiveNumber, run, sourceOption } from "./args.js";
+import { positiveInt, run, sampleInterval, sourceOption } from "./args.js";
 import { processIo } from "./io.js";
 
 interface TopCliOptions {
@@ -19,7 +19,7 @@ export function registerTop(program: Command): void {
     .description("live view of every running VM's steal time, per VM and per vCPU, like top")
     .addOption(sourceOption())
     .option("-c, --connect <uri>", "libvirt connection URI, as virsh takes it", undefined)
-    .option("-d, --delay <seconds>", "refresh interval", positiveNumber, 2)
+    .option("-d, --delay <seconds>", "refresh interval (at least 100ms)", sampleInterval, 2)
     .option("-b, --batch", "batch mode: plain text to stdout, no keys, no colours (for scripts and logs)")
     .option("-n, --iterations <n>", "stop after this many refreshes", positiveInt)
     .option("--vcpus", "show every VM's vCPUs (keys: Enter or e expands one VM)")

@@ -10,7 +10,7 @@ import { InvalidArgumentError } from "commander";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAlertConfig } from "../../../src/alerts/config.js";
-import { durationSeconds } from "../../../src/cli/args.js";
+import { durationSeconds, intervalAtLeast, sampleInterval } from "../../../src/cli/args.js";
 import { loadMigrateHosts } from "../../../src/migrate/hosts.js";
 import { TIMER_MAX_MS, checkDuration, formatDuration, parseDurationMs } from "../../../src/util/duration.js";
 
@@ -90,6 +90,16 @@ describe("one duration syntax, bounded", () => {
     expect(() => durationSeconds("1e9")).toThrow(/expected a duration/);
     expect(() => durationSeconds("0")).toThrow(/must be more than 0/);
     expect(durationSeconds("24d")).toBe(24 * 86_400);
+  });
+
+  it("the CLI: a loop's interval has a floor, so --interval 1ms cannot spend a core sweeping without pause", () => {
+    expect(() => sampleInterval("1ms")).toThrow(/must be at least 100ms, got "1ms"/);
+    expect(() => sampleInterval("0.05")).toThrow(/must be at least 100ms/);
+    expect(sampleInterval("100ms")).toBe(0.1);
+    expect(sampleInterval("5")).toBe(5);
+    expect(() => intervalAtLeast(1000)("500ms")).toThrow(/must be at least 1s, got "500ms"/);
+    expect(intervalAtLeast(1000)("1")).toBe(1);
+    expect(() => sampleInterval("30d")).toThrow(/must be at most/);
   });
 
   it("the alert config: a webhook timeout or a for: beyond the limit is refused, naming file and field", () => {
