@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseSnapshot } from "../model/fleet.js";
 import { plan } from "../planner/index.js";
 import { SnapshotError } from "./errors.js";
-import { freePort } from "./lab-prometheus.js";
+import { freePort } from "../../test/support/lab-prometheus.js";
 import { PrometheusClient, PrometheusError } from "./prom-client.js";
 import { unrecordedNewerQuery } from "../../test/support/recorded-prometheus.js";
 import { buildSnapshot, rateFromPoints } from "./snapshot-builder.js";

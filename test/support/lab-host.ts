@@ -11,11 +11,11 @@ import type { ServerType } from "@hono/node-server";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Collector } from "../agent/collector.js";
-import { fixedHostFacts } from "../collect/host-facts.js";
-import { buildApp, listen } from "../agent/server.js";
-import type { DomainThreads } from "../model/types.js";
-import type { Discovery, DomainSource } from "../sources/source.js";
+import { Collector } from "../../src/agent/collector.js";
+import { fixedHostFacts } from "../../src/collect/host-facts.js";
+import { buildApp, listen } from "../../src/agent/server.js";
+import type { DomainThreads } from "../../src/model/types.js";
+import type { Discovery, DomainSource } from "../../src/sources/source.js";
 
 export interface LabVm {
   name: string;
