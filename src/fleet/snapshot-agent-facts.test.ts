@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { PrometheusClient } from "./prom-client.js";
 import { rawCountersQuery, snapshotQueries, type QueryName } from "./queries.js";
 import { buildSnapshot } from "./snapshot-builder.js";
+import { derivedAnswer, perVcpuQueries } from "../../test/support/recorded-prometheus.js";
 
 type Series = { labels: Record<string, string>; v: number };
 type Answers = Partial<Record<QueryName, Series[]>>;
@@ -26,6 +27,21 @@ function prometheus(
     const form = new URLSearchParams(typeof init?.body === "string" ? init.body : new URL(String(input)).search);
     const query = form.get("query") ?? "";
     asked.push(query);
+    // The vCPU series, delay and throttled rates are given per vCPU, as the agent exports
+    // them; the snapshot's queries that aggregate them are answered as Prometheus would.
+    const wire = (name: QueryName) =>
+      (answers[name] ?? []).map((s) => ({ metric: s.labels, value: [T, String(s.v)] as [number, string] }));
+    const old = perVcpuQueries(W);
+    const derived = derivedAnswer(query, W, "", (q) =>
+      q === old.live
+        ? wire("vm_live")
+        : q === old.delay
+          ? wire("delay")
+          : q === old.throttled
+            ? wire("throttled")
+            : null,
+    );
+    if (derived) return Response.json({ status: "success", data: { resultType: "vector", result: derived } });
     const name = byQuery.get(query);
     if (name) {
       const result = (answers[name] ?? []).map((s) => ({ metric: s.labels, value: [T, String(s.v)] }));

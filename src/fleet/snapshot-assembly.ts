@@ -7,6 +7,7 @@
  *   hostsPhase       one row per host (`vsteal_host_cpus`), the agent's facts beside it
  *   missingHosts     hosts that must be there and are not, or whose data are stale
  *   liveVmsPhase     the VMs running now (vCPU series there now), and those in transit
+ *   liveSeries       which vCPU series each VM has now, or that its target needs a closer look
  *   youngSeries      VMs whose series are younger than the window: rated from raw samples
  *   vmsPhase         per VM its per-vCPU rates, checked; one UUID on two hosts
  *   refuseIncomplete never a snapshot on partial data (see below)
@@ -97,7 +98,12 @@ export type VcpuRates = Map<string, VcpuMap>;
 export interface Rates {
   usage: VcpuRates;
   delay: VcpuRates;
+  /** The throttled rates that are not 0, and every one of the VMs in exactThrottled. */
   throttled: VcpuRates;
+  /** Per VM, how many of its vCPU series there now have a throttled rate. */
+  throttledLive: Map<string, number>;
+  /** VMs whose throttled rates are known vCPU by vCPU (raw samples, or their target's detail). */
+  exactThrottled: Set<string>;
 }
 
 /** The host a series belongs to: its `host` label, else its agent's name, else its instance. */
@@ -281,7 +287,9 @@ export function missingHosts(
 
 export interface LiveVms {
   vms: Map<string, VmRow>;
-  /** Per VM, the vCPU numbers of its series there now. */
+  /** Per VM, how many vCPU series it has now. */
+  liveCount: Map<string, number>;
+  /** Per VM, the vCPU numbers of its series there now (liveSeries, applyDetail). */
   live: Map<string, Set<number>>;
   /** Domains without any vCPU series now (not running). */
   inactive: number;
@@ -289,12 +297,18 @@ export interface LiveVms {
   transit: string[];
 }
 
-/** Per VM key, one number (the first seen, or the smallest with `min`). */
-function perVm(rows: readonly VectorSample[], hostOf: HostOf, into = new Map<string, number>(), min = false) {
+/** Per VM key, one number: the last seen, the smallest, or the sum of its series'. */
+function perVm(
+  rows: readonly VectorSample[],
+  hostOf: HostOf,
+  into = new Map<string, number>(),
+  how: "last" | "min" | "sum" = "last",
+) {
   for (const s of rows) {
     const key = vmKeyOf(hostOf(s.labels), s.labels);
     const have = into.get(key);
-    if (!min || have === undefined || s.v < have) into.set(key, s.v);
+    if (have === undefined || how === "last" || (how === "min" && s.v < have)) into.set(key, s.v);
+    else if (how === "sum") into.set(key, have + s.v);
   }
   return into;
 }
@@ -318,23 +332,14 @@ export function liveVmsPhase(
   const vms = new Map<string, VmRow>();
   const vmSamples = perVm(r.vm_samples, hostOf);
   // The fewest samples any vCPU delay series of the VM has in the window.
-  perVm(r.vcpu_samples, hostOf, vmSamples, true);
-  const live = new Map<string, Set<number>>();
-  const liveSet = (key: string): Set<number> => {
-    let set = live.get(key);
-    if (!set) live.set(key, (set = new Set()));
-    return set;
-  };
-  for (const s of r.vm_live) {
-    const vcpu = vcpuOf(s.labels);
-    if (vcpu !== null) liveSet(vmKeyOf(hostOf(s.labels), s.labels)).add(vcpu);
-  }
+  perVm(r.vcpu_samples, hostOf, vmSamples, "min");
+  const liveCount = perVm(r.vm_live, hostOf, new Map(), "sum");
   let inactive = 0;
   for (const s of r.vm_current) {
     const host = hostOf(s.labels);
     if (!hosts.has(host)) continue; // its host is reported missing
     const key = vmKeyOf(host, s.labels);
-    if (!live.has(key)) {
+    if (!liveCount.has(key)) {
       inactive++; // no vCPU thread sampled: not running, uses no CPU
       continue;
     }
@@ -367,14 +372,81 @@ export function liveVmsPhase(
     });
     nowOn.add(id);
     transit.push(`${s.labels.domain ?? id} (last on ${host})`);
-    const set = liveSet(key);
-    for (let i = 0; i < s.v; i++) set.add(i);
   }
-  return { vms, live, inactive, transit };
+  return { vms, liveCount, live: new Map(), inactive, transit };
+}
+
+/**
+ * Which vCPU series each VM has now. The delay answer holds the rates of exactly the series
+ * there now, so a VM with as many of them as it has series (and no more than online vCPUs) has
+ * those: known here. The others need a closer look, their target's per-vCPU series
+ * (snapshotDetailQueries, applyDetail): a vCPU series without a rate, more series than online
+ * vCPUs, a VM in transit (its vCPUs are taken as there). Returns those targets.
+ */
+export function liveSeries(live: LiveVms, rates: Rates): Set<string> {
+  const detail = new Set<string>();
+  for (const [key, vm] of live.vms) {
+    const rated = rates.delay.get(key);
+    const count = live.liveCount.get(key) ?? 0;
+    if (vm.inTransit || count > vm.vcpus || (rated?.size ?? 0) !== count) detail.add(vm.instance);
+    else live.live.set(key, new Set(rated?.keys()));
+  }
+  return detail;
+}
+
+/** The per-vCPU answers of snapshotDetailQueries for some targets. */
+export interface DetailAnswers {
+  instances: ReadonlySet<string>;
+  /** The vCPU series there now. */
+  live: readonly VectorSample[];
+  /** Delay rates, of the series gone within the window too. */
+  delay: readonly VectorSample[];
+  /** Throttled rates, every one (0 included). */
+  throttled: readonly VectorSample[];
+}
+
+/**
+ * The VMs of those targets, per vCPU: their series there now (a VM in transit: its vCPUs
+ * taken as there), their delay rates, and their throttled rates, known vCPU by vCPU
+ * (`exactThrottled`).
+ */
+export function applyDetail(live: LiveVms, rates: Rates, d: DetailAnswers, hostOf: HostOf): void {
+  const keys = [...live.vms].filter(([, vm]) => d.instances.has(vm.instance)).map(([key]) => key);
+  for (const key of keys) {
+    live.live.set(key, new Set());
+    rates.delay.delete(key);
+    rates.throttled.delete(key);
+  }
+  for (const s of d.live) {
+    const vcpu = vcpuOf(s.labels);
+    const set = live.live.get(vmKeyOf(hostOf(s.labels), s.labels));
+    if (vcpu !== null && set) set.add(vcpu);
+  }
+  for (const key of keys) {
+    const vm = live.vms.get(key)!;
+    if (vm.inTransit) for (let i = 0; i < vm.vcpus; i++) live.live.get(key)!.add(i);
+    rates.exactThrottled.add(key);
+  }
+  const rated = new Set(keys);
+  const into = (rows: readonly VectorSample[], m: VcpuRates) => {
+    for (const s of rows) {
+      const vcpu = vcpuOf(s.labels);
+      const key = vmKeyOf(hostOf(s.labels), s.labels);
+      if (vcpu === null || !rated.has(key)) continue;
+      let v = m.get(key);
+      if (!v) m.set(key, (v = new Map()));
+      v.set(vcpu, s.v);
+    }
+  };
+  into(d.delay, rates.delay);
+  into(d.throttled, rates.throttled);
 }
 
 /** Per-vCPU rates from the rate() answers, by VM. */
-export function ratesPhase(r: Pick<SnapshotAnswers, "usage" | "delay" | "throttled">, hostOf: HostOf): Rates {
+export function ratesPhase(
+  r: Pick<SnapshotAnswers, "usage" | "delay" | "throttled" | "throttled_live">,
+  hostOf: HostOf,
+): Rates {
   const perVcpu = (rows: readonly VectorSample[]): VcpuRates => {
     const m: VcpuRates = new Map();
     for (const s of rows) {
@@ -387,7 +459,13 @@ export function ratesPhase(r: Pick<SnapshotAnswers, "usage" | "delay" | "throttl
     }
     return m;
   };
-  return { usage: perVcpu(r.usage), delay: perVcpu(r.delay), throttled: perVcpu(r.throttled) };
+  return {
+    usage: perVcpu(r.usage),
+    delay: perVcpu(r.delay),
+    throttled: perVcpu(r.throttled),
+    throttledLive: perVm(r.throttled_live, hostOf, new Map(), "sum"),
+    exactThrottled: new Set(),
+  };
 }
 
 export interface YoungSeries {
@@ -443,6 +521,7 @@ export function applyRawSamples(rates: Rates, raw: readonly MatrixSeries[], youn
         : name === METRIC.vcpuThrottled
           ? rates.throttled
           : null;
+  for (const key of young.vms) rates.exactThrottled.add(key);
   for (const s of raw) {
     const key = vmKeyOf(hostOf(s.labels), s.labels);
     const into = target(s.labels.__name__);
@@ -528,10 +607,14 @@ export function vmsPhase(
     const agentMem = vmMemory.get(key);
     const use = ids.map((v) => u.get(v) ?? 0);
     const del = ids.map((v) => d.get(v) ?? 0);
+    // Known vCPU by vCPU, a vCPU without a throttled rate is unknown; else (its series are its
+    // online vCPUs: liveSeries) those without are counted, and the rest are the rates not 0.
+    const exact = rates.exactThrottled.has(key);
+    if (!exact) out.throttledUnknown += Math.max(0, n - (rates.throttledLive.get(key) ?? 0));
     const thr = ids.map((v, i) => {
       const x = t?.get(v);
       if (x === undefined) {
-        out.throttledUnknown++;
+        if (exact) out.throttledUnknown++;
         return 0;
       }
       return Math.min(Math.max(0, x), del[i] ?? 0);
@@ -708,6 +791,8 @@ export interface FirstPass {
   live: LiveVms;
   rates: Rates;
   young: YoungSeries;
+  /** Targets whose per-vCPU series to ask for (liveSeries). */
+  detail: Set<string>;
 }
 
 export function firstPass(r: SnapshotAnswers, ctx: AssemblyContext): FirstPass {
@@ -717,23 +802,26 @@ export function firstPass(r: SnapshotAnswers, ctx: AssemblyContext): FirstPass {
   missingHosts(r, hosts, hostOf, ctx, findings);
   const live = liveVmsPhase(r, hosts, hostOf);
   const rates = ratesPhase(r, hostOf);
+  const detail = liveSeries(live, rates);
   const young = youngSeries(hosts, live.vms, ctx);
-  return { findings, hostOf, hosts, live, rates, young };
+  return { findings, hostOf, hosts, live, rates, young, detail };
 }
 
 /**
- * The rest, once the young series' raw samples are in: the VMs, the refusal on partial data,
- * the snapshot. `noHosts` words the error when there is no host at all.
+ * The rest, once the detail of some targets and the young series' raw samples are in: the VMs,
+ * the refusal on partial data, the snapshot. `noHosts` words the error when there is no host.
  */
 export function finishSnapshot(
   r: SnapshotAnswers,
   first: FirstPass,
+  detail: DetailAnswers,
   raw: readonly MatrixSeries[],
   warnings: readonly string[],
   ctx: AssemblyContext,
   noHosts: () => string,
 ): BuiltSnapshot {
   const { findings, hostOf, hosts, live, rates, young } = first;
+  applyDetail(live, rates, detail, hostOf);
   applyRawSamples(rates, raw, young, hostOf);
   const assembled = vmsPhase(r, live, rates, hostOf, ctx.cfg, findings);
   refuseIncomplete(findings, hosts, assembled.vms, ctx, noHosts);

@@ -29,7 +29,7 @@
 import { SnapshotError } from "./errors.js";
 import type { HostsConfig } from "./hosts-config.js";
 import { PrometheusError, type MatrixSeries, type PrometheusClient, type VectorSample } from "./prom-client.js";
-import { METRIC, rawCountersQuery, snapshotQueries, type QueryName } from "./queries.js";
+import { METRIC, rawCountersQuery, snapshotDetailQueries, snapshotQueries, type QueryName } from "./queries.js";
 import {
   finishSnapshot,
   firstPass,
@@ -87,6 +87,11 @@ class SnapshotFetch {
       const answers = await Promise.all(names.map((n) => this.vector(q[n])));
       return Object.fromEntries(names.map((n, i) => [n, answers[i] ?? []])) as SnapshotAnswers;
     });
+  }
+
+  /** Instant answers, all of them. */
+  vectors(exprs: readonly string[]): Promise<VectorSample[]> {
+    return this.guard(async () => (await Promise.all(exprs.map((e) => this.vector(e)))).flat());
   }
 
   /** Range-vector answers (raw samples), all of them. */
@@ -155,12 +160,17 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   const fetch = new SnapshotFetch(client, nowMs / 1000, opts.allowWarnings === true);
   const answers = await fetch.answers(snapshotQueries(opts.windowS, selector));
   const first = firstPass(answers, ctx);
-  // Series younger than the window: their raw samples, one query per target.
-  const raw =
-    first.young.instances.size > 0
-      ? await fetch.matrices([...first.young.instances.keys()].map((i) => rawCountersQuery(opts.windowS, i, selector)))
-      : [];
-  const snapshot = finishSnapshot(answers, first, raw, fetch.warnings, ctx, () => {
+  // Targets whose VMs the per-VM counts do not say enough about: their per-vCPU series. Series
+  // younger than the window: their raw samples. One query per target each, all at once.
+  const detailOf = [...first.detail].map((i) => snapshotDetailQueries(opts.windowS, i, selector));
+  const [raw, live, delay, throttled] = await Promise.all([
+    fetch.matrices([...first.young.instances.keys()].map((i) => rawCountersQuery(opts.windowS, i, selector))),
+    fetch.vectors(detailOf.map((q) => q.live)),
+    fetch.vectors(detailOf.map((q) => q.delay)),
+    fetch.vectors(detailOf.map((q) => q.throttled)),
+  ]);
+  const detail = { instances: first.detail, live, delay, throttled };
+  const snapshot = finishSnapshot(answers, first, detail, raw, fetch.warnings, ctx, () => {
     const sel = selector ? ` matching {${selector}}` : "";
     return `no snapshot: Prometheus at ${client.displayUrl} has no ${METRIC.hostCpus} series${sel}: is it scraping the vsteal agents?`;
   });
