@@ -102,7 +102,20 @@ async function measure(e: Engine, hosts: number, vcpus: number, loadS: number): 
     bytes: number;
     moves: number;
   };
-  const cli = timed([CLI, "plan", "--prometheus", e.url, "--window", `${windowS}s`, "--stale-after", "1h", "--json"]);
+  // The same query timeout as the audit's: a 3,000-host fleet's queries outlast the default 30 s.
+  const cli = timed([
+    CLI,
+    "plan",
+    "--prometheus",
+    e.url,
+    "--window",
+    `${windowS}s`,
+    "--stale-after",
+    "1h",
+    "--timeout",
+    "10m",
+    "--json",
+  ]);
   const audit = timed([
     CLI,
     "controller",
