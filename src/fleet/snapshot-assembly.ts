@@ -793,6 +793,8 @@ export interface FirstPass {
   young: YoungSeries;
   /** Targets whose per-vCPU series to ask for (liveSeries). */
   detail: Set<string>;
+  /** The per-VM answers the VMs phase reads; the rest of the answers are no longer needed. */
+  perVm: Pick<SnapshotAnswers, "vm_max_memory" | "vm_cap" | "domain_info">;
 }
 
 export function firstPass(r: SnapshotAnswers, ctx: AssemblyContext): FirstPass {
@@ -804,7 +806,8 @@ export function firstPass(r: SnapshotAnswers, ctx: AssemblyContext): FirstPass {
   const rates = ratesPhase(r, hostOf);
   const detail = liveSeries(live, rates);
   const young = youngSeries(hosts, live.vms, ctx);
-  return { findings, hostOf, hosts, live, rates, young, detail };
+  const perVm = { vm_max_memory: r.vm_max_memory, vm_cap: r.vm_cap, domain_info: r.domain_info };
+  return { findings, hostOf, hosts, live, rates, young, detail, perVm };
 }
 
 /**
@@ -812,7 +815,6 @@ export function firstPass(r: SnapshotAnswers, ctx: AssemblyContext): FirstPass {
  * the refusal on partial data, the snapshot. `noHosts` words the error when there is no host.
  */
 export function finishSnapshot(
-  r: SnapshotAnswers,
   first: FirstPass,
   detail: DetailAnswers,
   raw: readonly MatrixSeries[],
@@ -823,7 +825,7 @@ export function finishSnapshot(
   const { findings, hostOf, hosts, live, rates, young } = first;
   applyDetail(live, rates, detail, hostOf);
   applyRawSamples(rates, raw, young, hostOf);
-  const assembled = vmsPhase(r, live, rates, hostOf, ctx.cfg, findings);
+  const assembled = vmsPhase(first.perVm, live, rates, hostOf, ctx.cfg, findings);
   refuseIncomplete(findings, hosts, assembled.vms, ctx, noHosts);
   const outHosts = hostsOut(hosts, ctx.cfg);
   const vms = assembled.vms.sort((a, b) => a.host.localeCompare(b.host) || a.name.localeCompare(b.name));

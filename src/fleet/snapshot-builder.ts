@@ -158,8 +158,9 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     hostsFile: opts.hostsFile ?? null,
   };
   const fetch = new SnapshotFetch(client, nowMs / 1000, opts.allowWarnings === true);
-  const answers = await fetch.answers(snapshotQueries(opts.windowS, selector));
-  const first = firstPass(answers, ctx);
+  // The answers themselves are not kept past the first phases: the per-vCPU ones are the
+  // bulk of the memory, and what the phases keep of them is numbers.
+  const first = firstPass(await fetch.answers(snapshotQueries(opts.windowS, selector)), ctx);
   // Targets whose VMs the per-VM counts do not say enough about: their per-vCPU series. Series
   // younger than the window: their raw samples. One query per target each, all at once.
   const detailOf = [...first.detail].map((i) => snapshotDetailQueries(opts.windowS, i, selector));
@@ -170,7 +171,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     fetch.vectors(detailOf.map((q) => q.throttled)),
   ]);
   const detail = { instances: first.detail, live, delay, throttled };
-  const snapshot = finishSnapshot(answers, first, detail, raw, fetch.warnings, ctx, () => {
+  const snapshot = finishSnapshot(first, detail, raw, fetch.warnings, ctx, () => {
     const sel = selector ? ` matching {${selector}}` : "";
     return `no snapshot: Prometheus at ${client.displayUrl} has no ${METRIC.hostCpus} series${sel}: is it scraping the vsteal agents?`;
   });
