@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { fleetText, type FleetShape } from "./fleet-data.js";
-import { freePort } from "../../src/fleet/lab-prometheus.js";
+import { freePort } from "../../test/support/lab-prometheus.js";
 
 export { freePort };
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fleetShape, scrapeTimes } from "./fleet-data.js";
 import { prometheusFromBlocks, victoriaMetricsImported, type Engine } from "./fleet-engines.js";
-import { snapshotQueries } from "../../src/fleet/queries.js";
+import { METRIC, range } from "../../src/fleet/queries.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -49,12 +49,16 @@ interface Row {
   moves: number;
 }
 
-/** The engine answering the raw per-vCPU rate queries, in parallel as vsteal sends them. */
+/**
+ * The engine answering the raw per-vCPU rate queries (usage, delay, throttled: every vCPU's
+ * rate, as vsteal asked before it aggregated in PromQL), in parallel: the yardstick.
+ */
 async function rawQueries(url: string): Promise<{ ms: number; bytes: number }> {
-  const q = snapshotQueries(windowS);
+  const w = range(windowS);
   const t0 = performance.now();
   const sizes = await Promise.all(
-    [q.usage, q.delay, q.throttled].map(async (query) => {
+    [METRIC.vcpuTime, METRIC.vcpuDelay, METRIC.vcpuThrottled].map(async (metric) => {
+      const query = `rate(${metric}[${w}])`;
       // Uncompressed, as vsteal asks: the engine's own time, not gzip's.
       const r = await fetch(`${url}/api/v1/query`, {
         method: "POST",

@@ -51,6 +51,7 @@ export type QueryName =
   | "usage"
   | "delay"
   | "throttled"
+  | "throttled_live"
   | "host_info"
   | "host_vm_cpus_info"
   | "host_vm_cpus"
@@ -76,13 +77,19 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     up: sel("up", selector),
     vm_current: s(METRIC.vcpuCurrent),
     vm_samples: `count_over_time(${s(METRIC.vcpuCurrent)}[${w}])`,
-    // The vCPU series there now (rate() also sees series gone within the window). A domain
-    // without any is not running: the agent reports libvirt_domain_vcpu_current for inactive
-    // domains too.
-    vm_live: s(METRIC.vcpuDelay),
+    // The vCPU series there now, counted per VM (rate() also sees series gone within the
+    // window). A domain without any is not running: the agent reports
+    // libvirt_domain_vcpu_current for inactive domains too. Which vCPUs they are is the delay
+    // answer's: it holds the rates of exactly the series there now, so when a VM has as many
+    // as it has series, those are its series (else snapshotDetailQueries ask).
+    vm_live: `count without (vcpu) (${s(METRIC.vcpuDelay)})`,
     usage: `rate(${s(METRIC.vcpuTime)}[${w}])`,
-    delay: `rate(${s(METRIC.vcpuDelay)}[${w}])`,
-    throttled: `rate(${s(METRIC.vcpuThrottled)}[${w}])`,
+    delay: `rate(${s(METRIC.vcpuDelay)}[${w}]) and ${s(METRIC.vcpuDelay)}`,
+    // Most vCPUs are never throttled: only the others come back (NaN and negatives too, to be
+    // refused), and per VM how many of its vCPU series there now have a throttled rate, so that
+    // a vCPU without one (cgroup unreadable) is still told from one at 0.
+    throttled: `rate(${s(METRIC.vcpuThrottled)}[${w}]) != 0`,
+    throttled_live: `count without (vcpu) (rate(${s(METRIC.vcpuThrottled)}[${w}]) and ${s(METRIC.vcpuDelay)})`,
     // What the agents report for planning (absent from agents older than 0.2: then the hosts
     // file or its defaults say).
     host_info: s(METRIC.hostInfo),
@@ -111,4 +118,24 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
 export function rawCountersQuery(windowS: number, instance: string, selector = ""): string {
   const names = [METRIC.vcpuTime, METRIC.vcpuDelay, METRIC.vcpuThrottled].join("|");
   return `${sel("", selector, `__name__=~${promString(names)},instance=${promString(instance)}`)}[${range(windowS)}]`;
+}
+
+/**
+ * Per vCPU, for the VMs of one target where the per-VM counts do not say which vCPUs they are
+ * (a vCPU series there now without a rate, more series than online vCPUs, a VM in transit):
+ * its vCPU series there now, its delay and throttled rates, as the fleet's queries would give
+ * them for one host without aggregating.
+ */
+export function snapshotDetailQueries(
+  windowS: number,
+  instance: string,
+  selector = "",
+): { live: string; delay: string; throttled: string } {
+  const only = `instance=${promString(instance)}`;
+  return {
+    live: sel(METRIC.vcpuDelay, selector, only),
+    // Every delay rate, of the series gone within the window too: a VM in transit has no other.
+    delay: `rate(${sel(METRIC.vcpuDelay, selector, only)}[${range(windowS)}])`,
+    throttled: `rate(${sel(METRIC.vcpuThrottled, selector, only)}[${range(windowS)}])`,
+  };
 }

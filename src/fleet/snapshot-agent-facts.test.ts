@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { PrometheusClient } from "./prom-client.js";
-import { rawCountersQuery, snapshotQueries, type QueryName } from "./queries.js";
+import { rawCountersQuery, snapshotDetailQueries, snapshotQueries, type QueryName } from "./queries.js";
 import { buildSnapshot } from "./snapshot-builder.js";
+import { derivedAnswer, perVcpuQueries } from "../../test/support/recorded-prometheus.js";
 
 type Series = { labels: Record<string, string>; v: number };
 type Answers = Partial<Record<QueryName, Series[]>>;
@@ -26,6 +27,21 @@ function prometheus(
     const form = new URLSearchParams(typeof init?.body === "string" ? init.body : new URL(String(input)).search);
     const query = form.get("query") ?? "";
     asked.push(query);
+    // The vCPU series, delay and throttled rates are given per vCPU, as the agent exports
+    // them; the snapshot's queries that aggregate them are answered as Prometheus would.
+    const wire = (name: QueryName) =>
+      (answers[name] ?? []).map((s) => ({ metric: s.labels, value: [T, String(s.v)] as [number, string] }));
+    const old = perVcpuQueries(W);
+    const derived = derivedAnswer(query, W, "", (q) =>
+      q === old.live
+        ? wire("vm_live")
+        : q === old.delay
+          ? wire("delay")
+          : q === old.throttled
+            ? wire("throttled")
+            : null,
+    );
+    if (derived) return Response.json({ status: "success", data: { resultType: "vector", result: derived } });
     const name = byQuery.get(query);
     if (name) {
       const result = (answers[name] ?? []).map((s) => ({ metric: s.labels, value: [T, String(s.v)] }));
@@ -257,5 +273,73 @@ describe("snapshot: no blind spots", () => {
     expect(asked).toContain(rawCountersQuery(W, inst));
     // rate() said 0.25 (10 s of spinning spread over the 60 s window); its own samples say 1.
     expect(snapshot.vms[0]!.usage[0]).toBeCloseTo(1, 9);
+  });
+});
+
+// The snapshot counts vCPU series per VM and asks only for throttled rates that are not 0; the
+// stand-in gives what the agents export per vCPU and answers those queries as Prometheus does.
+// These are the cases where the counts alone do not settle it: the same snapshot as per vCPU.
+describe("snapshot: per-VM counts in PromQL, per-vCPU detail where they do not settle it", () => {
+  const inst = "10.0.0.1:9977";
+  const vcpu = (a: Answers, name: QueryName, i: number, v: number) => {
+    const d = a.vm_current!.find((s) => s.labels.domain === "wide")!.labels;
+    a[name]!.push({ labels: { ...d, vcpu: String(i) }, v });
+  };
+
+  it("more vCPU series than online vCPUs: that target's series are asked for, the lowest-numbered kept", async () => {
+    const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 2, usage: 0.5, delay: 0.1 } } });
+    vcpu(a, "vm_live", 2, 1);
+    vcpu(a, "usage", 2, 0.9);
+    vcpu(a, "delay", 2, 0.3);
+    vcpu(a, "throttled", 2, 0.2);
+    const { client, asked } = prometheus(a);
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
+    expect(asked).toContain(snapshotDetailQueries(W, inst).live);
+    expect(snapshot.vms[0]).toMatchObject({ usage: [0.5, 0.5], delay: [0.1, 0.1], throttled: [0, 0] });
+    expect(snapshot.notes.join("\n")).toMatch(/1 VMs report more vCPU series than online vCPUs/);
+    expect(snapshot.notes.join("\n")).not.toMatch(/throttled:/);
+  });
+
+  it("a vCPU series there now without a delay rate: no snapshot, naming the vCPU", async () => {
+    const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 2, usage: 0.5, delay: 0.1 } } });
+    a.delay = a.delay!.filter((s) => s.labels.vcpu !== "1");
+    const { client, asked } = prometheus(a);
+    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(
+      /VM wide on hv-a: no usage or delay rate for vCPU 1 \(fewer than 2 samples/,
+    );
+    expect(asked).toContain(snapshotDetailQueries(W, inst).live);
+  });
+
+  it("a vCPU series missing: no snapshot, naming the vCPUs there, without asking for detail", async () => {
+    const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 3, usage: 0.5, delay: 0.1 } } });
+    a.vm_live = a.vm_live!.filter((s) => s.labels.vcpu !== "1");
+    a.delay = a.delay!.filter((s) => s.labels.vcpu !== "1");
+    const { client, asked } = prometheus(a);
+    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(
+      /VM wide on hv-a: 3 online vCPUs but 2 vCPU series \(vCPU 0, 2\): vCPU series missing/,
+    );
+    expect(asked).not.toContain(snapshotDetailQueries(W, inst).live);
+  });
+
+  it("throttled: the rates not 0 per vCPU; vCPUs without a throttled series counted, taken as 0", async () => {
+    const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 3, usage: 0.5, delay: 0.4 } } });
+    a.throttled = a
+      .throttled!.filter((s) => s.labels.vcpu !== "2")
+      .map((s) => ({ ...s, v: s.labels.vcpu === "1" ? 0.25 : 0 }));
+    const { client } = prometheus(a);
+    const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
+    expect(snapshot.vms[0]!.throttled).toEqual([0, 0.25, 0]);
+    expect(snapshot.notes.join("\n")).toMatch(
+      /throttled: 1 vCPUs have no vsteal_domain_vcpu_throttled_seconds_total series/,
+    );
+  });
+
+  it("an impossible throttled rate (NaN) still comes back and is refused", async () => {
+    const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 1, usage: 0.5, delay: 0.4 } } });
+    a.throttled = a.throttled!.map((s) => ({ ...s, v: NaN }));
+    const { client } = prometheus(a);
+    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(
+      /VM wide on hv-a: impossible rates: vCPU 0 throttled/,
+    );
   });
 });

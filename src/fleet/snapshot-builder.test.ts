@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { parseSnapshot } from "../model/fleet.js";
 import { plan } from "../planner/index.js";
 import { SnapshotError } from "./errors.js";
-import { freePort } from "./lab-prometheus.js";
+import { freePort } from "../../test/support/lab-prometheus.js";
 import { PrometheusClient, PrometheusError } from "./prom-client.js";
-import { unrecordedNewerQuery } from "../../test/support/recorded-prometheus.js";
+import { derivedFromRecording, unrecordedNewerQuery } from "../../test/support/recorded-prometheus.js";
 import { buildSnapshot, rateFromPoints } from "./snapshot-builder.js";
 
 /**
@@ -35,6 +35,8 @@ function fixture(scenario: string): { index: Recorded; client: PrometheusClient;
     const call = index.calls.find((c) => c.endpoint === endpoint && c.query === query);
     // Recorded before the agents exported host names, VM CPU sets, memory and caps: those
     // queries find nothing, as with agents of that version (the builder falls back).
+    const derived = call ? null : derivedFromRecording(dir, index, query);
+    if (derived) return derived;
     const newer = call ? null : unrecordedNewerQuery(query);
     if (newer) return newer;
     if (!call)

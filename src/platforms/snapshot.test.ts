@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { PrometheusClient } from "../fleet/prom-client.js";
 import { buildSnapshot } from "../fleet/snapshot-builder.js";
 import { parseSnapshot } from "../model/fleet.js";
-import { unrecordedNewerQuery } from "../../test/support/recorded-prometheus.js";
+import { derivedFromRecording, unrecordedNewerQuery } from "../../test/support/recorded-prometheus.js";
 
 const DIR = join(import.meta.dirname, "..", "..", "test", "fixtures", "prometheus", "healthy");
 
@@ -68,6 +68,7 @@ describe("snapshot platform from Prometheus", () => {
           : read(query);
       if (text === null)
         return (
+          derivedFromRecording(DIR, index, query) ??
           unrecordedNewerQuery(query) ??
           new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), {
             status: 400,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { freePort } from "../../src/fleet/lab-prometheus.js";
+import { freePort } from "../support/lab-prometheus.js";
 import { describeE2E } from "./env.js";
 import { ROOT, startAgent, type RunningAgent } from "./virsh.js";
 

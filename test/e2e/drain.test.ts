@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { snapshotFromPrometheus } from "../../src/cli/prometheus-snapshot.js";
-import { LabPrometheus, freePort } from "../../src/fleet/lab-prometheus.js";
+import { LabPrometheus, freePort } from "../support/lab-prometheus.js";
 import { applyMaintenance } from "../../src/maintenance/apply.js";
 import { readMaintenance } from "../../src/maintenance/state-file.js";
 import type { FleetSnapshot, Plan } from "../../src/model/fleet.js";

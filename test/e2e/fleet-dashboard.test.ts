@@ -10,8 +10,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { LabHost } from "../../src/fleet/lab-host.js";
-import { LabPrometheus, freePort } from "../../src/fleet/lab-prometheus.js";
+import { LabHost } from "../support/lab-host.js";
+import { LabPrometheus, freePort } from "../support/lab-prometheus.js";
 import { describeE2E } from "./env.js";
 import { CLI, ROOT } from "./virsh.js";
 

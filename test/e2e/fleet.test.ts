@@ -5,7 +5,7 @@
  * - hv01: the real agent (`vsteal agent --source libvirt`) on the real testbed, whose
  *   spinning guests (6 vCPUs on 2 CPUs) wait most of the time: the crowded host;
  * - hv02, hv03: simulated calm hosts. Each runs the real agent code (collector, exporter, HTTP
- *   server; src/fleet/lab-host.ts) on a small fake /proc tree whose schedstat counters grow
+ *   server; test/support/lab-host.ts) on a small fake /proc tree whose schedstat counters grow
  *   at the rates of a synthetic trace. Chosen over a separate fake exporter so that the
  *   metric names, labels and exposition are the agent's own, not a copy that could drift.
  *
@@ -18,8 +18,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { snapshotFromPrometheus } from "../../src/cli/prometheus-snapshot.js";
 import { SnapshotError } from "../../src/fleet/errors.js";
-import { LabHost } from "../../src/fleet/lab-host.js";
-import { LabPrometheus, freePort } from "../../src/fleet/lab-prometheus.js";
+import { LabHost } from "../support/lab-host.js";
+import { LabPrometheus, freePort } from "../support/lab-prometheus.js";
 import type { Plan } from "../../src/model/fleet.js";
 import { plan } from "../../src/planner/index.js";
 import { describeE2E } from "./env.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeE2E } from "./env.js";
 import { ROOT, virshDomstats } from "./virsh.js";
-import { freePort } from "../../src/fleet/lab-prometheus.js";
+import { freePort } from "../support/lab-prometheus.js";
 
 // `npm run package` on this machine, then what an admin does with it: the npm tarball runs as
 // unpacked; the .deb installs with dpkg, runs the agent as user vsteal exactly as the unit's

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PrometheusClient } from "../../../src/fleet/prom-client.js";
-import { unrecordedNewerQuery } from "../../support/recorded-prometheus.js";
+import { derivedFromRecording, unrecordedNewerQuery } from "../../support/recorded-prometheus.js";
 
 const FIXTURES = join(import.meta.dirname, "..", "..", "fixtures", "prometheus");
 
@@ -34,6 +34,7 @@ export function hostileFixture(
     const call = index.calls.find((c) => c.endpoint === endpoint && c.query === query);
     if (!call)
       return (
+        derivedFromRecording(dir, index, query, mutate) ??
         unrecordedNewerQuery(query) ??
         new Response(JSON.stringify({ status: "error", errorType: "bad_data", error: `not recorded: ${query}` }), {
           status: 400,

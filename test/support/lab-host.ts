@@ -11,12 +11,12 @@ import type { ServerType } from "@hono/node-server";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Collector } from "../collect/collector.js";
-import { fixedHostFacts } from "../collect/host-facts.js";
-import { buildApp } from "../agent/server.js";
-import { listen } from "../http/listen.js";
-import type { DomainThreads } from "../model/types.js";
-import type { Discovery, DomainSource } from "../sources/source.js";
+import { Collector } from "../../src/collect/collector.js";
+import { fixedHostFacts } from "../../src/collect/host-facts.js";
+import { buildApp } from "../../src/agent/server.js";
+import { listen } from "../../src/http/listen.js";
+import type { DomainThreads } from "../../src/model/types.js";
+import type { Discovery, DomainSource } from "../../src/sources/source.js";
 
 export interface LabVm {
   name: string;
