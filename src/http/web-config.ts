@@ -31,7 +31,7 @@ export function bcryptCost(hash: string): number {
 const bcryptHash = z
   .string()
   .regex(BCRYPT, "expected a bcrypt hash ($2y$…), e.g. from: htpasswd -nBC 10 USER")
-  .refine((h) => bcryptCost(h) >= BCRYPT_COST.min && bcryptCost(h) <= BCRYPT_COST.max, {
+  .refine((h) => !BCRYPT.test(h) || (bcryptCost(h) >= BCRYPT_COST.min && bcryptCost(h) <= BCRYPT_COST.max), {
     error: (i) =>
       `bcrypt cost ${bcryptCost(String(i.input))} is outside ${BCRYPT_COST.min}–${BCRYPT_COST.max} (each step doubles the CPU of every login): make the hash with htpasswd -nBC 10 USER`,
   });

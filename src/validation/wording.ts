@@ -144,7 +144,9 @@ export function wordIssue(issue: Issue, root: unknown, opts: WordingOptions = {}
         `must be ${issue.inclusive === false ? "less than" : "at most"} ${issue.maximum}, got ${describeValue(input)}`,
       );
     case "invalid_format":
-      return at(`${issue.message}, got ${describeValue(input)}`);
+      // Never the value: a format check guards secrets too (a password where a bcrypt hash
+      // belongs must not reach a log).
+      return at(issue.message);
     case "custom":
       return at(issue.message, issue.params?.["missing"] === true ? { missing: true } : {});
     case "invalid_union":
@@ -153,10 +155,6 @@ export function wordIssue(issue: Issue, root: unknown, opts: WordingOptions = {}
       return at(`must be a multiple of ${String(issue.divisor)}, got ${describeValue(input)}`);
     default:
       // zod's generic wording ("Invalid input") says nothing: name the value at least.
-      return at(
-        issue.message === "Invalid input"
-          ? `not accepted: ${describeValue(input)}`
-          : `${issue.message} (got ${describeValue(input)})`,
-      );
+      return at(issue.message === "Invalid input" ? `not accepted: ${describeValue(input)}` : issue.message);
   }
 }

@@ -38,6 +38,19 @@ describe("web config", () => {
     expect(loadWebConfig(ok).config.basic_auth_users?.prometheus).toMatch(/^\$2[aby]\$04\$/);
   });
 
+  it("a password where a bcrypt hash belongs: one problem, and the password is never echoed", () => {
+    const f = file("web-plain.yml", `basic_auth_users:\n  prometheus: "hunter2-plain-password"\n`);
+    let message = "";
+    try {
+      loadWebConfig(f);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/web-plain\.yml:2: basic_auth_users\.prometheus: expected a bcrypt hash/);
+    expect(message).not.toContain("hunter2");
+    expect(message).not.toMatch(/bcrypt cost NaN/);
+  });
+
   it("unknown users are compared with a dummy hash of the users' own cost", () => {
     for (const cost of [4, 5, 11]) {
       const users = { a: bcrypt.hashSync("x", cost), b: bcrypt.hashSync("y", cost) };
