@@ -1,5 +1,6 @@
 import { listen } from "../http/listen.js";
 import { safeText } from "../util/safe-text.js";
+import { writePrettyJson } from "../util/json.js";
 import { loadHostsConfig, type HostsConfig } from "../fleet/hosts-config.js";
 import { FLEET_QUERY_CONCURRENCY, PrometheusClient } from "../fleet/prom-client.js";
 import { buildSnapshot } from "../fleet/snapshot-builder.js";
@@ -231,7 +232,8 @@ export async function controller(o: ControllerCliOptions, io: Io): Promise<numbe
 
   if (o.once) {
     const a = await c.audit();
-    io.out(`${JSON.stringify({ ...planView(a), snapshot: c.snapshot ?? a.snapshot }, null, 2)}\n`);
+    // In pieces: a large fleet's snapshot pretty-printed as one string would be hundreds of MB.
+    writePrettyJson({ ...planView(a), snapshot: c.snapshot ?? a.snapshot }, (t) => io.out(t));
     return a.status === "ok" ? 0 : 3;
   }
 
