@@ -1,10 +1,10 @@
 /**
- * virsh for changing things (migrate, domjobabort): the one virsh runner (sources/virsh.ts),
+ * virsh for changing things (migrate, domjobabort): the one virsh runner (libvirt/virsh.ts),
  * on the read-write socket, behind an interface tests can fake. The call keeps a handle on the
  * running child so a long `virsh migrate` can be waited for while its job is polled and, on
  * timeout, aborted.
  */
-import { startVirsh, virshErrorLine, type VirshCall as RunningVirsh } from "../sources/virsh.js";
+import { startVirsh, virshErrorLine, type VirshCall as RunningVirsh } from "../libvirt/virsh.js";
 
 export interface VirshRun {
   stdout: string;

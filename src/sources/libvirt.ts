@@ -11,7 +11,8 @@ import type { Discovery, DomainSource } from "./source.js";
 import { DomainResourceReader } from "./domain-resources.js";
 import { VcpuThreadFinder } from "./threads.js";
 import { watchDirectory, watchQemuProcesses } from "./watch.js";
-import { DEFAULT_URI, runVirsh, throwIfUnreachable, virshErrorLine } from "./virsh.js";
+import { DEFAULT_URI, runVirsh, throwIfUnreachable } from "./virsh.js";
+import { virshErrorLine } from "../libvirt/virsh.js";
 
 export interface LibvirtSourceOptions {
   uri?: string;

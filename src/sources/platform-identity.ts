@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { pveConfigPath } from "../platforms/proxmox/identity.js";
-import type { VirshResult } from "./virsh.js";
+import type { VirshResult } from "../libvirt/virsh.js";
 
 /** Domains per virsh run. */
 const XML_BATCH = 50;

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { execVirsh, virshError, virshRun } from "../migrate/virsh.js";
 import { LibvirtUnavailableError, SourceError } from "./errors.js";
-import { runVirsh, virshErrorLine } from "./virsh.js";
+import { runVirsh } from "./virsh.js";
+import { virshErrorLine } from "../libvirt/virsh.js";
 
 /** A stand-in virsh: prints its arguments, one a line; `fail` makes it exit 3, `slow` sleep. */
 function fakeVirsh(): string {
