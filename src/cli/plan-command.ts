@@ -11,6 +11,7 @@ interface PlanCommandOptions {
   hosts?: string;
   selector?: string;
   staleAfter: number;
+  timeout: number;
   json?: boolean;
   policy: PolicyName;
   minGain?: number;
@@ -66,6 +67,11 @@ export function registerPlan(program: Command): void {
         .argParser(durationSeconds)
         .default(120, "2m"),
     )
+    .addOption(
+      new Option("--timeout <duration>", "with --prometheus: timeout of each Prometheus query (as vsteal controller)")
+        .argParser(durationSeconds)
+        .default(30, "30s"),
+    )
     .option("--json", "the plan as JSON, exactly as the plan format describes it")
     .addOption(new Option("--policy <name>", "rebalancing policy").choices([...POLICIES]).default("contention"))
     .option(
@@ -94,7 +100,7 @@ export function registerPlan(program: Command): void {
         if (o.snapshot !== undefined)
           refuseIdleOptions(
             cmd,
-            ["--window", "--hosts", "--selector", "--stale-after"],
+            ["--window", "--hosts", "--selector", "--stale-after", "--timeout"],
             "with --snapshot (they shape a snapshot built from --prometheus)",
           );
         const { planFromFile, runPlan } = await import("./plan.js");
@@ -106,6 +112,7 @@ export function registerPlan(program: Command): void {
             hostsFile: o.hosts,
             selector: o.selector,
             staleAfterS: o.staleAfter,
+            timeoutS: o.timeout,
           });
           const { withMaintenance } = await import("../maintenance/apply.js");
           return runPlan(withMaintenance({ snapshot }, o.maintenanceFile).snapshot, planOpts, processIo);

@@ -79,6 +79,7 @@ describe("command registration", () => {
       "--hosts",
       "--selector",
       "--stale-after",
+      "--timeout",
       "--json",
       "--policy",
       "--min-gain",
