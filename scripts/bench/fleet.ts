@@ -102,7 +102,19 @@ async function measure(e: Engine, hosts: number, vcpus: number, loadS: number): 
     bytes: number;
     moves: number;
   };
-  const cli = timed([CLI, "plan", "--prometheus", e.url, "--window", `${windowS}s`, "--stale-after", "1h", "--timeout", "10m", "--json"]);
+  const cli = timed([
+    CLI,
+    "plan",
+    "--prometheus",
+    e.url,
+    "--window",
+    `${windowS}s`,
+    "--stale-after",
+    "1h",
+    "--timeout",
+    "10m",
+    "--json",
+  ]);
   const audit = timed([
     CLI,
     "controller",
