@@ -172,6 +172,31 @@ describe("live VMs and their vCPU series", () => {
     expect(out.extraSeries).toBe(1);
   });
 
+  it("a series gone within the window has a rate too: as many rates as series but one without two samples is not trusted", () => {
+    const r = answers({
+      ...hostA,
+      vm_current: [s(vm("swap"), 2), s(vm("left"), 2), s(vm("ok"), 2)],
+      vm_live: [s(vm("swap"), 2), s(vm("left"), 2), s(vm("ok"), 2)],
+      // swap: vCPU 2 gone within the window, vCPU 1 there now with a single sample (no rate);
+      // left: vCPU 2 gone within the window, more rates than series; ok: both with rates.
+      delay: [
+        s(cpu("swap", 0), 0.1),
+        s(cpu("swap", 2), 0.1),
+        s(cpu("left", 0), 0.1),
+        s(cpu("left", 1), 0.1),
+        s(cpu("left", 2), 0.1),
+        s(cpu("ok", 0), 0.1),
+        s(cpu("ok", 1), 0.1),
+      ],
+      vcpu_samples: [s(vm("swap"), 1), s(vm("left"), 5), s(vm("ok"), 5)],
+    });
+    const { live, detail } = phases(r);
+    expect([...detail]).toEqual(["10.0.0.1:9977"]);
+    expect(live.live.has(vmKeyOf("hv-a", vm("swap")))).toBe(false);
+    expect(live.live.has(vmKeyOf("hv-a", vm("left")))).toBe(false);
+    expect([...live.live.get(vmKeyOf("hv-a", vm("ok")))!]).toEqual([0, 1]);
+  });
+
   it("throttled: per VM the vCPUs without a throttled rate are counted, the rates not 0 kept", () => {
     const r = answers({
       ...hostA,

@@ -377,9 +377,9 @@ export function liveVmsPhase(
 }
 
 /**
- * Which vCPU series each VM has now. The delay answer holds the rates of exactly the series
- * there now, so a VM with as many of them as it has series (and no more than online vCPUs) has
- * those: known here. The others need a closer look, their target's per-vCPU series
+ * Which vCPU series each VM has now. The delay answer holds the rates of the series with two
+ * samples or more in the window, so a VM with as many of them as it has series now, each with
+ * two samples or more (and no more than online vCPUs), has those: known here. The others need a closer look, their target's per-vCPU series
  * (snapshotDetailQueries, applyDetail): a vCPU series without a rate, more series than online
  * vCPUs, a VM in transit (its vCPUs are taken as there). Returns those targets.
  */
@@ -388,7 +388,10 @@ export function liveSeries(live: LiveVms, rates: Rates): Set<string> {
   for (const [key, vm] of live.vms) {
     const rated = rates.delay.get(key);
     const count = live.liveCount.get(key) ?? 0;
-    if (vm.inTransit || count > vm.vcpus || (rated?.size ?? 0) !== count) detail.add(vm.instance);
+    // A series with fewer than two samples in the window has no rate: then equal counts could
+    // pair a series gone within the window with one that has no rate yet.
+    const sparse = vm.samples !== null && vm.samples < 2;
+    if (vm.inTransit || sparse || count > vm.vcpus || (rated?.size ?? 0) !== count) detail.add(vm.instance);
     else live.live.set(key, new Set(rated?.keys()));
   }
   return detail;

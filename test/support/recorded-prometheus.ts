@@ -71,12 +71,6 @@ function countWithoutVcpu(x: readonly WireSample[]): WireSample[] {
   return [...groups.values()];
 }
 
-/** `a and b`: the series of a with a series of the same labels (but the name) in b. */
-function and(a: readonly WireSample[], b: readonly WireSample[]): WireSample[] {
-  const keys = new Set(b.map((s) => without(s.metric, ["__name__"])));
-  return a.filter((s) => keys.has(without(s.metric, ["__name__"])));
-}
-
 /**
  * The answer of one of the snapshot's aggregating queries (vm_live, delay, throttled,
  * throttled_live, and the per-target detail queries), computed from the per-vCPU answers
@@ -92,9 +86,9 @@ export function derivedAnswer(
   const old = perVcpuQueries(windowS, selector);
   const get = (k: keyof typeof old): readonly WireSample[] => perVcpu(old[k]) ?? [];
   if (query === q.vm_live) return countWithoutVcpu(get("live"));
-  if (query === q.delay) return and(get("delay"), get("live"));
+  if (query === q.delay) return [...get("delay")];
   if (query === q.throttled) return get("throttled").filter((s) => Number(s.value[1]) !== 0);
-  if (query === q.throttled_live) return countWithoutVcpu(and(get("throttled"), get("live")));
+  if (query === q.throttled_live) return countWithoutVcpu(get("throttled"));
   const instance = /instance=("(?:[^"\\]|\\.)*")/.exec(query)?.[1];
   if (instance === undefined) return null;
   const d = snapshotDetailQueries(windowS, JSON.parse(instance) as string, selector);
