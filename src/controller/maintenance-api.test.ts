@@ -134,6 +134,14 @@ describe("controller API: host maintenance", () => {
     const u = await post("/hosts/hv02/undrain");
     expect(u.status).toBe(200);
     expect(await u.json()).toEqual({ host: "hv02", was_drained: true });
+    expect(log.entries.at(-1)).toMatchObject({
+      action: "undrain",
+      plan_id: "drain-hv02",
+      from: "hv02",
+      result: "ok",
+      reason: "hv02 may receive VMs again",
+    });
+    expect(log.entries[0]).toMatchObject({ action: "drain", plan_id: "drain-hv02", from: "hv02", result: "ok" });
     const again = await c.audit();
     expect(c.snapshot!.hosts.find((h) => h.name === "hv02")).not.toHaveProperty("drain");
     expect(again.plan!.moves.some((m) => m.to === "hv02")).toBe(true);

@@ -51,6 +51,21 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
   const api = new Hono();
   const auth = requireBearer(o.tokenDigest);
   const who = (xff: string | undefined): string => `api (${xff ?? "bearer token"})`;
+  /** One audit-log line for a maintenance change of `host` (a plan of its own, `drain-HOST`). */
+  const audit = (action: "drain" | "undrain", host: string, by: string, reason: string): void =>
+    o.applier.o.audit.write({
+      time: new Date().toISOString(),
+      actor: by,
+      action,
+      plan_id: `drain-${host}`,
+      move: null,
+      vm: null,
+      from: host,
+      to: null,
+      result: "ok",
+      reason,
+      duration_ms: null,
+    });
 
   api.get("/maintenance", (ctx) => {
     try {
@@ -115,19 +130,12 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
       if (e instanceof MaintenanceError) return ctx.json({ error: e.message }, 500);
       throw e;
     }
-    o.applier.o.audit.write({
-      time: new Date().toISOString(),
-      actor: by,
-      action: "drain",
-      plan_id: `drain-${host}`,
-      move: null,
-      vm: null,
-      from: host,
-      to: null,
-      result: "ok",
-      reason: `${host} drained (${o.file}): ${drain.plan.moves.length} move(s), ${drain.unplaced.length} VM(s) cannot leave${drain.unplaced.length ? ` (${drain.unplaced.map((u) => `${u.vm}: ${u.reason}`).join("; ")})` : ""}`,
-      duration_ms: null,
-    });
+    audit(
+      "drain",
+      host,
+      by,
+      `${host} drained (${o.file}): ${drain.plan.moves.length} move(s), ${drain.unplaced.length} VM(s) cannot leave${drain.unplaced.length ? ` (${drain.unplaced.map((u) => `${u.vm}: ${u.reason}`).join("; ")})` : ""}`,
+    );
     const apply =
       drain.plan.moves.length === 0
         ? null
@@ -155,19 +163,7 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
       if (e instanceof MaintenanceError) return ctx.json({ error: e.message }, 500);
       throw e;
     }
-    o.applier.o.audit.write({
-      time: new Date().toISOString(),
-      actor: by,
-      action: "undrain",
-      plan_id: `drain-${host}`,
-      move: null,
-      vm: null,
-      from: host,
-      to: null,
-      result: "ok",
-      reason: was ? `${host} may receive VMs again` : `${host} was not drained`,
-      duration_ms: null,
-    });
+    audit("undrain", host, by, was ? `${host} may receive VMs again` : `${host} was not drained`);
     return ctx.json({ host, was_drained: was });
   });
 
