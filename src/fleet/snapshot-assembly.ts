@@ -334,6 +334,14 @@ export function liveVmsPhase(
   // The fewest samples any vCPU delay series of the VM has in the window.
   perVm(r.vcpu_samples, hostOf, vmSamples, "min");
   const liveCount = perVm(r.vm_live, hostOf, new Map(), "sum");
+  const row = (s: VectorSample, host: string, key: string): VmRow => ({
+    name: s.labels.domain ?? "",
+    uuid: s.labels.uuid ?? "",
+    host,
+    instance: s.labels.instance ?? "",
+    vcpus: s.v,
+    samples: vmSamples.get(key) ?? null,
+  });
   let inactive = 0;
   for (const s of r.vm_current) {
     const host = hostOf(s.labels);
@@ -343,14 +351,7 @@ export function liveVmsPhase(
       inactive++; // no vCPU thread sampled: not running, uses no CPU
       continue;
     }
-    vms.set(key, {
-      name: s.labels.domain ?? "",
-      uuid: s.labels.uuid ?? "",
-      host,
-      instance: s.labels.instance ?? "",
-      vcpus: s.v,
-      samples: vmSamples.get(key) ?? null,
-    });
+    vms.set(key, row(s, host, key));
   }
   // In transit: running on some host within the last TRANSIT_S, on none now (the source's
   // agent dropped it, the target's has not reported it yet). It stays where it was last seen.
@@ -361,15 +362,7 @@ export function liveVmsPhase(
     const id = s.labels.uuid || s.labels.domain || "";
     const key = vmKeyOf(host, s.labels);
     if (!hosts.has(host) || nowOn.has(id) || vms.has(key)) continue;
-    vms.set(key, {
-      name: s.labels.domain ?? "",
-      uuid: s.labels.uuid ?? "",
-      host,
-      instance: s.labels.instance ?? "",
-      vcpus: s.v,
-      samples: vmSamples.get(key) ?? null,
-      inTransit: true,
-    });
+    vms.set(key, { ...row(s, host, key), inTransit: true });
     nowOn.add(id);
     transit.push(`${s.labels.domain ?? id} (last on ${host})`);
   }
