@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeE2E } from "./env.js";
+import { SECOND_HOST_PID_FILE } from "./second-host.js";
 import { TESTBED, URI, startAgent, type RunningAgent } from "./virsh.js";
 
 /**
@@ -60,10 +60,7 @@ describeE2E("vsteal agents on two testbed hosts: a migration shows at once on bo
   beforeAll(async () => {
     // Starts host B unless it is up already; it is never stopped here (others may use it).
     uriB = /qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system/.exec(testbed("up-second-host"))![0];
-    const pidB = readFileSync(
-      join(process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed", "second-host.pid"),
-      "utf8",
-    ).trim();
+    const pidB = readFileSync(SECOND_HOST_PID_FILE, "utf8").trim();
     testbed("define", DOM, "1");
     const args = ["--source", "libvirt", "--interval", "300", "--discovery-interval", "600", "--history.dir", ""];
     a = await startAgent([...args, "--host-name", "hv-a"]);

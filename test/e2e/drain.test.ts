@@ -34,12 +34,16 @@ import { readMaintenance } from "../../src/maintenance/state-file.js";
 import type { FleetSnapshot, Plan } from "../../src/model/fleet.js";
 import { plan } from "../../src/planner/index.js";
 import { describeE2E } from "./env.js";
-import { startAgentOnSecondHost, type SecondHostAgent } from "./second-host.js";
+import {
+  FAST_LIBVIRT_AGENT,
+  SECOND_HOST_PID_FILE,
+  startAgentOnSecondHost,
+  type SecondHostAgent,
+} from "./second-host.js";
 import { CLI, TESTBED, startAgent, type RunningAgent } from "./virsh.js";
 
 const PREFIX = "vsteal-dr-";
 const VMS = [`${PREFIX}1`, `${PREFIX}2`];
-const PID_FILE = "/var/lib/vsteal-testbed/second-host.pid";
 const WINDOW = "10s";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -159,17 +163,8 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
       }
       testbed("define", vm, "1");
     }
-    agentA = await startAgent([
-      "--source",
-      "libvirt",
-      "--interval",
-      "1",
-      "--discovery-interval",
-      "1",
-      "--history.dir",
-      "",
-    ]);
-    agentB = await startAgentOnSecondHost(readFileSync(PID_FILE, "utf8").trim());
+    agentA = await startAgent(FAST_LIBVIRT_AGENT);
+    agentB = await startAgentOnSecondHost(readFileSync(SECOND_HOST_PID_FILE, "utf8").trim());
     prom = await LabPrometheus.start({
       targets: [
         { address: new URL(agentA.url).host, host: "hostA" },

@@ -13,11 +13,10 @@ import { apply } from "../../src/cli/apply.js";
 import type { Io } from "../../src/cli/io.js";
 import type { AuditEntry } from "../../src/migrate/audit-log.js";
 import { describeE2E } from "./env.js";
-import { startAgentOnSecondHost } from "./second-host.js";
+import { FAST_LIBVIRT_AGENT, SECOND_HOST_PID_FILE, startAgentOnSecondHost } from "./second-host.js";
 import { startAgent, testbed, virsh, type RunningAgent } from "./virsh.js";
 
 const VM = "vsteal-mig-e2e";
-const PID_FILE = "/var/lib/vsteal-testbed/second-host.pid";
 
 interface RateSample {
   agent: "A" | "B";
@@ -86,17 +85,8 @@ describeE2E("live migration between two libvirt hosts (vsteal apply)", () => {
       `hosts:\n  hostA: { uri: "qemu:///system", p2p: false, migrate_uri: "tcp://127.0.0.1" }\n  hostB: { uri: "${uriB}", migrate_uri: "tcp://127.0.0.1" }\n`,
     );
     testbed("define", VM, "1");
-    agentA = await startAgent([
-      "--source",
-      "libvirt",
-      "--interval",
-      "1",
-      "--discovery-interval",
-      "1",
-      "--history.dir",
-      "",
-    ]);
-    agentB = await startAgentOnSecondHost(readFileSync(PID_FILE, "utf8").trim());
+    agentA = await startAgent(FAST_LIBVIRT_AGENT);
+    agentB = await startAgentOnSecondHost(readFileSync(SECOND_HOST_PID_FILE, "utf8").trim());
     polling = true;
     poller = (async () => {
       while (polling) {
