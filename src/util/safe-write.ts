@@ -52,16 +52,20 @@ export function openNoFollow(path: string, mode: NoFollowMode, what: string, per
   } catch (e) {
     throw new SafeWriteError(`cannot write ${what} ${path}: ${reason(e)}`, (e as NodeJS.ErrnoException).code);
   }
-  // The rename itself survives a crash only once the directory is on disk.
+}
+
+/** fsync of a directory, so that a rename in it survives a crash; false where it cannot be (some file systems). */
+export function fsyncDir(dir: string): boolean {
   try {
-    const d = openSync(dirname(path), O_RDONLY | O_DIRECTORY);
+    const d = openSync(dir, O_RDONLY | O_DIRECTORY);
     try {
       fsyncSync(d);
     } finally {
       closeSync(d);
     }
+    return true;
   } catch {
-    /* a directory that cannot be fsync'ed (some file systems): the rename is done */
+    return false;
   }
 }
 
@@ -94,4 +98,6 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, what: s
     if (e instanceof SafeWriteError) throw e;
     throw new SafeWriteError(`cannot write ${what} ${path}: ${reason(e)}`, (e as NodeJS.ErrnoException).code);
   }
+  // The rename itself survives a crash only once the directory is on disk.
+  fsyncDir(dirname(path));
 }
