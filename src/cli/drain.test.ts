@@ -149,7 +149,9 @@ describe("vsteal drain", () => {
     await expect(drain("hostA", { ...t.o, snapshot: undefined }, t.io, { driver: t.driver })).rejects.toThrow(
       /--prometheus URL .* or --snapshot FILE/,
     );
-    await expect(drain("host\u0007A", t.o, t.io)).rejects.toThrow(/must not contain control characters/);
+    await expect(drain("host\u0007A", t.o, t.io)).rejects.toThrow(
+      /host name "host\\u0007A": must be a host name \(letters, digits/,
+    );
     await expect(drain("hostA", { ...t.o, prometheus: "http://127.0.0.1:9" }, t.io)).rejects.toThrow(
       "give one of --prometheus URL or --snapshot FILE, not both",
     );

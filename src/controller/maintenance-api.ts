@@ -77,8 +77,9 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
 
   api.post("/hosts/:host/drain", auth, async (ctx) => {
     const host = ctx.req.param("host");
-    if (!hostNameSchema.safeParse(host).success)
-      return ctx.json({ error: `invalid host name ${JSON.stringify(host)}` }, 400);
+    const bad = hostNameSchema.safeParse(host);
+    if (!bad.success)
+      return ctx.json({ error: `invalid host name ${JSON.stringify(host)}: ${bad.error.issues[0]!.message}` }, 400);
     const text = await ctx.req.text();
     let raw: unknown = null;
     try {
@@ -153,8 +154,9 @@ export function maintenanceApi(o: MaintenanceApiOptions): Hono {
 
   api.post("/hosts/:host/undrain", auth, async (ctx) => {
     const host = ctx.req.param("host");
-    if (!hostNameSchema.safeParse(host).success)
-      return ctx.json({ error: `invalid host name ${JSON.stringify(host)}` }, 400);
+    const bad = hostNameSchema.safeParse(host);
+    if (!bad.success)
+      return ctx.json({ error: `invalid host name ${JSON.stringify(host)}: ${bad.error.issues[0]!.message}` }, 400);
     const by = who(ctx.req.header("X-Forwarded-For"));
     let was: boolean;
     try {

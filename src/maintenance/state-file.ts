@@ -14,6 +14,7 @@
  * - Changes are read-modify-write under a lock file (`FILE.lock`, O_EXCL), so a drain from the
  *   CLI and one through the controller's API never lose each other's host.
  */
+import { hostNameSchema as fleetHostNameSchema } from "../model/host-name.js";
 import {
   closeSync,
   constants,
@@ -52,14 +53,10 @@ export interface MaintenanceState {
   hosts: Record<string, MaintenanceEntry>;
 }
 
-/** A host name as the fleet snapshot has it: 1–253 characters, no control characters. */
-export const hostNameSchema = z
-  .string()
-  .min(1)
-  .max(253)
-  // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { message: "must not contain control characters" })
-  .refine((s) => s !== "__proto__", { message: "is not a usable host name" });
+/** A host name as everywhere in vsteal (src/model/host-name.ts), and never `__proto__` (a key of the file's map). */
+export const hostNameSchema = fleetHostNameSchema.refine((s) => s !== "__proto__", {
+  message: "is not a usable host name",
+});
 
 const entrySchema = z.object({
   since: z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: "expected an ISO 8601 time" }),
