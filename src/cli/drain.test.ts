@@ -149,6 +149,13 @@ describe("vsteal drain", () => {
     await expect(drain("hostA", { ...t.o, snapshot: undefined }, t.io, { driver: t.driver })).rejects.toThrow(
       /--prometheus URL .* or --snapshot FILE/,
     );
+    // A snapshot "file" without end is refused at the snapshot limit, not read into memory.
+    await expect(drain("hostA", { ...t.o, snapshot: "/dev/zero" }, t.io, { driver: t.driver })).rejects.toThrow(
+      /the snapshot \/dev\/zero is larger than/,
+    );
+    await expect(drain("hostA", { ...t.o, snapshot: join(t.dir, "nope.json") }, t.io)).rejects.toThrow(
+      /cannot read the snapshot .*nope\.json: .*(no such file|not found)/i,
+    );
     await expect(drain("host\u0007A", t.o, t.io)).rejects.toThrow(
       /host name "host\\u0007A": must be a host name \(letters, digits/,
     );

@@ -11,7 +11,7 @@
  * Exit codes: 0 drained (every VM left, or dry run); 1 error before any move; 2 not confirmed;
  * 4 a move failed or was aborted; 5 drained, but some VM could not leave (named on stderr).
  */
-import { readFileSync } from "node:fs";
+import { BoundedReadError, LIMITS, readTextFileBounded } from "../util/bounded-read.js";
 import { FleetValidationError, parseSnapshotJson, type FleetSnapshot } from "../model/fleet.js";
 import { FileAuditLog } from "../migrate/audit-log.js";
 import { virshDriver, type MigrationDriver } from "../migrate/driver.js";
@@ -63,11 +63,10 @@ export interface DrainDeps {
 function readSnapshotFile(file: string): FleetSnapshot {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readTextFileBounded(file, LIMITS.fleetJson, "the snapshot");
   } catch (e) {
-    throw new ApplyError(
-      `cannot read the snapshot ${file}: ${e instanceof Error ? e.message.replace(/^[A-Z]+: /, "") : String(e)}`,
-    );
+    if (e instanceof BoundedReadError) throw new ApplyError(e.message);
+    throw e;
   }
   try {
     return parseSnapshotJson(text, file);
