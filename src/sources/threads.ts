@@ -10,17 +10,7 @@ interface ProcessEntry {
   start: string;
   /** Every thread seen: its vCPU number, or null for QEMU's other threads. */
   threads: Map<number, number | null>;
-  affinity: Map<number, number[] | null>;
-  /** Discoveries since affinities were last read. */
-  age: number;
 }
-
-/**
- * Refresh vCPU affinities (Cpus_allowed_list) every this many discoveries; new threads at once.
- * 1: a pinning changed while the VM runs (vcpupin, a migration's new placement) is seen at the
- * next discovery; one status read per vCPU thread per discovery, never per sweep.
- */
-const AFFINITY_EVERY = 1;
 
 function startTime(procRoot: string, pid: number): string {
   const stat = readFileSync(join(procRoot, String(pid), "stat"), "latin1");
@@ -32,8 +22,10 @@ function startTime(procRoot: string, pid: number): string {
  * Offline (unplugged) vCPUs have no thread and so are absent.
  *
  * Discovery runs every few seconds over every QEMU process, so what does not change is
- * remembered: a thread's name is read once (a QEMU vCPU thread keeps its name), and its
- * affinity is re-read every AFFINITY_EVERY discoveries. Reads are
+ * remembered: a thread's name is read once (a QEMU vCPU thread keeps its name). Its affinity
+ * (Cpus_allowed_list) is read at every discovery, so that a pinning changed while the VM runs
+ * (vcpupin, a migration's new placement) is seen at the next one: one status read per vCPU
+ * thread per discovery, never per sweep. Reads are
  * synchronous: thousands of tiny /proc reads cost far less that way than as promises.
  */
 export class VcpuThreadFinder {
@@ -52,10 +44,10 @@ export class VcpuThreadFinder {
     const tids = readdirSync(taskDir);
     let entry = this.known.get(pid);
     if (!entry || entry.start !== start) {
-      entry = { start, threads: new Map(), affinity: new Map(), age: 0 };
+      entry = { start, threads: new Map() };
       this.known.set(pid, entry);
     }
-    const refreshAffinity = entry.age++ % AFFINITY_EVERY === 0;
+    let main: string | null | undefined; // the process's name, read once per find when needed
     const live = new Set<number>();
     const out: VcpuThread[] = [];
     for (const t of tids) {
@@ -80,24 +72,20 @@ export class VcpuThreadFinder {
         // A thread QEMU has just created still has the process's name until QEMU names it
         // ("CPU 0/KVM"): seen that early (an event-driven discovery right at start), it is not
         // remembered as a non-vCPU thread, so the next discovery reads its name again.
-        if (vcpu !== null || tid === pid || comm !== this.mainComm(pid)) entry.threads.set(tid, vcpu);
+        if (vcpu !== null || tid === pid || comm !== (main ??= this.mainComm(pid))) entry.threads.set(tid, vcpu);
       }
       if (vcpu === null) continue;
-      if (refreshAffinity || !entry.affinity.has(tid)) {
-        const statusFile = join(taskDir, t, "status");
-        try {
-          entry.affinity.set(tid, parseStatus(readFileSync(statusFile, "utf8"), statusFile).cpusAllowed);
-        } catch {
-          entry.affinity.set(tid, null); // exited, or unreadable: affinity unknown
-        }
+      const statusFile = join(taskDir, t, "status");
+      let affinity: number[] | null;
+      try {
+        affinity = parseStatus(readFileSync(statusFile, "utf8"), statusFile).cpusAllowed;
+      } catch {
+        affinity = null; // exited, or unreadable: affinity unknown
       }
-      out.push({ vcpu, tid, affinity: entry.affinity.get(tid) ?? null });
+      out.push({ vcpu, tid, affinity });
     }
     for (const tid of entry.threads.keys()) {
-      if (!live.has(tid)) {
-        entry.threads.delete(tid);
-        entry.affinity.delete(tid);
-      }
+      if (!live.has(tid)) entry.threads.delete(tid);
     }
     out.sort((a, b) => a.vcpu - b.vcpu);
     return out;
