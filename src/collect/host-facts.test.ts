@@ -1,5 +1,5 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixturePath } from "../../test/unit/procfs/fixture.js";
@@ -52,6 +52,13 @@ describe("readHostFacts", () => {
       vmCpusFrom: "online",
     });
     expect(readHostFacts({ ...base, ...tree() })).toMatchObject({ vmCpusFrom: "online", capacityCores: 8 });
+  });
+
+  it("without sysfs's online list, the CPUs Node sees are the online ones (not none: the agent still starts)", () => {
+    const t = tree();
+    rmSync(join(t.sysRoot, "devices", "system", "cpu", "online"));
+    const all = cpus().map((_, i) => i);
+    expect(readHostFacts({ ...base, ...t })).toMatchObject({ vmCpus: all, onlineCpus: all, vmCpusFrom: "online" });
   });
 
   it("refuses flags that cannot work, naming the flag", () => {

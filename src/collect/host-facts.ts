@@ -1,3 +1,4 @@
+import { onlineCpus } from "./host-info.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatCpuList, parseCpuList } from "../procfs/cpulist.js";
@@ -49,15 +50,6 @@ export class HostFactsError extends Error {
   }
 }
 
-function readOnline(sysRoot: string): number[] | null {
-  const file = join(sysRoot, "devices", "system", "cpu", "online");
-  try {
-    return parseCpuList(readFileSync(file, "utf8").trim(), file);
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The cpuset of libvirt's machine cgroup (v1 `cpuset/machine[.slice]/cpuset.cpus`, v2
  * `machine[.slice]/cpuset.cpus.effective`): the CPUs libvirt's VMs are confined to. null when
@@ -101,30 +93,28 @@ export function parseVmCpusFlag(v: string): number[] {
 export function readHostFacts(opts: HostFactsOptions): HostFacts {
   const procRoot = opts.procRoot ?? "/proc";
   const sysRoot = opts.sysRoot ?? "/sys";
-  const online = readOnline(sysRoot);
+  const online = onlineCpus(sysRoot);
   let vmCpus: number[];
   let vmCpusFrom: HostFacts["vmCpusFrom"];
   if (opts.vmCpus !== undefined) {
     vmCpus = parseVmCpusFlag(opts.vmCpus);
     vmCpusFrom = "flag";
-    if (online) {
-      const on = new Set(online);
-      const off = vmCpus.filter((c) => !on.has(c));
-      if (off.length > 0)
-        throw new HostFactsError(
-          `--vm-cpus ${opts.vmCpus}: ${off.length === 1 ? "CPU" : "CPUs"} ${formatCpuList(off)} not online (online: ${formatCpuList(online)}); name online CPUs only`,
-        );
-    }
+    const on = new Set(online);
+    const off = vmCpus.filter((c) => !on.has(c));
+    if (off.length > 0)
+      throw new HostFactsError(
+        `--vm-cpus ${opts.vmCpus}: ${off.length === 1 ? "CPU" : "CPUs"} ${formatCpuList(off)} not online (online: ${formatCpuList(online)}); name online CPUs only`,
+      );
   } else {
     const mounts = readCgroupMounts(procRoot);
     const fromCgroup = mounts ? machineCgroupCpus(mounts) : null;
-    const on = online ? new Set(online) : null;
-    const usable = fromCgroup && on ? fromCgroup.filter((c) => on.has(c)) : fromCgroup;
+    const on = new Set(online);
+    const usable = fromCgroup ? fromCgroup.filter((c) => on.has(c)) : null;
     if (usable && usable.length > 0) {
       vmCpus = usable;
       vmCpusFrom = "machine-cgroup";
     } else {
-      vmCpus = online ?? [];
+      vmCpus = online;
       vmCpusFrom = "online";
     }
   }
@@ -151,7 +141,7 @@ export function readHostFacts(opts: HostFactsOptions): HostFacts {
   }
   return {
     hostName: opts.hostName,
-    onlineCpus: online ?? vmCpus,
+    onlineCpus: online,
     vmCpus,
     vmCpusFrom,
     reservedCpus: opts.reservedCpus,

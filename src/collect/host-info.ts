@@ -2,14 +2,19 @@ import { readFileSync } from "node:fs";
 import { cpus as osCpus } from "node:os";
 import { parseCpuList } from "../procfs/cpulist.js";
 
-/** Online host CPUs (from sysfs; the Node view as a fallback). */
-export function hostCpuCount(sysRoot = "/sys"): number {
+/** The online host CPUs, by number (from sysfs; the Node view, CPUs 0…n−1, as a fallback). */
+export function onlineCpus(sysRoot = "/sys"): number[] {
   const file = `${sysRoot}/devices/system/cpu/online`;
   try {
-    return parseCpuList(readFileSync(file, "utf8").trim(), file).length;
+    return parseCpuList(readFileSync(file, "utf8").trim(), file);
   } catch {
-    return osCpus().length;
+    return osCpus().map((_, i) => i);
   }
+}
+
+/** How many host CPUs are online (onlineCpus). */
+export function hostCpuCount(sysRoot = "/sys"): number {
+  return onlineCpus(sysRoot).length;
 }
 
 /** Is CONFIG_SCHEDSTATS on and enabled? Only then is /proc/…/sched wait_sum worth reading. */
