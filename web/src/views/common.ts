@@ -179,3 +179,23 @@ export function alertEventsTable(events: readonly AlertEvent[], emptyText: strin
     ),
   );
 }
+
+/** A figure card: a label, a value and a line of detail; `hint` (a tooltip) shows "–" until a value comes. */
+export interface Card {
+  el: HTMLElement;
+  value: HTMLElement;
+  detail: HTMLElement;
+}
+
+export function card(label: string, hint?: string): Card {
+  const value = h("div", { class: "card-value" }, hint === undefined ? "" : "–");
+  const detail = h("div", { class: "card-detail" }, "");
+  const el = h(
+    "div",
+    hint === undefined ? { class: "card" } : { class: "card", title: hint },
+    h("div", { class: "card-label" }, label),
+    value,
+    detail,
+  );
+  return { el, value, detail };
+}

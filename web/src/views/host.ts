@@ -7,6 +7,7 @@ import { combine, domainKey, waitingSince } from "../series.js";
 import { cssVar, withAlpha } from "../theme.js";
 import {
   activeAlertsTable,
+  card,
   code,
   emptyState,
   panel,
@@ -16,22 +17,6 @@ import {
   type View,
   type ViewContext,
 } from "./common.js";
-
-interface Card {
-  el: HTMLElement;
-  value: HTMLElement;
-  detail: HTMLElement;
-}
-
-function card(label: string, hint: string): Card {
-  const value = h("div", { class: "card-value" }, "–");
-  const detail = h("div", { class: "card-detail" }, "");
-  return {
-    el: h("div", { class: "card", title: hint }, h("div", { class: "card-label" }, label), value, detail),
-    value,
-    detail,
-  };
-}
 
 const TOP = 10;
 

@@ -2,7 +2,7 @@
 import { h, setText } from "../../dom.js";
 import type { AuditView, FleetData } from "../../fleet.js";
 import { clock, cores, cpus, pct } from "../../format.js";
-import { card } from "./widgets.js";
+import { card } from "../common.js";
 
 export class FleetCards {
   private readonly c = {

@@ -1,17 +1,5 @@
-/** Small pieces the fleet view's parts share: a figure card, a table, a host's name, a clickable row. */
+/** Small pieces the fleet view's parts share: a table, a host's name, a clickable row. */
 import { h } from "../../dom.js";
-
-export interface Card {
-  el: HTMLElement;
-  value: HTMLElement;
-  detail: HTMLElement;
-}
-
-export function card(label: string): Card {
-  const value = h("div", { class: "card-value" });
-  const detail = h("div", { class: "card-detail" });
-  return { el: h("div", { class: "card" }, h("div", { class: "card-label" }, label), value, detail), value, detail };
-}
 
 export function table(head: Array<[string, boolean?]>, rows: HTMLElement[], cls = ""): HTMLElement {
   return h(
