@@ -11,7 +11,7 @@ import { TESTBED, URI, startAgent, type RunningAgent } from "./virsh.js";
  * A's, and back, with sweeps every 300 s and periodic discovery every 600 s — only the events
  * can do it. libvirt on each host says where the VM runs.
  */
-const PREFIX = "vsteal-ag-";
+const PREFIX = "vsteal-am-";
 const DOM = `${PREFIX}migrate`;
 const env = { ...process.env, VSTEAL_TESTBED_PREFIX: PREFIX, VSTEAL_TESTBED_WAIT: "0", LC_ALL: "C" };
 const testbed = (...args: string[]) =>
