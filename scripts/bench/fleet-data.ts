@@ -81,6 +81,9 @@ export function* fleetText(
   yield* gauge("vsteal_host_capacity_cores", () => CPUS);
   yield* gauge("vsteal_collector_last_sweep_timestamp_seconds", (_h, t) => t - 0.5);
   yield* gauge("up", () => 1);
+  const hostVcpus = new Uint32Array(hosts);
+  for (let i = 0; i < vmVcpus.length; i++) hostVcpus[Math.floor(i / vms)]! += vmVcpus[i]!;
+  yield* gauge("vsteal_host_vcpu_series", (h) => hostVcpus[h]!);
   if (!ms) buf += "# TYPE libvirt_domain_vcpu_current gauge\n";
   for (let h = 0; h < hosts; h++) {
     const hl = hostLabels(h);

@@ -50,12 +50,16 @@ describe("renderVcpuFamilies", () => {
     expect(text).not.toContain(`vsteal_domain_vcpu_throttled_seconds_total{${dl},vcpu="3"}`);
     expect(text).toContain(`libvirt_domain_vcpu_maximum{${dl}} 4\n`);
     expect(text).toContain(`libvirt_domain_vcpu_current{domain="off",uuid=""} 1\n`);
+    // As many as each per-vCPU family has (the shut-off domain has none).
+    const delaySeries = text.split("\n").filter((l) => l.startsWith("libvirt_domain_vcpu_delay_seconds_total{")).length;
+    expect(text).toContain(`vsteal_host_vcpu_series ${delaySeries}\n`);
+    expect(delaySeries).toBeGreaterThan(0);
   });
 
   it("escapes label values so a name cannot break the format", () => {
     expect(escapeLabelValue('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
     const text = renderVcpuFamilies(domains, false);
-    for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) {
+    for (const line of text.split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("vsteal_host_"))) {
       expect(line).toMatch(/^[a-z_]+\{domain="(?:[^"\\\n]|\\.)*",uuid="[^"]*"(?:,vcpu="\d+")?\} [0-9.e+]+$/);
     }
   });

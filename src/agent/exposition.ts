@@ -106,5 +106,16 @@ export function renderVcpuFamilies(domains: readonly DomainSample[], openMetrics
       }
     });
   }
+  // How many vCPU series the families above have (throttled: at most this many), so that a
+  // planner can tell from one series a host that stopped exporting one of them (snapshot).
+  let series = 0;
+  for (const d of domains) series += d.vcpus.length;
+  parts.push(`# HELP ${VCPU_SERIES.name} ${VCPU_SERIES.help}\n# TYPE ${VCPU_SERIES.name} gauge\n`);
+  parts.push(`${VCPU_SERIES.name} ${series}\n`);
   return parts.join("");
 }
+
+export const VCPU_SERIES = {
+  name: "vsteal_host_vcpu_series",
+  help: "vCPU series in this exposition: each per-vCPU family has this many (the throttled one at most).",
+} as const;

@@ -92,46 +92,73 @@ export const FLEET_QUERY_CONCURRENCY = 4;
 const isPair = (p: unknown): p is [number, string] =>
   Array.isArray(p) && p.length === 2 && typeof p[0] === "number" && typeof p[1] === "string";
 
+/** A sample of a vector as it streams in (its own class: told from anything else the answer holds). */
+class CompactSample implements VectorSample {
+  constructor(
+    public labels: Labels,
+    public t: number,
+    public v: number,
+  ) {}
+}
+
+/** A series of a matrix as it streams in. */
+class CompactSeries implements MatrixSeries {
+  constructor(
+    public labels: Labels,
+    public points: Array<{ t: number; v: number }>,
+  ) {}
+}
+
+type Compact = CompactSample | CompactSeries;
+const isCompact = (x: unknown): x is Compact => x instanceof CompactSample || x instanceof CompactSeries;
+
+/**
+ * Label values shared with the series before (an answer lists a VM's vCPUs, a host's VMs one
+ * after the other: the same host, instance, job, domain and UUID), else interned: one string per
+ * distinct value, without hashing most of them.
+ */
+class LabelSharer {
+  private prev: Record<string, string> = {};
+  constructor(private readonly intern: Interner) {}
+  share(labels: Record<string, unknown>, index: number): Labels {
+    const prev = this.prev;
+    for (const k of Object.keys(labels)) {
+      const v = labels[k];
+      if (typeof v !== "string")
+        throw new DecodeError("malformed", `data.result.${index}.metric.${k}: expected a string`);
+      const p = prev[k];
+      labels[k] = p === v ? p : this.intern.get(v);
+    }
+    this.prev = labels as Record<string, string>;
+    return labels as Labels;
+  }
+}
+
 /**
  * A series of a vector or matrix in its compact form, as it streams in: the label object JSON.parse
- * made, its values interned; the value parsed. Anything else is returned as it is, for the
+ * made, its values shared; the value parsed. Anything else is returned as it is, for the
  * schema to judge; a malformed series throws.
  */
-function compactElement(e: unknown, intern: Interner, index: number): unknown {
+function compactElement(e: unknown, labelSharer: LabelSharer, index: number): unknown {
   if (typeof e !== "object" || e === null || Array.isArray(e)) return e;
   const o = e as { metric?: unknown; value?: unknown; values?: unknown };
   const m = o.metric;
   if (typeof m !== "object" || m === null || Array.isArray(m))
     throw new DecodeError("malformed", `data.result.${index}.metric: expected an object of labels`);
-  const labels = m as Record<string, unknown>;
-  for (const k of Object.keys(labels)) {
-    const v = labels[k];
-    if (typeof v !== "string")
-      throw new DecodeError("malformed", `data.result.${index}.metric.${k}: expected a string`);
-    labels[k] = intern.get(v);
-  }
+  const labels = labelSharer.share(m as Record<string, unknown>, index);
   if (o.value !== undefined) {
     if (!isPair(o.value)) throw new DecodeError("malformed", `data.result.${index}.value: expected [time, "value"]`);
-    return { kind: VECTOR, sample: { labels: labels as Labels, t: o.value[0], v: parseSampleValue(o.value[1]) } };
+    return new CompactSample(labels, o.value[0], parseSampleValue(o.value[1]));
   }
   if (Array.isArray(o.values)) {
     const points = o.values.map((p, j) => {
       if (!isPair(p)) throw new DecodeError("malformed", `data.result.${index}.values.${j}: expected [time, "value"]`);
       return { t: p[0], v: parseSampleValue(p[1]) };
     });
-    return { kind: MATRIX, series: { labels: labels as Labels, points } };
+    return new CompactSeries(labels, points);
   }
   throw new DecodeError("malformed", `data.result.${index}: expected "value" or "values"`);
 }
-
-const VECTOR = 1;
-const MATRIX = 2;
-type Compact = { kind: typeof VECTOR; sample: VectorSample } | { kind: typeof MATRIX; series: MatrixSeries };
-const isCompact = (x: unknown): x is Compact =>
-  typeof x === "object" &&
-  x !== null &&
-  "kind" in x &&
-  ((x as Compact).kind === VECTOR || (x as Compact).kind === MATRIX);
 
 /** "NaN", "+Inf", "-Inf" as Prometheus writes them; Number() alone does not read "+Inf". */
 export function parseSampleValue(s: string): number {
@@ -294,11 +321,11 @@ export class PrometheusClient {
       );
     }
     let decoded: Awaited<ReturnType<typeof decodeStreaming>>;
-    const intern = new Interner();
+    const labelSharer = new LabelSharer(new Interner());
     let index = 0;
     try {
       if (!res.body) throw new DecodeError("truncated", "the answer has no body");
-      decoded = await decodeStreaming(res.body, this.maxResponseBytes, (e) => compactElement(e, intern, index++));
+      decoded = await decodeStreaming(res.body, this.maxResponseBytes, (e) => compactElement(e, labelSharer, index++));
     } catch (e) {
       if (e instanceof DecodeError) {
         await res.body?.cancel().catch(() => undefined);
@@ -344,11 +371,11 @@ export class PrometheusClient {
         skeleton.data.result = [];
       } else {
         skeleton.data.result = elements.map((x) =>
-          isCompact(x)
-            ? x.kind === VECTOR
-              ? { metric: x.sample.labels, value: [x.sample.t, String(x.sample.v)] }
-              : { metric: x.series.labels, values: [] }
-            : x,
+          x instanceof CompactSample
+            ? { metric: x.labels, value: [x.t, String(x.v)] }
+            : x instanceof CompactSeries
+              ? { metric: x.labels, values: [] }
+              : x,
         );
       }
     }
@@ -375,23 +402,23 @@ export class PrometheusClient {
     }
     let result: QueryResult;
     if (compact !== null && body.data.resultType === "vector") {
-      if (!compact.every((c) => c.kind === VECTOR))
+      if (!compact.every((c) => c instanceof CompactSample))
         throw new PrometheusError(
           "invalid_response",
           `${what}: a vector answer to /api/v1/${endpoint} holds matrix series`,
           null,
           res.status,
         );
-      result = { type: "vector", samples: compact.map((c) => (c as Extract<Compact, { kind: 1 }>).sample) };
+      result = { type: "vector", samples: compact as CompactSample[] };
     } else if (compact !== null && body.data.resultType === "matrix") {
-      if (!compact.every((c) => c.kind === MATRIX))
+      if (!compact.every((c) => c instanceof CompactSeries))
         throw new PrometheusError(
           "invalid_response",
           `${what}: a matrix answer to /api/v1/${endpoint} holds vector samples`,
           null,
           res.status,
         );
-      result = { type: "matrix", series: compact.map((c) => (c as Extract<Compact, { kind: 2 }>).series) };
+      result = { type: "matrix", series: compact as CompactSeries[] };
     } else {
       result = convert(body.data);
     }

@@ -42,6 +42,61 @@ describe("decodeStreaming", () => {
     );
   });
 
+  it("jumps between series with the native search: the same answer, label values that look like a boundary included", async () => {
+    const tricky = fc.oneof(labelValue, fc.constantFrom('},{"metric":', '"},{"metric":{"', "\\", '\\"'));
+    const body = fc
+      .array(
+        fc.record({
+          metric: fc.dictionary(fc.constantFrom("domain", "uuid", "vcpu", "instance"), tricky, { minKeys: 1 }),
+          value: fc.tuple(fc.integer(), fc.double().map(String)),
+        }),
+        { minLength: 1, maxLength: 200 },
+      )
+      .map((result) => ({ status: "success", data: { resultType: "vector", result } }));
+    await fc.assert(
+      fc.asyncProperty(
+        body,
+        fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 4 }),
+        async (b, sizes) => {
+          const text = JSON.stringify(b);
+          const d = await decodeStreaming(chunks(text, sizes), 1 << 24);
+          expect(d.elements).toEqual(b.data.result);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("a boundary nested deeper than the series (valid JSON, not a Prometheus answer): the same answer or refused, never another", async () => {
+    const nested = fc.array(
+      fc.record({
+        metric: fc.dictionary(fc.constantFrom("a", "b"), labelValue),
+        value: fc.tuple(fc.integer(), fc.double().map(String)),
+        x: fc.array(fc.constantFrom({}, { metric: {}, value: [1, "2"] }), { maxLength: 3 }),
+      }),
+      { minLength: 1, maxLength: 20 },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        nested,
+        fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 6 }),
+        async (result, sizes) => {
+          const text = JSON.stringify({ status: "success", data: { resultType: "vector", result } });
+          try {
+            const d = await decodeStreaming(chunks(text, sizes), 1 << 24);
+            expect(d.elements).toEqual(result);
+          } catch (e) {
+            expect(e).toBeInstanceOf(DecodeError);
+            expect((e as DecodeError).message).toMatch(
+              /^data\.result is not valid JSON in the shape of a Prometheus answer/,
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("keeps the key order of VictoriaMetrics (isPartial first, stats after data) and answers without data.result", async () => {
     const vm =
       '{"status":"success","isPartial":false,"data":{"result":[{"metric":{"x":"1"},"value":[1,"2"]}],"resultType":"vector"},"stats":{"seriesFetched":"1"}}';

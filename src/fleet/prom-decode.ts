@@ -23,6 +23,16 @@ export class DecodeError extends Error {
 /** Batches of about this many bytes of elements go to JSON.parse at once. */
 const BATCH_BYTES = 1 << 20;
 
+/**
+ * Where one series of a Prometheus answer ends and the next begins, as every Prometheus-compatible
+ * engine writes it (Go's encoding/json: no spaces). It cannot occur inside a JSON string (its
+ * quote would be escaped there), so between series it is found with the native byte search
+ * instead of the byte scanner. Found anywhere else (a valid JSON that is not a Prometheus answer
+ * nesting it deeper), the cut leaves a batch whose brackets do not balance, and JSON.parse
+ * refuses it: never a different answer, at worst an answer refused as not understood.
+ */
+const SERIES_BOUNDARY = Buffer.from('},{"metric":');
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -65,13 +75,16 @@ export async function decodeStreaming(
 
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
+  let batchCut = false; // a cut in the batch was found by SERIES_BOUNDARY, not by the scanner
   let total = 0;
 
   const flushBatch = (): void => {
     if (batchBytes === 0) return;
     const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+    const cut = batchCut;
     batch = [];
     batchBytes = 0;
+    batchCut = false;
     let text = batchDecoder.decode(buf);
     text = text.replace(/^[\s,]+/, "");
     if (text === "") return;
@@ -81,7 +94,7 @@ export async function decodeStreaming(
     } catch (e) {
       throw new DecodeError(
         "malformed",
-        `data.result is not valid JSON (${e instanceof Error ? e.message : String(e)})`,
+        `data.result is not valid JSON${cut ? " in the shape of a Prometheus answer" : ""} (${e instanceof Error ? e.message : String(e)})`,
       );
     }
     for (const x of arr) elements.push(onElement(x));
@@ -96,7 +109,25 @@ export async function decodeStreaming(
       );
     let segStart = 0; // start of the part of this chunk not yet routed
     let nextBackslash = -1; // the next backslash at or after i (chunk.length: none), found lazily
+    let lastBoundary = -2; // the last SERIES_BOUNDARY in this chunk (-1: none), found lazily
     for (let i = 0; i < chunk.length; i++) {
+      if (inResult && !inString && stack.length === 3 && lastBoundary !== -1) {
+        // Between two series of data.result: jump to the last boundary of the chunk, taking
+        // every series up to it whole; the scanner goes on from there.
+        if (lastBoundary === -2)
+          lastBoundary = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).lastIndexOf(SERIES_BOUNDARY);
+        if (lastBoundary > i) {
+          batch.push(chunk.subarray(segStart, lastBoundary + 1));
+          batchBytes += lastBoundary + 1 - segStart;
+          batchCut = true;
+          segStart = lastBoundary + 1;
+          i = lastBoundary + 1; // the comma; the next series' '{' is scanned next
+          lastBoundary = -1;
+          if (batchBytes >= BATCH_BYTES) flushBatch();
+          continue;
+        }
+        lastBoundary = -1;
+      }
       if (inString && !escape && keyBytes === null) {
         // Inside a string no one needs the bytes of (most of a fleet's answer): jump to its end
         // with the native search, stopping at a backslash (the byte after it is escaped).

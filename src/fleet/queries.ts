@@ -1,11 +1,13 @@
 /**
  * The PromQL the snapshot builder sends, in one place. Only functions every
- * Prometheus-compatible backend has (rate, count_over_time, last_over_time, min_over_time,
- * timestamp); no subqueries, no vendor extensions.
+ * Prometheus-compatible backend has (rate, changes, count_over_time, last_over_time,
+ * min_over_time, timestamp; comparisons, `and`, `unless`, one-to-one and `group_left` matching);
+ * no subqueries, no vendor extensions.
  */
 
 export const METRIC = {
   hostCpus: "vsteal_host_cpus",
+  hostVcpuSeries: "vsteal_host_vcpu_series",
   hostCapacity: "vsteal_host_capacity_cores",
   lastSweep: "vsteal_collector_last_sweep_timestamp_seconds",
   vcpuCurrent: "libvirt_domain_vcpu_current",
@@ -46,25 +48,26 @@ export type QueryName =
   | "sweep_first"
   | "up"
   | "vm_current"
-  | "vm_samples"
-  | "vm_live"
+  | "vm_young"
+  | "vm_resized"
   | "usage"
   | "delay"
   | "throttled"
-  | "throttled_live"
+  | "throttled_unknown"
   | "host_info"
+  | "host_vcpu_series"
   | "host_vm_cpus_info"
   | "host_vm_cpus"
   | "host_vm_memory"
   | "vm_max_memory"
   | "vm_cap"
-  | "vcpu_samples"
   | "vm_recent"
   | "domain_info";
 
 /** The instant queries of one snapshot, all evaluated at the same time. */
 export function snapshotQueries(windowS: number, selector = ""): Record<QueryName, string> {
   const w = range(windowS);
+  const recent = range(Math.min(TRANSIT_S, windowS));
   const s = (m: string) => sel(m, selector);
   return {
     host_cpus: s(METRIC.hostCpus),
@@ -76,23 +79,36 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     sweep_first: `min_over_time(${s(METRIC.lastSweep)}[${w}])`,
     up: sel("up", selector),
     vm_current: s(METRIC.vcpuCurrent),
-    vm_samples: `count_over_time(${s(METRIC.vcpuCurrent)}[${w}])`,
-    // The vCPU series there now, counted per VM (rate() also sees series gone within the
-    // window). A domain without any is not running: the agent reports
-    // libvirt_domain_vcpu_current for inactive domains too. Which vCPUs they are is the delay
-    // answer's: when a VM has as many rates as series now and every series of it has two
-    // samples or more in the window (so each has a rate), those are its series; else
-    // snapshotDetailQueries ask. (Not `rate(delay) and delay`: that vector match costs the
-    // engine more than the rate itself, on Prometheus and VictoriaMetrics alike.)
-    vm_live: `count without (vcpu) (${s(METRIC.vcpuDelay)})`,
+    // The engine's time goes into selecting series: per vCPU the snapshot selects only the three
+    // counters whose rates it plans on (usage and delay per vCPU, throttled where it is not 0),
+    // as the raw rate queries do. What it needs to know per VM it asks of the VM's vCPU 0 (libvirt
+    // never takes vCPU 0 offline) or of libvirt_domain_vcpu_current (one series a VM), and only
+    // the VMs that need a closer look come back.
+    //
+    // VMs whose vCPU 0 delay series has fewer samples in the window than its host's own series:
+    // younger than the window (started, arrived, came back), gone within it (stopped, left), or
+    // with a gap. Their value is that count. Every other VM with a vCPU 0 series had it at every
+    // scrape of the window, the newest included: it runs now, and its vCPU series are the ones
+    // with a delay rate (a VM with none is not running: the agent reports
+    // libvirt_domain_vcpu_current for inactive domains too). For the VMs listed here, and where
+    // the rates do not match the online vCPUs, snapshotDetailQueries ask their target which
+    // vCPU series are there now.
+    vm_young: `count_over_time(${sel(METRIC.vcpuDelay, selector, 'vcpu="0"')}[${w}]) < on (instance, job) group_left () count_over_time(${s(METRIC.hostCpus)}[${w}])`,
+    // VMs whose number of online vCPUs changed within the window (vCPU hot-plug): their
+    // series are not all as old as vCPU 0's.
+    vm_resized: `changes(${s(METRIC.vcpuCurrent)}[${w}]) > 0`,
     usage: `rate(${s(METRIC.vcpuTime)}[${w}])`,
     delay: `rate(${s(METRIC.vcpuDelay)}[${w}])`,
     // Most vCPUs are never throttled: only the others come back (NaN and negatives too, to be
-    // refused), and per VM how many of its vCPU series have a throttled rate, so that a vCPU
-    // without one (cgroup unreadable) is still told from one at 0. (A VM with a series gone
-    // within the window is asked in detail, where every throttled rate is known.)
+    // refused).
     throttled: `rate(${s(METRIC.vcpuThrottled)}[${w}]) != 0`,
-    throttled_live: `count without (vcpu) (rate(${s(METRIC.vcpuThrottled)}[${w}]))`,
+    // Domains whose vCPU 0 has no throttled series now (its cgroup unreadable: their throttled
+    // rates are unknown, taken as 0 with a note), inactive domains among them.
+    throttled_unknown: `${s(METRIC.vcpuCurrent)} unless on (instance, job, uuid) ${sel(METRIC.vcpuThrottled, selector, 'vcpu="0"')}`,
+    // How many vCPU series each agent exports now (absent from agents that predate it: then
+    // vcpuSeriesCountQuery counts them): where the settled VMs' delay rates are more, a vCPU
+    // series is gone within the window, and snapshotDetailQueries ask that target.
+    host_vcpu_series: s(METRIC.hostVcpuSeries),
     // What the agents report for planning (absent from agents older than 0.2: then the hosts
     // file or its defaults say).
     host_info: s(METRIC.hostInfo),
@@ -101,13 +117,9 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     host_vm_memory: s(METRIC.hostVmMemory),
     vm_max_memory: s(METRIC.vmMaxMemory),
     vm_cap: s(METRIC.vmCap),
-    // Samples of each vCPU's delay series in the window: a series with fewer than its host's
-    // is younger than the window (VM started, arrived, or came back) or has a gap.
-    // Per VM (the fewest of its vCPUs'), aggregated in PromQL: a fleet's answer has one series
-    // a VM, not one a vCPU.
-    vcpu_samples: `min without (vcpu) (count_over_time(${s(METRIC.vcpuDelay)}[${w}]))`,
-    // VMs running a moment ago: one missing now is in transit (or stopped), never silently gone.
-    vm_recent: `last_over_time(${s(METRIC.vcpuCurrent)}[${range(Math.min(TRANSIT_S, windowS))}]) and on (instance, job, uuid) last_over_time(${s(METRIC.vcpuDelay)}[${range(Math.min(TRANSIT_S, windowS))}])`,
+    // VMs running a moment ago (a vCPU 0 series within TRANSIT_S) that run on no host now: in
+    // transit (or just stopped), never silently gone. Their value is their online vCPUs.
+    vm_recent: `last_over_time(${s(METRIC.vcpuCurrent)}[${recent}]) and on (instance, job, uuid) (last_over_time(${sel(METRIC.vcpuDelay, selector, 'vcpu="0"')}[${recent}]) unless on (uuid, domain) ${sel(METRIC.vcpuDelay, selector, 'vcpu="0"')})`,
     // Who owns each VM (OpenStack, Proxmox, KubeVirt): the snapshot's optional `platform`.
     domain_info: s(METRIC.domainInfo),
   };
@@ -124,8 +136,8 @@ export function rawCountersQuery(windowS: number, instance: string, selector = "
 }
 
 /**
- * Per vCPU, for the VMs of one target where the per-VM counts do not say which vCPUs they are
- * (a vCPU series there now without a rate, more series than online vCPUs, a VM in transit):
+ * Per vCPU, for the VMs of one target where the per-VM answers do not say which vCPUs they are
+ * (vm_young, vm_resized, a VM in transit, delay rates that do not match the online vCPUs):
  * its vCPU series there now, its delay and throttled rates, as the fleet's queries would give
  * them for one host without aggregating.
  */
@@ -141,4 +153,16 @@ export function snapshotDetailQueries(
     delay: `rate(${sel(METRIC.vcpuDelay, selector, only)}[${range(windowS)}])`,
     throttled: `rate(${sel(METRIC.vcpuThrottled, selector, only)}[${range(windowS)}])`,
   };
+}
+
+/** A regular expression matching exactly these strings (RE2 syntax, as PromQL's `=~`). */
+const exactly = (values: readonly string[]): string =>
+  values.map((v) => v.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&")).join("|");
+
+/**
+ * The vCPU series there now, counted per target, for the targets whose agents do not say
+ * (`vsteal_host_vcpu_series`: agents that predate it).
+ */
+export function vcpuSeriesCountQuery(instances: readonly string[], selector = ""): string {
+  return `count by (instance, job) (${sel(METRIC.vcpuDelay, selector, `instance=~${promString(exactly(instances))}`)})`;
 }

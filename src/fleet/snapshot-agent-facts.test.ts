@@ -5,12 +5,25 @@
  */
 import { describe, expect, it } from "vitest";
 import { PrometheusClient } from "./prom-client.js";
-import { rawCountersQuery, snapshotDetailQueries, snapshotQueries, type QueryName } from "./queries.js";
+import {
+  rawCountersQuery,
+  snapshotDetailQueries,
+  snapshotQueries,
+  vcpuSeriesCountQuery,
+  type QueryName,
+} from "./queries.js";
 import { buildSnapshot } from "./snapshot-builder.js";
 import { derivedAnswer, perVcpuQueries } from "../../test/support/recorded-prometheus.js";
 
 type Series = { labels: Record<string, string>; v: number };
-type Answers = Partial<Record<QueryName, Series[]>>;
+/**
+ * What the agents export, per query the snapshot sends, and per query of perVcpuQueries that the
+ * stand-in answers the aggregating ones from: `vm_live` the vCPU series there now,
+ * `vm_samples` and `vcpu_samples` the samples of each VM's and vCPU's series in the window,
+ * `recent` the VMs with vCPU series within the last minute (there now or not).
+ */
+type Key = QueryName | "vm_live" | "vm_samples" | "vcpu_samples" | "recent";
+type Answers = Partial<Record<Key, Series[]>>;
 
 const W = 60;
 const NOW = 1_800_000_000_000;
@@ -29,20 +42,36 @@ function prometheus(
     asked.push(query);
     // The vCPU series, delay and throttled rates are given per vCPU, as the agent exports
     // them; the snapshot's queries that aggregate them are answered as Prometheus would.
-    const wire = (name: QueryName) =>
+    const wire = (name: Key) =>
       (answers[name] ?? []).map((s) => ({ metric: s.labels, value: [T, String(s.v)] as [number, string] }));
     const old = perVcpuQueries(W);
-    const derived = derivedAnswer(query, W, "", (q) =>
-      q === old.live
-        ? wire("vm_live")
-        : q === old.delay
-          ? wire("delay")
-          : q === old.throttled
-            ? wire("throttled")
-            : null,
-    );
+    const primitive: Record<keyof typeof old, Key> = {
+      live: "vm_live",
+      delay: "delay",
+      throttled: "throttled",
+      vmCurrent: "vm_current",
+      vmSamples: "vm_samples",
+      hostSamples: "host_samples",
+      vcpuSamples: "vcpu_samples",
+      recent: "recent",
+    };
+    const derived = derivedAnswer(query, W, "", (q) => {
+      const k = (Object.keys(old) as Array<keyof typeof old>).find((n) => old[n] === q);
+      return k ? wire(primitive[k]) : null;
+    });
     if (derived) return Response.json({ status: "success", data: { resultType: "vector", result: derived } });
     const name = byQuery.get(query);
+    if (name === "host_vcpu_series" && answers.host_vcpu_series === undefined) {
+      // Agents of this version export how many vCPU series they have now: the live ones.
+      const per = new Map<string, { labels: Record<string, string>; n: number }>();
+      for (const h of answers.host_cpus ?? []) per.set(h.labels.instance ?? "", { labels: h.labels, n: 0 });
+      for (const c of answers.vm_live ?? []) {
+        const p = per.get(c.labels.instance ?? "");
+        if (p) p.n++;
+      }
+      const result = [...per.values()].map((p) => ({ metric: p.labels, value: [T, String(p.n)] }));
+      return Response.json({ status: "success", data: { resultType: "vector", result } });
+    }
     if (name) {
       const result = (answers[name] ?? []).map((s) => ({ metric: s.labels, value: [T, String(s.v)] }));
       return Response.json({ status: "success", data: { resultType: "vector", result } });
@@ -98,7 +127,7 @@ function host(
     delay: [],
     throttled: [],
     vcpu_samples: [],
-    vm_recent: [],
+    recent: [],
     vm_max_memory: [],
     vm_cap: [],
   };
@@ -112,7 +141,7 @@ function host(
     const d = { ...t, domain, uuid: `uuid-${domain}` };
     a.vm_current!.push({ labels: d, v: v.vcpus });
     a.vm_samples!.push({ labels: d, v: 12 });
-    a.vm_recent!.push({ labels: d, v: v.vcpus });
+    a.recent!.push({ labels: d, v: v.vcpus });
     if (v.memBytes !== undefined) a.vm_max_memory!.push({ labels: d, v: v.memBytes });
     if (v.cap !== undefined) a.vm_cap!.push({ labels: d, v: v.cap });
     for (let i = 0; i < v.vcpus; i++) {
@@ -130,7 +159,7 @@ function host(
 function merge(...parts: Answers[]): Answers {
   const out: Answers = {};
   for (const p of parts)
-    for (const [k, v] of Object.entries(p) as [QueryName, Series[]][]) out[k] = [...(out[k] ?? []), ...v];
+    for (const [k, v] of Object.entries(p) as [Key, Series[]][]) out[k] = [...(out[k] ?? []), ...v];
   return out;
 }
 
@@ -281,7 +310,7 @@ describe("snapshot: no blind spots", () => {
 // These are the cases where the counts alone do not settle it: the same snapshot as per vCPU.
 describe("snapshot: per-VM counts in PromQL, per-vCPU detail where they do not settle it", () => {
   const inst = "10.0.0.1:9977";
-  const vcpu = (a: Answers, name: QueryName, i: number, v: number) => {
+  const vcpu = (a: Answers, name: Key, i: number, v: number) => {
     const d = a.vm_current!.find((s) => s.labels.domain === "wide")!.labels;
     a[name]!.push({ labels: { ...d, vcpu: String(i) }, v });
   };
@@ -310,7 +339,7 @@ describe("snapshot: per-VM counts in PromQL, per-vCPU detail where they do not s
     expect(asked).toContain(snapshotDetailQueries(W, inst).live);
   });
 
-  it("a vCPU series missing: no snapshot, naming the vCPUs there, without asking for detail", async () => {
+  it("a vCPU series missing: no snapshot, naming the vCPUs there", async () => {
     const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 3, usage: 0.5, delay: 0.1 } } });
     a.vm_live = a.vm_live!.filter((s) => s.labels.vcpu !== "1");
     a.delay = a.delay!.filter((s) => s.labels.vcpu !== "1");
@@ -318,19 +347,48 @@ describe("snapshot: per-VM counts in PromQL, per-vCPU detail where they do not s
     await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(
       /VM wide on hv-a: 3 online vCPUs but 2 vCPU series \(vCPU 0, 2\): vCPU series missing/,
     );
-    expect(asked).not.toContain(snapshotDetailQueries(W, inst).live);
+    expect(asked).toContain(snapshotDetailQueries(W, inst).live);
   });
 
-  it("throttled: the rates not 0 per vCPU; vCPUs without a throttled series counted, taken as 0", async () => {
+  it("a vCPU series gone within the window (still rated), vCPU 0 there: the agent's count tells, the detail names it", async () => {
+    const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 3, usage: 0.5, delay: 0.1 } } });
+    a.vm_live = a.vm_live!.filter((s) => s.labels.vcpu !== "1");
+    const { client, asked } = prometheus(a);
+    await expect(buildSnapshot(client, { windowS: W, nowMs: NOW })).rejects.toThrow(
+      /VM wide on hv-a: 3 online vCPUs but 2 vCPU series \(vCPU 0, 2\): vCPU series missing/,
+    );
+    expect(asked).toContain(snapshotDetailQueries(W, inst).live);
+    expect(asked.some((q) => q.startsWith("count by (instance, job)"))).toBe(false);
+  });
+
+  it("an agent that does not count its vCPU series: they are counted in PromQL, and a gone one is still found", async () => {
+    const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 3, usage: 0.5, delay: 0.1 } } });
+    a.host_vcpu_series = [];
+    const ok = prometheus(a);
+    const { snapshot } = await buildSnapshot(ok.client, { windowS: W, nowMs: NOW });
+    expect(snapshot.vms[0]).toMatchObject({ name: "wide", delay: [0.1, 0.1, 0.1] });
+    expect(ok.asked).toContain(vcpuSeriesCountQuery([inst]));
+    expect(ok.asked).not.toContain(snapshotDetailQueries(W, inst).live);
+    a.vm_live = a.vm_live!.filter((s) => s.labels.vcpu !== "1");
+    const gone = prometheus(a);
+    await expect(buildSnapshot(gone.client, { windowS: W, nowMs: NOW })).rejects.toThrow(
+      /VM wide on hv-a: 3 online vCPUs but 2 vCPU series \(vCPU 0, 2\)/,
+    );
+    expect(gone.asked).toContain(snapshotDetailQueries(W, inst).live);
+  });
+
+  it("throttled: the rates not 0 per vCPU; a VM whose vCPU 0 has no throttled series has its vCPUs counted, taken as 0", async () => {
     const a = host(inst, { name: "hv-a", cpus: 8, vms: { wide: { vcpus: 3, usage: 0.5, delay: 0.4 } } });
-    a.throttled = a
-      .throttled!.filter((s) => s.labels.vcpu !== "2")
-      .map((s) => ({ ...s, v: s.labels.vcpu === "1" ? 0.25 : 0 }));
+    a.throttled = a.throttled!.map((s) => ({ ...s, v: s.labels.vcpu === "1" ? 0.25 : 0 }));
     const { client } = prometheus(a);
     const { snapshot } = await buildSnapshot(client, { windowS: W, nowMs: NOW });
     expect(snapshot.vms[0]!.throttled).toEqual([0, 0.25, 0]);
-    expect(snapshot.notes.join("\n")).toMatch(
-      /throttled: 1 vCPUs have no vsteal_domain_vcpu_throttled_seconds_total series/,
+    expect(snapshot.notes.join("\n")).not.toMatch(/throttled:/);
+    a.throttled = a.throttled.filter((s) => s.labels.vcpu !== "0");
+    const unreadable = await buildSnapshot(prometheus(a).client, { windowS: W, nowMs: NOW });
+    expect(unreadable.snapshot.vms[0]!.throttled).toEqual([0, 0.25, 0]);
+    expect(unreadable.snapshot.notes.join("\n")).toMatch(
+      /throttled: 3 vCPUs have no vsteal_domain_vcpu_throttled_seconds_total series/,
     );
   });
 

@@ -5,9 +5,10 @@
 import { describe, expect, it } from "vitest";
 import { SnapshotError } from "./errors.js";
 import type { VectorSample } from "./prom-client.js";
-import type { QueryName } from "./queries.js";
+import { snapshotQueries, type QueryName } from "./queries.js";
 import {
   applyDetail,
+  countedSeries,
   hostNames,
   hostsPhase,
   liveSeries,
@@ -31,32 +32,7 @@ const s = (labels: Record<string, string>, v: number): VectorSample => ({ labels
 
 /** Answers with nothing but what is given. */
 function answers(a: Partial<SnapshotAnswers>): SnapshotAnswers {
-  const names: QueryName[] = [
-    "host_cpus",
-    "host_capacity",
-    "host_timestamp",
-    "host_samples",
-    "hosts_seen",
-    "sweep_last",
-    "sweep_first",
-    "up",
-    "vm_current",
-    "vm_samples",
-    "vm_live",
-    "usage",
-    "delay",
-    "throttled",
-    "throttled_live",
-    "host_info",
-    "host_vm_cpus_info",
-    "host_vm_cpus",
-    "host_vm_memory",
-    "vm_max_memory",
-    "vm_cap",
-    "vcpu_samples",
-    "vm_recent",
-    "domain_info",
-  ];
+  const names = Object.keys(snapshotQueries(60)) as QueryName[];
   return Object.fromEntries(names.map((n) => [n, a[n] ?? []])) as SnapshotAnswers;
 }
 
@@ -118,28 +94,27 @@ describe("live VMs and their vCPU series", () => {
     const hosts = hostsPhase(r, hostOf, f);
     const live = liveVmsPhase(r, hosts, hostOf);
     const rates = ratesPhase(r, hostOf);
-    return { f, hostOf, hosts, live, rates, detail: liveSeries(live, rates) };
+    return { f, hostOf, hosts, live, rates, detail: liveSeries(live, rates, hosts) };
   }
 
-  it("a VM with as many delay rates as vCPU series has those series; a domain without any is not running", () => {
+  it("a VM whose vCPU 0 had every sample, with a delay rate per online vCPU, has those series; a domain without any is not running", () => {
     const r = answers({
       ...hostA,
       vm_current: [s(vm("web"), 2), s(vm("off"), 1)],
-      vm_live: [s(vm("web"), 2)],
       delay: [s(cpu("web", 0), 0.1), s(cpu("web", 1), 0.2)],
     });
     const { live, detail } = phases(r);
     expect(live.inactive).toBe(1);
     expect([...live.vms.values()].map((v) => v.name)).toEqual(["web"]);
     expect([...live.live.get(vmKeyOf("hv-a", vm("web")))!]).toEqual([0, 1]);
+    expect(live.vms.get(vmKeyOf("hv-a", vm("web")))!.samples).toBe(12); // its host's
     expect(detail.size).toBe(0);
   });
 
-  it("fewer delay rates than series, more series than vCPUs, or in transit: the target's detail is needed", () => {
+  it("fewer delay rates than vCPUs, more than vCPUs, or in transit: the target's detail is needed", () => {
     const r = answers({
       ...hostA,
       vm_current: [s(vm("gap"), 2), s(vm("wide"), 1)],
-      vm_live: [s(vm("gap"), 2), s(vm("wide"), 2)],
       delay: [s(cpu("gap", 0), 0.1), s(cpu("wide", 0), 0.1), s(cpu("wide", 1), 0.1)],
       vm_recent: [s(vm("moving"), 1)],
     });
@@ -172,47 +147,85 @@ describe("live VMs and their vCPU series", () => {
     expect(out.extraSeries).toBe(1);
   });
 
-  it("a series gone within the window has a rate too: as many rates as series but one without two samples is not trusted", () => {
+  it("a vCPU 0 with fewer samples than its host, or online vCPUs that changed: the detail says which series are there now", () => {
     const r = answers({
       ...hostA,
-      vm_current: [s(vm("swap"), 2), s(vm("left"), 2), s(vm("ok"), 2)],
-      vm_live: [s(vm("swap"), 2), s(vm("left"), 2), s(vm("ok"), 2)],
-      // swap: vCPU 2 gone within the window, vCPU 1 there now with a single sample (no rate);
-      // left: vCPU 2 gone within the window, more rates than series; ok: both with rates.
+      vm_current: [s(vm("swap"), 2), s(vm("left"), 2), s(vm("stopped"), 2), s(vm("ok"), 2)],
+      // swap: vCPU 2 unplugged and vCPU 1 plugged within the window (no rate yet): as many rates
+      // as vCPUs, but not theirs. left: vCPU 2 gone within the window, more rates than vCPUs.
+      // stopped: its vCPU 0 stopped having samples within the window. ok: nothing happened.
       delay: [
         s(cpu("swap", 0), 0.1),
         s(cpu("swap", 2), 0.1),
         s(cpu("left", 0), 0.1),
         s(cpu("left", 1), 0.1),
         s(cpu("left", 2), 0.1),
+        s(cpu("stopped", 0), 0.1),
+        s(cpu("stopped", 1), 0.1),
         s(cpu("ok", 0), 0.1),
         s(cpu("ok", 1), 0.1),
       ],
-      vcpu_samples: [s(vm("swap"), 1), s(vm("left"), 5), s(vm("ok"), 5)],
+      vm_resized: [s(vm("swap"), 2)],
+      vm_young: [s(cpu("stopped", 0), 7)],
     });
-    const { live, detail } = phases(r);
+    const { live, rates, detail, hostOf } = phases(r);
     expect([...detail]).toEqual(["10.0.0.1:9977"]);
-    expect(live.live.has(vmKeyOf("hv-a", vm("swap")))).toBe(false);
-    expect(live.live.has(vmKeyOf("hv-a", vm("left")))).toBe(false);
-    expect([...live.live.get(vmKeyOf("hv-a", vm("ok")))!]).toEqual([0, 1]);
+    const key = (d: string) => vmKeyOf("hv-a", vm(d));
+    expect(live.live.has(key("swap"))).toBe(false);
+    expect(live.live.has(key("left"))).toBe(false);
+    expect(live.vms.get(key("stopped"))!.samples).toBe(7);
+    expect([...live.live.get(key("ok"))!]).toEqual([0, 1]);
+    applyDetail(
+      live,
+      rates,
+      {
+        instances: detail,
+        live: ["swap", "left", "ok"].flatMap((d) => [0, 1].map((i) => s(cpu(d, i), 1))),
+        delay: [],
+        throttled: [],
+      },
+      hostOf,
+    );
+    expect([...live.live.get(key("swap"))!]).toEqual([0, 1]);
+    expect([...live.live.get(key("left"))!]).toEqual([0, 1]);
+    // No vCPU series now: not running, left out and counted (a domain defined but shut off).
+    expect(live.vms.has(key("stopped"))).toBe(false);
+    expect(live.inactive).toBe(1);
   });
 
-  it("throttled: per VM the vCPUs without a throttled rate are counted, the rates not 0 kept", () => {
+  it("a vCPU series gone within the window while vCPU 0 stayed: more rates than the series its agent exports now", () => {
     const r = answers({
       ...hostA,
-      vm_current: [s(vm("web"), 3)],
-      vm_live: [s(vm("web"), 3)],
-      usage: [0, 1, 2].map((i) => s(cpu("web", i), 0.5)),
-      delay: [0, 1, 2].map((i) => s(cpu("web", i), 0.4)),
+      vm_current: [s(vm("web"), 2), s(vm("db"), 1)],
+      delay: [s(cpu("web", 0), 0.1), s(cpu("web", 1), 0.1), s(cpu("db", 0), 0.1)],
+    });
+    const { live, rates } = phases(r);
+    const none = new Set<string>();
+    expect(countedSeries(live, rates, none, () => 3)).toEqual({ detail: new Set(), uncounted: new Map() });
+    // web's vCPU 1 is gone (still rated over the window): the agent exports 2 series now.
+    expect(countedSeries(live, rates, none, () => 2).detail).toEqual(new Set(["10.0.0.1:9977"]));
+    // An agent that does not say: counted in PromQL, against the 3 rates.
+    expect(countedSeries(live, rates, none, () => null).uncounted).toEqual(new Map([["10.0.0.1:9977", 3]]));
+    // A target whose detail is asked for anyway is not counted.
+    expect(countedSeries(live, rates, new Set(["10.0.0.1:9977"]), () => 2).detail.size).toBe(0);
+  });
+
+  it("throttled: a VM whose vCPU 0 has no throttled series has all its vCPUs counted; the rates not 0 kept", () => {
+    const r = answers({
+      ...hostA,
+      vm_current: [s(vm("web"), 3), s(vm("db"), 2)],
+      usage: [0, 1, 2].map((i) => s(cpu("web", i), 0.5)).concat([0, 1].map((i) => s(cpu("db", i), 0.5))),
+      delay: [0, 1, 2].map((i) => s(cpu("web", i), 0.4)).concat([0, 1].map((i) => s(cpu("db", i), 0.4))),
       throttled: [s(cpu("web", 1), 0.25)],
-      throttled_live: [s(vm("web"), 2)],
+      throttled_unknown: [s(vm("db"), 2)],
     });
     const { live, rates, hostOf } = phases(r);
     const f = newFindings();
     const out = vmsPhase(r, live, rates, hostOf, null, f);
     expect(f).toEqual(newFindings());
-    expect(out.vms[0]).toMatchObject({ usage: [0.5, 0.5, 0.5], delay: [0.4, 0.4, 0.4], throttled: [0, 0.25, 0] });
-    expect(out.throttledUnknown).toBe(1);
+    const web = out.vms.find((v) => v.name === "web");
+    expect(web).toMatchObject({ usage: [0.5, 0.5, 0.5], delay: [0.4, 0.4, 0.4], throttled: [0, 0.25, 0] });
+    expect(out.throttledUnknown).toBe(2);
   });
 });
 
@@ -224,6 +237,7 @@ describe("young series and never a snapshot on partial data", () => {
         {
           ...{ name: "hv-a", instance: "i:1", job: "vsteal", cpus: 8, vmCpus: null, vmCpuList: null },
           ...{ vmMemoryMib: null, capacity: null, sampleTs: T, samples: 3, sweepLast: T - 1, sweepFirst: T - 21 },
+          vcpuSeries: null,
         },
       ],
     ]);

@@ -77,6 +77,8 @@ export interface HostRow {
   samples: number | null;
   sweepLast: number | null;
   sweepFirst: number | null;
+  /** vCPU series its agent exports now (`vsteal_host_vcpu_series`), or null (an agent that predates it). */
+  vcpuSeries: number | null;
 }
 
 export interface VmRow {
@@ -100,8 +102,8 @@ export interface Rates {
   delay: VcpuRates;
   /** The throttled rates that are not 0, and every one of the VMs in exactThrottled. */
   throttled: VcpuRates;
-  /** Per VM, how many of its vCPU series there now have a throttled rate. */
-  throttledLive: Map<string, number>;
+  /** VMs whose vCPU 0 has no throttled series now: their throttled rates are unknown. */
+  throttledUnknown: Set<string>;
   /** VMs whose throttled rates are known vCPU by vCPU (raw samples, or their target's detail). */
   exactThrottled: Set<string>;
 }
@@ -184,6 +186,7 @@ export function hostsPhase(r: SnapshotAnswers, hostOf: HostOf, f: Findings): Map
     vmCpus: byTarget(r.host_vm_cpus),
     vmCpusInfo: byTarget(r.host_vm_cpus_info),
     vmMemory: byTarget(r.host_vm_memory),
+    vcpuSeries: byTarget(r.host_vcpu_series),
   };
   for (const s of r.host_cpus) {
     const name = hostOf(s.labels);
@@ -220,6 +223,7 @@ export function hostsPhase(r: SnapshotAnswers, hostOf: HostOf, f: Findings): Map
       samples: idx.samples.get(k)?.v ?? null,
       sweepLast: idx.sweepLast.get(k)?.v ?? null,
       sweepFirst: idx.sweepFirst.get(k)?.v ?? null,
+      vcpuSeries: idx.vcpuSeries.get(k)?.v ?? null,
     });
   }
   return hosts;
@@ -287,8 +291,8 @@ export function missingHosts(
 
 export interface LiveVms {
   vms: Map<string, VmRow>;
-  /** Per VM, how many vCPU series it has now. */
-  liveCount: Map<string, number>;
+  /** VMs whose vCPU series the per-VM answers do not settle (vm_young, vm_resized): their target's detail says. */
+  unsettled: Set<string>;
   /** Per VM, the vCPU numbers of its series there now (liveSeries, applyDetail). */
   live: Map<string, Set<number>>;
   /** Domains without any vCPU series now (not running). */
@@ -320,74 +324,102 @@ function vcpuOf(l: Labels): number | null {
 }
 
 /**
- * The VMs running now: `libvirt_domain_vcpu_current` on a host with current metrics and at
- * least one vCPU series now. A VM running within TRANSIT_S but on no host now is in transit:
- * it stays on the host it was last seen on, its vCPUs taken as there.
+ * The domains on hosts with current metrics (`libvirt_domain_vcpu_current`), each with the
+ * samples its vCPU 0 has in the window (vm_young; not listed there: as many as its host's).
+ * Which of them run is liveSeries' to say. A VM running within TRANSIT_S but on no host now
+ * (vm_recent) is in transit: it stays on the host it was last seen on, its vCPUs taken as there.
  */
 export function liveVmsPhase(
-  r: Pick<SnapshotAnswers, "vm_samples" | "vcpu_samples" | "vm_live" | "vm_current" | "vm_recent">,
+  r: Pick<SnapshotAnswers, "vm_young" | "vm_resized" | "vm_current" | "vm_recent">,
   hosts: ReadonlyMap<string, HostRow>,
   hostOf: HostOf,
 ): LiveVms {
   const vms = new Map<string, VmRow>();
-  const vmSamples = perVm(r.vm_samples, hostOf);
-  // The fewest samples any vCPU delay series of the VM has in the window.
-  perVm(r.vcpu_samples, hostOf, vmSamples, "min");
-  const liveCount = perVm(r.vm_live, hostOf, new Map(), "sum");
+  const young = perVm(r.vm_young, hostOf, new Map(), "min");
+  const unsettled = new Set([...young.keys(), ...perVm(r.vm_resized, hostOf).keys()]);
   const row = (s: VectorSample, host: string, key: string): VmRow => ({
     name: s.labels.domain ?? "",
     uuid: s.labels.uuid ?? "",
     host,
     instance: s.labels.instance ?? "",
     vcpus: s.v,
-    samples: vmSamples.get(key) ?? null,
+    samples: young.get(key) ?? hosts.get(host)?.samples ?? null,
   });
-  let inactive = 0;
   for (const s of r.vm_current) {
     const host = hostOf(s.labels);
     if (!hosts.has(host)) continue; // its host is reported missing
     const key = vmKeyOf(host, s.labels);
-    if (!liveCount.has(key)) {
-      inactive++; // no vCPU thread sampled: not running, uses no CPU
-      continue;
-    }
     vms.set(key, row(s, host, key));
   }
   // In transit: running on some host within the last TRANSIT_S, on none now (the source's
-  // agent dropped it, the target's has not reported it yet). It stays where it was last seen.
-  const nowOn = new Set([...vms.values()].map((v) => v.uuid || v.name));
+  // agent dropped it, the target's has not reported it yet; or it just stopped). It stays
+  // where it was last seen.
   const transit: string[] = [];
+  const seen = new Set<string>();
   for (const s of r.vm_recent) {
     const host = hostOf(s.labels);
     const id = s.labels.uuid || s.labels.domain || "";
+    if (!hosts.has(host) || seen.has(id)) continue;
+    seen.add(id);
     const key = vmKeyOf(host, s.labels);
-    if (!hosts.has(host) || nowOn.has(id) || vms.has(key)) continue;
     vms.set(key, { ...row(s, host, key), inTransit: true });
-    nowOn.add(id);
     transit.push(`${s.labels.domain ?? id} (last on ${host})`);
   }
-  return { vms, liveCount, live: new Map(), inactive, transit };
+  return { vms, unsettled, live: new Map(), inactive: 0, transit };
 }
 
 /**
- * Which vCPU series each VM has now. The delay answer holds the rates of the series with two
- * samples or more in the window, so a VM with as many of them as it has series now, each with
- * two samples or more (and no more than online vCPUs), has those: known here. The others need a closer look, their target's per-vCPU series
- * (snapshotDetailQueries, applyDetail): a vCPU series without a rate, more series than online
- * vCPUs, a VM in transit (its vCPUs are taken as there). Returns those targets.
+ * Which vCPU series each VM has now. A VM whose vCPU 0 had a sample at every scrape of the
+ * window runs now, and its series are those with a delay rate (the delay answer holds the rates
+ * of the series with two samples or more in the window), when there are as many as online
+ * vCPUs; with none it is not running (left out, counted). The others need a closer look, their
+ * target's per-vCPU series (snapshotDetailQueries, applyDetail): a vCPU 0 with fewer samples
+ * than its host (young, gone, a gap), online vCPUs that changed, rates that do not match the
+ * online vCPUs, a VM in transit (its vCPUs are taken as there), a host with fewer than two
+ * samples. Returns those targets.
  */
-export function liveSeries(live: LiveVms, rates: Rates): Set<string> {
+export function liveSeries(live: LiveVms, rates: Rates, hosts: ReadonlyMap<string, HostRow>): Set<string> {
   const detail = new Set<string>();
-  for (const [key, vm] of live.vms) {
+  for (const [key, vm] of [...live.vms]) {
     const rated = rates.delay.get(key);
-    const count = live.liveCount.get(key) ?? 0;
-    // A series with fewer than two samples in the window has no rate: then equal counts could
-    // pair a series gone within the window with one that has no rate yet.
-    const sparse = vm.samples !== null && vm.samples < 2;
-    if (vm.inTransit || sparse || count > vm.vcpus || (rated?.size ?? 0) !== count) detail.add(vm.instance);
-    else live.live.set(key, new Set(rated?.keys()));
+    const n = rated?.size ?? 0;
+    const hostSamples = hosts.get(vm.host)?.samples ?? null;
+    const sparseHost = hostSamples !== null && hostSamples < 2;
+    if (vm.inTransit || live.unsettled.has(key) || sparseHost || (n > 0 && n !== vm.vcpus)) detail.add(vm.instance);
+    else if (n === 0) {
+      live.vms.delete(key); // no vCPU series in the window: not running, uses no CPU
+      live.inactive++;
+    } else live.live.set(key, new Set(rated!.keys()));
   }
   return detail;
+}
+
+/**
+ * A vCPU series gone within the window while its VM's vCPU 0 stayed still has a delay rate:
+ * per target, the settled VMs' delay rates must be as many as the vCPU series its agent
+ * exports now (`seriesNow`: `vsteal_host_vcpu_series`, or counted in PromQL for agents that
+ * predate it). Targets where they are not need their detail (`detail`); those without a count
+ * (null) are `uncounted`, with their settled VMs' delay rates, to be counted. Targets already in
+ * `known` are skipped (their detail says which series are there).
+ */
+export function countedSeries(
+  live: LiveVms,
+  rates: Rates,
+  known: ReadonlySet<string>,
+  seriesNow: (instance: string) => number | null,
+): { detail: Set<string>; uncounted: Map<string, number> } {
+  const rated = new Map<string, number>();
+  for (const [key, vm] of live.vms) {
+    if (known.has(vm.instance)) continue;
+    rated.set(vm.instance, (rated.get(vm.instance) ?? 0) + (rates.delay.get(key)?.size ?? 0));
+  }
+  const out = { detail: new Set<string>(), uncounted: new Map<string, number>() };
+  for (const [instance, n] of rated) {
+    const now = seriesNow(instance);
+    if (now === null) out.uncounted.set(instance, n);
+    else if (now !== n) out.detail.add(instance);
+  }
+  return out;
 }
 
 /** The per-vCPU answers of snapshotDetailQueries for some targets. */
@@ -403,11 +435,11 @@ export interface DetailAnswers {
 
 /**
  * The VMs of those targets, per vCPU: their series there now (a VM in transit: its vCPUs
- * taken as there), their delay rates, and their throttled rates, known vCPU by vCPU
- * (`exactThrottled`).
+ * taken as there; a VM with none is not running: left out, counted), their delay rates, and
+ * their throttled rates, known vCPU by vCPU (`exactThrottled`).
  */
 export function applyDetail(live: LiveVms, rates: Rates, d: DetailAnswers, hostOf: HostOf): void {
-  const keys = [...live.vms].filter(([, vm]) => d.instances.has(vm.instance)).map(([key]) => key);
+  let keys = [...live.vms].filter(([, vm]) => d.instances.has(vm.instance)).map(([key]) => key);
   for (const key of keys) {
     live.live.set(key, new Set());
     rates.delay.delete(key);
@@ -421,8 +453,15 @@ export function applyDetail(live: LiveVms, rates: Rates, d: DetailAnswers, hostO
   for (const key of keys) {
     const vm = live.vms.get(key)!;
     if (vm.inTransit) for (let i = 0; i < vm.vcpus; i++) live.live.get(key)!.add(i);
+    else if (live.live.get(key)!.size === 0) {
+      live.vms.delete(key); // no vCPU series now: not running (stopped within the window, or left)
+      live.live.delete(key);
+      live.inactive++;
+      continue;
+    }
     rates.exactThrottled.add(key);
   }
+  keys = keys.filter((k) => live.vms.has(k));
   const rated = new Set(keys);
   const into = (rows: readonly VectorSample[], m: VcpuRates) => {
     for (const s of rows) {
@@ -440,18 +479,33 @@ export function applyDetail(live: LiveVms, rates: Rates, d: DetailAnswers, hostO
 
 /** Per-vCPU rates from the rate() answers, by VM. */
 export function ratesPhase(
-  r: Pick<SnapshotAnswers, "usage" | "delay" | "throttled" | "throttled_live">,
+  r: Pick<SnapshotAnswers, "usage" | "delay" | "throttled" | "throttled_unknown">,
   hostOf: HostOf,
 ): Rates {
   const perVcpu = (rows: readonly VectorSample[]): VcpuRates => {
     const m: VcpuRates = new Map();
+    // A VM's vCPUs come one after the other, their label values the same strings (the client
+    // shares them): the VM is looked up once for all of them.
+    let last: Labels | null = null;
+    let v: VcpuMap | undefined;
     for (const s of rows) {
       const vcpu = vcpuOf(s.labels);
       if (vcpu === null) continue;
-      const key = vmKeyOf(hostOf(s.labels), s.labels);
-      let v = m.get(key);
-      if (!v) m.set(key, (v = new Map()));
-      v.set(vcpu, s.v);
+      const l = s.labels;
+      if (
+        last === null ||
+        l.uuid !== last.uuid ||
+        l.domain !== last.domain ||
+        l.instance !== last.instance ||
+        l.job !== last.job ||
+        l.host !== last.host
+      ) {
+        const key = vmKeyOf(hostOf(l), l);
+        v = m.get(key);
+        if (!v) m.set(key, (v = new Map()));
+        last = l;
+      }
+      v!.set(vcpu, s.v);
     }
     return m;
   };
@@ -459,7 +513,7 @@ export function ratesPhase(
     usage: perVcpu(r.usage),
     delay: perVcpu(r.delay),
     throttled: perVcpu(r.throttled),
-    throttledLive: perVm(r.throttled_live, hostOf, new Map(), "sum"),
+    throttledUnknown: new Set(perVm(r.throttled_unknown, hostOf).keys()),
     exactThrottled: new Set(),
   };
 }
@@ -603,10 +657,10 @@ export function vmsPhase(
     const agentMem = vmMemory.get(key);
     const use = ids.map((v) => u.get(v) ?? 0);
     const del = ids.map((v) => d.get(v) ?? 0);
-    // Known vCPU by vCPU, a vCPU without a throttled rate is unknown; else (its series are its
-    // online vCPUs: liveSeries) those without are counted, and the rest are the rates not 0.
+    // Known vCPU by vCPU, a vCPU without a throttled rate is unknown; else the VM's vCPU 0 says
+    // for all of them (one cgroup tree: readable or not), and the rest are the rates not 0.
     const exact = rates.exactThrottled.has(key);
-    if (!exact) out.throttledUnknown += Math.max(0, n - (rates.throttledLive.get(key) ?? 0));
+    if (!exact && rates.throttledUnknown.has(key)) out.throttledUnknown += n;
     const thr = ids.map((v, i) => {
       const x = t?.get(v);
       if (x === undefined) {
@@ -615,16 +669,17 @@ export function vmsPhase(
       }
       return Math.min(Math.max(0, x), del[i] ?? 0);
     });
-    const impossible = ids.flatMap((v, i) =>
-      [
-        ["usage", use[i] ?? 0],
-        ["delay", del[i] ?? 0],
-        ["throttled", t?.get(v) ?? 0],
-      ].flatMap(([what, x]) => {
-        const p = rateProblem(x as number);
-        return p === null ? [] : [`vCPU ${v} ${what} ${p}`];
-      }),
-    );
+    const impossible: string[] = [];
+    const check = (v: number, what: string, x: number) => {
+      const p = rateProblem(x);
+      if (p !== null) impossible.push(`vCPU ${v} ${what} ${p}`);
+    };
+    for (let i = 0; i < ids.length; i++) {
+      const v = ids[i]!;
+      check(v, "usage", use[i] ?? 0);
+      check(v, "delay", del[i] ?? 0);
+      check(v, "throttled", t?.get(v) ?? 0);
+    }
     if (impossible.length > 0) {
       f.inconsistent.push(`VM ${vm.name} on ${vm.host}: impossible rates: ${impossible.slice(0, 3).join("; ")}`);
       continue;
@@ -787,8 +842,10 @@ export interface FirstPass {
   live: LiveVms;
   rates: Rates;
   young: YoungSeries;
-  /** Targets whose per-vCPU series to ask for (liveSeries). */
+  /** Targets whose per-vCPU series to ask for (liveSeries, countedSeries). */
   detail: Set<string>;
+  /** Targets whose agents do not say how many vCPU series they export, with their settled VMs' delay rates: to be counted (countedSeries). */
+  uncounted: Map<string, number>;
   /** The per-VM answers the VMs phase reads; the rest of the answers are no longer needed. */
   perVm: Pick<SnapshotAnswers, "vm_max_memory" | "vm_cap" | "domain_info">;
 }
@@ -800,10 +857,13 @@ export function firstPass(r: SnapshotAnswers, ctx: AssemblyContext): FirstPass {
   missingHosts(r, hosts, hostOf, ctx, findings);
   const live = liveVmsPhase(r, hosts, hostOf);
   const rates = ratesPhase(r, hostOf);
-  const detail = liveSeries(live, rates);
+  const detail = liveSeries(live, rates, hosts);
+  const byInstance = new Map([...hosts.values()].map((h) => [h.instance, h.vcpuSeries]));
+  const counted = countedSeries(live, rates, detail, (i) => byInstance.get(i) ?? null);
+  for (const i of counted.detail) detail.add(i);
   const young = youngSeries(hosts, live.vms, ctx);
   const perVm = { vm_max_memory: r.vm_max_memory, vm_cap: r.vm_cap, domain_info: r.domain_info };
-  return { findings, hostOf, hosts, live, rates, young, detail, perVm };
+  return { findings, hostOf, hosts, live, rates, young, detail, uncounted: counted.uncounted, perVm };
 }
 
 /**
@@ -820,6 +880,9 @@ export function finishSnapshot(
 ): BuiltSnapshot {
   const { findings, hostOf, hosts, live, rates, young } = first;
   applyDetail(live, rates, detail, hostOf);
+  // A VM the detail found not running was asked for as young too: no longer.
+  for (const key of young.vms) if (!live.vms.has(key)) young.vms.delete(key);
+  young.instances = new Map([...live.vms].filter(([k]) => young.vms.has(k)).map(([, vm]) => [vm.instance, vm.host]));
   applyRawSamples(rates, raw, young, hostOf);
   const assembled = vmsPhase(first.perVm, live, rates, hostOf, ctx.cfg, findings);
   refuseIncomplete(findings, hosts, assembled.vms, ctx, noHosts);

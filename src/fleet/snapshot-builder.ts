@@ -29,7 +29,14 @@
 import { SnapshotError } from "./errors.js";
 import type { HostsConfig } from "./hosts-config.js";
 import { PrometheusError, type MatrixSeries, type PrometheusClient, type VectorSample } from "./prom-client.js";
-import { METRIC, rawCountersQuery, snapshotDetailQueries, snapshotQueries, type QueryName } from "./queries.js";
+import {
+  METRIC,
+  rawCountersQuery,
+  snapshotDetailQueries,
+  snapshotQueries,
+  vcpuSeriesCountQuery,
+  type QueryName,
+} from "./queries.js";
 import {
   finishSnapshot,
   firstPass,
@@ -161,15 +168,33 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
   // The answers themselves are not kept past the first phases: the per-vCPU ones are the
   // bulk of the memory, and what the phases keep of them is numbers.
   const first = firstPass(await fetch.answers(snapshotQueries(opts.windowS, selector)), ctx);
-  // Targets whose VMs the per-VM counts do not say enough about: their per-vCPU series. Series
-  // younger than the window: their raw samples. One query per target each, all at once.
-  const detailOf = [...first.detail].map((i) => snapshotDetailQueries(opts.windowS, i, selector));
-  const [raw, live, delay, throttled] = await Promise.all([
+  // Targets whose VMs the per-VM answers do not say enough about: their per-vCPU series. Series
+  // younger than the window: their raw samples. One query per target each, all at once; and
+  // the vCPU series of the targets whose agents do not count them, counted.
+  const detailQueries = (targets: ReadonlySet<string>) => {
+    const q = [...targets].map((i) => snapshotDetailQueries(opts.windowS, i, selector));
+    return Promise.all([
+      fetch.vectors(q.map((x) => x.live)),
+      fetch.vectors(q.map((x) => x.delay)),
+      fetch.vectors(q.map((x) => x.throttled)),
+    ]);
+  };
+  const uncounted = [...first.uncounted.keys()];
+  const [raw, [live, delay, throttled], counts] = await Promise.all([
     fetch.matrices([...first.young.instances.keys()].map((i) => rawCountersQuery(opts.windowS, i, selector))),
-    fetch.vectors(detailOf.map((q) => q.live)),
-    fetch.vectors(detailOf.map((q) => q.delay)),
-    fetch.vectors(detailOf.map((q) => q.throttled)),
+    detailQueries(first.detail),
+    fetch.vectors(uncounted.length ? [vcpuSeriesCountQuery(uncounted, selector)] : []),
   ]);
+  // A count that does not match the settled VMs' rates: that target's detail too.
+  const counted = new Map(counts.map((c) => [c.labels.instance ?? "", c.v]));
+  const more = uncounted.filter((i) => (counted.get(i) ?? 0) !== first.uncounted.get(i));
+  if (more.length > 0) {
+    const [l, d, t] = await detailQueries(new Set(more));
+    live.push(...l);
+    delay.push(...d);
+    throttled.push(...t);
+    for (const i of more) first.detail.add(i);
+  }
   const detail = { instances: first.detail, live, delay, throttled };
   const snapshot = finishSnapshot(first, detail, raw, fetch.warnings, ctx, () => {
     const sel = selector ? ` matching {${selector}}` : "";

@@ -9,6 +9,7 @@ import { METRIC, range, sel, snapshotDetailQueries, snapshotQueries } from "../.
 
 const NEWER = [
   METRIC.hostInfo,
+  METRIC.hostVcpuSeries,
   METRIC.hostVmCpusInfo,
   METRIC.hostVmCpus,
   METRIC.hostVmMemory,
@@ -29,17 +30,39 @@ export function unrecordedNewerQuery(query: string): Response | null {
 }
 
 /**
- * The per-vCPU queries that the snapshot once sent for the vCPU series there now, the delay and
- * the throttled rates, and that the recordings (and the stand-ins of the tests) answer. The
- * snapshot now aggregates them in PromQL (queries.ts); derivedAnswer answers its queries from
- * these, as Prometheus computes them.
+ * The per-vCPU and per-VM queries that the snapshot once sent (the vCPU series there now, the
+ * delay and throttled rates, the samples of each VM's series, the VMs running a moment ago),
+ * and that the recordings (and the stand-ins of the tests) answer. The snapshot now asks the
+ * engine to aggregate and filter (queries.ts); derivedAnswer answers its queries from these,
+ * as Prometheus computes them.
  */
-export function perVcpuQueries(windowS: number, selector = ""): { live: string; delay: string; throttled: string } {
+export function perVcpuQueries(
+  windowS: number,
+  selector = "",
+): {
+  live: string;
+  delay: string;
+  throttled: string;
+  vmCurrent: string;
+  vmSamples: string;
+  hostSamples: string;
+  vcpuSamples: string;
+  recent: string;
+} {
   const s = (m: string) => sel(m, selector);
+  const w = range(windowS);
+  const recent = range(Math.min(60, windowS));
   return {
     live: s(METRIC.vcpuDelay),
-    delay: `rate(${s(METRIC.vcpuDelay)}[${range(windowS)}])`,
-    throttled: `rate(${s(METRIC.vcpuThrottled)}[${range(windowS)}])`,
+    delay: `rate(${s(METRIC.vcpuDelay)}[${w}])`,
+    throttled: `rate(${s(METRIC.vcpuThrottled)}[${w}])`,
+    vmCurrent: s(METRIC.vcpuCurrent),
+    vmSamples: `count_over_time(${s(METRIC.vcpuCurrent)}[${w}])`,
+    hostSamples: `count_over_time(${s(METRIC.hostCpus)}[${w}])`,
+    // The fewest samples of a VM's vCPU delay series in the window (the recordings predate it).
+    vcpuSamples: `min without (vcpu) (count_over_time(${s(METRIC.vcpuDelay)}[${w}]))`,
+    // VMs with vCPU series within the last minute, there now or not (the recordings predate it).
+    recent: `last_over_time(${s(METRIC.vcpuCurrent)}[${recent}]) and on (instance, job, uuid) last_over_time(${s(METRIC.vcpuDelay)}[${recent}])`,
   };
 }
 
@@ -48,33 +71,17 @@ export interface WireSample {
   value: [number, string];
 }
 
-const without = (m: Record<string, string>, drop: readonly string[]): string =>
-  JSON.stringify(
-    Object.entries(m)
-      .filter(([k]) => !drop.includes(k))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  );
-
-/** `count without (vcpu) (x)`: one series per label set but vcpu (and the name), its count. */
-function countWithoutVcpu(x: readonly WireSample[]): WireSample[] {
-  const groups = new Map<string, WireSample>();
-  for (const s of x) {
-    const k = without(s.metric, ["vcpu", "__name__"]);
-    const g = groups.get(k);
-    if (g) g.value = [g.value[0], String(Number(g.value[1]) + 1)];
-    else
-      groups.set(k, {
-        metric: Object.fromEntries(Object.entries(s.metric).filter(([n]) => n !== "vcpu" && n !== "__name__")),
-        value: [s.value[0], "1"],
-      });
-  }
-  return [...groups.values()];
-}
+const pick = (m: Record<string, string>, keep: readonly string[]): string =>
+  JSON.stringify(keep.map((k) => m[k] ?? ""));
+const vmOf = (m: Record<string, string>) => pick(m, ["instance", "job", "uuid", "domain"]);
 
 /**
- * The answer of one of the snapshot's aggregating queries (vm_live, delay, throttled,
- * throttled_live, and the per-target detail queries), computed from the per-vCPU answers
- * `perVcpu` gives (null: that query has no answer); null when `query` is none of them.
+ * The answer of one of the snapshot's aggregating queries (vm_young, vm_resized, delay,
+ * throttled, throttled_unknown, vm_recent, and the per-target detail queries), computed from
+ * the answers `perVcpu` gives to perVcpuQueries (null: that query has no answer); null when
+ * `query` is none of them. vm_young takes a VM's vCPU 0 as having as many samples as its
+ * fewest-sampled vCPU series or its libvirt_domain_vcpu_current series, whichever is fewer;
+ * vm_resized is empty (no recording changes a VM's vCPUs).
  */
 export function derivedAnswer(
   query: string,
@@ -85,10 +92,69 @@ export function derivedAnswer(
   const q = snapshotQueries(windowS, selector);
   const old = perVcpuQueries(windowS, selector);
   const get = (k: keyof typeof old): readonly WireSample[] => perVcpu(old[k]) ?? [];
-  if (query === q.vm_live) return countWithoutVcpu(get("live"));
   if (query === q.delay) return [...get("delay")];
   if (query === q.throttled) return get("throttled").filter((s) => Number(s.value[1]) !== 0);
-  if (query === q.throttled_live) return countWithoutVcpu(get("throttled"));
+  if (query === q.vm_resized) return [];
+  if (query === q.throttled_unknown) {
+    const known = new Set(
+      get("throttled")
+        .filter((s) => s.metric.vcpu === "0")
+        .map((s) => pick(s.metric, ["instance", "job", "uuid"])),
+    );
+    return get("vmCurrent").filter((s) => !known.has(pick(s.metric, ["instance", "job", "uuid"])));
+  }
+  if (query === q.vm_recent) {
+    const now = new Set(
+      get("live")
+        .filter((s) => s.metric.vcpu === "0")
+        .map((s) => pick(s.metric, ["uuid", "domain"])),
+    );
+    return get("recent").filter((s) => !now.has(pick(s.metric, ["uuid", "domain"])));
+  }
+  if (query === q.vm_young) {
+    const hostSamples = new Map(
+      get("hostSamples").map((s) => [pick(s.metric, ["instance", "job"]), Number(s.value[1])]),
+    );
+    const samples = new Map<string, number>();
+    const fewest = (rows: readonly WireSample[]) => {
+      for (const s of rows) {
+        const k = vmOf(s.metric);
+        samples.set(k, Math.min(samples.get(k) ?? Infinity, Number(s.value[1])));
+      }
+    };
+    fewest(get("vcpuSamples"));
+    fewest(get("vmSamples"));
+    // VMs with a vCPU 0 delay series in the window.
+    const withVcpu0 = new Map<string, WireSample>();
+    for (const s of [...get("live"), ...get("delay"), ...get("vcpuSamples")])
+      if (s.metric.vcpu === "0" || s.metric.vcpu === undefined) withVcpu0.set(vmOf(s.metric), s);
+    const out: WireSample[] = [];
+    for (const [k, s] of withVcpu0) {
+      const n = samples.get(k);
+      const h = hostSamples.get(pick(s.metric, ["instance", "job"]));
+      if (n === undefined || h === undefined || !(n < h)) continue;
+      const metric = Object.fromEntries(Object.entries(s.metric).filter(([name]) => name !== "__name__"));
+      out.push({ metric: { ...metric, vcpu: "0" }, value: [s.value[0], String(n)] });
+    }
+    return out;
+  }
+  if (query.startsWith("count by (instance, job) (")) {
+    const re = /instance=~("(?:[^"\\]|\\.)*")/.exec(query)?.[1];
+    const wanted = new Set((JSON.parse(re ?? '""') as string).split("|").map((x) => x.replace(/\\(.)/g, "$1")));
+    const per = new Map<string, WireSample>();
+    for (const s of get("live")) {
+      if (!wanted.has(s.metric.instance ?? "")) continue;
+      const k = pick(s.metric, ["instance", "job"]);
+      const have = per.get(k);
+      if (have) have.value = [have.value[0], String(Number(have.value[1]) + 1)];
+      else
+        per.set(k, {
+          metric: { instance: s.metric.instance ?? "", job: s.metric.job ?? "" },
+          value: [s.value[0], "1"],
+        });
+    }
+    return [...per.values()];
+  }
   const instance = /instance=("(?:[^"\\]|\\.)*")/.exec(query)?.[1];
   if (instance === undefined) return null;
   const d = snapshotDetailQueries(windowS, JSON.parse(instance) as string, selector);
