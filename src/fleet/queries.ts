@@ -53,7 +53,7 @@ export type QueryName =
   | "usage"
   | "delay"
   | "throttled"
-  | "throttled_unknown"
+  | "throttled_vms"
   | "host_info"
   | "host_vcpu_series"
   | "host_vm_cpus_info"
@@ -102,9 +102,10 @@ export function snapshotQueries(windowS: number, selector = ""): Record<QueryNam
     // Most vCPUs are never throttled: only the others come back (NaN and negatives too, to be
     // refused).
     throttled: `rate(${s(METRIC.vcpuThrottled)}[${w}]) != 0`,
-    // Domains whose vCPU 0 has no throttled series now (its cgroup unreadable: their throttled
-    // rates are unknown, taken as 0 with a note), inactive domains among them.
-    throttled_unknown: `${s(METRIC.vcpuCurrent)} unless on (instance, job, uuid) ${sel(METRIC.vcpuThrottled, selector, 'vcpu="0"')}`,
+    // Per target, the VMs whose vCPU 0 has a throttled series now. Where they are fewer than
+    // its running VMs, throttledUnknownQuery asks which lack one (cgroup unreadable: their
+    // throttled rates are unknown, taken as 0 with a note).
+    throttled_vms: `count by (instance, job) (${sel(METRIC.vcpuThrottled, selector, 'vcpu="0"')})`,
     // How many vCPU series each agent exports now (absent from agents that predate it: then
     // vcpuSeriesCountQuery counts them): where the settled VMs' delay rates are more, a vCPU
     // series is gone within the window, and snapshotDetailQueries ask that target.
@@ -158,6 +159,12 @@ export function snapshotDetailQueries(
 /** A regular expression matching exactly these strings (RE2 syntax, as PromQL's `=~`). */
 const exactly = (values: readonly string[]): string =>
   values.map((v) => v.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&")).join("|");
+
+/** The domains of these targets whose vCPU 0 has no throttled series now. */
+export function throttledUnknownQuery(instances: readonly string[], selector = ""): string {
+  const only = `instance=~${promString(exactly(instances))}`;
+  return `${sel(METRIC.vcpuCurrent, selector, only)} unless on (instance, job, uuid) ${sel(METRIC.vcpuThrottled, selector, `vcpu="0",${only}`)}`;
+}
 
 /**
  * The vCPU series there now, counted per target, for the targets whose agents do not say

@@ -17,6 +17,7 @@ import {
   newFindings,
   ratesPhase,
   refuseIncomplete,
+  throttledCounts,
   vmKeyOf,
   vmsPhase,
   youngSeries,
@@ -217,9 +218,13 @@ describe("live VMs and their vCPU series", () => {
       usage: [0, 1, 2].map((i) => s(cpu("web", i), 0.5)).concat([0, 1].map((i) => s(cpu("db", i), 0.5))),
       delay: [0, 1, 2].map((i) => s(cpu("web", i), 0.4)).concat([0, 1].map((i) => s(cpu("db", i), 0.4))),
       throttled: [s(cpu("web", 1), 0.25)],
-      throttled_unknown: [s(vm("db"), 2)],
+      // Of the 2 VMs, 1 has a throttled series on vCPU 0: which one lacks it is asked.
+      throttled_vms: [s(target("10.0.0.1:9977"), 1)],
     });
-    const { live, rates, hostOf } = phases(r);
+    const { live, rates, hostOf, detail } = phases(r);
+    expect([...throttledCounts(r, live, detail)]).toEqual(["10.0.0.1:9977"]);
+    expect(throttledCounts({ throttled_vms: [s(target("10.0.0.1:9977"), 2)] }, live, detail).size).toBe(0);
+    rates.throttledUnknown.add(vmKeyOf("hv-a", vm("db"))); // as finishSnapshot does with the answer
     const f = newFindings();
     const out = vmsPhase(r, live, rates, hostOf, null, f);
     expect(f).toEqual(newFindings());

@@ -102,7 +102,7 @@ export interface Rates {
   delay: VcpuRates;
   /** The throttled rates that are not 0, and every one of the VMs in exactThrottled. */
   throttled: VcpuRates;
-  /** VMs whose vCPU 0 has no throttled series now: their throttled rates are unknown. */
+  /** VMs whose vCPU 0 has no throttled series now: their throttled rates are unknown (throttledCounts). */
   throttledUnknown: Set<string>;
   /** VMs whose throttled rates are known vCPU by vCPU (raw samples, or their target's detail). */
   exactThrottled: Set<string>;
@@ -422,6 +422,29 @@ export function countedSeries(
   return out;
 }
 
+/**
+ * Targets with fewer VMs whose vCPU 0 has a throttled series (`throttled_vms`) than running
+ * VMs known from the per-VM answers: which of their VMs lack one is to be asked
+ * (throttledUnknownQuery). Targets in `detail` are known vCPU by vCPU.
+ */
+export function throttledCounts(
+  r: Pick<SnapshotAnswers, "throttled_vms">,
+  live: LiveVms,
+  detail: ReadonlySet<string>,
+): Set<string> {
+  const withSeries = new Map<string, number>();
+  for (const s of r.throttled_vms) {
+    const i = s.labels.instance ?? "";
+    withSeries.set(i, (withSeries.get(i) ?? 0) + s.v);
+  }
+  const running = new Map<string, number>();
+  for (const vm of live.vms.values())
+    if (!detail.has(vm.instance)) running.set(vm.instance, (running.get(vm.instance) ?? 0) + 1);
+  const ask = new Set<string>();
+  for (const [i, n] of running) if ((withSeries.get(i) ?? 0) < n) ask.add(i);
+  return ask;
+}
+
 /** The per-vCPU answers of snapshotDetailQueries for some targets. */
 export interface DetailAnswers {
   instances: ReadonlySet<string>;
@@ -478,10 +501,7 @@ export function applyDetail(live: LiveVms, rates: Rates, d: DetailAnswers, hostO
 }
 
 /** Per-vCPU rates from the rate() answers, by VM. */
-export function ratesPhase(
-  r: Pick<SnapshotAnswers, "usage" | "delay" | "throttled" | "throttled_unknown">,
-  hostOf: HostOf,
-): Rates {
+export function ratesPhase(r: Pick<SnapshotAnswers, "usage" | "delay" | "throttled">, hostOf: HostOf): Rates {
   const perVcpu = (rows: readonly VectorSample[]): VcpuRates => {
     const m: VcpuRates = new Map();
     // A VM's vCPUs come one after the other, their label values the same strings (the client
@@ -513,7 +533,7 @@ export function ratesPhase(
     usage: perVcpu(r.usage),
     delay: perVcpu(r.delay),
     throttled: perVcpu(r.throttled),
-    throttledUnknown: new Set(perVm(r.throttled_unknown, hostOf).keys()),
+    throttledUnknown: new Set(),
     exactThrottled: new Set(),
   };
 }
@@ -846,6 +866,8 @@ export interface FirstPass {
   detail: Set<string>;
   /** Targets whose agents do not say how many vCPU series they export, with their settled VMs' delay rates: to be counted (countedSeries). */
   uncounted: Map<string, number>;
+  /** Targets where some VMs' vCPU 0 has no throttled series: which, to be asked (throttledCounts). */
+  throttledUnknown: Set<string>;
   /** The per-VM answers the VMs phase reads; the rest of the answers are no longer needed. */
   perVm: Pick<SnapshotAnswers, "vm_max_memory" | "vm_cap" | "domain_info">;
 }
@@ -863,7 +885,8 @@ export function firstPass(r: SnapshotAnswers, ctx: AssemblyContext): FirstPass {
   for (const i of counted.detail) detail.add(i);
   const young = youngSeries(hosts, live.vms, ctx);
   const perVm = { vm_max_memory: r.vm_max_memory, vm_cap: r.vm_cap, domain_info: r.domain_info };
-  return { findings, hostOf, hosts, live, rates, young, detail, uncounted: counted.uncounted, perVm };
+  const throttledUnknown = throttledCounts(r, live, detail);
+  return { findings, hostOf, hosts, live, rates, young, detail, uncounted: counted.uncounted, throttledUnknown, perVm };
 }
 
 /**
@@ -874,11 +897,13 @@ export function finishSnapshot(
   first: FirstPass,
   detail: DetailAnswers,
   raw: readonly MatrixSeries[],
+  throttledUnknown: readonly VectorSample[],
   warnings: readonly string[],
   ctx: AssemblyContext,
   noHosts: () => string,
 ): BuiltSnapshot {
   const { findings, hostOf, hosts, live, rates, young } = first;
+  for (const key of perVm(throttledUnknown, hostOf).keys()) rates.throttledUnknown.add(key);
   applyDetail(live, rates, detail, hostOf);
   // A VM the detail found not running was asked for as young too: no longer.
   for (const key of young.vms) if (!live.vms.has(key)) young.vms.delete(key);

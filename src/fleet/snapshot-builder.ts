@@ -34,6 +34,7 @@ import {
   rawCountersQuery,
   snapshotDetailQueries,
   snapshotQueries,
+  throttledUnknownQuery,
   vcpuSeriesCountQuery,
   type QueryName,
 } from "./queries.js";
@@ -90,7 +91,9 @@ class SnapshotFetch {
   /** The instant answers of the snapshot's queries. */
   answers(q: Record<QueryName, string>): Promise<SnapshotAnswers> {
     return this.guard(async () => {
-      const names = Object.keys(q) as QueryName[];
+      // The per-vCPU rates first: they take the engine longest, the others fill in beside them.
+      const heavy: QueryName[] = ["usage", "delay", "throttled"];
+      const names = [...heavy, ...(Object.keys(q) as QueryName[]).filter((n) => !heavy.includes(n))];
       const answers = await Promise.all(names.map((n) => this.vector(q[n])));
       return Object.fromEntries(names.map((n, i) => [n, answers[i] ?? []])) as SnapshotAnswers;
     });
@@ -180,10 +183,12 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     ]);
   };
   const uncounted = [...first.uncounted.keys()];
-  const [raw, [live, delay, throttled], counts] = await Promise.all([
+  const unthrottled = [...first.throttledUnknown];
+  const [raw, [live, delay, throttled], counts, throttledUnknown] = await Promise.all([
     fetch.matrices([...first.young.instances.keys()].map((i) => rawCountersQuery(opts.windowS, i, selector))),
     detailQueries(first.detail),
     fetch.vectors(uncounted.length ? [vcpuSeriesCountQuery(uncounted, selector)] : []),
+    fetch.vectors(unthrottled.length ? [throttledUnknownQuery(unthrottled, selector)] : []),
   ]);
   // A count that does not match the settled VMs' rates: that target's detail too.
   const counted = new Map(counts.map((c) => [c.labels.instance ?? "", c.v]));
@@ -196,7 +201,7 @@ export async function buildSnapshot(client: PrometheusClient, opts: SnapshotOpti
     for (const i of more) first.detail.add(i);
   }
   const detail = { instances: first.detail, live, delay, throttled };
-  const snapshot = finishSnapshot(first, detail, raw, fetch.warnings, ctx, () => {
+  const snapshot = finishSnapshot(first, detail, raw, throttledUnknown, fetch.warnings, ctx, () => {
     const sel = selector ? ` matching {${selector}}` : "";
     return `no snapshot: Prometheus at ${client.displayUrl} has no ${METRIC.hostCpus} series${sel}: is it scraping the vsteal agents?`;
   });

@@ -71,6 +71,12 @@ export interface WireSample {
   value: [number, string];
 }
 
+/** The instances an `instance=~"a|b"` matcher of exact values names. */
+function instancesOf(query: string): Set<string> {
+  const re = /instance=~("(?:[^"\\]|\\.)*")/.exec(query)?.[1];
+  return new Set((JSON.parse(re ?? '""') as string).split("|").map((x) => x.replace(/\\(.)/g, "$1")));
+}
+
 const pick = (m: Record<string, string>, keep: readonly string[]): string =>
   JSON.stringify(keep.map((k) => m[k] ?? ""));
 const vmOf = (m: Record<string, string>) => pick(m, ["instance", "job", "uuid", "domain"]);
@@ -95,13 +101,29 @@ export function derivedAnswer(
   if (query === q.delay) return [...get("delay")];
   if (query === q.throttled) return get("throttled").filter((s) => Number(s.value[1]) !== 0);
   if (query === q.vm_resized) return [];
-  if (query === q.throttled_unknown) {
-    const known = new Set(
-      get("throttled")
-        .filter((s) => s.metric.vcpu === "0")
-        .map((s) => pick(s.metric, ["instance", "job", "uuid"])),
+  const withThrottled = () =>
+    get("throttled").filter((s) => s.metric.vcpu === "0" && get("live").some((l) => vmOf(l.metric) === vmOf(s.metric)));
+  if (query === q.throttled_vms) {
+    const per = new Map<string, WireSample>();
+    for (const s of withThrottled()) {
+      const k = pick(s.metric, ["instance", "job"]);
+      const have = per.get(k);
+      if (have) have.value = [have.value[0], String(Number(have.value[1]) + 1)];
+      else
+        per.set(k, {
+          metric: { instance: s.metric.instance ?? "", job: s.metric.job ?? "" },
+          value: [s.value[0], "1"],
+        });
+    }
+    return [...per.values()];
+  }
+  if (query.includes(" unless on (instance, job, uuid) ")) {
+    // throttledUnknownQuery: the domains of the targets named whose vCPU 0 has no throttled series.
+    const known = new Set(withThrottled().map((s) => pick(s.metric, ["instance", "job", "uuid"])));
+    const wanted = instancesOf(query);
+    return get("vmCurrent").filter(
+      (s) => wanted.has(s.metric.instance ?? "") && !known.has(pick(s.metric, ["instance", "job", "uuid"])),
     );
-    return get("vmCurrent").filter((s) => !known.has(pick(s.metric, ["instance", "job", "uuid"])));
   }
   if (query === q.vm_recent) {
     const now = new Set(
@@ -138,9 +160,8 @@ export function derivedAnswer(
     }
     return out;
   }
-  if (query.startsWith("count by (instance, job) (")) {
-    const re = /instance=~("(?:[^"\\]|\\.)*")/.exec(query)?.[1];
-    const wanted = new Set((JSON.parse(re ?? '""') as string).split("|").map((x) => x.replace(/\\(.)/g, "$1")));
+  if (query.startsWith("count by (instance, job) (") && query.includes("instance=~")) {
+    const wanted = instancesOf(query);
     const per = new Map<string, WireSample>();
     for (const s of get("live")) {
       if (!wanted.has(s.metric.instance ?? "")) continue;
