@@ -77,6 +77,19 @@ function instancesOf(query: string): Set<string> {
   return new Set((JSON.parse(re ?? '""') as string).split("|").map((x) => x.replace(/\\(.)/g, "$1")));
 }
 
+/** `count by (instance, job) (rows)`. */
+function countByTarget(rows: readonly WireSample[]): WireSample[] {
+  const per = new Map<string, WireSample>();
+  for (const s of rows) {
+    const k = JSON.stringify([s.metric.instance ?? "", s.metric.job ?? ""]);
+    const have = per.get(k);
+    if (have) have.value = [have.value[0], String(Number(have.value[1]) + 1)];
+    else
+      per.set(k, { metric: { instance: s.metric.instance ?? "", job: s.metric.job ?? "" }, value: [s.value[0], "1"] });
+  }
+  return [...per.values()];
+}
+
 const pick = (m: Record<string, string>, keep: readonly string[]): string =>
   JSON.stringify(keep.map((k) => m[k] ?? ""));
 const vmOf = (m: Record<string, string>) => pick(m, ["instance", "job", "uuid", "domain"]);
@@ -103,20 +116,7 @@ export function derivedAnswer(
   if (query === q.vm_resized) return [];
   const withThrottled = () =>
     get("throttled").filter((s) => s.metric.vcpu === "0" && get("live").some((l) => vmOf(l.metric) === vmOf(s.metric)));
-  if (query === q.throttled_vms) {
-    const per = new Map<string, WireSample>();
-    for (const s of withThrottled()) {
-      const k = pick(s.metric, ["instance", "job"]);
-      const have = per.get(k);
-      if (have) have.value = [have.value[0], String(Number(have.value[1]) + 1)];
-      else
-        per.set(k, {
-          metric: { instance: s.metric.instance ?? "", job: s.metric.job ?? "" },
-          value: [s.value[0], "1"],
-        });
-    }
-    return [...per.values()];
-  }
+  if (query === q.throttled_vms) return countByTarget(withThrottled());
   if (query.includes(" unless on (instance, job, uuid) ")) {
     // throttledUnknownQuery: the domains of the targets named whose vCPU 0 has no throttled series.
     const known = new Set(withThrottled().map((s) => pick(s.metric, ["instance", "job", "uuid"])));
@@ -162,19 +162,7 @@ export function derivedAnswer(
   }
   if (query.startsWith("count by (instance, job) (") && query.includes("instance=~")) {
     const wanted = instancesOf(query);
-    const per = new Map<string, WireSample>();
-    for (const s of get("live")) {
-      if (!wanted.has(s.metric.instance ?? "")) continue;
-      const k = pick(s.metric, ["instance", "job"]);
-      const have = per.get(k);
-      if (have) have.value = [have.value[0], String(Number(have.value[1]) + 1)];
-      else
-        per.set(k, {
-          metric: { instance: s.metric.instance ?? "", job: s.metric.job ?? "" },
-          value: [s.value[0], "1"],
-        });
-    }
-    return [...per.values()];
+    return countByTarget(get("live").filter((s) => wanted.has(s.metric.instance ?? "")));
   }
   const instance = /instance=("(?:[^"\\]|\\.)*")/.exec(query)?.[1];
   if (instance === undefined) return null;
