@@ -102,34 +102,10 @@ async function measure(e: Engine, hosts: number, vcpus: number, loadS: number): 
     bytes: number;
     moves: number;
   };
-  const cli = timed([
-    CLI,
-    "plan",
-    "--prometheus",
-    e.url,
-    "--window",
-    `${windowS}s`,
-    "--stale-after",
-    "1h",
-    "--timeout",
-    "10m",
-    "--json",
-  ]);
-  const audit = timed([
-    CLI,
-    "controller",
-    "--prometheus",
-    e.url,
-    "--window",
-    `${windowS}s`,
-    "--stale-after",
-    "1h",
-    "--timeout",
-    "10m",
-    "--once",
-    "--web.listen-address",
-    "127.0.0.1:0",
-  ]);
+  // The fleet's data are older than the default --stale-after allows by the time it is read.
+  const fleet = ["--prometheus", e.url, "--window", `${windowS}s`, "--stale-after", "1h", "--timeout", "10m"];
+  const cli = timed([CLI, "plan", ...fleet, "--json"]);
+  const audit = timed([CLI, "controller", ...fleet, "--once", "--web.listen-address", "127.0.0.1:0"]);
   return {
     hosts,
     vcpus,

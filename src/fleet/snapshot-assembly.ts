@@ -301,20 +301,15 @@ export interface LiveVms {
   transit: string[];
 }
 
-/** Per VM key, one number: the last seen, the smallest, or the sum of its series'. */
-function perVm(
-  rows: readonly VectorSample[],
-  hostOf: HostOf,
-  into = new Map<string, number>(),
-  how: "last" | "min" | "sum" = "last",
-) {
+/** Per VM key, the smallest value of its series (one a VM, or one per job scraping its host). */
+function perVm(rows: readonly VectorSample[], hostOf: HostOf): Map<string, number> {
+  const out = new Map<string, number>();
   for (const s of rows) {
     const key = vmKeyOf(hostOf(s.labels), s.labels);
-    const have = into.get(key);
-    if (have === undefined || how === "last" || (how === "min" && s.v < have)) into.set(key, s.v);
-    else if (how === "sum") into.set(key, have + s.v);
+    const have = out.get(key);
+    if (have === undefined || s.v < have) out.set(key, s.v);
   }
-  return into;
+  return out;
 }
 
 /** The vCPU number of a series, or null when its `vcpu` label is not one. */
@@ -335,7 +330,7 @@ export function liveVmsPhase(
   hostOf: HostOf,
 ): LiveVms {
   const vms = new Map<string, VmRow>();
-  const young = perVm(r.vm_young, hostOf, new Map(), "min");
+  const young = perVm(r.vm_young, hostOf);
   const unsettled = new Set([...young.keys(), ...perVm(r.vm_resized, hostOf).keys()]);
   const row = (s: VectorSample, host: string, key: string): VmRow => ({
     name: s.labels.domain ?? "",
@@ -380,7 +375,7 @@ export function liveVmsPhase(
  */
 export function liveSeries(live: LiveVms, rates: Rates, hosts: ReadonlyMap<string, HostRow>): Set<string> {
   const detail = new Set<string>();
-  for (const [key, vm] of [...live.vms]) {
+  for (const [key, vm] of live.vms) {
     const rated = rates.delay.get(key);
     const n = rated?.size ?? 0;
     const hostSamples = hosts.get(vm.host)?.samples ?? null;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fleetShape, hostName, scrapeTimes } from "../../scripts/bench/fleet-data.js";
 import { prometheusFromBlocks, victoriaMetricsImported, type Engine } from "../../scripts/bench/fleet-engines.js";
 import { PrometheusClient } from "../../src/fleet/prom-client.js";
+import { vcpuSeriesCountQuery } from "../../src/fleet/queries.js";
 import { buildSnapshot, type SnapshotBuild } from "../../src/fleet/snapshot-builder.js";
 import { DEFAULT_PLAN_OPTIONS } from "../../src/planner/options.js";
 import { planValidated } from "../../src/planner/plan.js";
@@ -63,6 +64,19 @@ describeEngines("Prometheus and VictoriaMetrics give the same snapshot and plan"
       // VMs sort by host then name, as the data was generated: the k-th vCPU is the k-th rate.
       usage.forEach((u, k) => expect(u, `${name} usage[${k}]`).toBeCloseTo(shape.usage[k]!, 6));
       delay.forEach((d, k) => expect(d, `${name} delay[${k}]`).toBeCloseTo(shape.delay[k]!, 6));
+    }
+  });
+
+  it("each engine counts one target's vCPU series as the data have them (the second round for agents without the gauge)", async () => {
+    const vcpusOf0 = Array.from(shape.vmVcpus.subarray(0, shape.vms)).reduce((a, b) => a + b, 0);
+    for (const e of engines) {
+      const counted = await new PrometheusClient({ url: e.url }).vector(vcpuSeriesCountQuery([`${hostName(0)}:9977`]), {
+        time: nowS,
+      });
+      expect(
+        counted.result.samples.map((c) => [c.labels.instance, c.v]),
+        e.name,
+      ).toEqual([[`${hostName(0)}:9977`, vcpusOf0]]);
     }
   });
 

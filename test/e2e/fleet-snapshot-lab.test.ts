@@ -11,7 +11,7 @@ import { LabHost } from "../support/lab-host.js";
 import { LabPrometheus } from "../support/lab-prometheus.js";
 import { SnapshotError } from "../../src/fleet/errors.js";
 import { PrometheusClient } from "../../src/fleet/prom-client.js";
-import { snapshotDetailQueries } from "../../src/fleet/queries.js";
+import { snapshotDetailQueries, vcpuSeriesCountQuery } from "../../src/fleet/queries.js";
 import { buildSnapshot } from "../../src/fleet/snapshot-builder.js";
 
 const missing = spawnSync("which", ["prometheus"], { stdio: "ignore" }).status !== 0;
@@ -126,5 +126,8 @@ describeLab("the snapshot's per-VM shortcuts on a real Prometheus, with VMs that
     expect((await direct(`libvirt_domain_vcpu_delay_seconds_total{domain="lab-db"}`)).length).toBe(2);
     expect((await direct(`rate(libvirt_domain_vcpu_delay_seconds_total{domain="lab-db"}[${W}s])`)).length).toBe(3);
     expect((await direct(`vsteal_host_vcpu_series{host="hv-a"}`))[0]?.v).toBe(2);
+    // What an agent that predates the gauge gets instead: its series counted in PromQL.
+    const counted = await direct(vcpuSeriesCountQuery([`127.0.0.1:${a.port}`]));
+    expect(counted.map((c) => [c.labels.instance, c.v])).toEqual([[`127.0.0.1:${a.port}`, 2]]);
   });
 });

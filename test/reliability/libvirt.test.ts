@@ -22,6 +22,7 @@ import { Sampler } from "../../src/collect/sampler.js";
 import type { Sample } from "../../src/model/types.js";
 import { LibvirtSource } from "../../src/sources/libvirt.js";
 import { describeE2E } from "../e2e/env.js";
+import { FAST_LIBVIRT_AGENT } from "../e2e/second-host.js";
 import { testbed, virsh } from "../e2e/virsh.js";
 import { health, sleep, spawnAgent, waitHealth, type AgentProcess, type Health } from "./agent.js";
 import { byMode, MODE } from "./env.js";
@@ -103,18 +104,7 @@ describeE2E("libvirt going away and coming back while the agent runs", () => {
           clients.clear();
         });
       let proxy = await open();
-      const agent = await spawnAgent([
-        "--source",
-        "libvirt",
-        "--connect",
-        `qemu+unix:///system?socket=${sock}`,
-        "--interval",
-        "1",
-        "--discovery-interval",
-        "1",
-        "--history.dir",
-        "",
-      ]);
+      const agent = await spawnAgent([...FAST_LIBVIRT_AGENT, "--connect", `qemu+unix:///system?socket=${sock}`]);
       try {
         await waitHealth(agent.url, (h) => h.sweeps >= 3 && h.vcpus >= 6, "3 sweeps over the testbed's vCPUs");
         const before = delaySeries(await (await fetch(`${agent.url}/metrics`)).text());
@@ -156,16 +146,7 @@ describeE2E("libvirt going away and coming back while the agent runs", () => {
     "libvirtd killed and started again (CI, or VSTEAL_RELIABILITY_RESTART_LIBVIRTD=1: restarts the shared libvirtd)",
     { timeout: 180_000 },
     async () => {
-      const agent = await spawnAgent([
-        "--source",
-        "libvirt",
-        "--interval",
-        "1",
-        "--discovery-interval",
-        "1",
-        "--history.dir",
-        "",
-      ]);
+      const agent = await spawnAgent(FAST_LIBVIRT_AGENT);
       let killed = false;
       try {
         await waitHealth(agent.url, (h) => h.sweeps >= 3 && h.vcpus >= 6, "3 sweeps over the testbed's vCPUs");

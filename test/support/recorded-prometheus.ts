@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { METRIC, range, sel, snapshotDetailQueries, snapshotQueries } from "../../src/fleet/queries.js";
+import { METRIC, range, sel, snapshotDetailQueries, snapshotQueries, TRANSIT_S } from "../../src/fleet/queries.js";
 
 const NEWER = [
   METRIC.hostInfo,
@@ -51,7 +51,7 @@ export function perVcpuQueries(
 } {
   const s = (m: string) => sel(m, selector);
   const w = range(windowS);
-  const recent = range(Math.min(60, windowS));
+  const recent = range(Math.min(TRANSIT_S, windowS));
   return {
     live: s(METRIC.vcpuDelay),
     delay: `rate(${s(METRIC.vcpuDelay)}[${w}])`,

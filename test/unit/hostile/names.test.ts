@@ -13,6 +13,7 @@ import { formatPlanText } from "../../../src/cli/plan.js";
 import { ConfigError } from "../../../src/config/errors.js";
 import { SnapshotError } from "../../../src/fleet/errors.js";
 import { loadHostsConfig } from "../../../src/fleet/hosts-config.js";
+import { throttledUnknownQuery, vcpuSeriesCountQuery } from "../../../src/fleet/queries.js";
 import { buildSnapshot } from "../../../src/fleet/snapshot-builder.js";
 import { loadMigrateHosts, migrateHosts } from "../../../src/migrate/hosts.js";
 import { FleetValidationError, parsePlan, parseSnapshot } from "../../../src/model/fleet.js";
@@ -206,5 +207,31 @@ describe("control characters in VM names are escaped in every output", () => {
     expect(
       formatDomstatsText([{ name: "x\u001b]0;owned\u0007", uuid: null, id: 1, state: "running", params: [] }]),
     ).toBe("Domain: 'x\\e]0;owned\\x07'\n\n");
+  });
+});
+
+describe("instance labels that go into a PromQL regular expression", () => {
+  // The snapshot's second round names targets by `instance=~"a|b"` (queries.ts). Whatever a
+  // scrape config puts into `instance`, the matcher matches those targets exactly, no other.
+  const regexOf = (query: string): RegExp => {
+    const literal = /instance=~("(?:[^"\\]|\\.)*")/.exec(query)?.[1];
+    if (literal === undefined) throw new Error(`no instance=~ in ${query}`);
+    // PromQL anchors a regular expression at both ends; RE2 and JavaScript agree on escapes.
+    return new RegExp(`^(?:${JSON.parse(literal) as string})$`, "u");
+  };
+  const instance = fc.string({ unit: "grapheme", minLength: 1, maxLength: 16 });
+
+  it("matches exactly the targets named, in both second-round queries", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(instance, { minLength: 1, maxLength: 5 }), instance, (named, other) => {
+        for (const q of [vcpuSeriesCountQuery(named), throttledUnknownQuery(named)]) {
+          const re = regexOf(q);
+          for (const i of named) expect(re.test(i), `${JSON.stringify(i)} in ${q}`).toBe(true);
+          if (!named.includes(other)) expect(re.test(other), `${JSON.stringify(other)} in ${q}`).toBe(false);
+        }
+      }),
+      { numRuns: 500 },
+    );
+    expect(regexOf(vcpuSeriesCountQuery(["10.0.0.1:9977"])).test("10a0b0c1:9977")).toBe(false);
   });
 });
