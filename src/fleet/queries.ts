@@ -5,6 +5,8 @@
  * no subqueries, no vendor extensions.
  */
 
+import { escapeRegExp } from "../util/regexp.js";
+
 export const METRIC = {
   hostCpus: "vsteal_host_cpus",
   hostVcpuSeries: "vsteal_host_vcpu_series",
@@ -156,9 +158,8 @@ export function snapshotDetailQueries(
   };
 }
 
-/** A regular expression matching exactly these strings (RE2 syntax, as PromQL's `=~`). */
-const exactly = (values: readonly string[]): string =>
-  values.map((v) => v.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&")).join("|");
+/** A regular expression matching exactly these strings (PromQL's `=~` anchors it at both ends). */
+const exactly = (values: readonly string[]): string => values.map(escapeRegExp).join("|");
 
 /** The domains of these targets whose vCPU 0 has no throttled series now. */
 export function throttledUnknownQuery(instances: readonly string[], selector = ""): string {

@@ -1,3 +1,5 @@
+import { escapeRegExp } from "./regexp.js";
+
 /**
  * JSON.stringify that writes bigints as exact JSON integers (JSON has no size limit on
  * numbers; jq, Python and Go read them exactly). Node 20 has no JSON.rawJSON, so bigints are
@@ -12,7 +14,7 @@ export function stringifyExact(value: unknown, indent?: number): string {
   );
   // JSON.stringify escapes U+0000 as \u0000, so the mark can only come from our replacer.
   const escaped = JSON.stringify(mark).slice(1, -1);
-  return text.replace(new RegExp(`"${escaped.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}(-?\\d+)"`, "g"), "$1");
+  return text.replace(new RegExp(`"${escapeRegExp(escaped)}(-?\\d+)"`, "g"), "$1");
 }
 
 const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
