@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -60,12 +60,20 @@ async function waitFor<T>(what: string, f: () => Promise<T | null>, timeoutMs = 
 describeE2E("npm run package: the npm tarball and the .deb on a real host", () => {
   let userBefore = false;
   let agent: ChildProcess | null = null;
+  // The agent run from a checkout (the README's first command) keeps its history in
+  // /var/lib/vsteal too, as root: set aside while the package owns that path, then put back.
+  const STATE = "/var/lib/vsteal";
+  let stateAside: string | null = null;
 
   beforeAll(() => {
     if (has("dpkg", "-s", "vsteal"))
       throw new Error("a vsteal package is already installed here: remove it (dpkg --purge vsteal) before this test");
-    if (existsSync("/usr/bin/vsteal"))
-      throw new Error("/usr/bin/vsteal exists and is not from a vsteal package: this test would overwrite it");
+    for (const f of ["/usr/bin/vsteal", "/etc/vsteal"])
+      if (existsSync(f)) throw new Error(`${f} exists and is not from a vsteal package: this test would overwrite it`);
+    if (existsSync(STATE)) {
+      stateAside = `${STATE}.before-package-test-${process.pid}`;
+      renameSync(STATE, stateAside);
+    }
     userBefore = userExists();
     execFileSync(process.execPath, [join(ROOT, "scripts", "package.mjs")], {
       cwd: ROOT,
@@ -78,6 +86,10 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
     if (has("dpkg", "-s", "vsteal")) spawnSync("dpkg", ["--purge", "vsteal"], { stdio: "ignore" });
     // The package leaves its system user (Debian's way); the test leaves the machine as it found it.
     if (!userBefore && userExists()) spawnSync("deluser", ["--system", "--quiet", "vsteal"], { stdio: "ignore" });
+    if (stateAside !== null) {
+      rmSync(STATE, { recursive: true, force: true });
+      renameSync(stateAside, STATE);
+    }
   });
 
   it("the npm tarball's vsteal runs as unpacked: no build step, no node_modules", () => {
@@ -128,13 +140,27 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
     });
     let stderr = "";
     agent.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+    try {
+      await checkAgent(port, before, () => stderr);
+    } finally {
+      // Stopped here whatever failed: the purge test checks that nothing of vsteal still runs.
+      if (agent.exitCode === null && agent.signalCode === null) {
+        const exited = new Promise((r) => agent!.once("exit", r));
+        agent.kill("SIGTERM");
+        await exited;
+      }
+      agent = null;
+    }
+  }, 60_000);
+
+  async function checkAgent(port: number, before: ReturnType<typeof virshDomstats>, stderrOf: () => string) {
     const base = `http://127.0.0.1:${port}`;
     const text = await waitFor("the agent's first sweep", async () => {
       const t = await (await fetch(`${base}/metrics`)).text();
       return /^vsteal_collector_sweeps_total [1-9]/m.test(t) ? t : null;
     });
     const after = virshDomstats();
-    expect(stderr).not.toMatch(/warning|error/i);
+    expect(stderrOf()).not.toMatch(/warning|error/i);
 
     // The kernel says who runs it.
     const pid = Number(
@@ -178,11 +204,7 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
     const js = readdirSync(web).find((f) => /^app-.*\.js$/.test(f))!;
     const body = Buffer.from(await (await fetch(`${base}/${js}`)).arrayBuffer());
     expect(body.equals(readFileSync(join(web, js)))).toBe(true);
-
-    agent.kill("SIGTERM");
-    await new Promise((r) => agent!.once("exit", r));
-    agent = null;
-  }, 60_000);
+  }
 
   it("dpkg --purge removes everything but the vsteal system user", () => {
     execFileSync("dpkg", ["--purge", "vsteal"], { stdio: ["ignore", "ignore", "inherit"] });
