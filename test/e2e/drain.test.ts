@@ -367,6 +367,9 @@ describeE2E("host maintenance on two libvirt hosts (vsteal drain / undrain)", ()
         controllerLog,
         "--maintenance-file",
         maintenance,
+        // Its own, not the machine's /var/lib/vsteal one: a ledger left there would steer the next run.
+        "--state-file",
+        join(dir, "controller-state.json"),
         "--web.listen-address",
         `127.0.0.1:${port}`,
       ],
