@@ -195,6 +195,8 @@ function errnoOf(e: unknown): string | null {
   let deepest: string | null = null;
   for (let i = 0; i < 5 && cur instanceof Error; i++) {
     const code = (cur as NodeJS.ErrnoException).code;
+    // undici's name for a connection the server closed before its answer (e.g. while it shut down)
+    if (code === "UND_ERR_SOCKET") return `the connection closed before an answer (${cur.message})`;
     if (typeof code === "string" && /^E[A-Z]+$/.test(code))
       return `${code}${cur.message && !cur.message.includes(code) ? ` (${cur.message})` : ""}`;
     if (cur.message) deepest = cur.message;

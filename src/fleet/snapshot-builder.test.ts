@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseSnapshot } from "../model/fleet.js";
@@ -337,6 +338,23 @@ describe("Prometheus client (hand-written answers)", () => {
     const e = await failure(buildSnapshot(new PrometheusClient({ url: `http://127.0.0.1:${port}` }), { windowS: 60 }));
     expect(e.reason).toBe("prometheus_unreachable");
     expect(e.message).toBe(`no snapshot: cannot reach Prometheus at http://127.0.0.1:${port}: ECONNREFUSED`);
+  });
+
+  it("unreachable: a server that closes the connection before answering (a Prometheus shutting down)", async () => {
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const e = await failure(
+        buildSnapshot(new PrometheusClient({ url: `http://127.0.0.1:${port}` }), { windowS: 60 }),
+      );
+      expect(e.reason).toBe("prometheus_unreachable");
+      expect(e.message).toBe(
+        `no snapshot: cannot reach Prometheus at http://127.0.0.1:${port}: the connection closed before an answer (other side closed)`,
+      );
+    } finally {
+      server.close();
+    }
   });
 });
 
