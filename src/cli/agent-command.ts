@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { intervalAtLeast, nonNegativeInt, run, sampleInterval, sourceOption } from "./args.js";
-import { processIo } from "./io.js";
+import { intervalAtLeast, nonNegativeInt, sampleInterval, sourceOption } from "./args.js";
+import { processIo, run } from "./io.js";
 
 /** Adds `vsteal agent` to the program; the command's code is loaded only when it runs. */
 export function registerAgent(program: Command): void {

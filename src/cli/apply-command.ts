@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
-import { durationSeconds, nonNegativeNumber, positiveInt, refuseIdleOptions, run } from "./args.js";
-import { processIo } from "./io.js";
+import { durationSeconds, nonNegativeNumber, positiveInt, refuseIdleOptions } from "./args.js";
+import { processIo, run } from "./io.js";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
 interface ApplyFlags {

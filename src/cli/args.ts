@@ -1,6 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { checkDuration } from "../util/duration-parse.js";
-import { processIo } from "./io.js";
 
 /** Shared option parsers and the error handling of every command. */
 
@@ -61,19 +60,6 @@ export function refuseIdleOptions(cmd: Command, flags: readonly string[], why: s
   if (given.length === 0) return;
   const many = given.length > 1;
   throw new Error(`${given.join(", ")} ${many ? "do" : "does"} nothing ${why}: drop ${many ? "them" : "it"}`);
-}
-
-/** Runs an action; any error becomes one line on stderr and exit code 1. */
-export function run(action: () => Promise<number>): Promise<void> {
-  return action().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);
-      process.exitCode = 1;
-    },
-  );
 }
 
 export const sourceOption = (): Option =>

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { positiveInt, run } from "./args.js";
-import { processIo } from "./io.js";
+import { positiveInt } from "./args.js";
+import { processIo, run } from "./io.js";
 
 /** Adds `vsteal bench` to the program; the command's code is loaded only when it runs. */
 export function registerBench(program: Command): void {

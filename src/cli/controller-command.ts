@@ -6,9 +6,8 @@ import {
   nonNegativeNumber,
   positiveInt,
   refuseIdleOptions,
-  run,
 } from "./args.js";
-import { processIo } from "./io.js";
+import { processIo, run } from "./io.js";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 
 function requireFlag(v: string | undefined, message: string): string {

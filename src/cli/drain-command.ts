@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
-import { durationSeconds, positiveInt, run } from "./args.js";
-import { processIo } from "./io.js";
+import { durationSeconds, positiveInt } from "./args.js";
+import { processIo, run } from "./io.js";
 
 interface DrainFlags {
   hosts?: string;

@@ -24,3 +24,16 @@ export const processIo: Io = {
 export function reportProblems(io: Io, problems: readonly SampleProblem[]): void {
   for (const p of problems) io.err(`vsteal: warning: ${safeText(p.domain)}: ${safeText(p.message)}`);
 }
+
+/** Runs an action; any error becomes one line on stderr and exit code 1. */
+export function run(action: () => Promise<number>): Promise<void> {
+  return action().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,44 +1,15 @@
 #!/usr/bin/env node
-import { Command } from "commander";
-import { createRequire } from "node:module";
-import { processIo } from "./io.js";
-import { registerAgent } from "./agent-command.js";
-import { registerApply } from "./apply-command.js";
-import { registerBench } from "./bench-command.js";
-import { registerController } from "./controller-command.js";
-import { registerDomstats } from "./domstats-command.js";
-import { registerDrain } from "./drain-command.js";
-import { registerPlan } from "./plan-command.js";
-import { registerTop } from "./top-command.js";
+/**
+ * The `vsteal` command. A plain `vsteal domstats …` (what scripts call once a VM) runs from
+ * here without loading the command-line library or any other command: that is most of its
+ * start time. Every other command line — other commands, `--help`, anything domstats' own
+ * reading does not accept — goes to the whole program (program.ts), which says what is wrong.
+ * (No top-level await: the single executable of the .deb is this file as CommonJS.)
+ */
+import { parseDomstatsArgs } from "./domstats-args.js";
+import { domstats } from "./domstats.js";
+import { processIo, run } from "./io.js";
 
-/** The bundles (scripts/build-cli.mjs, the single executable) set this at build time. */
-declare const VSTEAL_VERSION: string | undefined;
-const version =
-  typeof VSTEAL_VERSION === "string"
-    ? VSTEAL_VERSION
-    : (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
-
-const program = new Command()
-  .name("vsteal")
-  .description("Per-vCPU steal time (run-queue delay) of every VM on a KVM host")
-  .version(version)
-  .showHelpAfterError("(run with --help for usage)");
-
-// Every command is added the same way: its *-command.ts declares the command and its options
-// and imports the code that runs it only when it runs (a chunk of its own in the bundle).
-for (const register of [
-  registerDomstats,
-  registerAgent,
-  registerBench,
-  registerTop,
-  registerPlan,
-  registerController,
-  registerApply,
-  registerDrain,
-])
-  register(program);
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+const fast = process.argv[2] === "domstats" ? parseDomstatsArgs(process.argv.slice(3)) : null;
+if (fast) void run(() => domstats(fast.names, fast.options, processIo));
+else void import("./program.js").then(({ runProgram }) => runProgram(process.argv));

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { durationSeconds, nonNegativeInt, nonNegativeNumber, refuseIdleOptions, run } from "./args.js";
-import { processIo } from "./io.js";
+import { durationSeconds, nonNegativeInt, nonNegativeNumber, refuseIdleOptions } from "./args.js";
+import { processIo, run } from "./io.js";
 import { DEFAULT_MAINTENANCE_FILE } from "../maintenance/defaults.js";
 import { POLICIES, POLICY_DESCRIPTIONS, type PolicyName } from "../planner/policy-names.js";
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { positiveInt, run, sampleInterval, sourceOption } from "./args.js";
-import { processIo } from "./io.js";
+import { positiveInt, sampleInterval, sourceOption } from "./args.js";
+import { processIo, run } from "./io.js";
 
 interface TopCliOptions {
   source: "libvirt" | "qemu" | "auto";

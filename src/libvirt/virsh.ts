@@ -2,7 +2,12 @@
  * How vsteal runs virsh: one process runner for reading (src/sources) and for changing things
  * (src/migrate), below both, so neither imports the other.
  */
-import { execFile, type ChildProcess } from "node:child_process";
+import type * as ChildProcessModule from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { lazyBuiltin } from "../util/lazy-builtin.js";
+
+/** Loaded at the first virsh run: a `vsteal domstats` of running domains starts none. */
+const childProcess = lazyBuiltin<typeof ChildProcessModule>("node:child_process");
 
 export interface VirshResult {
   stdout: string;
@@ -39,7 +44,7 @@ export function startVirsh(uri: string, args: readonly string[], opts: StartVirs
   const bin = opts.virsh ?? "virsh";
   let child: ChildProcess | null = null;
   const done = new Promise<VirshResult & { failure?: VirshFailure }>((resolve) => {
-    child = execFile(
+    child = childProcess().execFile(
       bin,
       ["--quiet", ...(opts.readonly ? ["--readonly"] : []), "--connect", uri, ...args],
       {

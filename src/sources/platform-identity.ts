@@ -3,7 +3,6 @@
  * libvirt, a Proxmox guest's config from /etc/pve. Run at discovery for domains not seen
  * before, never per sweep.
  */
-import { randomBytes } from "node:crypto";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { pveConfigPath } from "../platforms/proxmox/identity.js";
@@ -24,7 +23,8 @@ export async function dumpDomainXmls(
   const out = new Map<string, string>();
   for (let i = 0; i < uuids.length; i += XML_BATCH) {
     const batch = uuids.slice(i, i + XML_BATCH);
-    const sep = `vsteal-${randomBytes(16).toString("hex")}`;
+    // the global Web Crypto (loaded when first used), not node:crypto at every start
+    const sep = `vsteal-${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex")}`;
     const res = await virsh([batch.map((u) => `dumpxml ${u}`).join(`; echo ${sep}; `)]);
     const parts = res.stdout.split(sep);
     if (parts.length !== batch.length) continue; // not what virsh prints: read nothing rather than mismatch
