@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const CLI = join(ROOT, "dist", "cli", "main.cjs");
 const TESTBED = join(ROOT, "scripts", "testbed");
 const TB_DIR = process.env.VSTEAL_TESTBED_DIR ?? "/var/lib/vsteal-testbed";
 const STATE_DIR = join(TB_DIR, "demo");

@@ -38,7 +38,7 @@ function fail(msg) {
   console.error(`package: ${msg}`);
   process.exit(1);
 }
-if (!existsSync(join(root, "dist", "cli", "main.js")) || !existsSync(join(root, "dist", "web", "index.html"))) {
+if (!existsSync(join(root, "dist", "cli", "main.cjs")) || !existsSync(join(root, "dist", "web", "index.html"))) {
   fail("dist/ is not built: run npm run build first (npm run package does)");
 }
 mkdirSync(out, { recursive: true });

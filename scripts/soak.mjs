@@ -43,9 +43,9 @@ for (const [k, v] of Object.entries({ minutes, rate, vms, vcpus, interval, sampl
     process.exit(2);
   }
 }
-const cli = join(root, "dist", "cli", "main.js");
+const cli = join(root, "dist", "cli", "main.cjs");
 if (!existsSync(cli)) {
-  console.error("soak: dist/cli/main.js is missing: run npm run build (npm run soak does)");
+  console.error("soak: dist/cli/main.cjs is missing: run npm run build (npm run soak does)");
   process.exit(2);
 }
 try {

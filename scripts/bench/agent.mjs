@@ -56,7 +56,7 @@ for (let i = 0; i < vms; i++) {
   await new Promise((r) => c.stdout.once("data", r));
 }
 const agentArgs = [
-  join(root, "dist", "cli", "main.js"),
+  join(root, "dist", "cli", "main.cjs"),
   "agent",
   "--source",
   "qemu",

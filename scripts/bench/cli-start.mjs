@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const CLI = join(ROOT, "dist", "cli", "main.cjs");
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "25" },
@@ -26,7 +26,7 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 if (!existsSync(CLI)) {
-  console.error("bench-cli: dist/cli/main.js is missing: run npm run build (npm run bench:cli does)");
+  console.error("bench-cli: dist/cli/main.cjs is missing: run npm run build (npm run bench:cli does)");
   process.exit(1);
 }
 

@@ -34,7 +34,7 @@ function stats(xs) {
 }
 
 async function startAgent(source, wrap = []) {
-  const argv = [...wrap, process.execPath, join(root, "dist", "cli", "main.js"), "agent", "--source", source];
+  const argv = [...wrap, process.execPath, join(root, "dist", "cli", "main.cjs"), "agent", "--source", source];
   const child = spawn(
     argv[0],
     [

@@ -19,7 +19,7 @@ import { prometheusFromBlocks, victoriaMetricsImported, type Engine } from "./fl
 import { METRIC, range } from "../../src/fleet/queries.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const CLI = join(ROOT, "dist", "cli", "main.cjs");
 const { values } = parseArgs({
   options: {
     hosts: { type: "string", default: "1000" },

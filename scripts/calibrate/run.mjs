@@ -32,7 +32,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PREFIX = "vsteal-cal-";
 const TESTBED = join(ROOT, "scripts/testbed");
-const CLI = join(ROOT, "dist/cli/main.js");
+const CLI = join(ROOT, "dist/cli/main.cjs");
 const MODEL = join(ROOT, "dist/model/contention.js");
 const OUT_JSON = join(ROOT, "test/fixtures/fleet/calibration.json");
 const OUT_DOC = join(ROOT, "docs/planner.md");

@@ -40,12 +40,19 @@ function isUnavailable(e: unknown): boolean {
 /**
  * A sampler with its first discovery done. Named running domains are read from libvirt's
  * status files when this user may read them (no virsh process at all), else discovered in one
- * virsh run; platform identity is not read (domstats prints none). `--source auto` does not
+ * virsh run; platform identity, caps, memory, affinity and throttling are not read (domstats
+ * prints none of them). `--source auto` does not
  * ping libvirt first: it falls back to plain QEMU when discovery finds libvirt unavailable.
  */
 async function discoveredSampler(names: readonly string[], opts: DomstatsOptions): Promise<Sampler> {
   const make = (source: LibvirtSource | QemuSource): Sampler =>
-    new Sampler({ source, procRoot: opts.procRoot, readWait: true, discoveryIntervalMs: Number.POSITIVE_INFINITY });
+    new Sampler({
+      source,
+      procRoot: opts.procRoot,
+      readWait: true,
+      discoveryIntervalMs: Number.POSITIVE_INFINITY,
+      cgroupMounts: null, // no throttling counters: domstats prints none
+    });
   const which = opts.source ?? "auto";
   if (which !== "qemu") {
     const sampler = make(
@@ -54,6 +61,7 @@ async function discoveredSampler(names: readonly string[], opts: DomstatsOptions
         procRoot: opts.procRoot,
         domains: names.length > 0 ? names : undefined,
         platformIdentity: false,
+        resources: false,
       }),
     );
     try {

@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import type { SampleProblem } from "../model/types.js";
 import { safeText } from "../util/safe-text.js";
 
@@ -19,6 +20,37 @@ export const processIo: Io = {
     process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
   },
 };
+
+/**
+ * Standard output written through its descriptor, synchronously: what a one-shot command (a
+ * plain `vsteal domstats`) prints, without Node building process.stdout (a pipe's stream
+ * loads net and Node's streams: ~4 ms of such a command's start). A descriptor that would
+ * block (a non-blocking pipe: EAGAIN) hands the rest, and what follows, to process.stdout; a
+ * reader that went away (EPIPE: `| head -1`) gets nothing more, as from any program.
+ */
+let stdoutMode: "fd" | "stream" | "closed" = "fd";
+export function writeStdoutSync(text: string): void {
+  if (stdoutMode === "closed") return;
+  if (stdoutMode === "stream") {
+    process.stdout.write(text);
+    return;
+  }
+  const buf = Buffer.from(text, "utf8");
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(1, buf, off);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EPIPE") stdoutMode = "closed";
+    else if (code === "EAGAIN") {
+      stdoutMode = "stream";
+      process.stdout.write(buf.subarray(off));
+    } else throw e;
+  }
+}
+
+/** processIo with standard output written synchronously (writeStdoutSync): for one-shot commands. */
+export const oneShotIo: Io = { out: writeStdoutSync, err: processIo.err };
 
 /** One stderr line per problem: the rest of the output is still valid. */
 export function reportProblems(io: Io, problems: readonly SampleProblem[]): void {

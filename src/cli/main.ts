@@ -8,8 +8,8 @@
  */
 import { parseDomstatsArgs } from "./domstats-args.js";
 import { domstats } from "./domstats.js";
-import { processIo, run } from "./io.js";
+import { oneShotIo, run } from "./io.js";
 
 const fast = process.argv[2] === "domstats" ? parseDomstatsArgs(process.argv.slice(3)) : null;
-if (fast) void run(() => domstats(fast.names, fast.options, processIo));
+if (fast) void run(() => domstats(fast.names, fast.options, oneShotIo));
 else void import("./program.js").then(({ runProgram }) => runProgram(process.argv));

@@ -34,6 +34,11 @@ export interface LibvirtSourceOptions {
    * prints none, says false: no `virsh dumpxml`, and the XML parser is never loaded.
    */
   platformIdentity?: boolean;
+  /**
+   * Read each domain's resources at discovery — CPU caps, memory, each vCPU thread's affinity
+   * (default true). `vsteal domstats`, which prints none of them, says false.
+   */
+  resources?: boolean;
 }
 
 /**
@@ -98,7 +103,7 @@ export class LibvirtSource implements DomainSource {
     this.procRoot = opts.procRoot ?? "/proc";
     this.runDir = opts.runDir ?? defaultRunDir(this.uri);
     this.description = `libvirt ${this.uri}`;
-    this.threads = new VcpuThreadFinder(this.procRoot);
+    this.threads = new VcpuThreadFinder(this.procRoot, { affinity: opts.resources !== false });
     this.resources = new DomainResourceReader(this.procRoot);
   }
 
@@ -282,10 +287,11 @@ export class LibvirtSource implements DomainSource {
             const unreadable: Array<{ tid: number; message: string }> = [];
             base.vcpus = this.threads.find(pid, unreadable);
             for (const u of unreadable) problems.push({ domain: rec.name, tid: u.tid, message: u.message });
-            base.resources = this.resources.read(pid, base.vcpus, {
-              current: rec.memoryBytes ?? null,
-              maximum: rec.maxMemoryBytes ?? null,
-            });
+            if (this.opts.resources !== false)
+              base.resources = this.resources.read(pid, base.vcpus, {
+                current: rec.memoryBytes ?? null,
+                maximum: rec.maxMemoryBytes ?? null,
+              });
           } catch (e) {
             problems.push({ domain: rec.name, message: `QEMU process ${pid} vanished: ${(e as Error).message}` });
             base.pid = null;

@@ -13,6 +13,16 @@ describe("VcpuThreadFinder", () => {
     ]);
   });
 
+  it("without affinity (domstats): the same threads, and no status file read", () => {
+    const proc = mkdtempSync(join(tmpdir(), "vsteal-threads-"));
+    cpSync(fixturePath("proc/4605"), join(proc, "4605"), { recursive: true });
+    for (const tid of [4611, 4612]) writeFileSync(join(proc, "4605", "task", String(tid), "status"), "garbage\n");
+    expect(new VcpuThreadFinder(proc, { affinity: false }).find(4605)).toEqual([
+      { vcpu: 0, tid: 4611 },
+      { vcpu: 1, tid: 4612 },
+    ]);
+  });
+
   it("reads again the name of a thread QEMU has not named yet (seen right at start), and finds it once named", () => {
     const proc = mkdtempSync(join(tmpdir(), "vsteal-threads-"));
     cpSync(fixturePath("proc/4605"), join(proc, "4605"), { recursive: true });

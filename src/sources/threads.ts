@@ -31,7 +31,11 @@ function startTime(procRoot: string, pid: number): string {
 export class VcpuThreadFinder {
   private readonly known = new Map<number, ProcessEntry>();
 
-  constructor(private readonly procRoot = "/proc") {}
+  /** `affinity: false`: no status read per vCPU thread, and no `affinity` in the result. */
+  constructor(
+    private readonly procRoot = "/proc",
+    private readonly opts: { affinity?: boolean } = {},
+  ) {}
 
   /**
    * vCPU threads of `pid`, sorted by vCPU number. Throws when the process itself is gone.
@@ -75,6 +79,10 @@ export class VcpuThreadFinder {
         if (vcpu !== null || tid === pid || comm !== (main ??= this.mainComm(pid))) entry.threads.set(tid, vcpu);
       }
       if (vcpu === null) continue;
+      if (this.opts.affinity === false) {
+        out.push({ vcpu, tid });
+        continue;
+      }
       const statusFile = join(taskDir, t, "status");
       let affinity: number[] | null;
       try {

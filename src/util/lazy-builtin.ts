@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 
-const requireHere = createRequire(import.meta.url);
+let requireHere: NodeJS.Require | undefined;
 
 /**
  * A built-in Node module loaded when first used rather than at start: for the heavy ones a
@@ -10,5 +10,5 @@ const requireHere = createRequire(import.meta.url);
  */
 export function lazyBuiltin<T>(name: `node:${string}`): () => T {
   let loaded: T | undefined;
-  return () => (loaded ??= requireHere(name) as T);
+  return () => (loaded ??= (requireHere ??= createRequire(import.meta.url))(name) as T);
 }

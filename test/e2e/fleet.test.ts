@@ -28,7 +28,7 @@ import { CLI, ROOT, testbed } from "./virsh.js";
 const WINDOW = "10s";
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
-/** `vsteal controller …`: from dist/cli/main.js once main.ts registers it, else through scripts/fleet-lab. */
+/** `vsteal controller …`: from dist/cli/main.cjs once main.ts registers it, else through scripts/fleet-lab. */
 function controllerArgv(): string[] {
   const help = execFileSync(process.execPath, [CLI, "controller", "--help"], { encoding: "utf8" });
   return help.includes("--prometheus")

@@ -98,7 +98,7 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
       execFileSync("tar", ["-xzf", TGZ, "-C", dir]);
       expect(existsSync(join(dir, "package", "src"))).toBe(false);
       expect(existsSync(join(dir, "package", "node_modules"))).toBe(false);
-      const cli = join(dir, "package", "dist", "cli", "main.js");
+      const cli = join(dir, "package", "dist", "cli", "main.cjs");
       expect(execFileSync(process.execPath, [cli, "--version"], { encoding: "utf8" }).trim()).toBe(PKG.version);
       const r = spawnSync(process.execPath, [cli, "domstats", "--json", "--source", "qemu"], { encoding: "utf8" });
       expect(r.status).toBe(0);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 
 export const URI = "qemu:///system";
 export const ROOT = join(import.meta.dirname, "..", "..");
-export const CLI = join(ROOT, "dist", "cli", "main.js");
+export const CLI = join(ROOT, "dist", "cli", "main.cjs");
 export const TESTBED = join(ROOT, "scripts", "testbed");
 
 export function virsh(...args: string[]): string {
