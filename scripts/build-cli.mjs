@@ -67,7 +67,6 @@ const start = await build({
   define: { ...common.define, "import.meta": "__vstealMeta" },
   banner: { js: 'var __vstealMeta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };' },
   plugins: [programExternal],
-  external: ["@xmldom/xmldom"],
 });
 rmSync(join(outdir, "main.js"), { force: true }); // tsc's, unbundled: one way in, main.cjs
 rmSync(join(outdir, "main.d.ts"), { force: true });

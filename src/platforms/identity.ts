@@ -1,26 +1,20 @@
 /**
  * Who a VM is on the platform that owns it, from what the host already has. Pure: the readers
- * in src/sources hand over the domain XML (libvirt) or the QEMU command line and Proxmox
- * config (plain QEMU) once per new domain at discovery; the result is attached to the domain.
+ * in src/sources hand over the domain XML (libvirt; here) or the QEMU command line and Proxmox
+ * config (plain QEMU; qemu-identity.ts) once per new domain at discovery; the result is
+ * attached to the domain.
  *
  * Bad metadata never stops a VM from being measured: a document that does not parse gives no
  * identity and a warning, a hostile value is bounded (values.ts) with a warning.
  */
 import type { Element } from "@xmldom/xmldom";
 import type { PlatformIdentity } from "../model/types.js";
-import { KUBEVIRT_NAMESPACE, isKubevirtArgv, kubevirtIdentity } from "./kubevirt/identity.js";
+import { KUBEVIRT_NAMESPACE, kubevirtIdentity } from "./kubevirt/identity.js";
 import { pickValue, type MetadataPick } from "./metadata-picks.js";
 import { findNovaInstance, novaIdentity } from "./openstack/identity.js";
-import { parsePveConfig, proxmoxIdentity, withPveConfig } from "./proxmox/identity.js";
+import type { IdentityResult } from "./qemu-identity.js";
 import { Warnings } from "./values.js";
 import { child, children, DomainXmlError, parseDomainDocument, text } from "./xml.js";
-
-export interface IdentityResult {
-  /** undefined: nothing known beyond libvirt's own name and UUID. */
-  platform: PlatformIdentity | undefined;
-  /** Values cut or cleaned, metadata that could not be read: one line each. */
-  warnings: string[];
-}
 
 export interface DomainXmlIdentity extends IdentityResult {
   /** The domain's `<uuid>` (lower case) and `<name>` as the document says. */
@@ -79,31 +73,4 @@ export function identityFromDomainXml(xml: string, picks: readonly MetadataPick[
     if (Object.keys(chosen).length > 0) platform = { ...(platform ?? { kind: "libvirt" }), metadata: chosen };
   }
   return { uuid, name, platform, warnings: w.list };
-}
-
-export interface QemuArgvFacts {
-  /** The name discovery gave the VM (-name, else the VMID). */
-  name: string;
-  /** Proxmox's `-id`, or null. */
-  vmid: number | null;
-  /** -name as given, or null. */
-  qemuName: string | null;
-}
-
-/** The identity of a plain QEMU process: Proxmox (`-id`) or KubeVirt (virt-launcher). */
-export function identityFromQemuArgv(argv: readonly string[], f: QemuArgvFacts): IdentityResult {
-  const w = new Warnings();
-  if (f.vmid !== null) return { platform: proxmoxIdentity(f.vmid, f.qemuName, w), warnings: w.list };
-  if (isKubevirtArgv(argv)) {
-    const k = kubevirtIdentity(f.name);
-    if (k) return { platform: k, warnings: [] };
-  }
-  return { platform: undefined, warnings: [] };
-}
-
-/** A Proxmox identity completed with its VM config's text (`/etc/pve/qemu-server/<vmid>.conf`). */
-export function withProxmoxConfig(id: PlatformIdentity, configText: string): IdentityResult {
-  const w = new Warnings();
-  const c = parsePveConfig(configText, w);
-  return { platform: withPveConfig(id, c), warnings: w.list.map((x) => `qemu-server/${id.id ?? "?"}.conf: ${x}`) };
 }

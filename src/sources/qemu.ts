@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DomainThreads, PlatformIdentity, SampleProblem } from "../model/types.js";
-import { identityFromQemuArgv, withProxmoxConfig } from "../platforms/identity.js";
+import { identityFromQemuArgv, withProxmoxConfig } from "../platforms/qemu-identity.js";
 import { parseCmdline } from "../procfs/cmdline.js";
 import { isQemuArgv0, parseQemuCmdline } from "./qemu-cmdline.js";
 import { readPveConfig } from "./platform-identity.js";
