@@ -120,6 +120,28 @@ describeE2E("npm run package: the npm tarball and the .deb on a real host", () =
     expect(
       execFileSync("/usr/bin/vsteal", ["--version"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } }).trim(),
     ).toBe(PKG.version);
+    // The executable's main script (the start, domstats in it) and the program it holds as an
+    // asset (plan's help) both run; domstats' delays lie between libvirt's own readings.
+    const before = virshDomstats();
+    const running = [...before].filter(([, st]) => st.has("vcpu.0.delay")).map(([name]) => name);
+    expect(running.length).toBeGreaterThan(0);
+    const text = execFileSync("/usr/bin/vsteal", ["domstats", "--vcpu", ...running], { encoding: "utf8" });
+    const after = virshDomstats();
+    let checked = 0;
+    for (const block of text.split("\n\n").filter((b) => b.trim() !== "")) {
+      const name = /^Domain: '(.*)'$/m.exec(block)?.[1] ?? "";
+      const b = before.get(name)!;
+      const a = after.get(name)!;
+      expect(/^ {2}vcpu\.current=(\d+)$/m.exec(block)?.[1], name).toBe(a.get("vcpu.current"));
+      for (const m of block.matchAll(/^ {2}vcpu\.(\d+)\.delay=(\d+)$/gm)) {
+        const ours = BigInt(m[2]!);
+        expect(ours).toBeGreaterThanOrEqual(BigInt(b.get(`vcpu.${m[1]}.delay`)!));
+        expect(ours).toBeLessThanOrEqual(BigInt(a.get(`vcpu.${m[1]}.delay`)!));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(execFileSync("/usr/bin/vsteal", ["plan", "--help"], { encoding: "utf8" })).toMatch(/^Usage: vsteal plan/);
     const pw = execFileSync("getent", ["passwd", "vsteal"], { encoding: "utf8" }).trim().split(":");
     expect(pw[6]).toMatch(/nologin|false/);
     expect(Number(pw[2])).toBeLessThan(1000); // a system user
