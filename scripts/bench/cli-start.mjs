@@ -3,7 +3,10 @@
 // and on 20, as a script calling either per VM would see it (fork, exec, start, answer, exit).
 // Runs are interleaved (virsh, vsteal, virsh, ...) so a busy machine slows both alike; medians.
 //
-//   npm run bench:cli [-- --runs 30 --prefix vsteal-test- --uri qemu:///system]
+//   npm run bench:cli [-- --runs 30 --prefix vsteal-test- --uri qemu:///system --vsteal /usr/bin/vsteal]
+//
+// --vsteal times that executable (the .deb's single executable, installed or unpacked with
+// `dpkg-deb -x`) instead of `node dist/cli/main.cjs`.
 //
 // Needs 20 libvirt domains whose names start with the prefix (scripts/testbed up 20 makes them;
 // paused ones do, and spare the CPU). Prints the ratios vsteal / virsh (< 1: vsteal is faster),
@@ -22,9 +25,13 @@ const { values } = parseArgs({
     prefix: { type: "string", default: process.env.VSTEAL_TESTBED_PREFIX ?? "vsteal-test-" },
     uri: { type: "string", default: "qemu:///system" },
     json: { type: "boolean", default: false },
+    vsteal: { type: "string" },
   },
 });
 const runs = Number(values.runs);
+// What runs as vsteal: node and the npm build's entry, or one executable (--vsteal).
+const vstealBin = values.vsteal ?? process.execPath;
+const vstealLead = values.vsteal ? [] : [CLI];
 if (!existsSync(CLI)) {
   console.error("bench-cli: dist/cli/main.cjs is missing: run npm run build (npm run bench:cli does)");
   process.exit(1);
@@ -69,12 +76,12 @@ function compare(names, env = process.env) {
   const virsh = [];
   const vsteal = [];
   const virshArgs = ["-c", values.uri, "domstats", "--vcpu", ...names];
-  const vstealArgs = [CLI, "domstats", "--vcpu", "--source", "libvirt", "-c", values.uri, ...names];
+  const vstealArgs = [...vstealLead, "domstats", "--vcpu", "--source", "libvirt", "-c", values.uri, ...names];
   once("virsh", virshArgs, env); // warm both: page cache, libvirt's connection code
-  once(process.execPath, vstealArgs, env);
+  once(vstealBin, vstealArgs, env);
   for (let i = 0; i < runs; i++) {
     virsh.push(once("virsh", virshArgs, env));
-    vsteal.push(once(process.execPath, vstealArgs, env));
+    vsteal.push(once(vstealBin, vstealArgs, env));
   }
   return { virshMs: median(virsh), vstealMs: median(vsteal) };
 }
@@ -106,6 +113,7 @@ if (caSet) {
 }
 const result = {
   runs,
+  vsteal: values.vsteal ?? "node dist/cli/main.cjs",
   runningDomains: running,
   firstDomainState: states,
   nodeEmptyStartMs: median(floor),
@@ -119,7 +127,7 @@ if (values.json) {
 } else {
   const f = (x) => x.toFixed(1).padStart(7);
   console.log(
-    `bench-cli: medians of ${runs} interleaved runs, whole process (fork to exit); ${running} of the 20 domains running (spinning), the rest paused or off`,
+    `bench-cli: medians of ${runs} interleaved runs, whole process (fork to exit); ${running} of the 20 domains running (spinning), the rest paused or off; vsteal is ${values.vsteal ?? "node dist/cli/main.cjs"}`,
   );
   console.log(
     `  node -e 0 (the floor of any Node program)    ${f(result.nodeEmptyStartMs)} ms${result.nodeExtraCaCerts ? "  (NODE_EXTRA_CA_CERTS is set: Node parses that file at every start)" : ""}`,
