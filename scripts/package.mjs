@@ -27,6 +27,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { noIdentityInStart } from "./start-bundle.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
@@ -103,7 +104,7 @@ module.exports = m.exports;`,
     ...seaCommon,
     entryPoints: [join(root, "src", "cli", "main.ts")],
     outfile: bundle,
-    plugins: [programFromAsset],
+    plugins: [programFromAsset, noIdentityInStart],
   });
 
   // 2. The blob: the start as its main script, the program and the dashboard as assets. (No code cache: V8 rejects it, with a
