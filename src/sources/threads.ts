@@ -60,7 +60,7 @@ export class VcpuThreadFinder {
       live.add(tid);
       let vcpu = entry.threads.get(tid);
       if (vcpu === undefined) {
-        const commFile = join(taskDir, t, "comm");
+        const commFile = `${taskDir}/${t}/comm`; // t is digits (checked above): no join() per thread
         let comm: string;
         try {
           comm = readFileSync(commFile, "utf8");
@@ -83,7 +83,7 @@ export class VcpuThreadFinder {
         out.push({ vcpu, tid });
         continue;
       }
-      const statusFile = join(taskDir, t, "status");
+      const statusFile = `${taskDir}/${t}/status`;
       let affinity: number[] | null;
       try {
         affinity = parseStatus(readFileSync(statusFile, "utf8"), statusFile).cpusAllowed;
