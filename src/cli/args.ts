@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { checkDuration } from "../util/duration-parse.js";
+import { durationInSeconds, SOURCE_OPTION, type OptionSpec } from "./option-spec.js";
 
 /** Shared option parsers and the error handling of every command. */
 
@@ -8,13 +9,10 @@ import { checkDuration } from "../util/duration-parse.js";
  * than 0 and at most Node's timer limit (src/util/duration.ts, the one duration syntax).
  */
 export function durationSeconds(v: string): number {
-  const r = checkDuration(v);
+  const r = durationInSeconds(v);
   if (!r.ok) throw new InvalidArgumentError(r.reason);
-  return r.ms / 1000;
+  return r.value;
 }
-
-/** Intervals given in seconds ("--interval 5"): the same syntax and bounds as every duration. */
-export const positiveNumber = durationSeconds;
 
 /**
  * A loop's interval, in seconds, no shorter than `minMs`: the same syntax as every duration,
@@ -62,7 +60,20 @@ export function refuseIdleOptions(cmd: Command, flags: readonly string[], why: s
   throw new Error(`${given.join(", ")} ${many ? "do" : "does"} nothing ${why}: drop ${many ? "them" : "it"}`);
 }
 
-export const sourceOption = (): Option =>
-  new Option("--source <kind>", "where VMs come from: libvirt, qemu (plain QEMU processes) or auto")
-    .choices(["libvirt", "qemu", "auto"])
-    .default("auto");
+/** commander's Option from an option's declaration (option-spec.ts). */
+export function commanderOption(spec: OptionSpec): Option {
+  const flags = `${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${spec.value ? ` <${spec.value}>` : ""}`;
+  const opt = new Option(flags, spec.description);
+  if (spec.choices) opt.choices(spec.choices);
+  if (spec.default !== undefined) opt.default(spec.default);
+  const parse = spec.parse;
+  if (parse)
+    opt.argParser((v: string) => {
+      const r = parse(v);
+      if (!r.ok) throw new InvalidArgumentError(r.reason);
+      return r.value;
+    });
+  return opt;
+}
+
+export const sourceOption = (): Option => commanderOption(SOURCE_OPTION);

@@ -1,50 +1,24 @@
 import { parseArgs } from "node:util";
-import { checkDuration } from "../util/duration-parse.js";
 import type { DomstatsOptions } from "./domstats.js";
+import { durationInSeconds, SOURCE_OPTION, type OptionSpec } from "./option-spec.js";
 
 /**
  * The options of `vsteal domstats`, declared once: the command line (commander, in
  * domstats-command.ts) is built from them, and so is the start path that reads a plain
  * `vsteal domstats …` without loading commander at all (parseDomstatsArgs below, used by
- * main.ts). Neither imports commander here, so the start path stays small.
+ * main.ts). Nothing here imports commander, so the start path stays small.
  */
-export interface DomstatsOptionSpec {
-  /** The option's long name, as in `--<name>`; its value lands in DomstatsOptions[name]. */
-  readonly name: "vcpu" | "raw" | "json" | "connect" | "source" | "interval";
-  readonly short?: string;
-  /** The value's name in the help (`<uri>`); absent for a flag. */
-  readonly value?: string;
-  readonly description: string;
-  /** The values it takes, when it takes only some. */
-  readonly choices?: readonly string[];
-  readonly default?: string;
-  /** Turns the text given into the option's value, or says why it cannot (one line). */
-  readonly parse?: (v: string) => { ok: true; value: number } | { ok: false; reason: string };
-}
-
-/** Intervals in seconds, any of the one duration syntax ("5", "500ms", "1m"), more than 0. */
-const seconds = (v: string): { ok: true; value: number } | { ok: false; reason: string } => {
-  const r = checkDuration(v);
-  return r.ok ? { ok: true, value: r.ms / 1000 } : r;
-};
-
-export const DOMSTATS_OPTIONS: readonly DomstatsOptionSpec[] = [
+export const DOMSTATS_OPTIONS: readonly OptionSpec<"vcpu" | "raw" | "json" | "connect" | "source" | "interval">[] = [
   { name: "vcpu", description: "vCPU statistics (the only group vsteal reports; accepted for virsh compatibility)" },
   { name: "raw", description: "accepted for virsh compatibility (values are always raw)" },
   { name: "json", description: "JSON for programs: counters as exact integers in ns" },
   { name: "connect", short: "c", value: "uri", description: "libvirt connection URI, as virsh takes it" },
-  {
-    name: "source",
-    value: "kind",
-    description: "where VMs come from: libvirt, qemu (plain QEMU processes) or auto",
-    choices: ["libvirt", "qemu", "auto"],
-    default: "auto",
-  },
+  SOURCE_OPTION,
   {
     name: "interval",
     value: "seconds",
     description: "sample twice this far apart and add vcpu.N.delay.ratio and vcpu.N.time.ratio",
-    parse: seconds,
+    parse: durationInSeconds,
   },
 ];
 

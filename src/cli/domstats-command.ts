@@ -1,4 +1,5 @@
-import { InvalidArgumentError, Option, type Command } from "commander";
+import type { Command } from "commander";
+import { commanderOption } from "./args.js";
 import { DOMSTATS_OPTIONS } from "./domstats-args.js";
 import type { DomstatsOptions } from "./domstats.js";
 import { processIo, run } from "./io.js";
@@ -19,19 +20,6 @@ export function registerDomstats(
     .command("domstats")
     .description("the --vcpu group of 'virsh domstats', read exactly and cheaply from /proc")
     .argument("[domain...]", "domain names, UUIDs or ids (default: all)");
-  for (const o of DOMSTATS_OPTIONS) {
-    const flags = `${o.short ? `-${o.short}, ` : ""}--${o.name}${o.value ? ` <${o.value}>` : ""}`;
-    const opt = new Option(flags, o.description);
-    if (o.choices) opt.choices(o.choices);
-    if (o.default !== undefined) opt.default(o.default);
-    const parse = o.parse;
-    if (parse)
-      opt.argParser((v: string) => {
-        const r = parse(v);
-        if (!r.ok) throw new InvalidArgumentError(r.reason);
-        return r.value;
-      });
-    cmd.addOption(opt);
-  }
+  for (const o of DOMSTATS_OPTIONS) cmd.addOption(commanderOption(o));
   cmd.action(action);
 }
