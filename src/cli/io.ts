@@ -57,15 +57,15 @@ export function reportProblems(io: Io, problems: readonly SampleProblem[]): void
   for (const p of problems) io.err(`vsteal: warning: ${safeText(p.domain)}: ${safeText(p.message)}`);
 }
 
+/** A command that failed: one line on stderr, exit code 1. */
+export function failCommand(e: unknown): void {
+  processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+}
+
 /** Runs an action; any error becomes one line on stderr and exit code 1. */
 export function run(action: () => Promise<number>): Promise<void> {
-  return action().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);
-      process.exitCode = 1;
-    },
-  );
+  return action().then((code) => {
+    process.exitCode = code;
+  }, failCommand);
 }

@@ -4,7 +4,7 @@
  */
 import { Command } from "commander";
 import { createRequire } from "node:module";
-import { processIo } from "./io.js";
+import { failCommand } from "./io.js";
 import { registerAgent } from "./agent-command.js";
 import { registerApply } from "./apply-command.js";
 import { registerBench } from "./bench-command.js";
@@ -43,11 +43,5 @@ for (const register of [
 
 /** Runs the whole command line (every command, its help and its errors) on `argv`. */
 export function runProgram(argv: readonly string[]): Promise<void> {
-  return program.parseAsync([...argv]).then(
-    () => undefined,
-    (e: unknown) => {
-      processIo.err(`vsteal: ${e instanceof Error ? e.message : String(e)}`);
-      process.exitCode = 1;
-    },
-  );
+  return program.parseAsync([...argv]).then(() => undefined, failCommand);
 }
