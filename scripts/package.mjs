@@ -107,8 +107,9 @@ module.exports = m.exports;`,
     plugins: [programFromAsset, noIdentityInStart],
   });
 
-  // 2. The blob: the start as its main script, the program and the dashboard as assets. (No code cache: V8 rejects it, with a
-  //    warning at every start, when NODE_OPTIONS sets V8 flags, as the systemd unit does.)
+  // 2. The blob: the start as its main script, the program and the dashboard as assets. (No
+  //    code cache: V8 rejects it, with a warning at every start, when NODE_OPTIONS sets V8
+  //    flags, as the systemd unit does.)
   const web = join(root, "dist", "web");
   const webNames = readdirSync(web).filter((n) => statSync(join(web, n)).isFile());
   writeFileSync(join(work, "web-files.txt"), webNames.join("\n"));

@@ -3,11 +3,11 @@
  * (src/migrate), below both, so neither imports the other.
  */
 import type * as ChildProcessModule from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { lazyBuiltin } from "../util/lazy-builtin.js";
 
 /** Loaded at the first virsh run: a `vsteal domstats` of running domains starts none. */
 const childProcess = lazyBuiltin<typeof ChildProcessModule>("node:child_process");
+type ChildProcess = ChildProcessModule.ChildProcess;
 
 export interface VirshResult {
   stdout: string;
