@@ -144,6 +144,19 @@ describeE2E("vsteal domstats on the real testbed", () => {
     }).discover();
     expect(fromFiles.domains.length).toBe(running.length);
     expect(fromFiles).toEqual(fromVirsh);
+    // What domstats asks (resources: false): the same domains and vCPU threads, with no caps,
+    // memory or affinity read; the full discovery has them.
+    const bare = await new LibvirtSource({ domains: names, platformIdentity: false, resources: false }).discover();
+    expect(fromFiles.domains.every((d) => d.resources !== undefined && d.vcpus.every((v) => "affinity" in v))).toBe(
+      true,
+    );
+    expect(bare.domains.some((d) => d.resources !== undefined || d.vcpus.some((v) => "affinity" in v))).toBe(false);
+    expect(bare.domains).toEqual(
+      fromFiles.domains.map(({ resources: _r, ...d }) => ({
+        ...d,
+        vcpus: d.vcpus.map(({ vcpu, tid }) => ({ vcpu, tid })),
+      })),
+    );
     // And the command prints the same domains, in the order asked, as virsh names them.
     const r = vsteal("domstats", "--vcpu", "--source", "libvirt", ...names);
     expect(r.code).toBe(0);
